@@ -1,0 +1,44 @@
+//! The engine of Agora: persona agents in an ECS world and the round scheduler.
+//!
+//! Agents are `bevy_ecs` entities with plain-data [`components`]. A
+//! [`scheduler::Mechanism`] (a survey, an auction, a debate) decides each round who acts
+//! and what they perceive; the scheduler gathers the round's model requests, awaits them
+//! concurrently outside any borrow of the world, and hands the answers back in agent
+//! order so that results are deterministic. What happens is recorded once in the
+//! [`events::EventLog`] and streamed to Parquet through the [`record::Recorder`].
+
+pub mod checkpoint;
+pub mod components;
+pub mod events;
+pub mod persona;
+pub mod record;
+pub mod scheduler;
+pub mod seed;
+pub mod tables;
+pub mod world;
+
+pub use components::{
+    AgentId, AttrKind, AttrValue, AttributeDef, Demographics, Identity, Memory, MemoryKind,
+    Opinion, Opinions, Persona, PopulationSchema, Traits,
+};
+pub use events::{Event, EventLog, Visibility};
+pub use record::{Recorder, RunInfo};
+pub use scheduler::{Decision, Flow, Mechanism, Progress, RoundCtx, RunOutcome, run_rounds};
+pub use seed::SeedStream;
+pub use world::{Roster, spawn_population};
+
+/// Errors that stop a run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Writing a table failed.
+    #[error(transparent)]
+    Export(#[from] agora_export::ExportError),
+    /// A mechanism hit a condition it cannot continue from.
+    #[error("{mechanism}: {message}")]
+    Mechanism {
+        /// Mechanism name.
+        mechanism: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,92 @@
+//! Where a run's rows go: tables keyed by run, arm, replicate, round and agent.
+
+use std::sync::Arc;
+
+use agora_export::table::Row;
+use agora_export::{Column, ColumnType, OutputLayout, Partition, SinkSet, TableId, TableSpec};
+
+use crate::components::AgentId;
+use crate::seed::SeedStream;
+
+/// Identity of one run (one arm x replicate of an experiment).
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// Deterministic id, the same for the same scenario, arm and replicate.
+    pub run_id: Arc<str>,
+    /// Arm and replicate.
+    pub partition: Partition,
+    /// The run's seed tree.
+    pub seeds: SeedStream,
+}
+
+/// Names of the key columns every table starts with.
+pub const KEY_COLUMNS: [&str; 5] = ["run_id", "arm", "replicate", "round", "agent_id"];
+
+/// A table spec whose first columns are the run keys, followed by `columns`.
+///
+/// `agent_id` is null on rows about the population or the run as a whole.
+pub fn keyed_table(name: &str, columns: Vec<Column>) -> TableSpec {
+    let mut all = vec![
+        Column::required(KEY_COLUMNS[0], ColumnType::Utf8),
+        Column::required(KEY_COLUMNS[1], ColumnType::Utf8),
+        Column::required(KEY_COLUMNS[2], ColumnType::U32),
+        Column::required(KEY_COLUMNS[3], ColumnType::U32),
+        Column::optional(KEY_COLUMNS[4], ColumnType::U32),
+    ];
+    all.extend(columns);
+    TableSpec::new(name, all)
+}
+
+/// Streams a run's tables into its partition of the output layout.
+pub struct Recorder {
+    sinks: SinkSet,
+    layout: OutputLayout,
+    info: RunInfo,
+}
+
+impl Recorder {
+    /// A recorder for run `info`, writing below `layout`.
+    pub fn new(layout: OutputLayout, info: RunInfo) -> Self {
+        Self { sinks: SinkSet::new(1 << 16), layout, info }
+    }
+
+    /// The run this recorder writes for.
+    pub fn info(&self) -> &RunInfo {
+        &self.info
+    }
+
+    /// Open a table built with [`keyed_table`].
+    pub fn open(&mut self, spec: TableSpec) -> Result<TableId, agora_export::ExportError> {
+        debug_assert!(spec.columns.iter().map(|c| c.name.as_str()).take(5).eq(KEY_COLUMNS));
+        let path = self.layout.table_file(&spec.name, &self.info.partition);
+        self.sinks.open(spec, path)
+    }
+
+    /// Start a row of `table` with its key columns filled; add the table's own columns.
+    pub fn row(
+        &mut self,
+        table: TableId,
+        round: u32,
+        agent: Option<AgentId>,
+    ) -> Result<Row<'_>, agora_export::ExportError> {
+        let info = &self.info;
+        Ok(self
+            .sinks
+            .row(table)?
+            .str(&info.run_id)
+            .str(&info.partition.arm)
+            .u32(info.partition.replicate)
+            .u32(round)
+            .opt_u32(agent.map(|a| a.0)))
+    }
+
+    /// Write pending rows and close row groups (called once per round).
+    pub fn flush(&mut self) -> Result<(), agora_export::ExportError> {
+        self.sinks.flush()
+    }
+
+    /// Close every table and report rows per table.
+    pub fn close(self) -> Result<Vec<agora_export::sink::TableSummary>, agora_export::ExportError> {
+        self.sinks.close()
+    }
+}

@@ -1,0 +1,266 @@
+//! The round scheduler: perceive, deliberate, resolve, record.
+//!
+//! Each round a [`Mechanism`] first lets agents perceive (project events into their
+//! memories). It then asks for one or more *steps*: a step names the agents that act
+//! now (everyone at once, or one speaker of a speaker list). For a step the scheduler
+//! collects every actor's request while reading the world, leaves the world, awaits
+//! all requests concurrently (bounded), and hands the answers back to the mechanism in
+//! the step's order, so that results never depend on which call finished first.
+//! Finally the round's events and rows are recorded and flushed.
+
+use agora_export::TableId;
+use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError};
+use bevy_ecs::prelude::*;
+use futures::StreamExt;
+
+use crate::RunError;
+use crate::components::AgentId;
+use crate::events::EventLog;
+use crate::record::{Recorder, RunInfo};
+use crate::tables;
+
+/// How a decision ended: the model's answer was used, or the mechanism's fallback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The answer was valid and applied.
+    Valid,
+    /// The answer was missing or invalid; the mechanism applied its default instead.
+    Fallback(String),
+}
+
+/// Whether the run goes on after a round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Play another round (unless the round limit is reached).
+    Continue,
+    /// Stop now, for the given reason.
+    Stop(String),
+}
+
+/// What a mechanism sees of the run during a round.
+pub struct RoundCtx<'a> {
+    /// Round number, from 1.
+    pub round: u32,
+    /// The run's identity and seeds.
+    pub info: &'a RunInfo,
+    /// Where rows go.
+    pub recorder: &'a mut Recorder,
+    /// The canonical event log.
+    pub events: &'a mut EventLog,
+    /// Whether the model reads prompts; when false, skip rendering them.
+    pub reads_text: bool,
+}
+
+/// An interaction kind: survey, auction, debate, ...
+///
+/// The mechanism owns the rules (who acts, what they see, what an answer does); the
+/// scheduler owns the order of phases, concurrency and recording of model calls.
+pub trait Mechanism {
+    /// What the mechanism remembers about a request until its answer arrives.
+    type Pending: Send;
+
+    /// Name used in tables and errors.
+    fn name(&self) -> &'static str;
+
+    /// The most rounds this mechanism will play.
+    fn max_rounds(&self) -> u32;
+
+    /// Open the mechanism's own tables.
+    fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError>;
+
+    /// Start of a round: agents perceive what they may know.
+    fn perceive(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    /// The agents acting in the next step of this round, in order; `None` ends the round.
+    fn next_step(&mut self, world: &World, ctx: &RoundCtx<'_>) -> Option<Vec<Entity>>;
+
+    /// The request of `agent` for its `call`-th decision this round, or `None` to skip it.
+    fn request(
+        &mut self,
+        world: &World,
+        ctx: &RoundCtx<'_>,
+        agent: Entity,
+        call: u32,
+    ) -> Option<(ChatRequest, Self::Pending)>;
+
+    /// Apply one answer (or failure) by the mechanism's rules; called in step order.
+    fn resolve(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        agent: Entity,
+        pending: Self::Pending,
+        answer: Result<&ChatResponse, &LlmError>,
+    ) -> Result<Decision, RunError>;
+
+    /// End of a round: record the mechanism's rows and decide whether to go on.
+    fn end_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError>;
+}
+
+/// Observer of a run's progress (a progress bar, a log line); every method is optional.
+pub trait Progress {
+    /// A round begins.
+    fn round_started(&mut self, _round: u32, _max_rounds: u32) {}
+    /// `n` more decisions were resolved.
+    fn decided(&mut self, _n: u64) {}
+}
+
+/// A progress observer that shows nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// Totals of a finished run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Rounds played.
+    pub rounds: u32,
+    /// Why the run stopped.
+    pub stop_reason: String,
+    /// Decisions made (model calls).
+    pub decisions: u64,
+    /// Decisions that ended in the mechanism's fallback.
+    pub fallbacks: u64,
+    /// Calls whose backend reported an error.
+    pub errors: u64,
+    /// Prompt tokens over all calls.
+    pub prompt_tokens: u64,
+    /// Completion tokens over all calls.
+    pub completion_tokens: u64,
+}
+
+/// Limits of the scheduler.
+#[derive(Clone, Copy, Debug)]
+pub struct SchedulerLimits {
+    /// Most requests in flight at once.
+    pub concurrency: usize,
+    /// Most requests gathered before awaiting them (bounds memory on huge steps).
+    pub batch: usize,
+}
+
+impl Default for SchedulerLimits {
+    fn default() -> Self {
+        Self { concurrency: 64, batch: 8192 }
+    }
+}
+
+struct CallTables {
+    events: TableId,
+    llm_calls: TableId,
+}
+
+/// Play `mechanism` on `world` until it stops or `max_rounds` have been played.
+pub async fn run_rounds<M: Mechanism>(
+    mechanism: &mut M,
+    world: &mut World,
+    recorder: &mut Recorder,
+    model: &dyn ChatModel,
+    max_rounds: u32,
+    limits: SchedulerLimits,
+    progress: &mut dyn Progress,
+) -> Result<RunOutcome, RunError> {
+    let info = recorder.info().clone();
+    let tables = CallTables {
+        events: recorder.open(tables::events_table())?,
+        llm_calls: recorder.open(tables::llm_calls_table())?,
+    };
+    mechanism.open_tables(world, recorder)?;
+    let mut events = EventLog::default();
+    let mut outcome = RunOutcome::default();
+    let max_rounds = max_rounds.min(mechanism.max_rounds());
+    let reads_text = model.reads_messages();
+    outcome.stop_reason = "max_rounds".into();
+
+    for round in 1..=max_rounds {
+        progress.round_started(round, max_rounds);
+        let mut ctx = RoundCtx { round, info: &info, recorder, events: &mut events, reads_text };
+        mechanism.perceive(world, &mut ctx)?;
+        let mut calls_this_round: std::collections::HashMap<Entity, u32> = Default::default();
+        while let Some(actors) = mechanism.next_step(world, &ctx) {
+            for chunk in actors.chunks(limits.batch.max(1)) {
+                deliberate(mechanism, world, &mut ctx, model, chunk, &mut calls_this_round, &tables, limits, &mut outcome)
+                    .await?;
+                progress.decided(chunk.len() as u64);
+            }
+        }
+        let flow = mechanism.end_round(world, &mut ctx)?;
+        events.record_round(recorder, tables.events)?;
+        recorder.flush()?;
+        outcome.rounds = round;
+        if let Flow::Stop(reason) = flow {
+            outcome.stop_reason = reason;
+            break;
+        }
+    }
+    Ok(outcome)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn deliberate<M: Mechanism>(
+    mechanism: &mut M,
+    world: &mut World,
+    ctx: &mut RoundCtx<'_>,
+    model: &dyn ChatModel,
+    actors: &[Entity],
+    calls_this_round: &mut std::collections::HashMap<Entity, u32>,
+    tables: &CallTables,
+    limits: SchedulerLimits,
+    outcome: &mut RunOutcome,
+) -> Result<(), RunError> {
+    // Gather: read the world, build every request of the batch.
+    let mut batch = Vec::with_capacity(actors.len());
+    for &agent in actors {
+        let call = calls_this_round.entry(agent).or_insert(0);
+        if let Some((request, pending)) = mechanism.request(world, ctx, agent, *call) {
+            batch.push((agent, *call, request, pending));
+        }
+        *call += 1;
+    }
+    // Await: no borrow of the world is held while the model works.
+    let answers: Vec<Result<ChatResponse, LlmError>> =
+        futures::stream::iter(batch.iter().map(|(_, _, request, _)| model.complete(request)))
+            .buffered(limits.concurrency.max(1))
+            .collect()
+            .await;
+    // Resolve in the batch's order, then record each call.
+    for ((agent, call, request, pending), answer) in batch.into_iter().zip(answers) {
+        let decision = mechanism.resolve(world, ctx, agent, pending, answer.as_ref())?;
+        let agent_id = world.get::<AgentId>(agent).copied();
+        outcome.decisions += 1;
+        let (status, error, usage, latency_ms) = match &answer {
+            Ok(r) => ("ok", None, r.usage, r.latency.as_secs_f64() * 1000.0),
+            Err(e) => {
+                outcome.errors += 1;
+                ("error", Some(e.to_string()), Default::default(), 0.0)
+            }
+        };
+        outcome.prompt_tokens += u64::from(usage.prompt_tokens);
+        outcome.completion_tokens += u64::from(usage.completion_tokens);
+        let (decision_label, reason) = match &decision {
+            Decision::Valid => ("valid", None),
+            Decision::Fallback(reason) => {
+                outcome.fallbacks += 1;
+                ("fallback", Some(reason.as_str()))
+            }
+        };
+        ctx.recorder
+            .row(tables.llm_calls, ctx.round, agent_id)?
+            .u32(call)
+            .str(request.task)
+            .str(model.name())
+            .u64(request.seed)
+            .str(status)
+            .opt_str(error.as_deref())
+            .str(decision_label)
+            .opt_str(reason)
+            .u32(usage.prompt_tokens)
+            .u32(usage.completion_tokens)
+            .u32(usage.cached_tokens)
+            .f64(latency_ms)
+            .u32(1)
+            .bool(false)
+            .end();
+    }
+    Ok(())
+}

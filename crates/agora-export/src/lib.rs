@@ -1,0 +1,57 @@
+//! Tidy, streamed outputs of Agora runs.
+//!
+//! Tables are Arrow record batches written to zstd-compressed Parquet files on a
+//! background thread, flushed once per round, never held whole in memory. Every run
+//! writes into hive-partitioned directories (`TABLE/arm=NAME/replicate=K/part-0.parquet`)
+//! so polars, DuckDB and Spark read an experiment as one dataset. The run manifest
+//! (`manifest.json`) records what produced the tables.
+
+pub mod layout;
+pub mod manifest;
+pub mod sink;
+pub mod table;
+
+pub use layout::{OutputLayout, Partition};
+pub use manifest::{Manifest, RunRecord};
+pub use sink::{SinkSet, TableId};
+pub use table::{Column, ColumnType, TableBuffer, TableSpec};
+
+/// Errors while writing outputs.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A file or directory could not be created or written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Parquet encoding failed.
+    #[error("writing table `{table}` to {path}: {source}")]
+    Parquet {
+        /// Table name.
+        table: String,
+        /// Target file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: parquet::errors::ParquetError,
+    },
+    /// Rows could not be assembled into an Arrow batch.
+    #[error("building a batch of table `{table}`: {source}")]
+    Arrow {
+        /// Table name.
+        table: String,
+        /// The underlying error.
+        source: arrow_schema::ArrowError,
+    },
+    /// The background writer stopped (after an earlier error).
+    #[error("the table writer stopped unexpectedly")]
+    WriterGone,
+    /// The manifest could not be serialised.
+    #[error("serialising the manifest: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = ExportError> = std::result::Result<T, E>;

@@ -1,0 +1,76 @@
+//! The experiment manifest: what produced the tables, and what they hold.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ExportError, Result};
+
+/// One run (arm x replicate) of an experiment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Deterministic run id (derived from scenario hash, arm and replicate).
+    pub run_id: String,
+    /// Experiment arm.
+    pub arm: String,
+    /// Replicate index.
+    pub replicate: u32,
+    /// Seed of this run's stream tree.
+    pub seed: u64,
+    /// Model specification used by this run.
+    pub model: String,
+    /// Agents in the run.
+    pub agents: u64,
+    /// Rounds actually played.
+    pub rounds: u32,
+    /// Why the run stopped ("max_rounds", "mechanism_finished", ...).
+    pub stop_reason: String,
+    /// Decisions (model calls) made.
+    pub decisions: u64,
+    /// Decisions whose answer was replaced by the mechanism's fallback.
+    pub fallbacks: u64,
+    /// Prompt tokens over all calls.
+    pub prompt_tokens: u64,
+    /// Completion tokens over all calls.
+    pub completion_tokens: u64,
+    /// Rows written per table.
+    pub tables: BTreeMap<String, u64>,
+}
+
+/// The `manifest.json` of an experiment directory.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Scenario name.
+    pub scenario: String,
+    /// Path of the scenario file as given.
+    pub scenario_path: String,
+    /// BLAKE3 hash of the scenario file's bytes.
+    pub scenario_hash: String,
+    /// Hash of the effective settings (file plus command-line overrides).
+    pub settings_hash: String,
+    /// The experiment's base seed.
+    pub seed: u64,
+    /// Mechanism name.
+    pub mechanism: String,
+    /// Versions of Agora and its key components.
+    pub versions: BTreeMap<String, String>,
+    /// "complete", or "failed" with the runs finished so far.
+    pub status: String,
+    /// One record per finished run.
+    pub runs: Vec<RunRecord>,
+}
+
+impl Manifest {
+    /// Write the manifest as pretty JSON (via a temporary file, then rename).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json).map_err(|source| ExportError::Io { path: tmp.clone(), source })?;
+        std::fs::rename(&tmp, path).map_err(|source| ExportError::Io { path: path.to_path_buf(), source })
+    }
+}

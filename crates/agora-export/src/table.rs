@@ -1,0 +1,292 @@
+//! Row-oriented building of Arrow batches for a fixed table schema.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Float32Builder, Float64Builder, Int64Builder, StringBuilder, UInt32Builder,
+    UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use crate::{ExportError, Result};
+
+/// Value type of one column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Unsigned 32-bit integer (ids, rounds).
+    U32,
+    /// Unsigned 64-bit integer (seeds, token counts).
+    U64,
+    /// Signed 64-bit integer.
+    I64,
+    /// 32-bit float (traits, stances).
+    F32,
+    /// 64-bit float (values, prices, shares).
+    F64,
+    /// Boolean flag.
+    Bool,
+    /// UTF-8 text.
+    Utf8,
+}
+
+impl ColumnType {
+    fn data_type(self) -> DataType {
+        match self {
+            ColumnType::U32 => DataType::UInt32,
+            ColumnType::U64 => DataType::UInt64,
+            ColumnType::I64 => DataType::Int64,
+            ColumnType::F32 => DataType::Float32,
+            ColumnType::F64 => DataType::Float64,
+            ColumnType::Bool => DataType::Boolean,
+            ColumnType::Utf8 => DataType::Utf8,
+        }
+    }
+}
+
+/// One column of a table: name, type and whether it may hold nulls.
+#[derive(Clone, Debug)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Value type.
+    pub ty: ColumnType,
+    /// Whether nulls are allowed.
+    pub nullable: bool,
+}
+
+impl Column {
+    /// A column that always holds a value.
+    pub fn required(name: &str, ty: ColumnType) -> Self {
+        Self { name: name.to_string(), ty, nullable: false }
+    }
+
+    /// A column that may hold nulls.
+    pub fn optional(name: &str, ty: ColumnType) -> Self {
+        Self { name: name.to_string(), ty, nullable: true }
+    }
+}
+
+/// A table's name and columns; the same spec always yields the same Arrow schema.
+#[derive(Clone, Debug)]
+pub struct TableSpec {
+    /// Table name (the directory under the output root).
+    pub name: String,
+    /// Columns, in order.
+    pub columns: Vec<Column>,
+}
+
+impl TableSpec {
+    /// A table spec from a name and columns.
+    pub fn new(name: &str, columns: Vec<Column>) -> Self {
+        Self { name: name.to_string(), columns }
+    }
+
+    /// The Arrow schema of this table.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.ty.data_type(), c.nullable))
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+enum Builder {
+    U32(UInt32Builder),
+    U64(UInt64Builder),
+    I64(Int64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Bool(BooleanBuilder),
+    Utf8(StringBuilder),
+}
+
+impl Builder {
+    fn new(ty: ColumnType, cap: usize) -> Self {
+        match ty {
+            ColumnType::U32 => Builder::U32(UInt32Builder::with_capacity(cap)),
+            ColumnType::U64 => Builder::U64(UInt64Builder::with_capacity(cap)),
+            ColumnType::I64 => Builder::I64(Int64Builder::with_capacity(cap)),
+            ColumnType::F32 => Builder::F32(Float32Builder::with_capacity(cap)),
+            ColumnType::F64 => Builder::F64(Float64Builder::with_capacity(cap)),
+            ColumnType::Bool => Builder::Bool(BooleanBuilder::with_capacity(cap)),
+            ColumnType::Utf8 => Builder::Utf8(StringBuilder::with_capacity(cap, cap * 8)),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::U32(b) => Arc::new(b.finish()),
+            Builder::U64(b) => Arc::new(b.finish()),
+            Builder::I64(b) => Arc::new(b.finish()),
+            Builder::F32(b) => Arc::new(b.finish()),
+            Builder::F64(b) => Arc::new(b.finish()),
+            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::Utf8(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Rows of one table being assembled into an Arrow batch.
+///
+/// Values are appended column by column through a [`Row`]; the column types are fixed
+/// by the [`TableSpec`], and appending a value of the wrong type is a programming error
+/// caught by the row's final check.
+pub struct TableBuffer {
+    spec: TableSpec,
+    schema: SchemaRef,
+    builders: Vec<Builder>,
+    rows: usize,
+}
+
+impl TableBuffer {
+    /// An empty buffer for `spec`, sized for about `capacity` rows.
+    pub fn new(spec: TableSpec, capacity: usize) -> Self {
+        let builders = spec.columns.iter().map(|c| Builder::new(c.ty, capacity)).collect();
+        let schema = spec.schema();
+        Self { spec, schema, builders, rows: 0 }
+    }
+
+    /// The table's spec.
+    pub fn spec(&self) -> &TableSpec {
+        &self.spec
+    }
+
+    /// The table's Arrow schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows appended since the last [`TableBuffer::take_batch`].
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether no rows are pending.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Start a new row; fill every column in order, then call [`Row::end`].
+    pub fn row(&mut self) -> Row<'_> {
+        Row { buf: self, col: 0 }
+    }
+
+    /// Move the pending rows out as one record batch.
+    pub fn take_batch(&mut self) -> Result<RecordBatch> {
+        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        self.rows = 0;
+        RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| ExportError::Arrow {
+            table: self.spec.name.clone(),
+            source,
+        })
+    }
+}
+
+/// One row being appended; each method fills the next column.
+pub struct Row<'a> {
+    buf: &'a mut TableBuffer,
+    col: usize,
+}
+
+macro_rules! row_setters {
+    ($($name:ident, $opt:ident, $variant:ident, $t:ty;)*) => {
+        $(
+            /// Append a value to the next column.
+            pub fn $name(self, v: $t) -> Self {
+                self.$opt(Some(v))
+            }
+
+            /// Append a value or a null to the next column.
+            pub fn $opt(mut self, v: Option<$t>) -> Self {
+                let name = &self.buf.spec.columns[self.col].name;
+                match &mut self.buf.builders[self.col] {
+                    Builder::$variant(b) => b.append_option(v),
+                    _ => panic!("column `{name}` of table `{}` is not {}", self.buf.spec.name, stringify!($variant)),
+                }
+                self.col += 1;
+                self
+            }
+        )*
+    };
+}
+
+impl Row<'_> {
+    row_setters! {
+        u32, opt_u32, U32, u32;
+        u64, opt_u64, U64, u64;
+        i64, opt_i64, I64, i64;
+        f32, opt_f32, F32, f32;
+        f64, opt_f64, F64, f64;
+        bool, opt_bool, Bool, bool;
+    }
+
+    /// Append text to the next column.
+    pub fn str(self, v: &str) -> Self {
+        self.opt_str(Some(v))
+    }
+
+    /// Append text or a null to the next column.
+    pub fn opt_str(mut self, v: Option<&str>) -> Self {
+        match &mut self.buf.builders[self.col] {
+            Builder::Utf8(b) => b.append_option(v),
+            _ => panic!(
+                "column `{}` of table `{}` is not Utf8",
+                self.buf.spec.columns[self.col].name, self.buf.spec.name
+            ),
+        }
+        self.col += 1;
+        self
+    }
+
+    /// Finish the row; every column must have been filled.
+    pub fn end(self) {
+        assert_eq!(
+            self.col,
+            self.buf.builders.len(),
+            "row of table `{}` filled {} of {} columns",
+            self.buf.spec.name,
+            self.col,
+            self.buf.builders.len()
+        );
+        self.buf.rows += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> TableSpec {
+        TableSpec::new(
+            "t",
+            vec![
+                Column::required("a", ColumnType::U32),
+                Column::optional("b", ColumnType::Utf8),
+                Column::required("c", ColumnType::F64),
+            ],
+        )
+    }
+
+    #[test]
+    fn rows_become_a_batch_with_the_spec_schema() {
+        let mut buf = TableBuffer::new(spec(), 4);
+        buf.row().u32(1).str("x").f64(0.5).end();
+        buf.row().u32(2).opt_str(None).f64(1.5).end();
+        assert_eq!(buf.len(), 2);
+        let batch = buf.take_batch().unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.schema(), spec().schema());
+        assert_eq!(batch.column(1).null_count(), 1);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "filled 1 of 3 columns")]
+    fn an_incomplete_row_is_a_programming_error() {
+        let mut buf = TableBuffer::new(spec(), 1);
+        buf.row().u32(1).end();
+    }
+}

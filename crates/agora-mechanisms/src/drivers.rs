@@ -1,0 +1,144 @@
+//! Drivers: population traits and attributes that push a rule-based answer.
+//!
+//! A driver names a Big Five trait, a custom trait, a numeric attribute, or a category
+//! indicator written `attribute=category`. Its value is standardised over the
+//! population (z-score), so weights are comparable across drivers: a weight of 0.5
+//! moves the latent score by half a standard deviation per standard deviation of the
+//! driver.
+
+use agora_core::components::{AttrKind, AttrValue, BIG_FIVE, Demographics, PopulationSchema, Traits};
+use bevy_ecs::prelude::*;
+
+use agora_core::world::Roster;
+
+#[derive(Clone, Debug)]
+enum Source {
+    BigFive(usize),
+    Custom(usize),
+    Numeric(usize),
+    Indicator(usize, u16),
+}
+
+/// A driver resolved against the population, with its population mean and spread.
+#[derive(Clone, Debug)]
+pub struct ResolvedDriver {
+    source: Source,
+    mean: f64,
+    sd: f64,
+}
+
+impl ResolvedDriver {
+    /// The driver's standardised value for one agent.
+    pub fn z(&self, traits: &Traits, demographics: &Demographics) -> f64 {
+        (raw(&self.source, traits, demographics) - self.mean) / self.sd
+    }
+}
+
+/// Where a driver's raw value comes from, before standardisation.
+#[derive(Clone, Debug)]
+pub struct DriverSource(Source);
+
+/// Resolve `name` against `schema`; `None` if no trait or attribute has that name.
+pub fn resolve(name: &str, schema: &PopulationSchema) -> Option<DriverSource> {
+    resolve_source(name, schema).map(DriverSource)
+}
+
+/// Whether `name` is a valid driver name for a population whose attributes are
+/// `(name, categories)` (numeric attributes have no categories) and whose custom
+/// traits are `custom`.
+pub fn is_known_driver(name: &str, attributes: &[(String, Option<Vec<String>>)], custom: &[String]) -> bool {
+    if BIG_FIVE.contains(&name) || custom.iter().any(|c| c == name) {
+        return true;
+    }
+    match name.split_once('=') {
+        Some((attr, cat)) => attributes
+            .iter()
+            .any(|(a, cats)| a == attr && cats.as_ref().is_some_and(|c| c.iter().any(|x| x == cat))),
+        None => attributes.iter().any(|(a, cats)| a == name && cats.is_none()),
+    }
+}
+
+fn resolve_source(name: &str, schema: &PopulationSchema) -> Option<Source> {
+    if let Some(i) = BIG_FIVE.iter().position(|t| *t == name) {
+        return Some(Source::BigFive(i));
+    }
+    if let Some(i) = schema.custom_trait_index(name) {
+        return Some(Source::Custom(i));
+    }
+    match name.split_once('=') {
+        Some((attr, cat)) => {
+            let i = schema.attribute_index(attr)?;
+            match &schema.attributes[i].kind {
+                AttrKind::Categorical(labels) => {
+                    let c = labels.iter().position(|l| l == cat)?;
+                    Some(Source::Indicator(i, u16::try_from(c).ok()?))
+                }
+                _ => None,
+            }
+        }
+        None => {
+            let i = schema.attribute_index(name)?;
+            matches!(schema.attributes[i].kind, AttrKind::Numeric).then_some(Source::Numeric(i))
+        }
+    }
+}
+
+fn raw(source: &Source, traits: &Traits, demographics: &Demographics) -> f64 {
+    match *source {
+        Source::BigFive(i) => f64::from(traits.big_five[i]),
+        Source::Custom(i) => traits.custom.get(i).copied().map_or(f64::NAN, f64::from),
+        Source::Numeric(i) => match demographics.0.get(i) {
+            Some(AttrValue::Number(x)) => *x,
+            _ => f64::NAN,
+        },
+        Source::Indicator(i, c) => match demographics.0.get(i) {
+            Some(AttrValue::Category(v)) if *v == c => 1.0,
+            Some(AttrValue::Category(_)) => 0.0,
+            _ => f64::NAN,
+        },
+    }
+}
+
+/// Resolve and standardise drivers over every agent of `world`.
+///
+/// Missing values count as the population mean (z = 0). A driver with no spread
+/// (everyone equal) contributes nothing.
+pub fn standardise(world: &World, sources: Vec<DriverSource>) -> Vec<ResolvedDriver> {
+    let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
+    let mut sums = vec![(0.0f64, 0.0f64, 0u64); sources.len()];
+    for &e in &roster.0 {
+        let (Some(t), Some(d)) = (world.get::<Traits>(e), world.get::<Demographics>(e)) else {
+            continue;
+        };
+        for (s, acc) in sources.iter().zip(&mut sums) {
+            let x = raw(&s.0, t, d);
+            if x.is_finite() {
+                acc.0 += x;
+                acc.1 += x * x;
+                acc.2 += 1;
+            }
+        }
+    }
+    sources
+        .into_iter()
+        .zip(sums)
+        .map(|(s, (sum, sq, n))| {
+            let n = n.max(1) as f64;
+            let mean = sum / n;
+            let var = (sq / n - mean * mean).max(0.0);
+            let sd = if var > 1e-12 { var.sqrt() } else { f64::INFINITY };
+            ResolvedDriver { source: s.0, mean, sd }
+        })
+        .collect()
+}
+
+/// Weighted sum of standardised drivers for one agent; missing values count as 0.
+pub fn score(drivers: &[(ResolvedDriver, f64)], traits: &Traits, demographics: &Demographics) -> f64 {
+    drivers
+        .iter()
+        .map(|(d, w)| {
+            let z = d.z(traits, demographics);
+            if z.is_finite() { w * z } else { 0.0 }
+        })
+        .sum()
+}

@@ -1,0 +1,310 @@
+//! The survey as a [`Mechanism`] of the round scheduler.
+
+use std::sync::Arc;
+
+use agora_core::components::{AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits};
+use agora_core::persona::persona_card;
+use agora_core::record::{Recorder, keyed_table};
+use agora_core::scheduler::{Decision, Flow, Mechanism, RoundCtx};
+use agora_core::seed::purpose;
+use agora_core::world::Roster;
+use agora_core::{Event, RunError, Visibility};
+use agora_export::{Column, ColumnType, TableId, TableSpec};
+use agora_llm::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
+use bevy_ecs::prelude::*;
+use rand::seq::SliceRandom;
+use serde_json::Value;
+
+use super::answer::{Answer, validate_answer};
+use super::policy::SurveyFacts;
+use super::prompt::{render_item, user_message};
+use super::schema::request_schema;
+use super::spec::{ItemKind, SurveyMode, SurveySpec};
+use crate::drivers::{self, ResolvedDriver};
+
+/// `survey_responses`: one row per agent and item.
+pub fn survey_responses_table() -> TableSpec {
+    keyed_table(
+        "survey_responses",
+        vec![
+            Column::required("item_id", ColumnType::Utf8),
+            Column::required("item_kind", ColumnType::Utf8),
+            Column::optional("answer_value", ColumnType::F64),
+            Column::optional("answer_label", ColumnType::Utf8),
+            Column::optional("option_order", ColumnType::Utf8),
+            Column::optional("shown_position", ColumnType::U32),
+            Column::required("status", ColumnType::Utf8),
+            Column::optional("fallback_reason", ColumnType::Utf8),
+        ],
+    )
+}
+
+/// What the survey remembers about a request: the items asked and their option orders.
+pub struct Pending {
+    items: Vec<(u16, Option<Box<[u16]>>)>,
+}
+
+/// A running survey.
+pub struct Survey {
+    spec: Arc<SurveySpec>,
+    params: SamplingParams,
+    /// Request schema per round (one per item, or one for all items at once).
+    schemas: Vec<Arc<Value>>,
+    /// Per item: resolved drivers with their weights.
+    drivers: Vec<Vec<(ResolvedDriver, f64)>>,
+    /// Per item: its id as a JSON string, for event payloads.
+    item_json: Vec<String>,
+    table: Option<TableId>,
+    stepped: bool,
+}
+
+impl Survey {
+    /// A survey of `spec`, asking with sampling `params`.
+    pub fn new(spec: SurveySpec, params: SamplingParams) -> Self {
+        let schemas = match spec.mode {
+            SurveyMode::OnePerRound => spec.items.iter().map(|i| Arc::new(request_schema(&[i]))).collect(),
+            SurveyMode::AllAtOnce => vec![Arc::new(request_schema(&spec.items.iter().collect::<Vec<_>>()))],
+        };
+        let item_json = spec.items.iter().map(|i| Value::String(i.id.clone()).to_string()).collect();
+        Self { spec: Arc::new(spec), params, schemas, drivers: Vec::new(), item_json, table: None, stepped: false }
+    }
+
+    fn items_of_round(&self, round: u32) -> std::ops::Range<usize> {
+        match self.spec.mode {
+            SurveyMode::OnePerRound => {
+                let i = (round as usize).saturating_sub(1).min(self.spec.items.len());
+                i..(i + 1).min(self.spec.items.len())
+            }
+            SurveyMode::AllAtOnce => 0..self.spec.items.len(),
+        }
+    }
+
+    fn option_order(&self, ctx: &RoundCtx<'_>, agent: AgentId, item: usize) -> Option<Box<[u16]>> {
+        let ItemKind::SingleChoice { options } = &self.spec.items[item].kind else {
+            return None;
+        };
+        if !self.spec.shuffle_options {
+            return None;
+        }
+        let mut order: Vec<u16> = (0..options.len() as u16).collect();
+        let mut rng = ctx.info.seeds.rng(&[purpose::PRESENTATION, u64::from(agent.0), item as u64]);
+        order.shuffle(&mut rng);
+        Some(order.into_boxed_slice())
+    }
+
+    fn record(
+        &self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        agent: Entity,
+        id: AgentId,
+        item: usize,
+        order: Option<&[u16]>,
+        result: Result<Answer, String>,
+    ) -> Result<(), RunError> {
+        let spec = &self.spec.items[item];
+        let table = self.table.ok_or_else(|| RunError::Mechanism {
+            mechanism: "survey",
+            message: "tables were not opened".into(),
+        })?;
+        let (value, label, answer_json): (Option<f64>, Option<String>, String) = match &result {
+            Ok(Answer::Point(p)) => {
+                let label = match &spec.kind {
+                    ItemKind::Likert { labels, .. } => labels.get(usize::from(*p) - 1).cloned(),
+                    _ => None,
+                };
+                (Some(f64::from(*p)), label, p.to_string())
+            }
+            Ok(Answer::Choice(c)) => {
+                let label = match &spec.kind {
+                    ItemKind::SingleChoice { options } => options.get(usize::from(*c)).cloned(),
+                    _ => None,
+                };
+                let json = Value::String(label.clone().unwrap_or_default()).to_string();
+                (Some(f64::from(*c) + 1.0), label, json)
+            }
+            Ok(Answer::Number(x)) => (Some(*x), None, Value::from(*x).to_string()),
+            Ok(Answer::Text(t)) => (None, Some(t.clone()), Value::String(t.clone()).to_string()),
+            Err(_) => (None, None, "null".to_string()),
+        };
+        let shown = match (&result, order) {
+            (Ok(Answer::Choice(c)), Some(order)) => order.iter().position(|o| o == c).map(|p| p as u32 + 1),
+            (Ok(Answer::Choice(c)), None) => Some(u32::from(*c) + 1),
+            _ => None,
+        };
+        let order_text = order.map(|o| o.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(","));
+        let (status, reason) = match &result {
+            Ok(_) => ("valid", None),
+            Err(reason) => ("fallback", Some(reason.as_str())),
+        };
+        ctx.recorder
+            .row(table, ctx.round, Some(id))?
+            .str(&spec.id)
+            .str(spec.kind.label())
+            .opt_f64(value)
+            .opt_str(label.as_deref())
+            .opt_str(order_text.as_deref())
+            .opt_u32(shown)
+            .str(status)
+            .opt_str(reason)
+            .end();
+        ctx.events.push(Event {
+            round: ctx.round,
+            actor: Some(id),
+            kind: "answer",
+            target: None,
+            visibility: Visibility::Private,
+            payload: format!("{{\"item\":{},\"answer\":{answer_json}}}", self.item_json[item]),
+        });
+        if ctx.reads_text
+            && let Some(mut memory) = world.get_mut::<Memory>(agent)
+        {
+            let said = label.or(value.map(agora_core::components::format_number)).unwrap_or_else(|| "no answer".into());
+            memory.remember(ctx.round, MemoryKind::Thought, format!("- \"{}\": {said}", spec.text));
+        }
+        Ok(())
+    }
+}
+
+impl Mechanism for Survey {
+    type Pending = Pending;
+
+    fn name(&self) -> &'static str {
+        "survey"
+    }
+
+    fn max_rounds(&self) -> u32 {
+        self.spec.rounds()
+    }
+
+    fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
+        let schema = world.get_resource::<PopulationSchema>().cloned().unwrap_or_default();
+        let mut per_item = Vec::with_capacity(self.spec.items.len());
+        for item in &self.spec.items {
+            let mut sources = Vec::new();
+            for (name, _) in &item.drivers {
+                sources.push(drivers::resolve(name, &schema).ok_or_else(|| RunError::Mechanism {
+                    mechanism: "survey",
+                    message: format!(
+                        "item \"{}\": driver \"{name}\" names no trait or attribute of this population",
+                        item.id
+                    ),
+                })?);
+            }
+            let resolved = drivers::standardise(world, sources);
+            per_item.push(resolved.into_iter().zip(item.drivers.iter().map(|(_, w)| *w)).collect());
+        }
+        self.drivers = per_item;
+        self.table = Some(recorder.open(survey_responses_table())?);
+        Ok(())
+    }
+
+    fn perceive(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        self.stepped = false;
+        Ok(())
+    }
+
+    fn next_step(&mut self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+        if std::mem::replace(&mut self.stepped, true) {
+            return None;
+        }
+        world.get_resource::<Roster>().map(|r| r.0.clone())
+    }
+
+    fn request(
+        &mut self,
+        world: &World,
+        ctx: &RoundCtx<'_>,
+        agent: Entity,
+        call: u32,
+    ) -> Option<(ChatRequest, Pending)> {
+        let id = *world.get::<AgentId>(agent)?;
+        let traits = world.get::<Traits>(agent)?;
+        let demographics = world.get::<Demographics>(agent)?;
+        let items = self.items_of_round(ctx.round);
+        if items.is_empty() {
+            return None;
+        }
+        let asked: Vec<(u16, Option<Box<[u16]>>)> =
+            items.clone().map(|i| (i as u16, self.option_order(ctx, id, i))).collect();
+        let facts = SurveyFacts {
+            items: items
+                .clone()
+                .map(|i| (i as u16, self.spec.items[i].intercept + drivers::score(&self.drivers[i], traits, demographics)))
+                .collect(),
+        };
+        let messages = if ctx.reads_text {
+            let schema = world.get_resource::<PopulationSchema>()?;
+            let identity = world.get::<Identity>(agent)?;
+            let card = persona_card(schema, identity, demographics, traits);
+            let memory = world
+                .get::<Memory>(agent)
+                .map(|m| m.render(self.spec.memory_chars as usize))
+                .unwrap_or_default();
+            let questions: Vec<String> = asked
+                .iter()
+                .map(|(i, order)| render_item(&self.spec.items[usize::from(*i)], order.as_deref()))
+                .collect();
+            vec![
+                ChatMessage::system(self.spec.instructions.clone()),
+                ChatMessage::user(user_message(&card, &memory, &questions, asked.len() == 1)),
+            ]
+        } else {
+            Vec::new()
+        };
+        let schema_index = match self.spec.mode {
+            SurveyMode::OnePerRound => items.start,
+            SurveyMode::AllAtOnce => 0,
+        };
+        let request = ChatRequest {
+            task: super::TASK,
+            messages,
+            schema: self.schemas[schema_index].clone(),
+            params: self.params,
+            seed: ctx.info.seeds.seed(&[purpose::CALL, u64::from(id.0), u64::from(ctx.round), u64::from(call)]),
+            facts: Some(Arc::new(facts)),
+        };
+        Some((request, Pending { items: asked }))
+    }
+
+    fn resolve(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        agent: Entity,
+        pending: Pending,
+        answer: Result<&ChatResponse, &LlmError>,
+    ) -> Result<Decision, RunError> {
+        let Some(id) = world.get::<AgentId>(agent).copied() else {
+            return Ok(Decision::Fallback("agent has no id".into()));
+        };
+        let single = pending.items.len() == 1;
+        let mut failures = Vec::new();
+        for (item, order) in &pending.items {
+            let item = usize::from(*item);
+            let spec = &self.spec.items[item];
+            let result = match answer {
+                Err(e) => Err(format!("no answer: {e}")),
+                Ok(response) => {
+                    let key = if single { "answer" } else { spec.id.as_str() };
+                    match response.answer.get(key) {
+                        None => Err(format!("the answer has no \"{key}\" field")),
+                        Some(value) => validate_answer(&spec.kind, value),
+                    }
+                }
+            };
+            if let Err(reason) = &result {
+                failures.push(format!("{}: {reason}", spec.id));
+            }
+            self.record(world, ctx, agent, id, item, order.as_deref(), result)?;
+        }
+        Ok(if failures.is_empty() { Decision::Valid } else { Decision::Fallback(failures.join("; ")) })
+    }
+
+    fn end_round(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {
+        if ctx.round >= self.spec.rounds() {
+            return Ok(Flow::Stop("questionnaire_complete".into()));
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,22 @@
+//! Surveys: a questionnaire of items put to every agent.
+//!
+//! Items are Likert scales, single choices, numbers or free text. They are asked one
+//! per round (so later answers can see earlier ones) or all at once. Choice options can
+//! be shuffled per agent, with the permutation recorded. Every answer is validated
+//! against its item; an invalid or missing answer is recorded as an abstention
+//! (`fallback`) with the reason.
+
+mod answer;
+mod mechanism;
+mod policy;
+mod prompt;
+mod schema;
+mod spec;
+
+pub use answer::{Answer, validate_answer};
+pub use mechanism::{Survey, survey_responses_table};
+pub use policy::{SurveyFacts, SurveyRules, rule_backend};
+pub use spec::{Item, ItemKind, SurveyMode, SurveySpec};
+
+/// Task name of survey decisions in requests and `llm_calls`.
+pub const TASK: &str = "survey.answer";
