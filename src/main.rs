@@ -1,1 +1,49 @@
-fn main() {}
+//! `agora`: run populations of persona agents through surveys, auctions and debates.
+
+mod bench;
+mod cli;
+mod experiment;
+mod models;
+mod progress;
+mod summary;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match &cli.command {
+        Command::Run(args) => experiment::run_command(args),
+        Command::Validate(args) => experiment::validate_command(args),
+        Command::Bench(args) => bench::bench_command(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if let Some(invalid) = err.downcast_ref::<agora_scenario::ScenarioError>() {
+                eprintln!("{invalid}");
+                let n = invalid.diagnostics.len();
+                eprintln!("the scenario is invalid ({n} problem{}); nothing was run or written", if n == 1 { "" } else { "s" });
+                return ExitCode::from(2);
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,244 @@
+//! The scenario file's schema. Values are checked while they are parsed (so errors
+//! carry their position); checks across sections run in [`ScenarioFile::cross_check`].
+
+use std::path::PathBuf;
+
+use agora_llm::{ModelSpec, SamplingParams};
+use agora_mechanisms::MechanismSpec;
+use agora_population::PopulationSpec;
+use serde::Deserialize;
+
+/// A problem found by a cross-section check, with the text that locates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+    /// Exact text to search for in the file.
+    pub needle: String,
+    /// A section key the needle appears after (`mechanism`, `arms`), if known.
+    pub section: Option<&'static str>,
+}
+
+/// A whole scenario file.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub struct ScenarioFile {
+    /// Human-readable name.
+    pub name: String,
+    /// What the scenario studies.
+    #[serde(default)]
+    pub description: String,
+    /// Base seed of the experiment.
+    #[serde(default)]
+    pub seed: u64,
+    /// Replicates per arm (at least 1).
+    #[serde(default)]
+    pub replicates: AtLeastOne,
+    /// Cap on rounds (the mechanism has its own limit too).
+    #[serde(default)]
+    pub rounds: Option<AtLeastOne>,
+    /// Model and sampling settings shared by all arms.
+    #[serde(default)]
+    pub model: ModelBlock,
+    /// Named variants of the scenario; one arm called `base` when empty.
+    #[serde(default)]
+    pub arms: Vec<ArmSpec>,
+    /// Output directory; `runs/<file name>` when absent.
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    /// Who the agents are.
+    pub population: PopulationSpec,
+    /// What they do.
+    pub mechanism: MechanismSpec,
+}
+
+/// A count that must be at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct AtLeastOne(pub u32);
+
+impl Default for AtLeastOne {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+impl TryFrom<u64> for AtLeastOne {
+    type Error = String;
+
+    fn try_from(n: u64) -> Result<Self, String> {
+        match u32::try_from(n) {
+            Ok(0) => Err("this count must be at least 1, got 0; use 1 or more".into()),
+            Ok(n) => Ok(Self(n)),
+            Err(_) => Err(format!("{n} is too large; use a count below 4294967296")),
+        }
+    }
+}
+
+/// A model name checked against the accepted forms.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ModelName(pub ModelSpec);
+
+impl TryFrom<String> for ModelName {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        ModelSpec::parse(&s).map(ModelName).map_err(|e| e.to_string())
+    }
+}
+
+/// The `model:` block: which backend and how to sample.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawModelBlock")]
+pub struct ModelBlock {
+    /// Backend (`rules`, `openai:MODEL`, `local[:PATH]`); `None` picks the default.
+    pub name: Option<ModelSpec>,
+    /// Sampling parameters.
+    pub params: SamplingParams,
+    /// Most model calls in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for ModelBlock {
+    fn default() -> Self {
+        Self { name: None, params: SamplingParams::default(), concurrency: 64 }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModelBlock {
+    #[serde(default)]
+    name: Option<ModelName>,
+    #[serde(default)]
+    temperature: Option<f32>,
+    #[serde(default)]
+    top_p: Option<f32>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    concurrency: Option<usize>,
+}
+
+impl TryFrom<RawModelBlock> for ModelBlock {
+    type Error = String;
+
+    fn try_from(raw: RawModelBlock) -> Result<Self, String> {
+        let mut params = SamplingParams::default();
+        if let Some(t) = raw.temperature {
+            if !(0.0..=2.0).contains(&t) {
+                return Err(format!("temperature must be within 0..2, got {t}; 0 is greedy, 0.7 is typical"));
+            }
+            params.temperature = t;
+        }
+        if let Some(p) = raw.top_p {
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(format!("top_p is a probability and must be within (0, 1], got {p}; use 1.0 to disable nucleus sampling"));
+            }
+            params.top_p = p;
+        }
+        if let Some(m) = raw.max_tokens {
+            if m == 0 {
+                return Err("max_tokens must be at least 1; 256 suits short structured answers".into());
+            }
+            params.max_tokens = m;
+        }
+        let concurrency = raw.concurrency.unwrap_or(64);
+        if concurrency == 0 {
+            return Err("concurrency must be at least 1; 64 keeps a typical server busy".into());
+        }
+        Ok(Self { name: raw.name.map(|n| n.0), params, concurrency })
+    }
+}
+
+/// One arm: a named variant of the scenario.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmSpec {
+    /// Arm name; becomes the `arm=NAME` partition.
+    pub name: ArmName,
+    /// Model of this arm; the scenario's model when absent.
+    #[serde(default)]
+    pub model: Option<ModelName>,
+}
+
+/// An arm name usable as a directory name.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ArmName(pub String);
+
+impl TryFrom<String> for ArmName {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(format!(
+                "arm name \"{s}\" must be non-empty and use only letters, digits, `_` and `-`; for example \"llm\" or \"rules-baseline\""
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl ScenarioFile {
+    /// Checks that need more than one section; empty when all is well.
+    pub fn cross_check(&self) -> Vec<Issue> {
+        let mut issues: Vec<Issue> = match self.population.validate() {
+            Ok(()) => Vec::new(),
+            Err(found) => found
+                .into_iter()
+                .map(|i| Issue { message: i.message, hint: i.hint, needle: i.needle, section: Some("population") })
+                .collect(),
+        };
+        let attributes: Vec<(String, Option<Vec<String>>)> = self
+            .population
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.dist.categories().map(|c| c.into_iter().map(String::from).collect())))
+            .collect();
+        let custom: Vec<String> = self.population.custom_traits.iter().map(|t| t.name.clone()).collect();
+        let imported = self.population.import.is_some() && attributes.is_empty();
+        for name in self.mechanism.referenced_drivers() {
+            if !imported && !agora_mechanisms::drivers::is_known_driver(name, &attributes, &custom) {
+                let mut known: Vec<String> = agora_core_names(&attributes, &custom);
+                known.sort();
+                issues.push(Issue {
+                    message: format!("driver \"{name}\" names no trait or attribute of the population"),
+                    hint: format!("use a Big Five trait, a custom trait, a numeric attribute or `attribute=category`: {}", known.join(", ")),
+                    needle: format!("\"{name}\""),
+                    section: Some("mechanism"),
+                });
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for arm in &self.arms {
+            if !seen.insert(arm.name.0.as_str()) {
+                issues.push(Issue {
+                    message: format!("arm \"{}\" is defined twice", arm.name.0),
+                    hint: "give every arm a unique name".into(),
+                    needle: format!("\"{}\"", arm.name.0),
+                    section: Some("arms"),
+                });
+            }
+        }
+        issues
+    }
+}
+
+fn agora_core_names(attributes: &[(String, Option<Vec<String>>)], custom: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(custom.iter().cloned())
+        .collect();
+    for (name, cats) in attributes {
+        match cats {
+            None => names.push(name.clone()),
+            Some(cats) => names.extend(cats.iter().map(|c| format!("{name}={c}"))),
+        }
+    }
+    names
+}

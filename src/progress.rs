@@ -1,0 +1,37 @@
+//! A progress bar for long runs (hidden when quiet or when stderr is not a terminal).
+
+use agora_core::scheduler::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Decisions-based progress bar over a whole run.
+pub struct Bar {
+    bar: ProgressBar,
+}
+
+impl Bar {
+    /// A bar expecting `total` decisions; `hidden` shows nothing.
+    pub fn new(total: u64, label: String, hidden: bool) -> Self {
+        let bar = if hidden { ProgressBar::hidden() } else { ProgressBar::new(total) };
+        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} decisions, round {msg} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(label);
+        Self { bar }
+    }
+
+    /// Remove the bar from the terminal.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for Bar {
+    fn round_started(&mut self, round: u32, max_rounds: u32) {
+        self.bar.set_message(format!("{round}/{max_rounds}"));
+    }
+
+    fn decided(&mut self, n: u64) {
+        self.bar.inc(n);
+    }
+}

@@ -1,0 +1,110 @@
+//! The short report printed after a run.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agora_export::RunRecord;
+use agora_population::MarginalRow;
+
+/// What one run did.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The manifest record of the run.
+    pub record: RunRecord,
+    /// Sampled population against its targets.
+    pub marginals: Vec<MarginalRow>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// What an experiment did.
+#[derive(Clone, Debug, Default)]
+pub struct ExperimentSummary {
+    /// Scenario name.
+    pub name: String,
+    /// Output directory.
+    pub output: PathBuf,
+    /// One entry per run.
+    pub runs: Vec<RunSummary>,
+}
+
+impl ExperimentSummary {
+    fn decisions(&self) -> u64 {
+        self.runs.iter().map(|r| r.record.decisions).sum()
+    }
+
+    /// Human-readable summary.
+    pub fn render(&self, elapsed: Duration) -> String {
+        let mut out = String::new();
+        let decisions = self.decisions();
+        let fallbacks: u64 = self.runs.iter().map(|r| r.record.fallbacks).sum();
+        let secs = elapsed.as_secs_f64();
+        let _ = writeln!(out, "{}: {} run(s) in {:.2} s", self.name, self.runs.len(), secs);
+        for r in &self.runs {
+            let rec = &r.record;
+            let _ = writeln!(
+                out,
+                "  arm {} replicate {}: {} agents, {} rounds ({}), {} decisions, {} fallbacks, model {}, {:.2} s",
+                rec.arm, rec.replicate, rec.agents, rec.rounds, rec.stop_reason, rec.decisions, rec.fallbacks, rec.model,
+                r.elapsed.as_secs_f64()
+            );
+        }
+        if let Some(first) = self.runs.first() {
+            let _ = writeln!(out, "population vs targets (replicate {}):", first.record.replicate);
+            for line in marginal_lines(&first.marginals) {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        let rate = if secs > 0.0 { decisions as f64 / secs } else { 0.0 };
+        let _ = writeln!(out, "decisions: {decisions} ({fallbacks} fallbacks), {rate:.0} per second");
+        let tables = self.runs.first().map(|r| r.record.tables.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        let _ = writeln!(out, "tables ({tables}) in {}", self.output.display());
+        let _ = writeln!(out, "manifest: {}", self.output.join("manifest.json").display());
+        out
+    }
+
+    /// One JSON line with the figures `agora bench` needs.
+    pub fn stats_json(&self, elapsed: Duration) -> String {
+        let agents: u64 = self.runs.iter().map(|r| r.record.agents).sum();
+        serde_json::json!({
+            "agents": agents,
+            "decisions": self.decisions(),
+            "seconds": elapsed.as_secs_f64(),
+            "peak_rss_kib": peak_rss_kib(),
+        })
+        .to_string()
+    }
+}
+
+/// Per attribute, the level furthest from its target.
+fn marginal_lines(rows: &[MarginalRow]) -> Vec<String> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut worst: std::collections::HashMap<&str, &MarginalRow> = Default::default();
+    for row in rows {
+        if !row.target.is_finite() {
+            continue;
+        }
+        let gap = (row.observed - row.target).abs();
+        match worst.get(row.attribute.as_str()) {
+            Some(w) if (w.observed - w.target).abs() >= gap => {}
+            _ => {
+                if !worst.contains_key(row.attribute.as_str()) {
+                    order.push(&row.attribute);
+                }
+                worst.insert(&row.attribute, row);
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|a| worst.get(a))
+        .map(|r| format!("{:<24} largest gap at {:<20} target {:>10.4}  observed {:>10.4}", r.attribute, r.level, r.target, r.observed))
+        .collect()
+}
+
+/// Peak resident memory of this process in KiB (Linux), if known.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
