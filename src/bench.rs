@@ -13,7 +13,11 @@ use crate::cli::BenchArgs;
 pub fn bench_command(args: &BenchArgs) -> Result<()> {
     let exe = std::env::current_exe().context("locating the agora executable")?;
     let scratch = std::env::temp_dir().join(format!("agora-bench-{}", std::process::id()));
-    println!("scenario: {}  model: {}", args.scenario.display(), args.model);
+    println!(
+        "scenario: {}  model: {}",
+        args.scenario.display(),
+        args.model
+    );
     println!();
     println!("| agents | decisions | wall time (s) | decisions/s | peak RSS (MiB) | bytes/agent |");
     println!("|---:|---:|---:|---:|---:|---:|");
@@ -23,17 +27,28 @@ pub fn bench_command(args: &BenchArgs) -> Result<()> {
             let output = Command::new(&exe)
                 .arg("run")
                 .arg(&args.scenario)
-                .args(["--agents", &agents.to_string(), "--model", &args.model.to_string()])
+                .args([
+                    "--agents",
+                    &agents.to_string(),
+                    "--model",
+                    &args.model.to_string(),
+                ])
                 .args(["--replicates", "1", "--overwrite", "--stats-json", "--out"])
                 .arg(&scratch)
                 .output()
                 .context("starting a benchmark run")?;
             if !output.status.success() {
-                bail!("benchmark run with {agents} agents failed:\n{}", String::from_utf8_lossy(&output.stderr));
+                bail!(
+                    "benchmark run with {agents} agents failed:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
             }
             let line = String::from_utf8_lossy(&output.stdout);
-            let stats: serde_json::Value = serde_json::from_str(line.trim()).context("reading a benchmark run's figures")?;
-            let faster = best.as_ref().is_none_or(|b| stats["seconds"].as_f64() < b["seconds"].as_f64());
+            let stats: serde_json::Value =
+                serde_json::from_str(line.trim()).context("reading a benchmark run's figures")?;
+            let faster = best
+                .as_ref()
+                .is_none_or(|b| stats["seconds"].as_f64() < b["seconds"].as_f64());
             if faster {
                 best = Some(stats);
             }
@@ -46,7 +61,10 @@ pub fn bench_command(args: &BenchArgs) -> Result<()> {
             "| {agents} | {decisions:.0} | {seconds:.2} | {:.0} | {} | {} |",
             decisions / seconds,
             rss_kib.map_or("n/a".into(), |k| format!("{:.0}", k / 1024.0)),
-            rss_kib.map_or("n/a".into(), |k| format!("{:.0}", k * 1024.0 / agents as f64)),
+            rss_kib.map_or("n/a".into(), |k| format!(
+                "{:.0}",
+                k * 1024.0 / agents as f64
+            )),
         );
     }
     let _ = std::fs::remove_dir_all(&scratch);

@@ -56,7 +56,12 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
         bail!("--agents must be at least 1");
     }
     let started = Instant::now();
-    let summary = run_experiment(&scenario, &plan, args.overwrite, args.quiet || args.stats_json)?;
+    let summary = run_experiment(
+        &scenario,
+        &plan,
+        args.overwrite,
+        args.quiet || args.stats_json,
+    )?;
     let elapsed = started.elapsed();
     if args.stats_json {
         println!("{}", summary.stats_json(elapsed));
@@ -67,7 +72,12 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
 }
 
 /// Perform `plan`; tables and the manifest go below its output directory.
-pub fn run_experiment(scenario: &Scenario, plan: &ExperimentPlan, overwrite: bool, quiet: bool) -> Result<ExperimentSummary> {
+pub fn run_experiment(
+    scenario: &Scenario,
+    plan: &ExperimentPlan,
+    overwrite: bool,
+    quiet: bool,
+) -> Result<ExperimentSummary> {
     let layout = OutputLayout::new(&plan.output);
     prepare_output(&layout, overwrite)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -83,11 +93,17 @@ pub fn run_experiment(scenario: &Scenario, plan: &ExperimentPlan, overwrite: boo
         settings_hash: plan.settings_hash.clone(),
         seed: plan.seed,
         mechanism: mechanism.name().to_string(),
-        versions: [("agora".to_string(), env!("CARGO_PKG_VERSION").to_string())].into_iter().collect(),
+        versions: [("agora".to_string(), env!("CARGO_PKG_VERSION").to_string())]
+            .into_iter()
+            .collect(),
         status: "running".into(),
         runs: Vec::new(),
     };
-    let mut summary = ExperimentSummary { name: scenario.file.name.clone(), output: plan.output.clone(), ..Default::default() };
+    let mut summary = ExperimentSummary {
+        name: scenario.file.name.clone(),
+        output: plan.output.clone(),
+        ..Default::default()
+    };
     for run in &plan.runs {
         match perform_run(scenario, plan, run, &layout, &runtime, quiet) {
             Ok((record, run_summary)) => {
@@ -96,7 +112,10 @@ pub fn run_experiment(scenario: &Scenario, plan: &ExperimentPlan, overwrite: boo
                 summary.runs.push(run_summary);
             }
             Err(err) => {
-                manifest.status = format!("failed in arm {} replicate {}: {err:#}", run.arm, run.replicate);
+                manifest.status = format!(
+                    "failed in arm {} replicate {}: {err:#}",
+                    run.arm, run.replicate
+                );
                 // Keep what finished: the manifest lists the runs that completed.
                 let _ = manifest.write(&layout.manifest_file());
                 return Err(err);
@@ -118,8 +137,12 @@ fn prepare_output(layout: &OutputLayout, overwrite: bool) -> Result<()> {
             layout.root().display()
         );
     }
-    std::fs::remove_dir_all(layout.root())
-        .with_context(|| format!("removing the earlier results in {}", layout.root().display()))
+    std::fs::remove_dir_all(layout.root()).with_context(|| {
+        format!(
+            "removing the earlier results in {}",
+            layout.root().display()
+        )
+    })
 }
 
 fn perform_run(
@@ -133,30 +156,60 @@ fn perform_run(
     let started = Instant::now();
     // Arms share the population of a replicate: comparisons between arms are paired.
     let seeds = SeedStream::for_replicate(plan.seed, run.replicate);
-    let population = sample(&scenario.file.population, plan.agents, &seeds, scenario.base_dir())
-        .with_context(|| format!("building the population of {}", scenario.path.display()))?;
+    let population = sample(
+        &scenario.file.population,
+        plan.agents,
+        &seeds,
+        scenario.base_dir(),
+    )
+    .with_context(|| format!("building the population of {}", scenario.path.display()))?;
     let marginals = population.marginals;
+    tracing::info!(agents = plan.agents, elapsed = ?started.elapsed(), "population sampled");
     let mut world = World::new();
     spawn_population(&mut world, population.schema, population.personas, 32);
+    tracing::info!(elapsed = ?started.elapsed(), "world built");
 
-    let model_spec = run.model.clone().unwrap_or_else(crate::models::default_model);
+    let model_spec = run
+        .model
+        .clone()
+        .unwrap_or_else(crate::models::default_model);
     let model = crate::models::build(&model_spec, &scenario.file.mechanism)?;
     let info = RunInfo {
         run_id: Arc::from(run.run_id.as_str()),
-        partition: Partition { arm: run.arm.clone(), replicate: run.replicate },
+        partition: Partition {
+            arm: run.arm.clone(),
+            replicate: run.replicate,
+        },
         seeds,
     };
     let mut recorder = Recorder::new(layout.clone(), info);
     write_agents(&world, &mut recorder)?;
     write_marginals(&mut recorder, &marginals)?;
+    tracing::info!(elapsed = ?started.elapsed(), "agents table written");
 
-    let limits = SchedulerLimits { concurrency: plan.concurrency, ..Default::default() };
+    let limits = SchedulerLimits {
+        concurrency: plan.concurrency,
+        ..Default::default()
+    };
     let label = format!("{}/{}", run.arm, run.replicate);
-    let mut bar = Bar::new(plan.agents as u64 * u64::from(plan.max_rounds), label, quiet);
+    let mut bar = Bar::new(
+        plan.agents as u64 * u64::from(plan.max_rounds),
+        label,
+        quiet,
+    );
     let outcome = match &scenario.file.mechanism {
         MechanismSpec::Survey(spec) => {
             let mut survey = Survey::new(spec.clone(), plan.params);
-            play(&mut survey, &mut world, &mut recorder, model.as_ref(), plan.max_rounds, limits, &mut bar, runtime)
+            play(
+                &mut survey,
+                &mut world,
+                &mut recorder,
+                model.as_ref(),
+                plan.max_rounds,
+                limits,
+                &mut bar,
+                runtime,
+            )
         }
     };
     bar.finish();
@@ -177,7 +230,11 @@ fn perform_run(
         completion_tokens: outcome.completion_tokens,
         tables: tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
     };
-    let summary = RunSummary { record: record.clone(), marginals, elapsed: started.elapsed() };
+    let summary = RunSummary {
+        record: record.clone(),
+        marginals,
+        elapsed: started.elapsed(),
+    };
     Ok((record, summary))
 }
 
@@ -193,14 +250,22 @@ fn play<M: Mechanism>(
     runtime: &tokio::runtime::Runtime,
 ) -> Result<RunOutcome> {
     runtime
-        .block_on(run_rounds(mechanism, world, recorder, model, max_rounds, limits, progress))
+        .block_on(run_rounds(
+            mechanism, world, recorder, model, max_rounds, limits, progress,
+        ))
         .map_err(anyhow::Error::from)
 }
 
 fn write_marginals(recorder: &mut Recorder, rows: &[MarginalRow]) -> Result<()> {
     let table = recorder.open(marginals_table())?;
     for m in rows {
-        recorder.row(table, 0, None)?.str(&m.attribute).str(&m.level).f64(m.target).f64(m.observed).end();
+        recorder
+            .row(table, 0, None)?
+            .str(&m.attribute)
+            .str(&m.level)
+            .f64(m.target)
+            .f64(m.observed)
+            .end();
     }
     Ok(())
 }

@@ -13,6 +13,12 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 
+// Runs allocate many small, short-lived values (requests, answers, rows); mimalloc
+// handles that pattern markedly faster than the system allocator and returns memory
+// more readily, which keeps peak memory per agent low.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
@@ -27,7 +33,10 @@ fn main() -> ExitCode {
             if let Some(invalid) = err.downcast_ref::<agora_scenario::ScenarioError>() {
                 eprintln!("{invalid}");
                 let n = invalid.diagnostics.len();
-                eprintln!("the scenario is invalid ({n} problem{}); nothing was run or written", if n == 1 { "" } else { "s" });
+                eprintln!(
+                    "the scenario is invalid ({n} problem{}); nothing was run or written",
+                    if n == 1 { "" } else { "s" }
+                );
                 return ExitCode::from(2);
             }
             eprintln!("error: {err:#}");
@@ -45,5 +54,8 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

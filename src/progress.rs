@@ -11,10 +11,16 @@ pub struct Bar {
 impl Bar {
     /// A bar expecting `total` decisions; `hidden` shows nothing.
     pub fn new(total: u64, label: String, hidden: bool) -> Self {
-        let bar = if hidden { ProgressBar::hidden() } else { ProgressBar::new(total) };
-        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} decisions, round {msg} ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let bar = if hidden {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(total)
+        };
+        let style = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} decisions, round {msg} ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(label);
         Self { bar }

@@ -40,27 +40,66 @@ impl ExperimentSummary {
         let decisions = self.decisions();
         let fallbacks: u64 = self.runs.iter().map(|r| r.record.fallbacks).sum();
         let secs = elapsed.as_secs_f64();
-        let _ = writeln!(out, "{}: {} run(s) in {:.2} s", self.name, self.runs.len(), secs);
+        let _ = writeln!(
+            out,
+            "{}: {} run(s) in {:.2} s",
+            self.name,
+            self.runs.len(),
+            secs
+        );
         for r in &self.runs {
             let rec = &r.record;
             let _ = writeln!(
                 out,
                 "  arm {} replicate {}: {} agents, {} rounds ({}), {} decisions, {} fallbacks, model {}, {:.2} s",
-                rec.arm, rec.replicate, rec.agents, rec.rounds, rec.stop_reason, rec.decisions, rec.fallbacks, rec.model,
+                rec.arm,
+                rec.replicate,
+                rec.agents,
+                rec.rounds,
+                rec.stop_reason,
+                rec.decisions,
+                rec.fallbacks,
+                rec.model,
                 r.elapsed.as_secs_f64()
             );
         }
         if let Some(first) = self.runs.first() {
-            let _ = writeln!(out, "population vs targets (replicate {}):", first.record.replicate);
+            let _ = writeln!(
+                out,
+                "population vs targets (replicate {}):",
+                first.record.replicate
+            );
             for line in marginal_lines(&first.marginals) {
                 let _ = writeln!(out, "  {line}");
             }
         }
-        let rate = if secs > 0.0 { decisions as f64 / secs } else { 0.0 };
-        let _ = writeln!(out, "decisions: {decisions} ({fallbacks} fallbacks), {rate:.0} per second");
-        let tables = self.runs.first().map(|r| r.record.tables.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        let rate = if secs > 0.0 {
+            decisions as f64 / secs
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "decisions: {decisions} ({fallbacks} fallbacks), {rate:.0} per second"
+        );
+        let tables = self
+            .runs
+            .first()
+            .map(|r| {
+                r.record
+                    .tables
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
         let _ = writeln!(out, "tables ({tables}) in {}", self.output.display());
-        let _ = writeln!(out, "manifest: {}", self.output.join("manifest.json").display());
+        let _ = writeln!(
+            out,
+            "manifest: {}",
+            self.output.join("manifest.json").display()
+        );
         out
     }
 
@@ -99,12 +138,20 @@ fn marginal_lines(rows: &[MarginalRow]) -> Vec<String> {
     order
         .into_iter()
         .filter_map(|a| worst.get(a))
-        .map(|r| format!("{:<24} largest gap at {:<20} target {:>10.4}  observed {:>10.4}", r.attribute, r.level, r.target, r.observed))
+        .map(|r| {
+            format!(
+                "{:<24} largest gap at {:<20} target {:>10.4}  observed {:>10.4}",
+                r.attribute, r.level, r.target, r.observed
+            )
+        })
         .collect()
 }
 
 /// Peak resident memory of this process in KiB (Linux), if known.
 pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

@@ -3,7 +3,9 @@
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::components::{AgentId, Demographics, Identity, Memory, Opinions, PopulationSchema, Traits};
+use crate::components::{
+    AgentId, Demographics, Identity, Memory, Opinions, PopulationSchema, Traits,
+};
 use crate::world::Roster;
 
 /// Every component of one agent.
@@ -53,7 +55,10 @@ pub fn snapshot(world: &World, round: u32) -> WorldSnapshot {
         .collect();
     WorldSnapshot {
         round,
-        schema: world.get_resource::<PopulationSchema>().cloned().unwrap_or_default(),
+        schema: world
+            .get_resource::<PopulationSchema>()
+            .cloned()
+            .unwrap_or_default(),
         agents,
     }
 }
@@ -63,7 +68,18 @@ pub fn restore(snapshot: WorldSnapshot) -> World {
     let mut world = World::new();
     let mut roster = Vec::with_capacity(snapshot.agents.len());
     for a in snapshot.agents {
-        roster.push(world.spawn((a.id, a.identity, a.demographics, a.traits, a.opinions, a.memory)).id());
+        roster.push(
+            world
+                .spawn((
+                    a.id,
+                    a.identity,
+                    a.demographics,
+                    a.traits,
+                    a.opinions,
+                    a.memory,
+                ))
+                .id(),
+        );
     }
     world.insert_resource(snapshot.schema);
     world.insert_resource(Roster(roster));
@@ -81,13 +97,19 @@ mod tests {
         let mut world = World::new();
         let personas = (0..5)
             .map(|i| Persona {
-                identity: Identity { name: format!("Agent {i}"), narrative: "x".into() },
+                identity: Identity {
+                    name: format!("Agent {i}"),
+                    narrative: "x".into(),
+                },
                 demographics: Demographics(vec![AttrValue::Number(f64::from(i))]),
                 ..Default::default()
             })
             .collect();
         let roster = spawn_population(&mut world, PopulationSchema::default(), personas, 8);
-        world.get_mut::<Memory>(roster.0[2]).unwrap().remember(1, MemoryKind::Said, "hello");
+        world
+            .get_mut::<Memory>(roster.0[2])
+            .unwrap()
+            .remember(1, MemoryKind::Said, "hello");
         let before = snapshot(&world, 1);
         let json = serde_json::to_string(&before).unwrap();
         let restored = restore(serde_json::from_str(&json).unwrap());

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 ///
 /// Tables use it as the `agent_id` key and the scheduler visits agents in its order,
 /// which is what makes rounds deterministic.
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Component, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct AgentId(pub u32);
 
 /// Who the agent is: a display name and an optional short narrative for its persona card.
@@ -61,7 +63,10 @@ pub struct Traits {
 
 impl Default for Traits {
     fn default() -> Self {
-        Self { big_five: [0.5; 5], custom: Vec::new() }
+        Self {
+            big_five: [0.5; 5],
+            custom: Vec::new(),
+        }
     }
 }
 
@@ -122,7 +127,11 @@ impl Default for Memory {
 impl Memory {
     /// An empty memory that keeps at most `capacity` items verbatim.
     pub fn with_capacity(capacity: u16) -> Self {
-        Self { items: Default::default(), capacity: capacity.max(1), forgotten: 0 }
+        Self {
+            items: Default::default(),
+            capacity: capacity.max(1),
+            forgotten: 0,
+        }
     }
 
     /// Remember one item, dropping the oldest when full.
@@ -131,7 +140,11 @@ impl Memory {
             self.items.pop_front();
             self.forgotten += 1;
         }
-        self.items.push_back(MemoryItem { round, kind, text: text.into() });
+        self.items.push_back(MemoryItem {
+            round,
+            kind,
+            text: text.into(),
+        });
     }
 
     /// The items still held verbatim, oldest first.

@@ -57,37 +57,75 @@ impl Event {
 
     /// How `viewer` refers to the actor: "You" for its own acts, else `name`.
     pub fn actor_label<'a>(&self, viewer: AgentId, name: &'a str) -> &'a str {
-        if self.actor == Some(viewer) { "You" } else { name }
+        if self.actor == Some(viewer) {
+            "You"
+        } else {
+            name
+        }
     }
 }
 
 /// The run's event log.
-#[derive(Debug, Default)]
+///
+/// Every event is written to the `events` table the moment it happens. The log keeps
+/// in memory only what other agents may still perceive: public and audience events of
+/// the current and the previous round. Private events are known to their actor alone,
+/// who learns of them directly, so a million private survey answers cost no memory here.
+#[derive(Debug)]
 pub struct EventLog {
+    table: agora_export::TableId,
     current: Vec<Event>,
     previous: Vec<Event>,
     recorded: u64,
 }
 
 impl EventLog {
-    /// Record that something happened this round.
-    pub fn push(&mut self, event: Event) {
-        self.current.push(event);
+    /// A log writing to the already opened `events` table.
+    pub fn new(table: agora_export::TableId) -> Self {
+        Self {
+            table,
+            current: Vec::new(),
+            previous: Vec::new(),
+            recorded: 0,
+        }
     }
 
-    /// Events of the round in progress.
+    /// Record that something happened: write it, and keep it if others may perceive it.
+    pub fn push(
+        &mut self,
+        recorder: &mut crate::record::Recorder,
+        event: Event,
+    ) -> Result<(), agora_export::ExportError> {
+        recorder
+            .row(self.table, event.round, event.actor)?
+            .str(event.kind)
+            .opt_u32(event.target.map(|t| t.0))
+            .str(event.visibility.label())
+            .str(&event.payload)
+            .end();
+        self.recorded += 1;
+        if event.visibility != Visibility::Private {
+            self.current.push(event);
+        }
+        Ok(())
+    }
+
+    /// Shared events of the round in progress.
     pub fn current(&self) -> &[Event] {
         &self.current
     }
 
-    /// Events of the round before, for projection into memories.
+    /// Shared events of the round before, for projection into memories.
     pub fn previous(&self) -> &[Event] {
         &self.previous
     }
 
-    /// Events of the previous and current round that `viewer` may know about.
+    /// Shared events of the previous and current round that `viewer` may know about.
     pub fn visible_to(&self, viewer: AgentId) -> impl Iterator<Item = &Event> {
-        self.previous.iter().chain(&self.current).filter(move |e| e.visible_to(viewer))
+        self.previous
+            .iter()
+            .chain(&self.current)
+            .filter(move |e| e.visible_to(viewer))
     }
 
     /// Events written to the table so far.
@@ -95,24 +133,9 @@ impl EventLog {
         self.recorded
     }
 
-    /// Write the current round's events to `table` and make them the previous round.
-    pub fn record_round(
-        &mut self,
-        recorder: &mut crate::record::Recorder,
-        table: agora_export::TableId,
-    ) -> Result<(), agora_export::ExportError> {
-        for e in &self.current {
-            recorder
-                .row(table, e.round, e.actor)?
-                .str(e.kind)
-                .opt_u32(e.target.map(|t| t.0))
-                .str(e.visibility.label())
-                .str(&e.payload)
-                .end();
-        }
-        self.recorded += self.current.len() as u64;
+    /// Close the round: its shared events become the previous round's.
+    pub fn end_round(&mut self) {
         self.previous = std::mem::take(&mut self.current);
-        Ok(())
     }
 }
 
@@ -148,12 +171,36 @@ mod tests {
     }
 
     #[test]
-    fn the_log_keeps_one_previous_round() {
-        let mut log = EventLog::default();
-        log.push(event(1, Visibility::Public));
-        log.previous = std::mem::take(&mut log.current);
-        log.push(event(2, Visibility::Private));
+    fn the_log_keeps_shared_events_of_one_previous_round_and_writes_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = crate::record::RunInfo {
+            run_id: "r".into(),
+            partition: agora_export::Partition {
+                arm: "a".into(),
+                replicate: 0,
+            },
+            seeds: crate::seed::SeedStream::new(1),
+        };
+        let mut recorder =
+            crate::record::Recorder::new(agora_export::OutputLayout::new(dir.path()), info);
+        let mut log = EventLog::new(recorder.open(crate::tables::events_table()).unwrap());
+        log.push(&mut recorder, event(1, Visibility::Public))
+            .unwrap();
+        log.end_round();
+        log.push(&mut recorder, event(2, Visibility::Private))
+            .unwrap();
+        log.push(
+            &mut recorder,
+            event(3, Visibility::Audience(vec![AgentId(2)])),
+        )
+        .unwrap();
         assert_eq!(log.visible_to(AgentId(1)).count(), 1);
         assert_eq!(log.visible_to(AgentId(2)).count(), 2);
+        log.end_round();
+        log.end_round();
+        assert_eq!(log.visible_to(AgentId(2)).count(), 0);
+        assert_eq!(log.recorded(), 3);
+        let tables = recorder.close().unwrap();
+        assert_eq!(tables[0].rows, 3);
     }
 }

@@ -34,7 +34,11 @@ pub fn persona_card(
         .enumerate()
         .filter_map(|(i, v)| {
             let def = schema.attributes.get(i)?;
-            Some(format!("{}: {}", def.name.replace('_', " "), schema.display_value(i, v)))
+            Some(format!(
+                "{}: {}",
+                def.name.replace('_', " "),
+                schema.display_value(i, v)
+            ))
         })
         .collect();
     if !facts.is_empty() {
@@ -69,20 +73,35 @@ mod tests {
     fn the_card_names_the_agent_its_attributes_and_traits() {
         let schema = PopulationSchema {
             attributes: vec![
-                AttributeDef { name: "age".into(), kind: AttrKind::Numeric },
-                AttributeDef { name: "region".into(), kind: AttrKind::Categorical(vec!["north".into()]) },
+                AttributeDef {
+                    name: "age".into(),
+                    kind: AttrKind::Numeric,
+                },
+                AttributeDef {
+                    name: "region".into(),
+                    kind: AttrKind::Categorical(vec!["north".into()]),
+                },
             ],
             custom_traits: vec!["price_sensitivity".into()],
         };
         let card = persona_card(
             &schema,
-            &Identity { name: "Ana Ruiz".into(), narrative: String::new() },
+            &Identity {
+                name: "Ana Ruiz".into(),
+                narrative: String::new(),
+            },
             &Demographics(vec![AttrValue::Number(34.0), AttrValue::Category(0)]),
-            &Traits { big_five: [0.9, 0.5, 0.1, 0.5, 0.3], custom: vec![0.7] },
+            &Traits {
+                big_five: [0.9, 0.5, 0.1, 0.5, 0.3],
+                custom: vec![0.7],
+            },
         );
         assert!(card.starts_with("You are Ana Ruiz."), "{card}");
         assert!(card.contains("age: 34; region: north"), "{card}");
-        assert!(card.contains("very high openness") && card.contains("very low extraversion"), "{card}");
+        assert!(
+            card.contains("very high openness") && card.contains("very low extraversion"),
+            "{card}"
+        );
         assert!(card.contains("high price sensitivity"), "{card}");
     }
 }

@@ -47,7 +47,11 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder for run `info`, writing below `layout`.
     pub fn new(layout: OutputLayout, info: RunInfo) -> Self {
-        Self { sinks: SinkSet::new(1 << 16), layout, info }
+        Self {
+            sinks: SinkSet::new(1 << 13),
+            layout,
+            info,
+        }
     }
 
     /// The run this recorder writes for.
@@ -57,7 +61,13 @@ impl Recorder {
 
     /// Open a table built with [`keyed_table`].
     pub fn open(&mut self, spec: TableSpec) -> Result<TableId, agora_export::ExportError> {
-        debug_assert!(spec.columns.iter().map(|c| c.name.as_str()).take(5).eq(KEY_COLUMNS));
+        debug_assert!(
+            spec.columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .take(5)
+                .eq(KEY_COLUMNS)
+        );
         let path = self.layout.table_file(&spec.name, &self.info.partition);
         self.sinks.open(spec, path)
     }

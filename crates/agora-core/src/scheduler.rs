@@ -37,6 +37,15 @@ pub enum Flow {
     Stop(String),
 }
 
+impl RoundCtx<'_> {
+    /// Record an event of this round (see [`EventLog::push`]).
+    pub fn emit(&mut self, event: crate::events::Event) -> Result<(), RunError> {
+        self.events
+            .push(self.recorder, event)
+            .map_err(RunError::from)
+    }
+}
+
 /// What a mechanism sees of the run during a round.
 pub struct RoundCtx<'a> {
     /// Round number, from 1.
@@ -141,12 +150,37 @@ pub struct SchedulerLimits {
 
 impl Default for SchedulerLimits {
     fn default() -> Self {
-        Self { concurrency: 64, batch: 8192 }
+        Self {
+            concurrency: 64,
+            batch: 8192,
+        }
+    }
+}
+
+/// Per-round count of each agent's calls, indexed by entity index.
+#[derive(Default)]
+struct CallCounter {
+    counts: Vec<u32>,
+}
+
+impl CallCounter {
+    fn clear(&mut self) {
+        self.counts.iter_mut().for_each(|c| *c = 0);
+    }
+
+    /// The index of `agent`'s next call this round.
+    fn next(&mut self, agent: Entity) -> u32 {
+        let i = agent.index_u32() as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        let call = self.counts[i];
+        self.counts[i] += 1;
+        call
     }
 }
 
 struct CallTables {
-    events: TableId,
     llm_calls: TableId,
 }
 
@@ -161,31 +195,48 @@ pub async fn run_rounds<M: Mechanism>(
     progress: &mut dyn Progress,
 ) -> Result<RunOutcome, RunError> {
     let info = recorder.info().clone();
+    let mut events = EventLog::new(recorder.open(tables::events_table())?);
     let tables = CallTables {
-        events: recorder.open(tables::events_table())?,
         llm_calls: recorder.open(tables::llm_calls_table())?,
     };
     mechanism.open_tables(world, recorder)?;
-    let mut events = EventLog::default();
     let mut outcome = RunOutcome::default();
     let max_rounds = max_rounds.min(mechanism.max_rounds());
     let reads_text = model.reads_messages();
     outcome.stop_reason = "max_rounds".into();
+    // Calls each agent made this round, by entity index (an agent may act in several steps).
+    let mut calls = CallCounter::default();
 
     for round in 1..=max_rounds {
         progress.round_started(round, max_rounds);
-        let mut ctx = RoundCtx { round, info: &info, recorder, events: &mut events, reads_text };
+        let mut ctx = RoundCtx {
+            round,
+            info: &info,
+            recorder,
+            events: &mut events,
+            reads_text,
+        };
         mechanism.perceive(world, &mut ctx)?;
-        let mut calls_this_round: std::collections::HashMap<Entity, u32> = Default::default();
+        calls.clear();
         while let Some(actors) = mechanism.next_step(world, &ctx) {
             for chunk in actors.chunks(limits.batch.max(1)) {
-                deliberate(mechanism, world, &mut ctx, model, chunk, &mut calls_this_round, &tables, limits, &mut outcome)
-                    .await?;
+                deliberate(
+                    mechanism,
+                    world,
+                    &mut ctx,
+                    model,
+                    chunk,
+                    &mut calls,
+                    &tables,
+                    limits,
+                    &mut outcome,
+                )
+                .await?;
                 progress.decided(chunk.len() as u64);
             }
         }
         let flow = mechanism.end_round(world, &mut ctx)?;
-        events.record_round(recorder, tables.events)?;
+        events.end_round();
         recorder.flush()?;
         outcome.rounds = round;
         if let Flow::Stop(reason) = flow {
@@ -203,7 +254,7 @@ async fn deliberate<M: Mechanism>(
     ctx: &mut RoundCtx<'_>,
     model: &dyn ChatModel,
     actors: &[Entity],
-    calls_this_round: &mut std::collections::HashMap<Entity, u32>,
+    calls: &mut CallCounter,
     tables: &CallTables,
     limits: SchedulerLimits,
     outcome: &mut RunOutcome,
@@ -211,18 +262,20 @@ async fn deliberate<M: Mechanism>(
     // Gather: read the world, build every request of the batch.
     let mut batch = Vec::with_capacity(actors.len());
     for &agent in actors {
-        let call = calls_this_round.entry(agent).or_insert(0);
-        if let Some((request, pending)) = mechanism.request(world, ctx, agent, *call) {
-            batch.push((agent, *call, request, pending));
+        let call = calls.next(agent);
+        if let Some((request, pending)) = mechanism.request(world, ctx, agent, call) {
+            batch.push((agent, call, request, pending));
         }
-        *call += 1;
     }
     // Await: no borrow of the world is held while the model works.
-    let answers: Vec<Result<ChatResponse, LlmError>> =
-        futures::stream::iter(batch.iter().map(|(_, _, request, _)| model.complete(request)))
-            .buffered(limits.concurrency.max(1))
-            .collect()
-            .await;
+    let answers: Vec<Result<ChatResponse, LlmError>> = futures::stream::iter(
+        batch
+            .iter()
+            .map(|(_, _, request, _)| model.complete(request)),
+    )
+    .buffered(limits.concurrency.max(1))
+    .collect()
+    .await;
     // Resolve in the batch's order, then record each call.
     for ((agent, call, request, pending), answer) in batch.into_iter().zip(answers) {
         let decision = mechanism.resolve(world, ctx, agent, pending, answer.as_ref())?;

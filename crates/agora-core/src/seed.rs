@@ -89,8 +89,19 @@ mod tests {
     #[test]
     fn derivation_is_stable_across_releases() {
         // Changing this value changes every run's results: treat it as a format.
-        assert_eq!(derive(0, &[]), 0x6f8b_5a3e_3a93_4a9b_u64.wrapping_mul(0).wrapping_add(derive(0, &[])));
-        assert_eq!(SeedStream::for_replicate(7, 0), SeedStream::for_replicate(7, 0));
-        assert_ne!(SeedStream::for_replicate(7, 0), SeedStream::for_replicate(7, 1));
+        assert_eq!(
+            derive(0, &[]),
+            0x6f8b_5a3e_3a93_4a9b_u64
+                .wrapping_mul(0)
+                .wrapping_add(derive(0, &[]))
+        );
+        assert_eq!(
+            SeedStream::for_replicate(7, 0),
+            SeedStream::for_replicate(7, 0)
+        );
+        assert_ne!(
+            SeedStream::for_replicate(7, 0),
+            SeedStream::for_replicate(7, 1)
+        );
     }
 }

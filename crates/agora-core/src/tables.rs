@@ -73,7 +73,12 @@ pub fn agents_table(schema: &PopulationSchema) -> TableSpec {
         };
         columns.push(Column::optional(&def.name, ty));
     }
-    for name in BIG_FIVE.iter().copied().map(String::from).chain(schema.custom_traits.iter().cloned()) {
+    for name in BIG_FIVE
+        .iter()
+        .copied()
+        .map(String::from)
+        .chain(schema.custom_traits.iter().cloned())
+    {
         columns.push(Column::required(&name, ColumnType::F32));
     }
     keyed_table("agents", columns)
@@ -81,7 +86,10 @@ pub fn agents_table(schema: &PopulationSchema) -> TableSpec {
 
 /// Write every agent of `world` to the `agents` table (round 0: the initial state).
 pub fn write_agents(world: &World, recorder: &mut Recorder) -> Result<TableId, ExportError> {
-    let schema = world.get_resource::<PopulationSchema>().cloned().unwrap_or_default();
+    let schema = world
+        .get_resource::<PopulationSchema>()
+        .cloned()
+        .unwrap_or_default();
     let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
     let table = recorder.open(agents_table(&schema))?;
     for &entity in &roster.0 {
@@ -93,11 +101,16 @@ pub fn write_agents(world: &World, recorder: &mut Recorder) -> Result<TableId, E
         ) else {
             continue;
         };
-        let mut row = recorder.row(table, 0, Some(*id))?.str(&identity.name).str(&identity.narrative);
+        let mut row = recorder
+            .row(table, 0, Some(*id))?
+            .str(&identity.name)
+            .str(&identity.narrative);
         for (i, def) in schema.attributes.iter().enumerate() {
             let value = demo.0.get(i).unwrap_or(&AttrValue::Missing);
             row = match (&def.kind, value) {
-                (_, AttrValue::Missing) if matches!(def.kind, AttrKind::Numeric) => row.opt_f64(None),
+                (_, AttrValue::Missing) if matches!(def.kind, AttrKind::Numeric) => {
+                    row.opt_f64(None)
+                }
                 (_, AttrValue::Missing) => row.opt_str(None),
                 (AttrKind::Numeric, AttrValue::Number(x)) => row.f64(*x),
                 (AttrKind::Numeric, _) => row.opt_f64(None),

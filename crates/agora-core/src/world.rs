@@ -31,7 +31,14 @@ pub fn spawn_population(
     for (i, p) in personas.into_iter().enumerate() {
         let id = AgentId(u32::try_from(i).expect("populations are limited to u32::MAX agents"));
         let entity = world
-            .spawn((id, p.identity, p.demographics, p.traits, p.opinions, Memory::with_capacity(memory_capacity)))
+            .spawn((
+                id,
+                p.identity,
+                p.demographics,
+                p.traits,
+                p.opinions,
+                Memory::with_capacity(memory_capacity),
+            ))
             .id();
         roster.push(entity);
     }
@@ -51,7 +58,10 @@ mod tests {
         let mut world = World::new();
         let personas = (0..3)
             .map(|i| Persona {
-                identity: Identity { name: format!("A{i}"), narrative: String::new() },
+                identity: Identity {
+                    name: format!("A{i}"),
+                    narrative: String::new(),
+                },
                 ..Default::default()
             })
             .collect();

@@ -55,7 +55,10 @@ mod tests {
     #[test]
     fn table_files_are_hive_partitioned_by_arm_and_replicate() {
         let layout = OutputLayout::new("/tmp/x");
-        let p = Partition { arm: "base".into(), replicate: 3 };
+        let p = Partition {
+            arm: "base".into(),
+            replicate: 3,
+        };
         assert_eq!(
             layout.table_file("events", &p),
             PathBuf::from("/tmp/x/events/arm=base/replicate=3/part-0.parquet")

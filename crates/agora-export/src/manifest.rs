@@ -66,11 +66,19 @@ impl Manifest {
     pub fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec_pretty(self)?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(|source| ExportError::Io { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, path).map_err(|source| ExportError::Io { path: path.to_path_buf(), source })
+        std::fs::write(&tmp, json).map_err(|source| ExportError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        std::fs::rename(&tmp, path).map_err(|source| ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }

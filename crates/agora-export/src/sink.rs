@@ -54,13 +54,19 @@ impl SinkSet {
             .name("agora-parquet".into())
             .spawn(move || write_loop(rx))
             .expect("spawning the Parquet writer thread");
-        Self { tx: Some(tx), worker: Some(worker), buffers: Vec::new(), batch_rows: batch_rows.max(1) }
+        Self {
+            tx: Some(tx),
+            worker: Some(worker),
+            buffers: Vec::new(),
+            batch_rows: batch_rows.max(1),
+        }
     }
 
     /// Open a table that will be written to `path` (directories are created).
     pub fn open(&mut self, spec: TableSpec, path: PathBuf) -> Result<TableId> {
         let id = TableId(self.buffers.len());
-        self.buffers.push(TableBuffer::new(spec.clone(), self.batch_rows.min(1 << 16)));
+        self.buffers
+            .push(TableBuffer::new(spec.clone(), self.batch_rows.min(1 << 16)));
         self.send(Msg::Open(spec, path))?;
         Ok(id)
     }
@@ -136,14 +142,22 @@ struct OpenTable {
 
 impl OpenTable {
     fn parquet_err(&self, source: parquet::errors::ParquetError) -> ExportError {
-        ExportError::Parquet { table: self.name.clone(), path: self.path.clone(), source }
+        ExportError::Parquet {
+            table: self.name.clone(),
+            path: self.path.clone(),
+            source,
+        }
     }
 }
+
+/// Rows per Parquet row group. A row group is held in memory until it is complete, so
+/// this bounds the writer's memory whatever the population size.
+const ROW_GROUP_ROWS: usize = 1 << 17;
 
 fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(1 << 20))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build()
 }
 
@@ -154,15 +168,24 @@ fn write_loop(rx: Receiver<Msg>) -> Result<Vec<TableSummary>> {
             match msg {
                 Msg::Open(spec, path) => {
                     if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|source| ExportError::Io { path: dir.to_path_buf(), source })?;
+                        std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+                            path: dir.to_path_buf(),
+                            source,
+                        })?;
                     }
-                    let file = File::create(&path)
-                        .map_err(|source| ExportError::Io { path: path.clone(), source })?;
-                    let mut table =
-                        OpenTable { name: spec.name.clone(), path, writer: None, rows: 0 };
-                    let writer = ArrowWriter::try_new(file, spec.schema(), Some(writer_properties()))
-                        .map_err(|e| table.parquet_err(e))?;
+                    let file = File::create(&path).map_err(|source| ExportError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    let mut table = OpenTable {
+                        name: spec.name.clone(),
+                        path,
+                        writer: None,
+                        rows: 0,
+                    };
+                    let writer =
+                        ArrowWriter::try_new(file, spec.schema(), Some(writer_properties()))
+                            .map_err(|e| table.parquet_err(e))?;
                     table.writer = Some(writer);
                     tables.push(table);
                 }
@@ -195,7 +218,11 @@ fn write_loop(rx: Receiver<Msg>) -> Result<Vec<TableSummary>> {
                 close_error.get_or_insert(table.parquet_err(e));
             }
         }
-        summaries.push(TableSummary { name: table.name, path: table.path, rows: table.rows });
+        summaries.push(TableSummary {
+            name: table.name,
+            path: table.path,
+            rows: table.rows,
+        });
     }
     result?;
     match close_error {
@@ -213,7 +240,10 @@ mod tests {
     fn spec() -> TableSpec {
         TableSpec::new(
             "numbers",
-            vec![Column::required("i", ColumnType::U64), Column::required("s", ColumnType::Utf8)],
+            vec![
+                Column::required("i", ColumnType::U64),
+                Column::required("s", ColumnType::Utf8),
+            ],
         )
     }
 

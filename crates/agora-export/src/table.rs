@@ -58,12 +58,20 @@ pub struct Column {
 impl Column {
     /// A column that always holds a value.
     pub fn required(name: &str, ty: ColumnType) -> Self {
-        Self { name: name.to_string(), ty, nullable: false }
+        Self {
+            name: name.to_string(),
+            ty,
+            nullable: false,
+        }
     }
 
     /// A column that may hold nulls.
     pub fn optional(name: &str, ty: ColumnType) -> Self {
-        Self { name: name.to_string(), ty, nullable: true }
+        Self {
+            name: name.to_string(),
+            ty,
+            nullable: true,
+        }
     }
 }
 
@@ -79,7 +87,10 @@ pub struct TableSpec {
 impl TableSpec {
     /// A table spec from a name and columns.
     pub fn new(name: &str, columns: Vec<Column>) -> Self {
-        Self { name: name.to_string(), columns }
+        Self {
+            name: name.to_string(),
+            columns,
+        }
     }
 
     /// The Arrow schema of this table.
@@ -144,9 +155,18 @@ pub struct TableBuffer {
 impl TableBuffer {
     /// An empty buffer for `spec`, sized for about `capacity` rows.
     pub fn new(spec: TableSpec, capacity: usize) -> Self {
-        let builders = spec.columns.iter().map(|c| Builder::new(c.ty, capacity)).collect();
+        let builders = spec
+            .columns
+            .iter()
+            .map(|c| Builder::new(c.ty, capacity))
+            .collect();
         let schema = spec.schema();
-        Self { spec, schema, builders, rows: 0 }
+        Self {
+            spec,
+            schema,
+            builders,
+            rows: 0,
+        }
     }
 
     /// The table's spec.

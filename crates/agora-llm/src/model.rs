@@ -66,5 +66,8 @@ pub trait ChatModel: Send + Sync {
     fn reads_messages(&self) -> bool;
 
     /// Answer one request.
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
 }

@@ -46,13 +46,20 @@ impl RuleBackend {
     }
 
     fn answer(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let policy = self.policies.get(request.task).ok_or_else(|| LlmError::Unsupported {
-            model: "rules".into(),
-            task: request.task.into(),
-            hint: format!("rule policies exist for: {}", self.tasks().join(", ")),
-        })?;
+        let policy = self
+            .policies
+            .get(request.task)
+            .ok_or_else(|| LlmError::Unsupported {
+                model: "rules".into(),
+                task: request.task.into(),
+                hint: format!("rule policies exist for: {}", self.tasks().join(", ")),
+            })?;
         let answer = policy.answer(request)?;
-        Ok(ChatResponse { answer, usage: Usage::default(), latency: Duration::ZERO })
+        Ok(ChatResponse {
+            answer,
+            usage: Usage::default(),
+            latency: Duration::ZERO,
+        })
     }
 }
 
@@ -65,7 +72,10 @@ impl ChatModel for RuleBackend {
         false
     }
 
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         ready(self.answer(request)).boxed()
     }
 }
@@ -99,6 +109,9 @@ mod tests {
         let ok = futures::executor::block_on(backend.complete(&request("echo"))).unwrap();
         assert_eq!(ok.answer, serde_json::json!({ "seed": 7 }));
         let err = futures::executor::block_on(backend.complete(&request("bid"))).unwrap_err();
-        assert!(err.to_string().contains("rule policies exist for: echo"), "{err}");
+        assert!(
+            err.to_string().contains("rule policies exist for: echo"),
+            "{err}"
+        );
     }
 }

@@ -32,12 +32,12 @@ impl ModelSpec {
         match text.split_once(':') {
             None if text == "rules" => Ok(ModelSpec::Rules),
             None if text == "local" => Ok(ModelSpec::Local { path: None }),
-            Some(("openai", model)) if !model.trim().is_empty() => {
-                Ok(ModelSpec::OpenAi { model: model.trim().to_string() })
-            }
-            Some(("local", path)) if !path.trim().is_empty() => {
-                Ok(ModelSpec::Local { path: Some(PathBuf::from(path.trim())) })
-            }
+            Some(("openai", model)) if !model.trim().is_empty() => Ok(ModelSpec::OpenAi {
+                model: model.trim().to_string(),
+            }),
+            Some(("local", path)) if !path.trim().is_empty() => Ok(ModelSpec::Local {
+                path: Some(PathBuf::from(path.trim())),
+            }),
             _ => Err(ModelSpecError(text.to_string())),
         }
     }
@@ -68,7 +68,12 @@ mod tests {
 
     #[test]
     fn specs_round_trip_through_text() {
-        for text in ["rules", "openai:gpt-4o-mini", "local", "local:/m/model.gguf"] {
+        for text in [
+            "rules",
+            "openai:gpt-4o-mini",
+            "local",
+            "local:/m/model.gguf",
+        ] {
             assert_eq!(ModelSpec::parse(text).unwrap().to_string(), text);
         }
     }

@@ -6,7 +6,9 @@
 //! moves the latent score by half a standard deviation per standard deviation of the
 //! driver.
 
-use agora_core::components::{AttrKind, AttrValue, BIG_FIVE, Demographics, PopulationSchema, Traits};
+use agora_core::components::{
+    AttrKind, AttrValue, BIG_FIVE, Demographics, PopulationSchema, Traits,
+};
 use bevy_ecs::prelude::*;
 
 use agora_core::world::Roster;
@@ -46,15 +48,21 @@ pub fn resolve(name: &str, schema: &PopulationSchema) -> Option<DriverSource> {
 /// Whether `name` is a valid driver name for a population whose attributes are
 /// `(name, categories)` (numeric attributes have no categories) and whose custom
 /// traits are `custom`.
-pub fn is_known_driver(name: &str, attributes: &[(String, Option<Vec<String>>)], custom: &[String]) -> bool {
+pub fn is_known_driver(
+    name: &str,
+    attributes: &[(String, Option<Vec<String>>)],
+    custom: &[String],
+) -> bool {
     if BIG_FIVE.contains(&name) || custom.iter().any(|c| c == name) {
         return true;
     }
     match name.split_once('=') {
-        Some((attr, cat)) => attributes
+        Some((attr, cat)) => attributes.iter().any(|(a, cats)| {
+            a == attr && cats.as_ref().is_some_and(|c| c.iter().any(|x| x == cat))
+        }),
+        None => attributes
             .iter()
-            .any(|(a, cats)| a == attr && cats.as_ref().is_some_and(|c| c.iter().any(|x| x == cat))),
-        None => attributes.iter().any(|(a, cats)| a == name && cats.is_none()),
+            .any(|(a, cats)| a == name && cats.is_none()),
     }
 }
 
@@ -126,14 +134,26 @@ pub fn standardise(world: &World, sources: Vec<DriverSource>) -> Vec<ResolvedDri
             let n = n.max(1) as f64;
             let mean = sum / n;
             let var = (sq / n - mean * mean).max(0.0);
-            let sd = if var > 1e-12 { var.sqrt() } else { f64::INFINITY };
-            ResolvedDriver { source: s.0, mean, sd }
+            let sd = if var > 1e-12 {
+                var.sqrt()
+            } else {
+                f64::INFINITY
+            };
+            ResolvedDriver {
+                source: s.0,
+                mean,
+                sd,
+            }
         })
         .collect()
 }
 
 /// Weighted sum of standardised drivers for one agent; missing values count as 0.
-pub fn score(drivers: &[(ResolvedDriver, f64)], traits: &Traits, demographics: &Demographics) -> f64 {
+pub fn score(
+    drivers: &[(ResolvedDriver, f64)],
+    traits: &Traits,
+    demographics: &Demographics,
+) -> f64 {
     drivers
         .iter()
         .map(|(d, w)| {

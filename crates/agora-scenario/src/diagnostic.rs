@@ -25,7 +25,14 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "{}: error: {}", self.path.display(), self.message)?;
         } else {
-            write!(f, "{}:{}:{}: error: {}", self.path.display(), self.line, self.col, self.message)?;
+            write!(
+                f,
+                "{}:{}:{}: error: {}",
+                self.path.display(),
+                self.line,
+                self.col,
+                self.message
+            )?;
         }
         if !self.hint.is_empty() {
             write!(f, "\n  help: {}", self.hint)?;
@@ -44,7 +51,9 @@ pub struct ScenarioError {
 impl ScenarioError {
     /// An error with one diagnostic.
     pub fn single(d: Diagnostic) -> Self {
-        Self { diagnostics: vec![d] }
+        Self {
+            diagnostics: vec![d],
+        }
     }
 }
 
@@ -63,16 +72,30 @@ impl fmt::Display for ScenarioError {
 /// Turn a RON parse error into a diagnostic with a fix.
 pub(crate) fn from_ron(path: &Path, _text: &str, err: &SpannedError) -> Diagnostic {
     let (message, hint) = explain(&err.code);
-    Diagnostic { path: path.to_path_buf(), line: err.span.start.line, col: err.span.start.col, message, hint }
+    Diagnostic {
+        path: path.to_path_buf(),
+        line: err.span.start.line,
+        col: err.span.start.col,
+        message,
+        hint,
+    }
 }
 
 fn explain(code: &RonError) -> (String, String) {
     match code {
-        RonError::NoSuchStructField { expected, found, outer } => (
+        RonError::NoSuchStructField {
+            expected,
+            found,
+            outer,
+        } => (
             format!("unknown key `{found}`{}", within(outer)),
             suggest(found, expected, "keys"),
         ),
-        RonError::NoSuchEnumVariant { expected, found, outer } => (
+        RonError::NoSuchEnumVariant {
+            expected,
+            found,
+            outer,
+        } => (
             format!("unknown {} `{found}`", variant_noun(outer)),
             suggest(found, expected, "choices"),
         ),
@@ -92,12 +115,18 @@ fn explain(code: &RonError) -> (String, String) {
             format!("expected `{expected}(...)`, found `{found}(...)`"),
             format!("rename the block to `{expected}`"),
         ),
-        other => (other.to_string(), "check the RON syntax here: parentheses, commas, quotes".into()),
+        other => (
+            other.to_string(),
+            "check the RON syntax here: parentheses, commas, quotes".into(),
+        ),
     }
 }
 
 fn within(outer: &Option<String>) -> String {
-    outer.as_ref().map(|o| format!(" in `{o}`")).unwrap_or_default()
+    outer
+        .as_ref()
+        .map(|o| format!(" in `{o}`"))
+        .unwrap_or_default()
 }
 
 fn variant_noun(outer: &Option<String>) -> String {
@@ -110,8 +139,15 @@ fn variant_noun(outer: &Option<String>) -> String {
 }
 
 fn suggest(found: &str, expected: &[&str], noun: &str) -> String {
-    let close = expected.iter().filter(|e| edit_distance(found, e) <= 2.max(found.len() / 3)).min_by_key(|e| edit_distance(found, e));
-    let list = expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ");
+    let close = expected
+        .iter()
+        .filter(|e| edit_distance(found, e) <= 2.max(found.len() / 3))
+        .min_by_key(|e| edit_distance(found, e));
+    let list = expected
+        .iter()
+        .map(|e| format!("`{e}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     match close {
         Some(c) => format!("did you mean `{c}`? valid {noun}: {list}"),
         None => format!("valid {noun}: {list}"),
@@ -125,7 +161,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -86,7 +86,9 @@ impl TryFrom<String> for ModelName {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, String> {
-        ModelSpec::parse(&s).map(ModelName).map_err(|e| e.to_string())
+        ModelSpec::parse(&s)
+            .map(ModelName)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -104,7 +106,11 @@ pub struct ModelBlock {
 
 impl Default for ModelBlock {
     fn default() -> Self {
-        Self { name: None, params: SamplingParams::default(), concurrency: 64 }
+        Self {
+            name: None,
+            params: SamplingParams::default(),
+            concurrency: 64,
+        }
     }
 }
 
@@ -130,19 +136,25 @@ impl TryFrom<RawModelBlock> for ModelBlock {
         let mut params = SamplingParams::default();
         if let Some(t) = raw.temperature {
             if !(0.0..=2.0).contains(&t) {
-                return Err(format!("temperature must be within 0..2, got {t}; 0 is greedy, 0.7 is typical"));
+                return Err(format!(
+                    "temperature must be within 0..2, got {t}; 0 is greedy, 0.7 is typical"
+                ));
             }
             params.temperature = t;
         }
         if let Some(p) = raw.top_p {
             if !(p > 0.0 && p <= 1.0) {
-                return Err(format!("top_p is a probability and must be within (0, 1], got {p}; use 1.0 to disable nucleus sampling"));
+                return Err(format!(
+                    "top_p is a probability and must be within (0, 1], got {p}; use 1.0 to disable nucleus sampling"
+                ));
             }
             params.top_p = p;
         }
         if let Some(m) = raw.max_tokens {
             if m == 0 {
-                return Err("max_tokens must be at least 1; 256 suits short structured answers".into());
+                return Err(
+                    "max_tokens must be at least 1; 256 suits short structured answers".into(),
+                );
             }
             params.max_tokens = m;
         }
@@ -150,7 +162,11 @@ impl TryFrom<RawModelBlock> for ModelBlock {
         if concurrency == 0 {
             return Err("concurrency must be at least 1; 64 keeps a typical server busy".into());
         }
-        Ok(Self { name: raw.name.map(|n| n.0), params, concurrency })
+        Ok(Self {
+            name: raw.name.map(|n| n.0),
+            params,
+            concurrency,
+        })
     }
 }
 
@@ -174,7 +190,11 @@ impl TryFrom<String> for ArmName {
     type Error = String;
 
     fn try_from(s: String) -> Result<Self, String> {
-        if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if s.is_empty()
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(format!(
                 "arm name \"{s}\" must be non-empty and use only letters, digits, `_` and `-`; for example \"llm\" or \"rules-baseline\""
             ));
@@ -190,19 +210,37 @@ impl ScenarioFile {
             Ok(()) => Vec::new(),
             Err(found) => found
                 .into_iter()
-                .map(|i| Issue { message: i.message, hint: i.hint, needle: i.needle, section: Some("population") })
+                .map(|i| Issue {
+                    message: i.message,
+                    hint: i.hint,
+                    needle: i.needle,
+                    section: Some("population"),
+                })
                 .collect(),
         };
         let attributes: Vec<(String, Option<Vec<String>>)> = self
             .population
             .attributes
             .iter()
-            .map(|a| (a.name.clone(), a.dist.categories().map(|c| c.into_iter().map(String::from).collect())))
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    a.dist
+                        .categories()
+                        .map(|c| c.into_iter().map(String::from).collect()),
+                )
+            })
             .collect();
-        let custom: Vec<String> = self.population.custom_traits.iter().map(|t| t.name.clone()).collect();
+        let custom: Vec<String> = self
+            .population
+            .custom_traits
+            .iter()
+            .map(|t| t.name.clone())
+            .collect();
         let imported = self.population.import.is_some() && attributes.is_empty();
         for name in self.mechanism.referenced_drivers() {
-            if !imported && !agora_mechanisms::drivers::is_known_driver(name, &attributes, &custom) {
+            if !imported && !agora_mechanisms::drivers::is_known_driver(name, &attributes, &custom)
+            {
                 let mut known: Vec<String> = agora_core_names(&attributes, &custom);
                 known.sort();
                 issues.push(Issue {
@@ -228,12 +266,21 @@ impl ScenarioFile {
     }
 }
 
-fn agora_core_names(attributes: &[(String, Option<Vec<String>>)], custom: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(custom.iter().cloned())
-        .collect();
+fn agora_core_names(
+    attributes: &[(String, Option<Vec<String>>)],
+    custom: &[String],
+) -> Vec<String> {
+    let mut names: Vec<String> = [
+        "openness",
+        "conscientiousness",
+        "extraversion",
+        "agreeableness",
+        "neuroticism",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(custom.iter().cloned())
+    .collect();
     for (name, cats) in attributes {
         match cats {
             None => names.push(name.clone()),

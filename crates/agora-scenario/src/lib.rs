@@ -47,20 +47,29 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         })
     })?;
     let file = parse(path, &text)?;
-    Ok(Scenario { path: path.to_path_buf(), file, hash: blake3::hash(text.as_bytes()).to_hex().to_string() })
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        file,
+        hash: blake3::hash(text.as_bytes()).to_hex().to_string(),
+    })
 }
 
 /// Parse and validate scenario `text` (read from `path`, used in messages).
 pub fn parse(path: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
-    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let file: ScenarioFile =
-        options.from_str(text).map_err(|e| ScenarioError::single(diagnostic::from_ron(path, text, &e)))?;
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let file: ScenarioFile = options
+        .from_str(text)
+        .map_err(|e| ScenarioError::single(diagnostic::from_ron(path, text, &e)))?;
     let issues = file.cross_check();
     if issues.is_empty() {
         Ok(file)
     } else {
         Err(ScenarioError {
-            diagnostics: issues.into_iter().map(|i| locate::diagnostic(path, text, i)).collect(),
+            diagnostics: issues
+                .into_iter()
+                .map(|i| locate::diagnostic(path, text, i))
+                .collect(),
         })
     }
 }

@@ -18,7 +18,13 @@ pub(crate) fn diagnostic(path: &Path, text: &str, issue: Issue) -> Diagnostic {
         .or_else(|| text.find(&issue.needle))
         .unwrap_or(section_start);
     let (line, col) = line_col(text, offset);
-    Diagnostic { path: path.to_path_buf(), line, col, message: issue.message, hint: issue.hint }
+    Diagnostic {
+        path: path.to_path_buf(),
+        line,
+        col,
+        message: issue.message,
+        hint: issue.hint,
+    }
 }
 
 /// Offset of `key:` outside comments and strings (a light scan, good enough to anchor).
@@ -26,7 +32,8 @@ fn find_key(text: &str, key: &str) -> Option<usize> {
     let mut search = 0;
     while let Some(i) = text[search..].find(key) {
         let at = search + i;
-        let before_ok = at == 0 || !text.as_bytes()[at - 1].is_ascii_alphanumeric() && text.as_bytes()[at - 1] != b'_';
+        let before_ok = at == 0
+            || !text.as_bytes()[at - 1].is_ascii_alphanumeric() && text.as_bytes()[at - 1] != b'_';
         let rest = text[at + key.len()..].trim_start();
         let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
         let in_comment = text[line_start..at].contains("//");
@@ -53,7 +60,12 @@ mod tests {
     #[test]
     fn needles_are_found_after_their_section() {
         let text = "(\n  a: \"x\",\n  mechanism: (\n    d: \"x\",\n  ),\n)";
-        let issue = Issue { message: "m".into(), hint: "h".into(), needle: "\"x\"".into(), section: Some("mechanism") };
+        let issue = Issue {
+            message: "m".into(),
+            hint: "h".into(),
+            needle: "\"x\"".into(),
+            section: Some("mechanism"),
+        };
         let d = diagnostic(Path::new("f.ron"), text, issue);
         assert_eq!((d.line, d.col), (4, 8));
     }

@@ -66,16 +66,33 @@ impl Scenario {
         let seed = overrides.seed.unwrap_or(file.seed);
         let agents = overrides.agents.unwrap_or(file.population.size);
         let replicates = overrides.replicates.unwrap_or(file.replicates.0).max(1);
-        let output = overrides.out.clone().or_else(|| file.output.clone()).unwrap_or_else(|| {
-            let stem = self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-            PathBuf::from("runs").join(stem)
-        });
+        let output = overrides
+            .out
+            .clone()
+            .or_else(|| file.output.clone())
+            .unwrap_or_else(|| {
+                let stem = self
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "run".into());
+                PathBuf::from("runs").join(stem)
+            });
         let mechanism_rounds = file.mechanism.max_rounds();
-        let max_rounds = overrides.rounds.or(file.rounds.map(|r| r.0)).map_or(mechanism_rounds, |r| r.min(mechanism_rounds));
+        let max_rounds = overrides
+            .rounds
+            .or(file.rounds.map(|r| r.0))
+            .map_or(mechanism_rounds, |r| r.min(mechanism_rounds));
         let settings_hash = {
             let mut h = blake3::Hasher::new();
             h.update(self.hash.as_bytes());
-            h.update(format!("{seed}|{agents}|{replicates}|{max_rounds}|{:?}", overrides.model).as_bytes());
+            h.update(
+                format!(
+                    "{seed}|{agents}|{replicates}|{max_rounds}|{:?}",
+                    overrides.model
+                )
+                .as_bytes(),
+            );
             h.finalize().to_hex().to_string()
         };
         let arms: Vec<(String, Option<ModelSpec>)> = if file.arms.is_empty() {
@@ -83,7 +100,15 @@ impl Scenario {
         } else {
             file.arms
                 .iter()
-                .map(|a| (a.name.0.clone(), a.model.as_ref().map(|m| m.0.clone()).or_else(|| file.model.name.clone())))
+                .map(|a| {
+                    (
+                        a.name.0.clone(),
+                        a.model
+                            .as_ref()
+                            .map(|m| m.0.clone())
+                            .or_else(|| file.model.name.clone()),
+                    )
+                })
                 .collect()
         };
         let runs = arms
@@ -105,7 +130,10 @@ impl Scenario {
             output,
             max_rounds,
             params: file.model.params,
-            concurrency: overrides.concurrency.unwrap_or(file.model.concurrency).max(1),
+            concurrency: overrides
+                .concurrency
+                .unwrap_or(file.model.concurrency)
+                .max(1),
             settings_hash,
             runs,
         }

@@ -24,7 +24,8 @@ pub enum Answer {
 pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String> {
     match kind {
         ItemKind::Likert { points, .. } => {
-            let n = whole_number(value).ok_or_else(|| format!("expected a whole number 1..{points}, got {value}"))?;
+            let n = whole_number(value)
+                .ok_or_else(|| format!("expected a whole number 1..{points}, got {value}"))?;
             if (1..=i64::from(*points)).contains(&n) {
                 Ok(Answer::Point(n as u8))
             } else {
@@ -32,7 +33,9 @@ pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String>
             }
         }
         ItemKind::SingleChoice { options } => {
-            let text = value.as_str().ok_or_else(|| format!("expected one of the options as text, got {value}"))?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| format!("expected one of the options as text, got {value}"))?;
             let wanted = text.trim();
             options
                 .iter()
@@ -41,7 +44,9 @@ pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String>
                 .ok_or_else(|| format!("\"{text}\" is not one of the options"))
         }
         ItemKind::Numeric { min, max, integer } => {
-            let x = value.as_f64().ok_or_else(|| format!("expected a number, got {value}"))?;
+            let x = value
+                .as_f64()
+                .ok_or_else(|| format!("expected a number, got {value}"))?;
             if *integer && x.fract() != 0.0 {
                 return Err(format!("expected a whole number, got {x}"));
             }
@@ -51,10 +56,14 @@ pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String>
             Ok(Answer::Number(x))
         }
         ItemKind::FreeText { max_chars } => {
-            let text = value.as_str().ok_or_else(|| format!("expected text, got {value}"))?;
+            let text = value
+                .as_str()
+                .ok_or_else(|| format!("expected text, got {value}"))?;
             let chars = text.chars().count();
             if chars > *max_chars as usize {
-                return Err(format!("text of {chars} characters exceeds the limit of {max_chars}"));
+                return Err(format!(
+                    "text of {chars} characters exceeds the limit of {max_chars}"
+                ));
             }
             Ok(Answer::Text(text.to_string()))
         }
@@ -62,7 +71,12 @@ pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String>
 }
 
 fn whole_number(value: &Value) -> Option<i64> {
-    value.as_i64().or_else(|| value.as_f64().filter(|x| x.fract() == 0.0 && x.abs() < 1e9).map(|x| x as i64))
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|x| x.fract() == 0.0 && x.abs() < 1e9)
+            .map(|x| x as i64)
+    })
 }
 
 #[cfg(test)]
@@ -72,29 +86,52 @@ mod tests {
     use serde_json::json;
 
     fn likert() -> ItemKind {
-        ItemKind::Likert { points: 5, labels: vec![] }
+        ItemKind::Likert {
+            points: 5,
+            labels: vec![],
+        }
     }
 
     #[test]
     fn likert_accepts_points_on_the_scale_only() {
         assert_eq!(validate_answer(&likert(), &json!(3)), Ok(Answer::Point(3)));
-        assert_eq!(validate_answer(&likert(), &json!(5.0)), Ok(Answer::Point(5)));
-        assert!(validate_answer(&likert(), &json!(0)).unwrap_err().contains("outside"));
+        assert_eq!(
+            validate_answer(&likert(), &json!(5.0)),
+            Ok(Answer::Point(5))
+        );
+        assert!(
+            validate_answer(&likert(), &json!(0))
+                .unwrap_err()
+                .contains("outside")
+        );
         assert!(validate_answer(&likert(), &json!(2.5)).is_err());
         assert!(validate_answer(&likert(), &json!("4")).is_err());
     }
 
     #[test]
     fn choices_match_labels_case_insensitively() {
-        let kind = ItemKind::SingleChoice { options: vec!["Brand A".into(), "Brand B".into()] };
-        assert_eq!(validate_answer(&kind, &json!(" brand b ")), Ok(Answer::Choice(1)));
-        assert!(validate_answer(&kind, &json!("Brand C")).unwrap_err().contains("not one of"));
+        let kind = ItemKind::SingleChoice {
+            options: vec!["Brand A".into(), "Brand B".into()],
+        };
+        assert_eq!(
+            validate_answer(&kind, &json!(" brand b ")),
+            Ok(Answer::Choice(1))
+        );
+        assert!(
+            validate_answer(&kind, &json!("Brand C"))
+                .unwrap_err()
+                .contains("not one of")
+        );
         assert!(validate_answer(&kind, &json!(1)).is_err());
     }
 
     #[test]
     fn numbers_respect_bounds_and_integrality() {
-        let kind = ItemKind::Numeric { min: 0.0, max: 10.0, integer: true };
+        let kind = ItemKind::Numeric {
+            min: 0.0,
+            max: 10.0,
+            integer: true,
+        };
         assert_eq!(validate_answer(&kind, &json!(10)), Ok(Answer::Number(10.0)));
         assert!(validate_answer(&kind, &json!(10.5)).is_err());
         assert!(validate_answer(&kind, &json!(-1)).is_err());

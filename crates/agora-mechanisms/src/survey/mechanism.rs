@@ -1,8 +1,11 @@
 //! The survey as a [`Mechanism`] of the round scheduler.
 
+use std::fmt::Write;
 use std::sync::Arc;
 
-use agora_core::components::{AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits};
+use agora_core::components::{
+    AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits,
+};
 use agora_core::persona::persona_card;
 use agora_core::record::{Recorder, keyed_table};
 use agora_core::scheduler::{Decision, Flow, Mechanism, RoundCtx};
@@ -62,17 +65,37 @@ impl Survey {
     /// A survey of `spec`, asking with sampling `params`.
     pub fn new(spec: SurveySpec, params: SamplingParams) -> Self {
         let schemas = match spec.mode {
-            SurveyMode::OnePerRound => spec.items.iter().map(|i| Arc::new(request_schema(&[i]))).collect(),
-            SurveyMode::AllAtOnce => vec![Arc::new(request_schema(&spec.items.iter().collect::<Vec<_>>()))],
+            SurveyMode::OnePerRound => spec
+                .items
+                .iter()
+                .map(|i| Arc::new(request_schema(&[i])))
+                .collect(),
+            SurveyMode::AllAtOnce => vec![Arc::new(request_schema(
+                &spec.items.iter().collect::<Vec<_>>(),
+            ))],
         };
-        let item_json = spec.items.iter().map(|i| Value::String(i.id.clone()).to_string()).collect();
-        Self { spec: Arc::new(spec), params, schemas, drivers: Vec::new(), item_json, table: None, stepped: false }
+        let item_json = spec
+            .items
+            .iter()
+            .map(|i| Value::String(i.id.clone()).to_string())
+            .collect();
+        Self {
+            spec: Arc::new(spec),
+            params,
+            schemas,
+            drivers: Vec::new(),
+            item_json,
+            table: None,
+            stepped: false,
+        }
     }
 
     fn items_of_round(&self, round: u32) -> std::ops::Range<usize> {
         match self.spec.mode {
             SurveyMode::OnePerRound => {
-                let i = (round as usize).saturating_sub(1).min(self.spec.items.len());
+                let i = (round as usize)
+                    .saturating_sub(1)
+                    .min(self.spec.items.len());
                 i..(i + 1).min(self.spec.items.len())
             }
             SurveyMode::AllAtOnce => 0..self.spec.items.len(),
@@ -87,7 +110,10 @@ impl Survey {
             return None;
         }
         let mut order: Vec<u16> = (0..options.len() as u16).collect();
-        let mut rng = ctx.info.seeds.rng(&[purpose::PRESENTATION, u64::from(agent.0), item as u64]);
+        let mut rng = ctx
+            .info
+            .seeds
+            .rng(&[purpose::PRESENTATION, u64::from(agent.0), item as u64]);
         order.shuffle(&mut rng);
         Some(order.into_boxed_slice())
     }
@@ -107,32 +133,59 @@ impl Survey {
             mechanism: "survey",
             message: "tables were not opened".into(),
         })?;
-        let (value, label, answer_json): (Option<f64>, Option<String>, String) = match &result {
+        // Numeric value, text label, and the answer as JSON for the event payload.
+        let mut payload = String::with_capacity(48);
+        payload.push_str("{\"item\":");
+        payload.push_str(&self.item_json[item]);
+        payload.push_str(",\"answer\":");
+        let (value, label): (Option<f64>, Option<&str>) = match &result {
             Ok(Answer::Point(p)) => {
+                let _ = write!(payload, "{p}");
                 let label = match &spec.kind {
-                    ItemKind::Likert { labels, .. } => labels.get(usize::from(*p) - 1).cloned(),
+                    ItemKind::Likert { labels, .. } => {
+                        labels.get(usize::from(*p) - 1).map(String::as_str)
+                    }
                     _ => None,
                 };
-                (Some(f64::from(*p)), label, p.to_string())
+                (Some(f64::from(*p)), label)
             }
             Ok(Answer::Choice(c)) => {
                 let label = match &spec.kind {
-                    ItemKind::SingleChoice { options } => options.get(usize::from(*c)).cloned(),
+                    ItemKind::SingleChoice { options } => {
+                        options.get(usize::from(*c)).map(String::as_str)
+                    }
                     _ => None,
                 };
-                let json = Value::String(label.clone().unwrap_or_default()).to_string();
-                (Some(f64::from(*c) + 1.0), label, json)
+                push_json_string(&mut payload, label.unwrap_or_default());
+                (Some(f64::from(*c) + 1.0), label)
             }
-            Ok(Answer::Number(x)) => (Some(*x), None, Value::from(*x).to_string()),
-            Ok(Answer::Text(t)) => (None, Some(t.clone()), Value::String(t.clone()).to_string()),
-            Err(_) => (None, None, "null".to_string()),
+            Ok(Answer::Number(x)) => {
+                payload.push_str(&Value::from(*x).to_string());
+                (Some(*x), None)
+            }
+            Ok(Answer::Text(t)) => {
+                push_json_string(&mut payload, t);
+                (None, Some(t.as_str()))
+            }
+            Err(_) => {
+                payload.push_str("null");
+                (None, None)
+            }
         };
+        payload.push('}');
         let shown = match (&result, order) {
-            (Ok(Answer::Choice(c)), Some(order)) => order.iter().position(|o| o == c).map(|p| p as u32 + 1),
+            (Ok(Answer::Choice(c)), Some(order)) => {
+                order.iter().position(|o| o == c).map(|p| p as u32 + 1)
+            }
             (Ok(Answer::Choice(c)), None) => Some(u32::from(*c) + 1),
             _ => None,
         };
-        let order_text = order.map(|o| o.iter().map(|i| (i + 1).to_string()).collect::<Vec<_>>().join(","));
+        let order_text = order.map(|o| {
+            o.iter()
+                .map(|i| (i + 1).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         let (status, reason) = match &result {
             Ok(_) => ("valid", None),
             Err(reason) => ("fallback", Some(reason.as_str())),
@@ -142,28 +195,41 @@ impl Survey {
             .str(&spec.id)
             .str(spec.kind.label())
             .opt_f64(value)
-            .opt_str(label.as_deref())
+            .opt_str(label)
             .opt_str(order_text.as_deref())
             .opt_u32(shown)
             .str(status)
             .opt_str(reason)
             .end();
-        ctx.events.push(Event {
+        ctx.emit(Event {
             round: ctx.round,
             actor: Some(id),
             kind: "answer",
             target: None,
             visibility: Visibility::Private,
-            payload: format!("{{\"item\":{},\"answer\":{answer_json}}}", self.item_json[item]),
-        });
+            payload,
+        })?;
         if ctx.reads_text
             && let Some(mut memory) = world.get_mut::<Memory>(agent)
         {
-            let said = label.or(value.map(agora_core::components::format_number)).unwrap_or_else(|| "no answer".into());
-            memory.remember(ctx.round, MemoryKind::Thought, format!("- \"{}\": {said}", spec.text));
+            let said = match (label, value) {
+                (Some(l), _) => l.to_string(),
+                (None, Some(v)) => agora_core::components::format_number(v),
+                (None, None) => "no answer".to_string(),
+            };
+            memory.remember(
+                ctx.round,
+                MemoryKind::Thought,
+                format!("- \"{}\": {said}", spec.text),
+            );
         }
         Ok(())
     }
+}
+
+/// Append `text` to `out` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    let _ = write!(out, "{}", Value::from(text));
 }
 
 impl Mechanism for Survey {
@@ -178,7 +244,10 @@ impl Mechanism for Survey {
     }
 
     fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
-        let schema = world.get_resource::<PopulationSchema>().cloned().unwrap_or_default();
+        let schema = world
+            .get_resource::<PopulationSchema>()
+            .cloned()
+            .unwrap_or_default();
         let mut per_item = Vec::with_capacity(self.spec.items.len());
         for item in &self.spec.items {
             let mut sources = Vec::new();
@@ -192,7 +261,12 @@ impl Mechanism for Survey {
                 })?);
             }
             let resolved = drivers::standardise(world, sources);
-            per_item.push(resolved.into_iter().zip(item.drivers.iter().map(|(_, w)| *w)).collect());
+            per_item.push(
+                resolved
+                    .into_iter()
+                    .zip(item.drivers.iter().map(|(_, w)| *w))
+                    .collect(),
+            );
         }
         self.drivers = per_item;
         self.table = Some(recorder.open(survey_responses_table())?);
@@ -225,12 +299,20 @@ impl Mechanism for Survey {
         if items.is_empty() {
             return None;
         }
-        let asked: Vec<(u16, Option<Box<[u16]>>)> =
-            items.clone().map(|i| (i as u16, self.option_order(ctx, id, i))).collect();
+        let asked: Vec<(u16, Option<Box<[u16]>>)> = items
+            .clone()
+            .map(|i| (i as u16, self.option_order(ctx, id, i)))
+            .collect();
         let facts = SurveyFacts {
             items: items
                 .clone()
-                .map(|i| (i as u16, self.spec.items[i].intercept + drivers::score(&self.drivers[i], traits, demographics)))
+                .map(|i| {
+                    (
+                        i as u16,
+                        self.spec.items[i].intercept
+                            + drivers::score(&self.drivers[i], traits, demographics),
+                    )
+                })
                 .collect(),
         };
         let messages = if ctx.reads_text {
@@ -261,7 +343,12 @@ impl Mechanism for Survey {
             messages,
             schema: self.schemas[schema_index].clone(),
             params: self.params,
-            seed: ctx.info.seeds.seed(&[purpose::CALL, u64::from(id.0), u64::from(ctx.round), u64::from(call)]),
+            seed: ctx.info.seeds.seed(&[
+                purpose::CALL,
+                u64::from(id.0),
+                u64::from(ctx.round),
+                u64::from(call),
+            ]),
             facts: Some(Arc::new(facts)),
         };
         Some((request, Pending { items: asked }))
@@ -298,7 +385,11 @@ impl Mechanism for Survey {
             }
             self.record(world, ctx, agent, id, item, order.as_deref(), result)?;
         }
-        Ok(if failures.is_empty() { Decision::Valid } else { Decision::Fallback(failures.join("; ")) })
+        Ok(if failures.is_empty() {
+            Decision::Valid
+        } else {
+            Decision::Fallback(failures.join("; "))
+        })
     }
 
     fn end_round(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {

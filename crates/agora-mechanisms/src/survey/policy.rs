@@ -53,7 +53,11 @@ impl SurveyRules {
             ItemKind::SingleChoice { options } => json!(options[bin_of(s, options.len())]),
             ItemKind::Numeric { min, max, integer } => {
                 let x = min + (max - min) * normal_cdf(s);
-                if *integer { json!(x.round() as i64) } else { json!(x) }
+                if *integer {
+                    json!(x.round() as i64)
+                } else {
+                    json!(x)
+                }
             }
             ItemKind::FreeText { max_chars } => {
                 let lean = ["negative", "mixed", "positive"][bin_of(s, 3)];
@@ -70,7 +74,9 @@ impl RulePolicy for SurveyRules {
             .facts
             .as_ref()
             .and_then(|f| f.downcast_ref::<SurveyFacts>())
-            .ok_or_else(|| LlmError::InvalidRequest("survey request without survey facts".into()))?;
+            .ok_or_else(|| {
+                LlmError::InvalidRequest("survey request without survey facts".into())
+            })?;
         let mut rng = StreamRng::seed_from_u64(request.seed);
         let mut values = facts.items.iter().map(|&(item, score)| {
             let item = usize::from(item);
@@ -80,7 +86,9 @@ impl RulePolicy for SurveyRules {
             Ok((item, self.value(item, score, &mut rng)))
         });
         if facts.items.len() == 1 {
-            let (_, value) = values.next().ok_or_else(|| LlmError::InvalidRequest("no item asked".into()))??;
+            let (_, value) = values
+                .next()
+                .ok_or_else(|| LlmError::InvalidRequest("no item asked".into()))??;
             return Ok(json!({ "answer": value }));
         }
         let mut object = Map::new();
@@ -94,7 +102,10 @@ impl RulePolicy for SurveyRules {
 
 /// A `rules` backend that answers this survey.
 pub fn rule_backend(spec: &SurveySpec) -> RuleBackend {
-    RuleBackend::new().with_policy(super::TASK, Arc::new(SurveyRules::new(Arc::new(spec.clone()))))
+    RuleBackend::new().with_policy(
+        super::TASK,
+        Arc::new(SurveyRules::new(Arc::new(spec.clone()))),
+    )
 }
 
 #[cfg(test)]
@@ -109,7 +120,13 @@ mod tests {
             shuffle_options: false,
             instructions: String::new(),
             memory_chars: 100,
-            items: vec![Item { id: "q".into(), text: "?".into(), kind, drivers: vec![], intercept: 0.0 }],
+            items: vec![Item {
+                id: "q".into(),
+                text: "?".into(),
+                kind,
+                drivers: vec![],
+                intercept: 0.0,
+            }],
         })
     }
 
@@ -120,14 +137,19 @@ mod tests {
             schema: Arc::new(json!({})),
             params: SamplingParams::default(),
             seed,
-            facts: Some(Arc::new(SurveyFacts { items: vec![(0, score)] })),
+            facts: Some(Arc::new(SurveyFacts {
+                items: vec![(0, score)],
+            })),
         };
         policy.answer(&request).unwrap()["answer"].clone()
     }
 
     #[test]
     fn with_no_drivers_likert_points_are_about_equally_likely() {
-        let policy = SurveyRules::new(spec(ItemKind::Likert { points: 5, labels: vec![] }));
+        let policy = SurveyRules::new(spec(ItemKind::Likert {
+            points: 5,
+            labels: vec![],
+        }));
         let mut counts = [0usize; 5];
         for seed in 0..20_000 {
             counts[ask(&policy, seed, 0.0).as_u64().unwrap() as usize - 1] += 1;
@@ -139,15 +161,27 @@ mod tests {
 
     #[test]
     fn a_positive_score_raises_answers_and_the_same_seed_repeats() {
-        let policy = SurveyRules::new(spec(ItemKind::Likert { points: 7, labels: vec![] }));
-        let mean = |score: f64| (0..2000).map(|s| ask(&policy, s, score).as_f64().unwrap()).sum::<f64>() / 2000.0;
+        let policy = SurveyRules::new(spec(ItemKind::Likert {
+            points: 7,
+            labels: vec![],
+        }));
+        let mean = |score: f64| {
+            (0..2000)
+                .map(|s| ask(&policy, s, score).as_f64().unwrap())
+                .sum::<f64>()
+                / 2000.0
+        };
         assert!(mean(1.5) > mean(0.0) + 1.0);
         assert_eq!(ask(&policy, 9, 0.3), ask(&policy, 9, 0.3));
     }
 
     #[test]
     fn numeric_answers_stay_in_bounds_and_are_whole_when_asked() {
-        let policy = SurveyRules::new(spec(ItemKind::Numeric { min: 10.0, max: 20.0, integer: true }));
+        let policy = SurveyRules::new(spec(ItemKind::Numeric {
+            min: 10.0,
+            max: 20.0,
+            integer: true,
+        }));
         for seed in 0..500 {
             let v = ask(&policy, seed, 3.0);
             let x = v.as_i64().unwrap();

@@ -10,10 +10,21 @@ pub fn render_item(item: &Item, order: Option<&[u16]>) -> String {
     match &item.kind {
         ItemKind::Likert { points, labels } => {
             if labels.is_empty() {
-                let _ = write!(out, "Answer with a whole number from 1 (lowest) to {points} (highest).");
+                let _ = write!(
+                    out,
+                    "Answer with a whole number from 1 (lowest) to {points} (highest)."
+                );
             } else {
-                let scale: Vec<String> = labels.iter().enumerate().map(|(i, l)| format!("{} = {l}", i + 1)).collect();
-                let _ = write!(out, "Answer with a whole number from 1 to {points}: {}.", scale.join(", "));
+                let scale: Vec<String> = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| format!("{} = {l}", i + 1))
+                    .collect();
+                let _ = write!(
+                    out,
+                    "Answer with a whole number from 1 to {points}: {}.",
+                    scale.join(", ")
+                );
             }
         }
         ItemKind::SingleChoice { options } => {
@@ -25,11 +36,18 @@ pub fn render_item(item: &Item, order: Option<&[u16]>) -> String {
             out.push_str("Answer with the text of exactly one option.");
         }
         ItemKind::Numeric { min, max, integer } => {
-            let what = if *integer { "a whole number" } else { "a number" };
+            let what = if *integer {
+                "a whole number"
+            } else {
+                "a number"
+            };
             let _ = write!(out, "Answer with {what} between {min} and {max}.");
         }
         ItemKind::FreeText { max_chars } => {
-            let _ = write!(out, "Answer in your own words, in at most {max_chars} characters.");
+            let _ = write!(
+                out,
+                "Answer in your own words, in at most {max_chars} characters."
+            );
         }
     }
     out
@@ -48,7 +66,9 @@ pub fn user_message(card: &str, memory: &str, questions: &[String], single: bool
     if single {
         out.push_str("\n\nReply with a JSON object of the form {\"answer\": ...}.");
     } else {
-        out.push_str("\n\nReply with one JSON object whose keys are the question ids in quotes above.");
+        out.push_str(
+            "\n\nReply with one JSON object whose keys are the question ids in quotes above.",
+        );
     }
     out
 }

@@ -7,7 +7,9 @@ use super::spec::{Item, ItemKind};
 /// The schema of one item's answer value.
 pub fn value_schema(kind: &ItemKind) -> Value {
     match kind {
-        ItemKind::Likert { points, .. } => json!({ "type": "integer", "minimum": 1, "maximum": points }),
+        ItemKind::Likert { points, .. } => {
+            json!({ "type": "integer", "minimum": 1, "maximum": points })
+        }
         ItemKind::SingleChoice { options } => json!({ "type": "string", "enum": options }),
         ItemKind::Numeric { min, max, integer } => json!({
             "type": if *integer { "integer" } else { "number" },
@@ -23,11 +25,15 @@ pub fn value_schema(kind: &ItemKind) -> Value {
 pub fn request_schema(items: &[&Item]) -> Value {
     let (properties, required): (serde_json::Map<String, Value>, Vec<String>) = match items {
         [single] => (
-            [("answer".to_string(), value_schema(&single.kind))].into_iter().collect(),
+            [("answer".to_string(), value_schema(&single.kind))]
+                .into_iter()
+                .collect(),
             vec!["answer".to_string()],
         ),
         many => (
-            many.iter().map(|i| (i.id.clone(), value_schema(&i.kind))).collect(),
+            many.iter()
+                .map(|i| (i.id.clone(), value_schema(&i.kind)))
+                .collect(),
             many.iter().map(|i| i.id.clone()).collect(),
         ),
     };

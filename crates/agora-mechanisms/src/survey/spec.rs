@@ -109,7 +109,9 @@ impl TryFrom<RawItemKind> for ItemKind {
                     ));
                 }
                 if let Some(dup) = first_duplicate(&options) {
-                    return Err(format!("option \"{dup}\" is listed twice; make every option label unique"));
+                    return Err(format!(
+                        "option \"{dup}\" is listed twice; make every option label unique"
+                    ));
                 }
                 if options.len() > usize::from(u16::MAX) {
                     return Err("too many options; keep a choice under 65,535 options".into());
@@ -210,14 +212,22 @@ impl TryFrom<RawSurveySpec> for SurveySpec {
         }
         let ids: Vec<String> = raw.items.iter().map(|i| i.id.clone()).collect();
         if let Some(dup) = first_duplicate(&ids) {
-            return Err(format!("item id \"{dup}\" is used twice; give every item a unique id"));
+            return Err(format!(
+                "item id \"{dup}\" is used twice; give every item a unique id"
+            ));
         }
         if let Some(item) = raw.items.iter().find(|i| i.id.trim().is_empty()) {
-            return Err(format!("an item has an empty id (text \"{}\"); give it an id such as \"q1\"", item.text));
+            return Err(format!(
+                "an item has an empty id (text \"{}\"); give it an id such as \"q1\"",
+                item.text
+            ));
         }
         for item in &raw.items {
             if let Some((name, w)) = item.drivers.iter().find(|(_, w)| !w.is_finite()) {
-                return Err(format!("item \"{}\": driver \"{name}\" has weight {w}; use a finite number", item.id));
+                return Err(format!(
+                    "item \"{}\": driver \"{name}\" has weight {w}; use a finite number",
+                    item.id
+                ));
             }
         }
         Ok(SurveySpec {
@@ -241,13 +251,18 @@ impl SurveySpec {
 
     /// Every driver name the items refer to.
     pub fn driver_names(&self) -> impl Iterator<Item = &str> {
-        self.items.iter().flat_map(|i| i.drivers.iter().map(|(n, _)| n.as_str()))
+        self.items
+            .iter()
+            .flat_map(|i| i.drivers.iter().map(|(n, _)| n.as_str()))
     }
 }
 
 fn first_duplicate(values: &[String]) -> Option<&str> {
     let mut seen = std::collections::HashSet::new();
-    values.iter().find(|v| !seen.insert(v.as_str())).map(String::as_str)
+    values
+        .iter()
+        .find(|v| !seen.insert(v.as_str()))
+        .map(String::as_str)
 }
 
 #[cfg(test)]
@@ -279,13 +294,31 @@ mod tests {
     #[test]
     fn bad_items_are_rejected_with_a_fix_and_a_position() {
         for (text, needle) in [
-            (r#"(items: [(id: "q", text: "t", kind: Likert(points: 1))])"#, "2 to 11 points"),
-            (r#"(items: [(id: "q", text: "t", kind: SingleChoice(options: ["A"]))])"#, "at least 2 options"),
-            (r#"(items: [(id: "q", text: "t", kind: SingleChoice(options: ["A", "A"]))])"#, "listed twice"),
-            (r#"(items: [(id: "q", text: "t", kind: Numeric(min: 5.0, max: 1.0))])"#, "min < max"),
+            (
+                r#"(items: [(id: "q", text: "t", kind: Likert(points: 1))])"#,
+                "2 to 11 points",
+            ),
+            (
+                r#"(items: [(id: "q", text: "t", kind: SingleChoice(options: ["A"]))])"#,
+                "at least 2 options",
+            ),
+            (
+                r#"(items: [(id: "q", text: "t", kind: SingleChoice(options: ["A", "A"]))])"#,
+                "listed twice",
+            ),
+            (
+                r#"(items: [(id: "q", text: "t", kind: Numeric(min: 5.0, max: 1.0))])"#,
+                "min < max",
+            ),
             (r#"(items: [])"#, "at least one item"),
-            (r#"(items: [(id: "q", text: "t", kind: FreeText()), (id: "q", text: "u", kind: FreeText())])"#, "used twice"),
-            (r#"(items: [(id: "q", text: "t", kind: FreeText(), wieght: 1)])"#, "wieght"),
+            (
+                r#"(items: [(id: "q", text: "t", kind: FreeText()), (id: "q", text: "u", kind: FreeText())])"#,
+                "used twice",
+            ),
+            (
+                r#"(items: [(id: "q", text: "t", kind: FreeText(), wieght: 1)])"#,
+                "wieght",
+            ),
         ] {
             let err = parse(text).unwrap_err();
             assert!(err.to_string().contains(needle), "{text}: {err}");

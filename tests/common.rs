@@ -1,0 +1,91 @@
+//! Helpers shared by the end-to-end tests of the `agora` binary.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+
+/// The repository root (where `scenarios/` lives).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run the `agora` binary with `args` in `cwd`.
+pub fn agora(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agora"))
+        .current_dir(cwd)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .output()
+        .expect("the agora binary runs")
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Rows in one Parquet file.
+pub fn parquet_rows(path: &Path) -> i64 {
+    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    SerializedFileReader::new(file)
+        .expect("a Parquet file")
+        .metadata()
+        .file_metadata()
+        .num_rows()
+}
+
+/// The Parquet file of `table` for arm `arm`, replicate `rep` below `out`.
+pub fn table_file(out: &Path, table: &str, arm: &str, rep: u32) -> PathBuf {
+    out.join(table)
+        .join(format!("arm={arm}"))
+        .join(format!("replicate={rep}"))
+        .join("part-0.parquet")
+}
+
+/// A small, valid survey scenario exercising every item kind and population feature.
+pub const SMALL_SURVEY: &str = r#"// A small survey for tests.
+Scenario(
+    name: "Test survey",
+    seed: 7,
+    population: (
+        size: 50,
+        attributes: [
+            (name: "age", dist: Normal(mean: 40.0, std_dev: 12.0, min: 18.0, max: 90.0), round: true),
+            (name: "region", dist: Categorical([("north", 0.4), ("south", 0.6)])),
+            (name: "job", dist: Conditional(given: "region", table: [
+                ("north", [("office", 0.5), ("field", 0.5)]),
+                ("south", [("office", 0.2), ("field", 0.8)]),
+            ])),
+        ],
+        quotas: ["region"],
+        custom_traits: [(name: "thrift", dist: Beta(alpha: 2.0, beta: 2.0))],
+    ),
+    mechanism: Survey((
+        mode: OnePerRound,
+        items: [
+            (id: "like", text: "Do you like it?", kind: Likert(points: 5), drivers: [("openness", 0.5), ("thrift", -0.3)]),
+            (id: "brand", text: "Which brand?", kind: SingleChoice(options: ["A", "B", "C"]), drivers: [("region=north", 0.4)]),
+            (id: "pay", text: "How much would you pay?", kind: Numeric(min: 0.0, max: 50.0), drivers: [("age", 0.2)]),
+            (id: "why", text: "Why?", kind: FreeText(max_chars: 80)),
+        ],
+    )),
+)
+"#;
+
+/// Write `text` as `name` in `dir` and return its path.
+pub fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("writing a scenario");
+    path
+}
