@@ -213,10 +213,10 @@ fn write_loop(rx: Receiver<Msg>) -> Result<Vec<TableSummary>> {
     let mut summaries = Vec::with_capacity(tables.len());
     let mut close_error = None;
     for mut table in tables {
-        if let Some(w) = table.writer.take() {
-            if let Err(e) = w.close() {
-                close_error.get_or_insert(table.parquet_err(e));
-            }
+        if let Some(w) = table.writer.take()
+            && let Err(e) = w.close()
+        {
+            close_error.get_or_insert(table.parquet_err(e));
         }
         summaries.push(TableSummary {
             name: table.name,

@@ -124,8 +124,7 @@ impl Survey {
         ctx: &mut RoundCtx<'_>,
         agent: Entity,
         id: AgentId,
-        item: usize,
-        order: Option<&[u16]>,
+        (item, order): (usize, Option<&[u16]>),
         result: Result<Answer, String>,
     ) -> Result<(), RunError> {
         let spec = &self.spec.items[item];
@@ -383,7 +382,7 @@ impl Mechanism for Survey {
             if let Err(reason) = &result {
                 failures.push(format!("{}: {reason}", spec.id));
             }
-            self.record(world, ctx, agent, id, item, order.as_deref(), result)?;
+            self.record(world, ctx, agent, id, (item, order.as_deref()), result)?;
         }
         Ok(if failures.is_empty() {
             Decision::Valid
