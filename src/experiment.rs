@@ -78,6 +78,15 @@ pub fn run_experiment(
     overwrite: bool,
     quiet: bool,
 ) -> Result<ExperimentSummary> {
+    // Every run's backend must be usable before anything is written.
+    for run in &plan.runs {
+        let spec = run
+            .model
+            .clone()
+            .unwrap_or_else(crate::models::default_model);
+        crate::models::build(&spec, &scenario.file.mechanism)
+            .with_context(|| format!("arm `{}`", run.arm))?;
+    }
     let layout = OutputLayout::new(&plan.output);
     prepare_output(&layout, overwrite)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

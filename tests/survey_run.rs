@@ -225,3 +225,23 @@ fn validate_and_help_explain_themselves() {
         assert!(stdout(&run_help).contains(flag), "run --help lacks {flag}");
     }
 }
+
+#[test]
+fn an_unavailable_backend_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
+    let r = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "openai:gpt-4o-mini",
+            "--out",
+            "out",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    assert!(stderr(&r).contains("--model rules"), "{}", stderr(&r));
+    assert!(!dir.path().join("out").exists());
+}

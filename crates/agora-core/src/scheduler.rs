@@ -317,3 +317,255 @@ async fn deliberate<M: Mechanism>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use agora_export::{Column, ColumnType, OutputLayout, Partition};
+    use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, SamplingParams, Usage};
+    use futures::FutureExt;
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::components::{Identity, Persona, PopulationSchema};
+    use crate::record::keyed_table;
+    use crate::seed::SeedStream;
+    use crate::world::spawn_population;
+
+    /// Answers with the agent id it was asked about, after a delay that makes later
+    /// requests finish first; counts calls in flight.
+    struct SlowEcho {
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+    }
+
+    impl ChatModel for SlowEcho {
+        fn name(&self) -> &str {
+            "slow-echo"
+        }
+
+        fn reads_messages(&self) -> bool {
+            true
+        }
+
+        fn complete<'a>(
+            &'a self,
+            request: &'a ChatRequest,
+        ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+            async move {
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.peak.fetch_max(now, Ordering::SeqCst);
+                let agent = request.seed;
+                if agent == 3 {
+                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    return Err(LlmError::Backend("agent 3 always fails".into()));
+                }
+                tokio::time::sleep(Duration::from_millis(40 - agent * 4)).await;
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok(ChatResponse {
+                    answer: serde_json::json!({ "agent": agent }),
+                    usage: Usage {
+                        prompt_tokens: 10,
+                        completion_tokens: 2,
+                        cached_tokens: 0,
+                    },
+                    latency: Duration::from_millis(1),
+                })
+            }
+            .boxed()
+        }
+    }
+
+    /// A speaker list: in each round, agents speak one per step, in id order.
+    struct SpeakerList {
+        resolved: Vec<(u32, u32, Option<u64>)>,
+        step: usize,
+        table: Option<TableId>,
+    }
+
+    impl Mechanism for SpeakerList {
+        type Pending = u32;
+
+        fn name(&self) -> &'static str {
+            "speaker-list"
+        }
+
+        fn max_rounds(&self) -> u32 {
+            2
+        }
+
+        fn open_tables(&mut self, _world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
+            self.table = Some(recorder.open(keyed_table(
+                "said",
+                vec![Column::required("x", ColumnType::U64)],
+            ))?);
+            Ok(())
+        }
+
+        fn perceive(
+            &mut self,
+            _world: &mut World,
+            _ctx: &mut RoundCtx<'_>,
+        ) -> Result<(), RunError> {
+            self.step = 0;
+            Ok(())
+        }
+
+        fn next_step(&mut self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+            let roster = world.get_resource::<crate::world::Roster>()?;
+            // Round 1: everyone at once; round 2: one speaker per step.
+            let step = self.step;
+            self.step += 1;
+            match _ctx.round {
+                1 if step == 0 => Some(roster.0.clone()),
+                2 => roster.0.get(step).map(|e| vec![*e]),
+                _ => None,
+            }
+        }
+
+        fn request(
+            &mut self,
+            world: &World,
+            _ctx: &RoundCtx<'_>,
+            agent: Entity,
+            _call: u32,
+        ) -> Option<(ChatRequest, u32)> {
+            let id = world.get::<AgentId>(agent)?.0;
+            let request = ChatRequest {
+                task: "speak",
+                messages: vec![],
+                schema: Arc::new(serde_json::json!({})),
+                params: SamplingParams::default(),
+                seed: u64::from(id),
+                facts: None,
+            };
+            Some((request, id))
+        }
+
+        fn resolve(
+            &mut self,
+            _world: &mut World,
+            ctx: &mut RoundCtx<'_>,
+            _agent: Entity,
+            pending: u32,
+            answer: Result<&ChatResponse, &LlmError>,
+        ) -> Result<Decision, RunError> {
+            let said = answer.ok().and_then(|r| r.answer["agent"].as_u64());
+            self.resolved.push((ctx.round, pending, said));
+            if let Some(x) = said {
+                let table = self.table.expect("opened");
+                ctx.recorder
+                    .row(table, ctx.round, Some(AgentId(pending)))?
+                    .u64(x)
+                    .end();
+            }
+            Ok(match said {
+                Some(_) => Decision::Valid,
+                None => Decision::Fallback("no answer".into()),
+            })
+        }
+
+        fn end_round(
+            &mut self,
+            _world: &mut World,
+            _ctx: &mut RoundCtx<'_>,
+        ) -> Result<Flow, RunError> {
+            Ok(Flow::Continue)
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn answers_are_resolved_in_step_order_whatever_finishes_first() {
+        let mut world = World::new();
+        let personas = (0..6)
+            .map(|i| Persona {
+                identity: Identity {
+                    name: format!("A{i}"),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .collect();
+        spawn_population(&mut world, PopulationSchema::default(), personas, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let info = RunInfo {
+            run_id: "r".into(),
+            partition: Partition {
+                arm: "a".into(),
+                replicate: 0,
+            },
+            seeds: SeedStream::new(1),
+        };
+        let mut recorder = Recorder::new(OutputLayout::new(dir.path()), info);
+        let model = SlowEcho {
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        };
+        let mut mechanism = SpeakerList {
+            resolved: vec![],
+            step: 0,
+            table: None,
+        };
+        let limits = SchedulerLimits {
+            concurrency: 4,
+            batch: 5,
+        };
+        let outcome = run_rounds(
+            &mut mechanism,
+            &mut world,
+            &mut recorder,
+            &model,
+            10,
+            limits,
+            &mut Silent,
+        )
+        .await
+        .unwrap();
+
+        let round1: Vec<u32> = mechanism
+            .resolved
+            .iter()
+            .filter(|r| r.0 == 1)
+            .map(|r| r.1)
+            .collect();
+        let round2: Vec<u32> = mechanism
+            .resolved
+            .iter()
+            .filter(|r| r.0 == 2)
+            .map(|r| r.1)
+            .collect();
+        assert_eq!(
+            round1,
+            vec![0, 1, 2, 3, 4, 5],
+            "later requests finished first, yet order holds"
+        );
+        assert_eq!(round2, vec![0, 1, 2, 3, 4, 5], "one speaker per step");
+        assert!(
+            mechanism
+                .resolved
+                .iter()
+                .all(|(_, id, said)| (*id == 3) == said.is_none())
+        );
+        assert_eq!(
+            model.peak.load(Ordering::SeqCst),
+            4,
+            "the concurrency limit is used and respected"
+        );
+        assert_eq!(outcome.rounds, 2);
+        assert_eq!(outcome.decisions, 12);
+        assert_eq!(
+            (outcome.errors, outcome.fallbacks),
+            (2, 2),
+            "a failing agent does not stop the round"
+        );
+        assert_eq!(outcome.prompt_tokens, 100);
+        let tables = recorder.close().unwrap();
+        let rows: std::collections::HashMap<_, _> =
+            tables.iter().map(|t| (t.name.as_str(), t.rows)).collect();
+        assert_eq!(rows["llm_calls"], 12);
+        assert_eq!(rows["said"], 10);
+    }
+}

@@ -93,14 +93,16 @@ impl SinkSet {
     pub fn close(mut self) -> Result<Vec<TableSummary>> {
         let flushed = self.flush();
         self.tx = None;
-        let joined = match self.worker.take() {
-            Some(worker) => worker.join().unwrap_or(Err(ExportError::WriterGone)),
-            None => Err(ExportError::WriterGone),
-        };
-        // The worker's own error explains a failed send best.
-        let summaries = joined?;
-        flushed?;
-        Ok(summaries)
+        match self.worker.take() {
+            Some(worker) => {
+                // The worker's own error explains a failed flush best.
+                let summaries = worker.join().unwrap_or(Err(ExportError::WriterGone))?;
+                flushed?;
+                Ok(summaries)
+            }
+            // The worker already stopped; a failed send has collected its error.
+            None => Err(flushed.err().unwrap_or(ExportError::WriterGone)),
+        }
     }
 
     fn ship(&mut self, index: usize) -> Result<()> {
