@@ -231,6 +231,14 @@ impl PopulationSchema {
         self.custom_traits.iter().position(|t| t == name)
     }
 
+    /// The label of category `c` of attribute `index`, without allocating.
+    pub fn category_label(&self, index: usize, c: u16) -> Option<&str> {
+        match &self.attributes.get(index)?.kind {
+            AttrKind::Categorical(labels) => labels.get(usize::from(c)).map(String::as_str),
+            _ => None,
+        }
+    }
+
     /// Human-readable form of an agent's value for attribute `index`.
     pub fn display_value(&self, index: usize, value: &AttrValue) -> String {
         match (value, self.attributes.get(index).map(|a| &a.kind)) {

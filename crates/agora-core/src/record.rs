@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use agora_export::table::Row;
-use agora_export::{Column, ColumnType, OutputLayout, Partition, SinkSet, TableId, TableSpec};
+use agora_export::{
+    Column, ColumnType, Constant, OutputLayout, Partition, SinkSet, TableId, TableSpec,
+};
 
 use crate::components::AgentId;
 use crate::seed::SeedStream;
@@ -69,7 +71,13 @@ impl Recorder {
                 .eq(KEY_COLUMNS)
         );
         let path = self.layout.table_file(&spec.name, &self.info.partition);
-        self.sinks.open(spec, path)
+        let info = &self.info;
+        let constants = vec![
+            Constant::Utf8(info.run_id.to_string()),
+            Constant::Utf8(info.partition.arm.clone()),
+            Constant::U32(info.partition.replicate),
+        ];
+        self.sinks.open_with_constants(spec, path, constants)
     }
 
     /// Start a row of `table` with its key columns filled; add the table's own columns.
@@ -79,13 +87,9 @@ impl Recorder {
         round: u32,
         agent: Option<AgentId>,
     ) -> Result<Row<'_>, agora_export::ExportError> {
-        let info = &self.info;
         Ok(self
             .sinks
             .row(table)?
-            .str(&info.run_id)
-            .str(&info.partition.arm)
-            .u32(info.partition.replicate)
             .u32(round)
             .opt_u32(agent.map(|a| a.0)))
     }

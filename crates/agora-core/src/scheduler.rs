@@ -267,17 +267,27 @@ async fn deliberate<M: Mechanism>(
             batch.push((agent, call, request, pending));
         }
     }
-    // Await: no borrow of the world is held while the model works.
-    let answers: Vec<Result<ChatResponse, LlmError>> = futures::stream::iter(
-        batch
-            .iter()
-            .map(|(_, _, request, _)| model.complete(request)),
-    )
-    .buffered(limits.concurrency.max(1))
-    .collect()
-    .await;
+    // Await: no borrow of the world is held while the model works. Immediate answers
+    // (rules, cached calls) are taken at once; the rest run concurrently, bounded.
+    let mut answers: Vec<Option<Result<ChatResponse, LlmError>>> = batch
+        .iter()
+        .map(|(_, _, request, _)| model.answer_now(request))
+        .collect();
+    let waiting: Vec<usize> = (0..batch.len()).filter(|&i| answers[i].is_none()).collect();
+    if !waiting.is_empty() {
+        let awaited: Vec<Result<ChatResponse, LlmError>> =
+            futures::stream::iter(waiting.iter().map(|&i| model.complete(&batch[i].2)))
+                .buffered(limits.concurrency.max(1))
+                .collect()
+                .await;
+        for (i, answer) in waiting.into_iter().zip(awaited) {
+            answers[i] = Some(answer);
+        }
+    }
     // Resolve in the batch's order, then record each call.
     for ((agent, call, request, pending), answer) in batch.into_iter().zip(answers) {
+        let answer =
+            answer.unwrap_or_else(|| Err(LlmError::Backend("no answer was produced".into())));
         let decision = mechanism.resolve(world, ctx, agent, pending, answer.as_ref())?;
         let agent_id = world.get::<AgentId>(agent).copied();
         outcome.decisions += 1;

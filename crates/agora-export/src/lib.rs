@@ -14,7 +14,7 @@ pub mod table;
 pub use layout::{OutputLayout, Partition};
 pub use manifest::{Manifest, RunRecord};
 pub use sink::{SinkSet, TableId};
-pub use table::{Column, ColumnType, TableBuffer, TableSpec};
+pub use table::{Column, ColumnType, Constant, TableBuffer, TableSpec};
 
 /// Errors while writing outputs.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use arrow_array::builder::{
     BooleanBuilder, Float32Builder, Float64Builder, Int64Builder, StringBuilder, UInt32Builder,
     UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::{ExportError, Result};
@@ -115,27 +115,71 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(ty: ColumnType, cap: usize) -> Self {
+    /// A builder for `rows` values; text columns reserve `text_bytes` bytes.
+    fn new(ty: ColumnType, rows: usize, text_bytes: usize) -> Self {
         match ty {
-            ColumnType::U32 => Builder::U32(UInt32Builder::with_capacity(cap)),
-            ColumnType::U64 => Builder::U64(UInt64Builder::with_capacity(cap)),
-            ColumnType::I64 => Builder::I64(Int64Builder::with_capacity(cap)),
-            ColumnType::F32 => Builder::F32(Float32Builder::with_capacity(cap)),
-            ColumnType::F64 => Builder::F64(Float64Builder::with_capacity(cap)),
-            ColumnType::Bool => Builder::Bool(BooleanBuilder::with_capacity(cap)),
-            ColumnType::Utf8 => Builder::Utf8(StringBuilder::with_capacity(cap, cap * 8)),
+            ColumnType::U32 => Builder::U32(UInt32Builder::with_capacity(rows)),
+            ColumnType::U64 => Builder::U64(UInt64Builder::with_capacity(rows)),
+            ColumnType::I64 => Builder::I64(Int64Builder::with_capacity(rows)),
+            ColumnType::F32 => Builder::F32(Float32Builder::with_capacity(rows)),
+            ColumnType::F64 => Builder::F64(Float64Builder::with_capacity(rows)),
+            ColumnType::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+            ColumnType::Utf8 => Builder::Utf8(StringBuilder::with_capacity(rows, text_bytes)),
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    /// Bytes of text appended so far (0 for other columns).
+    fn text_bytes(&self) -> usize {
         match self {
-            Builder::U32(b) => Arc::new(b.finish()),
-            Builder::U64(b) => Arc::new(b.finish()),
-            Builder::I64(b) => Arc::new(b.finish()),
-            Builder::F32(b) => Arc::new(b.finish()),
-            Builder::F64(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Utf8(b) => Arc::new(b.finish()),
+            Builder::Utf8(b) => b.values_slice().len(),
+            _ => 0,
+        }
+    }
+
+    /// Finish the array and start afresh, sized like the batch just finished so the
+    /// next batch is built without regrowing its buffers.
+    fn finish(&mut self, ty: ColumnType, rows: usize) -> ArrayRef {
+        let text_bytes = self.text_bytes();
+        let next = Builder::new(ty, rows, text_bytes + text_bytes / 8);
+        match std::mem::replace(self, next) {
+            Builder::U32(mut b) => Arc::new(b.finish()),
+            Builder::U64(mut b) => Arc::new(b.finish()),
+            Builder::I64(mut b) => Arc::new(b.finish()),
+            Builder::F32(mut b) => Arc::new(b.finish()),
+            Builder::F64(mut b) => Arc::new(b.finish()),
+            Builder::Bool(mut b) => Arc::new(b.finish()),
+            Builder::Utf8(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A value that every row of a table shares (a run id, a partition key).
+///
+/// Constant columns form a prefix of the table; rows start after them and the values
+/// are filled in whole when a batch is taken, which is much cheaper than per row.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Constant {
+    /// Text.
+    Utf8(String),
+    /// An unsigned 32-bit integer.
+    U32(u32),
+}
+
+impl Constant {
+    fn array(&self, rows: usize) -> ArrayRef {
+        match self {
+            Constant::Utf8(v) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                v.as_str(),
+                rows,
+            ))),
+            Constant::U32(v) => Arc::new(UInt32Array::from_value(*v, rows)),
+        }
+    }
+
+    fn column_type(&self) -> ColumnType {
+        match self {
+            Constant::Utf8(_) => ColumnType::Utf8,
+            Constant::U32(_) => ColumnType::U32,
         }
     }
 }
@@ -148,24 +192,50 @@ impl Builder {
 pub struct TableBuffer {
     spec: TableSpec,
     schema: SchemaRef,
+    constants: Vec<Constant>,
     builders: Vec<Builder>,
     rows: usize,
+    capacity: usize,
 }
 
 impl TableBuffer {
     /// An empty buffer for `spec`, sized for about `capacity` rows.
     pub fn new(spec: TableSpec, capacity: usize) -> Self {
+        Self::with_constants(spec, capacity, Vec::new())
+    }
+
+    /// A buffer whose first columns hold `constants` in every row; rows fill the rest.
+    ///
+    /// # Panics
+    /// If a constant's type differs from its column's: a programming error.
+    pub fn with_constants(spec: TableSpec, capacity: usize, constants: Vec<Constant>) -> Self {
+        for (constant, column) in constants.iter().zip(&spec.columns) {
+            assert_eq!(
+                constant.column_type(),
+                column.ty,
+                "constant for column `{}` of table `{}` has the wrong type",
+                column.name,
+                spec.name
+            );
+        }
+        assert!(
+            constants.len() <= spec.columns.len(),
+            "more constants than columns in `{}`",
+            spec.name
+        );
         let builders = spec
             .columns
             .iter()
-            .map(|c| Builder::new(c.ty, capacity))
+            .map(|c| Builder::new(c.ty, capacity, capacity * 8))
             .collect();
         let schema = spec.schema();
         Self {
             spec,
             schema,
+            constants,
             builders,
             rows: 0,
+            capacity,
         }
     }
 
@@ -191,12 +261,25 @@ impl TableBuffer {
 
     /// Start a new row; fill every column in order, then call [`Row::end`].
     pub fn row(&mut self) -> Row<'_> {
-        Row { buf: self, col: 0 }
+        let col = self.constants.len();
+        Row { buf: self, col }
     }
 
     /// Move the pending rows out as one record batch.
     pub fn take_batch(&mut self) -> Result<RecordBatch> {
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        let reserve = self.capacity.max(self.rows);
+        let fixed = self.constants.len();
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .zip(&self.spec.columns)
+            .enumerate()
+            .map(|(i, (b, c))| match self.constants.get(i) {
+                Some(constant) => constant.array(self.rows),
+                None if i >= fixed => b.finish(c.ty, reserve),
+                None => unreachable!("constants are a prefix"),
+            })
+            .collect();
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| ExportError::Arrow {
             table: self.spec.name.clone(),
@@ -215,16 +298,20 @@ macro_rules! row_setters {
     ($($name:ident, $opt:ident, $variant:ident, $t:ty;)*) => {
         $(
             /// Append a value to the next column.
-            pub fn $name(self, v: $t) -> Self {
-                self.$opt(Some(v))
+            pub fn $name(mut self, v: $t) -> Self {
+                match &mut self.buf.builders[self.col] {
+                    Builder::$variant(b) => b.append_value(v),
+                    _ => self.wrong_type(stringify!($variant)),
+                }
+                self.col += 1;
+                self
             }
 
             /// Append a value or a null to the next column.
             pub fn $opt(mut self, v: Option<$t>) -> Self {
-                let name = &self.buf.spec.columns[self.col].name;
                 match &mut self.buf.builders[self.col] {
                     Builder::$variant(b) => b.append_option(v),
-                    _ => panic!("column `{name}` of table `{}` is not {}", self.buf.spec.name, stringify!($variant)),
+                    _ => self.wrong_type(stringify!($variant)),
                 }
                 self.col += 1;
                 self
@@ -244,21 +331,36 @@ impl Row<'_> {
     }
 
     /// Append text to the next column.
-    pub fn str(self, v: &str) -> Self {
-        self.opt_str(Some(v))
+    pub fn str(mut self, v: &str) -> Self {
+        match &mut self.buf.builders[self.col] {
+            Builder::Utf8(b) => b.append_value(v),
+            _ => self.wrong_type("Utf8"),
+        }
+        self.col += 1;
+        self
     }
 
     /// Append text or a null to the next column.
     pub fn opt_str(mut self, v: Option<&str>) -> Self {
         match &mut self.buf.builders[self.col] {
             Builder::Utf8(b) => b.append_option(v),
-            _ => panic!(
-                "column `{}` of table `{}` is not Utf8",
-                self.buf.spec.columns[self.col].name, self.buf.spec.name
-            ),
+            _ => self.wrong_type("Utf8"),
         }
         self.col += 1;
         self
+    }
+
+    #[cold]
+    fn wrong_type(&self, wanted: &str) -> ! {
+        panic!(
+            "column `{}` of table `{}` is not {wanted}",
+            self.buf
+                .spec
+                .columns
+                .get(self.col)
+                .map_or("<beyond the last>", |c| c.name.as_str()),
+            self.buf.spec.name
+        )
     }
 
     /// Finish the row; every column must have been filled.
@@ -301,6 +403,23 @@ mod tests {
         assert_eq!(batch.schema(), spec().schema());
         assert_eq!(batch.column(1).null_count(), 1);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn constant_columns_are_filled_for_every_row() {
+        let mut buf = TableBuffer::with_constants(spec(), 4, vec![Constant::U32(9)]);
+        buf.row().str("x").f64(0.5).end();
+        buf.row().opt_str(None).f64(1.5).end();
+        let batch = buf.take_batch().unwrap();
+        let a = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .unwrap();
+        assert_eq!(a.values().to_vec(), vec![9, 9]);
+        assert_eq!(batch.schema(), spec().schema());
+        buf.row().str("y").f64(2.5).end();
+        assert_eq!(buf.take_batch().unwrap().num_rows(), 1);
     }
 
     #[test]

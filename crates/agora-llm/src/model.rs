@@ -70,4 +70,11 @@ pub trait ChatModel: Send + Sync {
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
+
+    /// Answer at once, without waiting, when the backend can (a rule, a cached answer);
+    /// `None` means "await [`ChatModel::complete`]". The scheduler asks this first, so
+    /// immediate answers skip the machinery that keeps slow calls in flight.
+    fn answer_now(&self, _request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
+        None
+    }
 }

@@ -78,6 +78,10 @@ impl ChatModel for RuleBackend {
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         ready(self.answer(request)).boxed()
     }
+
+    fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
+        Some(self.answer(request))
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +112,7 @@ mod tests {
         let backend = RuleBackend::new().with_policy("echo", Arc::new(EchoSeed));
         let ok = futures::executor::block_on(backend.complete(&request("echo"))).unwrap();
         assert_eq!(ok.answer, serde_json::json!({ "seed": 7 }));
+        assert_eq!(backend.answer_now(&request("echo")), Some(Ok(ok)));
         let err = futures::executor::block_on(backend.complete(&request("bid"))).unwrap_err();
         assert!(
             err.to_string().contains("rule policies exist for: echo"),
