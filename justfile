@@ -29,10 +29,11 @@ bench sizes="10000,100000,1000000":
     cargo build --release
     ./target/release/agora bench scenarios/consumer-survey.ron --agents {{sizes}}
 
-# Execute the analysis notebooks headless against a rule-based run made for them.
+# Execute the analysis notebooks headless against rule-based runs made for them.
+# Each notebook reads the run named by its AGORA_*_RUN variable.
 notebooks: venv
-    cargo run -q -- run scenarios/consumer-survey.ron --model rules --agents 2000 --replicates 2 --out runs/notebook-survey --overwrite --quiet
-    AGORA_RUN_DIR="$PWD/runs/notebook-survey" {{python}} notebooks/run_notebooks.py
+    cargo run -q -- run scenarios/consumer-survey.ron --model rules --agents 2000 --replicates 2 --out runs/notebooks/survey --overwrite --quiet
+    AGORA_SURVEY_RUN="$PWD/runs/notebooks/survey" {{python}} notebooks/run_notebooks.py
 
 # Python environment for the notebooks (.venv), refreshed when requirements change.
 venv:
