@@ -121,7 +121,7 @@ pub struct Silent;
 impl Progress for Silent {}
 
 /// Totals of a finished run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunOutcome {
     /// Rounds played.
     pub rounds: u32,
@@ -131,6 +131,12 @@ pub struct RunOutcome {
     pub decisions: u64,
     /// Decisions that ended in the mechanism's fallback.
     pub fallbacks: u64,
+    /// Decisions whose answer needed a repair re-ask.
+    pub repaired: u64,
+    /// Answers served from the call cache.
+    pub cache_hits: u64,
+    /// Cost in US dollars of the calls with a known price.
+    pub cost_usd: f64,
     /// Calls whose backend reported an error.
     pub errors: u64,
     /// Prompt tokens over all calls.
@@ -290,41 +296,87 @@ async fn deliberate<M: Mechanism>(
             answer.unwrap_or_else(|| Err(LlmError::Backend("no answer was produced".into())));
         let decision = mechanism.resolve(world, ctx, agent, pending, answer.as_ref())?;
         let agent_id = world.get::<AgentId>(agent).copied();
-        outcome.decisions += 1;
-        let (status, error, usage, latency_ms) = match &answer {
-            Ok(r) => ("ok", None, r.usage, r.latency.as_secs_f64() * 1000.0),
-            Err(e) => {
-                outcome.errors += 1;
-                ("error", Some(e.to_string()), Default::default(), 0.0)
-            }
-        };
-        outcome.prompt_tokens += u64::from(usage.prompt_tokens);
-        outcome.completion_tokens += u64::from(usage.completion_tokens);
-        let (decision_label, reason) = match &decision {
-            Decision::Valid => ("valid", None),
-            Decision::Fallback(reason) => {
-                outcome.fallbacks += 1;
-                ("fallback", Some(reason.as_str()))
-            }
-        };
-        ctx.recorder
-            .row(tables.llm_calls, ctx.round, agent_id)?
-            .u32(call)
-            .str(request.task)
-            .str(model.name())
-            .u64(request.seed)
-            .str(status)
-            .opt_str(error.as_deref())
-            .str(decision_label)
-            .opt_str(reason)
-            .u32(usage.prompt_tokens)
-            .u32(usage.completion_tokens)
-            .u32(usage.cached_tokens)
-            .f64(latency_ms)
-            .u32(1)
-            .bool(false)
-            .end();
+        record_call(
+            ctx,
+            tables.llm_calls,
+            model.name(),
+            agent_id,
+            call,
+            &request,
+            &answer,
+            &decision,
+            outcome,
+        )?;
     }
+    Ok(())
+}
+
+/// Write one `llm_calls` row and add the call to the run's totals.
+#[allow(clippy::too_many_arguments)]
+fn record_call(
+    ctx: &mut RoundCtx<'_>,
+    table: TableId,
+    model: &str,
+    agent: Option<AgentId>,
+    call: u32,
+    request: &ChatRequest,
+    answer: &Result<ChatResponse, LlmError>,
+    decision: &Decision,
+    outcome: &mut RunOutcome,
+) -> Result<(), RunError> {
+    outcome.decisions += 1;
+    let (status, error, usage, latency_ms, meta) = match answer {
+        Ok(r) => (
+            "ok",
+            None,
+            r.usage,
+            r.latency.as_secs_f64() * 1000.0,
+            Some(&r.meta),
+        ),
+        Err(e) => {
+            outcome.errors += 1;
+            ("error", Some(e.to_string()), Default::default(), 0.0, None)
+        }
+    };
+    let attempts = meta.map_or_else(
+        || answer.as_ref().err().map_or(0, LlmError::attempts),
+        |m| m.attempts,
+    );
+    let cache_hit = meta.is_some_and(|m| m.cache_hit);
+    let cost = meta.and_then(|m| m.cost_usd);
+    outcome.prompt_tokens += u64::from(usage.prompt_tokens);
+    outcome.completion_tokens += u64::from(usage.completion_tokens);
+    outcome.cost_usd += cost.unwrap_or(0.0);
+    outcome.cache_hits += u64::from(cache_hit);
+    let (label, reason) = match (decision, meta.and_then(|m| m.repaired.as_deref())) {
+        (Decision::Valid, None) => ("valid", None),
+        (Decision::Valid, Some(why)) => {
+            outcome.repaired += 1;
+            ("repaired", Some(why))
+        }
+        (Decision::Fallback(reason), _) => {
+            outcome.fallbacks += 1;
+            ("fallback", Some(reason.as_str()))
+        }
+    };
+    ctx.recorder
+        .row(table, ctx.round, agent)?
+        .u32(call)
+        .str(request.task)
+        .str(model)
+        .u64(request.seed)
+        .str(status)
+        .opt_str(error.as_deref())
+        .str(label)
+        .opt_str(reason)
+        .u32(usage.prompt_tokens)
+        .u32(usage.completion_tokens)
+        .u32(usage.cached_tokens)
+        .f64(latency_ms)
+        .u32(attempts)
+        .bool(cache_hit)
+        .opt_f64(cost)
+        .end();
     Ok(())
 }
 
@@ -375,15 +427,16 @@ mod tests {
                 }
                 tokio::time::sleep(Duration::from_millis(40 - agent * 4)).await;
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                Ok(ChatResponse {
-                    answer: serde_json::json!({ "agent": agent }),
-                    usage: Usage {
-                        prompt_tokens: 10,
-                        completion_tokens: 2,
-                        cached_tokens: 0,
-                    },
-                    latency: Duration::from_millis(1),
-                })
+                let usage = Usage {
+                    prompt_tokens: 10,
+                    completion_tokens: 2,
+                    cached_tokens: 0,
+                };
+                Ok(ChatResponse::new(
+                    serde_json::json!({ "agent": agent }),
+                    usage,
+                    Duration::from_millis(1),
+                ))
             }
             .boxed()
         }

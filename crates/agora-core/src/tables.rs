@@ -36,13 +36,14 @@ pub fn llm_calls_table() -> TableSpec {
             Column::required("status", ColumnType::Utf8),
             Column::optional("error", ColumnType::Utf8),
             Column::required("decision", ColumnType::Utf8),
-            Column::optional("fallback_reason", ColumnType::Utf8),
+            Column::optional("decision_reason", ColumnType::Utf8),
             Column::required("prompt_tokens", ColumnType::U32),
             Column::required("completion_tokens", ColumnType::U32),
             Column::required("cached_tokens", ColumnType::U32),
             Column::required("latency_ms", ColumnType::F64),
             Column::required("attempts", ColumnType::U32),
             Column::required("cache_hit", ColumnType::Bool),
+            Column::optional("cost_usd", ColumnType::F64),
         ],
     )
 }

@@ -10,7 +10,7 @@ pub mod request;
 pub mod rules;
 pub mod spec;
 
-pub use model::{ChatModel, ChatResponse, LlmError, Usage};
+pub use model::{CallMeta, ChatModel, ChatResponse, LlmError, Usage};
 pub use request::{ChatMessage, ChatRequest, Role, SamplingParams};
 pub use rules::{RuleBackend, RulePolicy};
 pub use spec::{ModelSpec, ModelSpecError};

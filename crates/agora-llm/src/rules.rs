@@ -55,11 +55,7 @@ impl RuleBackend {
                 hint: format!("rule policies exist for: {}", self.tasks().join(", ")),
             })?;
         let answer = policy.answer(request)?;
-        Ok(ChatResponse {
-            answer,
-            usage: Usage::default(),
-            latency: Duration::ZERO,
-        })
+        Ok(ChatResponse::new(answer, Usage::default(), Duration::ZERO))
     }
 }
 
