@@ -12,6 +12,7 @@ use agora_core::world::spawn_population;
 use agora_export::{Manifest, OutputLayout, Partition, RunRecord};
 use agora_llm::ChatModel;
 use agora_mechanisms::MechanismSpec;
+use agora_mechanisms::auction::Auction;
 use agora_mechanisms::survey::Survey;
 use agora_population::{MarginalRow, sample};
 use agora_scenario::{ExperimentPlan, Overrides, RunPlan, Scenario};
@@ -211,6 +212,19 @@ fn perform_run(
             let mut survey = Survey::new(spec.clone(), plan.params);
             play(
                 &mut survey,
+                &mut world,
+                &mut recorder,
+                model.as_ref(),
+                plan.max_rounds,
+                limits,
+                &mut bar,
+                runtime,
+            )
+        }
+        MechanismSpec::Auction(spec) => {
+            let mut auction = Auction::new(spec.clone(), plan.params);
+            play(
+                &mut auction,
                 &mut world,
                 &mut recorder,
                 model.as_ref(),

@@ -77,6 +77,11 @@ pub trait Mechanism {
     /// Open the mechanism's own tables.
     fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError>;
 
+    /// Before the first round: add the mechanism's components to agents (wallets, ...).
+    fn start(&mut self, _world: &mut World, _info: &RunInfo) -> Result<(), RunError> {
+        Ok(())
+    }
+
     /// Start of a round: agents perceive what they may know.
     fn perceive(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         Ok(())
@@ -106,6 +111,12 @@ pub trait Mechanism {
 
     /// End of a round: record the mechanism's rows and decide whether to go on.
     fn end_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError>;
+
+    /// After the last round played (whatever stopped the run): record end-of-run rows.
+    /// `ctx.round` is the last round played.
+    fn finish(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        Ok(())
+    }
 }
 
 /// Observer of a run's progress (a progress bar, a log line); every method is optional.
@@ -206,6 +217,7 @@ pub async fn run_rounds<M: Mechanism>(
         llm_calls: recorder.open(tables::llm_calls_table())?,
     };
     mechanism.open_tables(world, recorder)?;
+    mechanism.start(world, &info)?;
     let mut outcome = RunOutcome::default();
     let max_rounds = max_rounds.min(mechanism.max_rounds());
     let reads_text = model.reads_messages();
@@ -250,6 +262,15 @@ pub async fn run_rounds<M: Mechanism>(
             break;
         }
     }
+    let mut ctx = RoundCtx {
+        round: outcome.rounds,
+        info: &info,
+        recorder,
+        events: &mut events,
+        reads_text,
+    };
+    mechanism.finish(world, &mut ctx)?;
+    recorder.flush()?;
     Ok(outcome)
 }
 

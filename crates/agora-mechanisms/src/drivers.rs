@@ -148,6 +148,26 @@ pub fn standardise(world: &World, sources: Vec<DriverSource>) -> Vec<ResolvedDri
         .collect()
 }
 
+/// Resolve and standardise weighted drivers `(name, weight)` over every agent of
+/// `world`; the error is the first name that matches no trait or attribute.
+pub fn resolve_weighted<'a>(
+    world: &World,
+    weighted: &'a [(String, f64)],
+) -> Result<Vec<(ResolvedDriver, f64)>, &'a str> {
+    let schema = world
+        .get_resource::<PopulationSchema>()
+        .cloned()
+        .unwrap_or_default();
+    let sources = weighted
+        .iter()
+        .map(|(name, _)| resolve(name, &schema).ok_or(name.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(standardise(world, sources)
+        .into_iter()
+        .zip(weighted.iter().map(|(_, w)| *w))
+        .collect())
+}
+
 /// Weighted sum of standardised drivers for one agent; missing values count as 0.
 pub fn score(
     drivers: &[(ResolvedDriver, f64)],

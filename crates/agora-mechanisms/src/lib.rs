@@ -5,6 +5,7 @@
 //! tables and a rule-based policy for the `rules` backend. Adding a mechanism means
 //! adding a module and a [`MechanismSpec`] variant.
 
+pub mod auction;
 pub mod drivers;
 pub mod stats;
 pub mod survey;
@@ -16,6 +17,8 @@ use serde::Deserialize;
 pub enum MechanismSpec {
     /// A questionnaire put to every agent.
     Survey(survey::SurveySpec),
+    /// Lots sold one after another to bidders with budgets.
+    Auction(auction::AuctionSpec),
 }
 
 impl MechanismSpec {
@@ -23,6 +26,7 @@ impl MechanismSpec {
     pub fn name(&self) -> &'static str {
         match self {
             MechanismSpec::Survey(_) => "survey",
+            MechanismSpec::Auction(_) => "auction",
         }
     }
 
@@ -30,6 +34,7 @@ impl MechanismSpec {
     pub fn max_rounds(&self) -> u32 {
         match self {
             MechanismSpec::Survey(s) => s.rounds(),
+            MechanismSpec::Auction(a) => a.rounds(),
         }
     }
 
@@ -38,6 +43,7 @@ impl MechanismSpec {
     pub fn referenced_drivers(&self) -> Vec<&str> {
         match self {
             MechanismSpec::Survey(s) => s.driver_names().collect(),
+            MechanismSpec::Auction(a) => a.driver_names().collect(),
         }
     }
 
@@ -45,6 +51,7 @@ impl MechanismSpec {
     pub fn rule_backend(&self) -> agora_llm::RuleBackend {
         match self {
             MechanismSpec::Survey(s) => survey::rule_backend(s),
+            MechanismSpec::Auction(a) => auction::rule_backend(a),
         }
     }
 }

@@ -243,29 +243,17 @@ impl Mechanism for Survey {
     }
 
     fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
-        let schema = world
-            .get_resource::<PopulationSchema>()
-            .cloned()
-            .unwrap_or_default();
         let mut per_item = Vec::with_capacity(self.spec.items.len());
         for item in &self.spec.items {
-            let mut sources = Vec::new();
-            for (name, _) in &item.drivers {
-                sources.push(drivers::resolve(name, &schema).ok_or_else(|| RunError::Mechanism {
+            per_item.push(drivers::resolve_weighted(world, &item.drivers).map_err(|name| {
+                RunError::Mechanism {
                     mechanism: "survey",
                     message: format!(
                         "item \"{}\": driver \"{name}\" names no trait or attribute of this population",
                         item.id
                     ),
-                })?);
-            }
-            let resolved = drivers::standardise(world, sources);
-            per_item.push(
-                resolved
-                    .into_iter()
-                    .zip(item.drivers.iter().map(|(_, w)| *w))
-                    .collect(),
-            );
+                }
+            })?);
         }
         self.drivers = per_item;
         self.table = Some(recorder.open(survey_responses_table())?);

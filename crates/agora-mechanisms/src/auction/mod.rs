@@ -1,0 +1,39 @@
+//! Auctions: lots sold one after another to persona bidders with budgets.
+//!
+//! Formats are sealed-bid first price, sealed-bid second price (Vickrey), an English
+//! ascending clock and a Dutch descending clock. Each bidder draws a private value per
+//! lot from the scenario's distributions (scaled by persona drivers, plus an optional
+//! common-value component it only estimates) and holds a [`Wallet`] it can never
+//! overspend. The model only chooses (bid, stay or accept, with a short reason); the
+//! winner, the price and tie-breaks are computed by the [`rules`], and any invalid
+//! decision falls back to not bidding, dropping out or waiting, with the reason
+//! recorded.
+
+mod dist;
+mod mechanism;
+mod policy;
+mod prompt;
+pub mod rules;
+mod schema;
+mod spec;
+mod tables;
+mod wallet;
+
+#[cfg(test)]
+mod tests;
+
+pub use dist::ValueDist;
+pub use mechanism::{Auction, LotOutcome, Pending, REVEALED_BIDS};
+pub use policy::{AuctionRules, BidFacts, first_price_bid, rule_backend};
+pub use prompt::money;
+pub use schema::answer_schema;
+pub use spec::{AuctionSpec, Budget, CommonValue, Format, Lot};
+pub use tables::{auction_bidders_table, auction_outcomes_table, bids_table};
+pub use wallet::Wallet;
+
+/// Task name of sealed-bid decisions in requests and `llm_calls`.
+pub const TASK_BID: &str = "auction.bid";
+/// Task name of English-clock decisions (stay or drop).
+pub const TASK_STAY: &str = "auction.stay";
+/// Task name of Dutch-clock decisions (accept or wait).
+pub const TASK_ACCEPT: &str = "auction.accept";
