@@ -33,7 +33,8 @@ bench sizes="10000,100000,1000000":
 # Each notebook reads the run named by its AGORA_*_RUN variable.
 notebooks: venv
     cargo run -q -- run scenarios/consumer-survey.ron --model rules --agents 2000 --replicates 2 --out runs/notebooks/survey --overwrite --quiet
-    AGORA_SURVEY_RUN="$PWD/runs/notebooks/survey" {{python}} notebooks/run_notebooks.py
+    for s in auction-first-price auction-second-price auction-english auction-dutch house-auction; do cargo run -q -- run scenarios/$s.ron --model rules --replicates 30 --out runs/notebooks/auctions/$s --overwrite --quiet; done
+    AGORA_SURVEY_RUN="$PWD/runs/notebooks/survey" AGORA_AUCTION_RUN="$PWD/runs/notebooks/auctions" {{python}} notebooks/run_notebooks.py
 
 # Python environment for the notebooks (.venv), refreshed when requirements change.
 venv:
