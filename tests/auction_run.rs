@@ -45,13 +45,20 @@ fn every_auction_scenario_runs_and_writes_consistent_tables() {
             let rows = |table: &str| parquet_rows(&table_file(&out, table, "base", rep));
             assert_eq!(rows("agents"), bidders, "{name}");
             assert_eq!(rows("auction_outcomes"), lots, "{name}: one row per lot");
-            assert_eq!(rows("auction_bidders"), bidders, "{name}: one row per bidder");
+            assert_eq!(
+                rows("auction_bidders"),
+                bidders,
+                "{name}: one row per bidder"
+            );
             assert_eq!(
                 rows("bids"),
                 rows("llm_calls"),
                 "{name}: one bids row per decision"
             );
-            assert!(rows("bids") >= lots * bidders, "{name}: every bidder decides on every lot");
+            assert!(
+                rows("bids") >= lots * bidders,
+                "{name}: every bidder decides on every lot"
+            );
             assert!(rows("events") > rows("auction_outcomes"), "{name}");
             let run = &manifest["runs"][rep as usize];
             assert_eq!(run["fallbacks"], 0, "{name}: rule bidders are always valid");
@@ -67,8 +74,12 @@ fn the_house_auction_is_reproducible() {
     run_scenario(dir.path(), "house-auction", "a", &["--seed", "3"]);
     run_scenario(dir.path(), "house-auction", "b", &["--seed", "3"]);
     for table in ["bids", "auction_outcomes", "auction_bidders", "events"] {
-        let read = |out: &str| std::fs::read(table_file(&dir.path().join(out), table, "base", 1)).unwrap();
-        assert!(read("a") == read("b"), "{table} differs between identical runs");
+        let read =
+            |out: &str| std::fs::read(table_file(&dir.path().join(out), table, "base", 1)).unwrap();
+        assert!(
+            read("a") == read("b"),
+            "{table} differs between identical runs"
+        );
     }
 }
 
@@ -81,7 +92,14 @@ fn an_invalid_auction_is_refused_with_its_position_and_a_fix() {
     let scenario = write_scenario(dir.path(), "dutch.ron", &text);
     let run = agora(
         dir.path(),
-        &["run", scenario.to_str().unwrap(), "--model", "rules", "--out", "out"],
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--out",
+            "out",
+        ],
     );
     assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
     let err = stderr(&run);
@@ -91,8 +109,15 @@ fn an_invalid_auction_is_refused_with_its_position_and_a_fix() {
     assert!(!dir.path().join("out").exists());
     let valid = agora(
         dir.path(),
-        &["validate", repo().join("scenarios/house-auction.ron").to_str().unwrap()],
+        &[
+            "validate",
+            repo().join("scenarios/house-auction.ron").to_str().unwrap(),
+        ],
     );
     assert!(valid.status.success(), "{}", stderr(&valid));
-    assert!(stdout(&valid).contains("auction mechanism"), "{}", stdout(&valid));
+    assert!(
+        stdout(&valid).contains("auction mechanism"),
+        "{}",
+        stdout(&valid)
+    );
 }
