@@ -796,6 +796,42 @@ mod tests {
         }
 
         #[test]
+        fn a_dutch_clock_sells_to_the_highest_target_within_one_step(
+            targets in proptest::collection::vec(0.0f64..100.0, 1..8),
+            reserve in 0.0f64..50.0,
+            inc in 0.5f64..5.0,
+            draw in 0usize..8,
+        ) {
+            // Bidder i accepts once the price is at most its target.
+            let levels = dutch_levels(100.0, reserve, inc);
+            let mut close = None;
+            for step in 1..=levels {
+                let price = (100.0 - f64::from(step - 1) * inc).max(reserve);
+                let accepted: Vec<u32> = (0..targets.len() as u32)
+                    .filter(|&i| price <= targets[i as usize])
+                    .collect();
+                let last = (step == levels).then_some(Outcome::NoAcceptance);
+                if let ClockStep::Closed(c) = dutch_step(&accepted, price, last, |n| draw % n) {
+                    close = Some(c);
+                    break;
+                }
+            }
+            let close = close.expect("the clock closes by the reserve");
+            let top = targets.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            match &close.sale {
+                None => {
+                    prop_assert_eq!(close.outcome, Outcome::NoAcceptance);
+                    prop_assert!(top < reserve + inc, "unsold only if no target reaches the last price");
+                }
+                Some(sale) => {
+                    prop_assert!(sale.price >= reserve && sale.price <= top);
+                    prop_assert!(sale.price > top - inc - 1e-9, "the first acceptance comes within one step");
+                    prop_assert!(targets[sale.winner as usize] > top - inc - 1e-9);
+                }
+            }
+        }
+
+        #[test]
         fn validation_never_panics_and_valid_bids_respect_the_limits(
             x in proptest::num::f64::ANY,
             s in ".*",
