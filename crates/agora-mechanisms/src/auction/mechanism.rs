@@ -122,6 +122,14 @@ fn taken(answers: &[(u32, Choice)], wanted: Choice) -> Vec<u32> {
         .collect()
 }
 
+/// The name of bidder `i` as others know it.
+fn bidder_name(bidders: &[Entity], world: &World, i: u32) -> String {
+    bidders
+        .get(i as usize)
+        .and_then(|e| world.get::<Identity>(*e))
+        .map_or_else(|| format!("Bidder {i}"), |id| id.name.clone())
+}
+
 fn failure(message: impl Into<String>) -> RunError {
     RunError::Mechanism {
         mechanism: "auction",
@@ -233,12 +241,9 @@ impl Auction {
                 let stayed = taken(&state.answers, Choice::Stay);
                 if ctx.reads_text {
                     for i in taken(&state.answers, Choice::Drop) {
-                        let name = self
-                            .bidders
-                            .get(i as usize)
-                            .and_then(|e| world.get::<Identity>(*e))
-                            .map_or_else(|| format!("Bidder {i}"), |id| id.name.clone());
-                        state.dropped.push((name, price));
+                        state
+                            .dropped
+                            .push((bidder_name(&self.bidders, world, i), price));
                     }
                 }
                 let at_limit = state.step >= max_steps;
@@ -415,12 +420,7 @@ impl Auction {
         close: &Close,
         revealed: &[(u32, f64)],
     ) {
-        let name = |world: &World, i: u32| {
-            self.bidders
-                .get(i as usize)
-                .and_then(|e| world.get::<Identity>(*e))
-                .map_or_else(|| format!("Bidder {i}"), |id| id.name.clone())
-        };
+        let name = |world: &World, i: u32| bidder_name(&self.bidders, world, i);
         let winner = close
             .sale
             .as_ref()

@@ -38,6 +38,16 @@ fn personas(n: usize) -> Vec<Persona> {
 }
 
 fn run_with(spec: &AuctionSpec, bidders: usize, replicate: u32, model: &dyn ChatModel) -> Finished {
+    run_rounds_with(spec, bidders, replicate, model, u32::MAX)
+}
+
+fn run_rounds_with(
+    spec: &AuctionSpec,
+    bidders: usize,
+    replicate: u32,
+    model: &dyn ChatModel,
+    max_rounds: u32,
+) -> Finished {
     let mut world = World::new();
     spawn_population(
         &mut world,
@@ -61,7 +71,7 @@ fn run_with(spec: &AuctionSpec, bidders: usize, replicate: u32, model: &dyn Chat
         &mut world,
         &mut recorder,
         model,
-        u32::MAX,
+        max_rounds,
         SchedulerLimits::default(),
         &mut Silent,
     ))
@@ -281,6 +291,22 @@ fn budgets_are_never_exceeded_and_bids_beyond_them_fall_back() {
         spent.push(wallet.spent);
     }
     assert_eq!(spent, vec![70.0, 70.0]);
+}
+
+#[test]
+fn bidder_totals_are_written_when_a_round_cap_stops_the_auction_early() {
+    let s = spec(
+        r#"(format: SecondPrice, values: Uniform(min: 0.0, max: 100.0), budget: Fixed(500.0),
+            lots: [(id: "a"), (id: "b"), (id: "c")])"#,
+    );
+    let run = run_rounds_with(&s, 5, 0, &rule_backend(&s), 1);
+    assert_eq!(run.outcome.rounds, 1);
+    assert_eq!(run.auction.outcomes().len(), 1);
+    assert_eq!(run.rows["auction_outcomes"], 1);
+    assert_eq!(
+        run.rows["auction_bidders"], 5,
+        "totals after the last round played"
+    );
 }
 
 #[test]
