@@ -8,9 +8,14 @@ python := ".venv/bin/python"
 default:
     @just --list
 
-# Run the demo survey end to end and print its summary.
-demo:
-    cargo run --release -- run scenarios/consumer-survey.ron --overwrite
+# Run the demo survey end to end on the embedded model (fetched once) and print its summary.
+demo agents="20":
+    cargo run --release -- models fetch
+    cargo run --release -- run scenarios/consumer-survey.ron --model local --agents {{agents}} --overwrite
+
+# Download the default local model into the cache (once; later calls only verify it).
+model:
+    cargo run -q -- models fetch
 
 # Formatting, lints, every test, and the notebooks against a fresh rule-based run.
 test: lint unit notebooks
@@ -29,6 +34,11 @@ bench sizes="10000,100000,1000000":
     cargo build --release
     ./target/release/agora bench scenarios/consumer-survey.ron --agents {{sizes}}
 
+# Prompt and generation tokens per second of the embedded model on this machine.
+bench-local threads="2":
+    cargo run --release -- models fetch
+    cargo run --release -- models bench --threads {{threads}}
+
 # Execute the analysis notebooks headless against rule-based runs made for them.
 # Each notebook reads the run named by its AGORA_*_RUN variable.
 notebooks: venv
@@ -45,3 +55,17 @@ venv:
         .venv/bin/pip install --quiet --disable-pip-version-check -r notebooks/requirements.txt
         touch .venv/.installed
     fi
+
+# Gateway throughput against the fake server: N agents x 1 call, capacity C, latency L ms.
+# Prints wall time and the ratio (N / C x L) / wall time (1.0 = the server kept full).
+bench-gateway agents="1000" capacity="64" latency="100":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p agora -p agora-fake-openai
+    ./target/release/agora-fake-openai --port 8089 --latency-ms {{latency}} --capacity {{capacity}} > /dev/null &
+    server=$!
+    trap 'kill $server' EXIT
+    sleep 1
+    stats=$(OPENAI_BASE_URL=http://127.0.0.1:8089/v1 OPENAI_API_KEY=bench ./target/release/agora run scenarios/consumer-survey.ron \
+        --model openai:bench --agents {{agents}} --rounds 1 --concurrency {{capacity}} --cache off --out /tmp/agora-bench-gateway --overwrite --stats-json)
+    python3 -c "import json,sys; s=json.loads(sys.argv[1]); ideal={{agents}}/{{capacity}}*{{latency}}/1000; print(f'wall {s[\"seconds\"]:.3f} s, ideal {ideal:.3f} s, ratio {ideal/s[\"seconds\"]:.3f}')" "$stats"

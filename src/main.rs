@@ -2,8 +2,10 @@
 
 mod bench;
 mod cli;
+mod dry_run;
 mod experiment;
 mod models;
+mod models_cmd;
 mod progress;
 mod summary;
 
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         Command::Run(args) => experiment::run_command(args),
         Command::Validate(args) => experiment::validate_command(args),
         Command::Bench(args) => bench::bench_command(args),
+        Command::Models(args) => models_cmd::models_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

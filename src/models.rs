@@ -1,22 +1,172 @@
 //! Choosing the model backend of a run.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
+use agora_llm::gateway::{CacheMode, CallCache, Gateway, PriceTable, RateLimits, RetryPolicy};
+use agora_llm::openai::{OpenAiSettings, ResponseFormat};
 use agora_llm::{ChatModel, ModelSpec};
 use agora_mechanisms::MechanismSpec;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, anyhow};
 
-/// The backend a run uses when neither the command line nor the scenario names one.
+/// The backend a run uses when neither the command line nor the scenario names one:
+/// an OpenAI-compatible server when `OPENAI_API_KEY` is set, else the embedded local
+/// model, which needs no key, GPU or server.
 pub fn default_model() -> ModelSpec {
-    ModelSpec::Rules
+    if std::env::var_os("OPENAI_API_KEY").is_some_and(|k| !k.is_empty()) {
+        return ModelSpec::OpenAi {
+            model: "gpt-4o-mini".into(),
+        };
+    }
+    ModelSpec::Local { path: None }
 }
 
-/// Build the backend for `spec`, with the rule policies `mechanism` needs.
-pub fn build(spec: &ModelSpec, mechanism: &MechanismSpec) -> Result<Arc<dyn ChatModel>> {
-    match spec {
-        ModelSpec::Rules => Ok(Arc::new(mechanism.rule_backend())),
-        ModelSpec::OpenAi { .. } | ModelSpec::Local { .. } => bail!(
-            "the `{spec}` backend is not available in this build of agora; run with `--model rules`"
+/// Say, in one line on standard error, which model a run uses when none was named.
+pub fn announce_default() {
+    match default_model() {
+        ModelSpec::Local { path: None } => eprintln!(
+            "no model named: using the embedded local model {} (--model local); --model rules or openai:MODEL choose another",
+            agora_llm::local::DEFAULT_MODEL.name
+        ),
+        spec => eprintln!(
+            "no model named: using {spec} (OPENAI_API_KEY is set); --model chooses another"
         ),
     }
+}
+
+/// How calls to a language model are made: the gateway's settings from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct CallOptions {
+    /// Cache mode; `None` means `write` for language models.
+    pub cache: Option<CacheMode>,
+    /// Directory of the call cache; `None` means `$AGORA_CACHE_DIR` or `~/.cache/agora`.
+    pub cache_dir: Option<PathBuf>,
+    /// Time allowed for one attempt.
+    pub timeout: Option<Duration>,
+    /// Most attempts per call.
+    pub attempts: Option<u32>,
+    /// Requests per minute.
+    pub requests_per_minute: Option<u32>,
+    /// Tokens per minute.
+    pub tokens_per_minute: Option<u32>,
+    /// Most calls in flight per endpoint.
+    pub endpoint_concurrency: Option<usize>,
+    /// Extra prices (RON file).
+    pub prices: Option<PathBuf>,
+    /// Ask for JSON mode instead of structured output.
+    pub json_mode: bool,
+}
+
+impl CallOptions {
+    /// The call cache file these options name.
+    pub fn cache_file(&self) -> PathBuf {
+        let dir = self
+            .cache_dir
+            .clone()
+            .or_else(|| std::env::var_os("AGORA_CACHE_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join(".cache/agora")
+            });
+        dir.join("calls.redb")
+    }
+
+    /// The price table: built-in prices, extended by `--prices`.
+    pub fn price_table(&self) -> Result<PriceTable> {
+        let mut table = PriceTable::built_in();
+        if let Some(path) = &self.prices {
+            table.extend_from_file(path).map_err(|e| anyhow!(e))?;
+        }
+        Ok(table)
+    }
+
+    fn gateway(&self) -> Result<Gateway> {
+        let defaults = RetryPolicy::default();
+        let retry = RetryPolicy {
+            max_attempts: self.attempts.unwrap_or(defaults.max_attempts),
+            timeout: self.timeout.unwrap_or(defaults.timeout),
+            ..defaults
+        };
+        let limits = RateLimits {
+            requests_per_minute: self.requests_per_minute,
+            tokens_per_minute: self.tokens_per_minute,
+            max_in_flight: None,
+        };
+        let mode = self.cache.unwrap_or(CacheMode::Write);
+        let cache = match mode {
+            CacheMode::Off => None,
+            mode => Some((open_cache(&self.cache_file())?, mode)),
+        };
+        Ok(Gateway {
+            retry,
+            limits,
+            prices: self.price_table()?,
+            cache,
+        })
+    }
+}
+
+/// The call caches open in this process, one handle per file (the store allows one).
+static OPEN_CACHES: OnceLock<Mutex<HashMap<PathBuf, Arc<CallCache>>>> = OnceLock::new();
+
+/// Make every answer stored so far durable on disk (called after each run).
+pub fn sync_caches() -> Result<()> {
+    let Some(open) = OPEN_CACHES.get() else {
+        return Ok(());
+    };
+    let open = open
+        .lock()
+        .map_err(|_| anyhow!("the call cache registry is poisoned"))?;
+    for cache in open.values() {
+        cache
+            .sync()
+            .map_err(|e| anyhow!("{}: syncing the call cache: {e}", cache.path().display()))?;
+    }
+    Ok(())
+}
+
+fn open_cache(path: &Path) -> Result<Arc<CallCache>> {
+    let mut open = OPEN_CACHES
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| anyhow!("the call cache registry is poisoned"))?;
+    if let Some(cache) = open.get(path) {
+        return Ok(cache.clone());
+    }
+    let cache = Arc::new(CallCache::open(path).map_err(|e| anyhow!(e))?);
+    open.insert(path.to_path_buf(), cache.clone());
+    Ok(cache)
+}
+
+/// Build the backend for `spec`, with the rule policies `mechanism` needs. Language
+/// models are wrapped in the gateway (cache, deduplication, pricing, validation and
+/// repair, retries, rate limits); rule-based answers are computed in-process, always
+/// valid and free, and go without it.
+pub fn build(
+    spec: &ModelSpec,
+    mechanism: &MechanismSpec,
+    options: &CallOptions,
+) -> Result<Arc<dyn ChatModel>> {
+    let backend: Arc<dyn ChatModel> = match spec {
+        ModelSpec::Rules => return Ok(Arc::new(mechanism.rule_backend())),
+        ModelSpec::Local { path } => {
+            agora_llm::local::LocalModel::shared(path.as_deref(), &spec.to_string())?
+        }
+        ModelSpec::OpenAi { model } => {
+            let mut settings = OpenAiSettings::from_env(model)
+                .context("configuring the OpenAI-compatible backend")?;
+            if let Some(n) = options.endpoint_concurrency {
+                settings.per_endpoint_in_flight = n.max(1);
+            }
+            if options.json_mode {
+                settings.response_format = ResponseFormat::JsonObject;
+            }
+            agora_llm::openai::backend(settings)?
+        }
+    };
+    Ok(options.gateway()?.wrap(backend))
 }

@@ -27,6 +27,8 @@ pub struct ExperimentSummary {
     pub output: PathBuf,
     /// One entry per run.
     pub runs: Vec<RunSummary>,
+    /// Why the experiment stopped before its last run, if it did.
+    pub stopped: Option<String>,
 }
 
 impl ExperimentSummary {
@@ -82,6 +84,21 @@ impl ExperimentSummary {
             out,
             "decisions: {decisions} ({fallbacks} fallbacks), {rate:.0} per second"
         );
+        let sum = |f: fn(&RunRecord) -> u64| self.runs.iter().map(|r| f(&r.record)).sum::<u64>();
+        let (prompt, completion) = (sum(|r| r.prompt_tokens), sum(|r| r.completion_tokens));
+        if prompt + completion > 0 {
+            let cost: f64 = self.runs.iter().map(|r| r.record.cost_usd).sum();
+            let _ = writeln!(
+                out,
+                "model calls: {} repaired, {} failed, {} from the cache; tokens {prompt} prompt + {completion} completion; cost ${cost:.4}",
+                sum(|r| r.repaired),
+                sum(|r| r.errors),
+                sum(|r| r.cache_hits),
+            );
+        }
+        if let Some(why) = &self.stopped {
+            let _ = writeln!(out, "{why}");
+        }
         let tables = self
             .runs
             .first()

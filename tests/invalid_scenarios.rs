@@ -39,9 +39,9 @@ const CASES: &[(&str, &str, &str, usize, &[&str])] = &[
     (
         "unknown mechanism",
         "mechanism: Survey((",
-        "mechanism: Auction((",
+        "mechanism: Lottery((",
         18,
-        &["unknown mechanism `Auction`", "Survey"],
+        &["unknown mechanism `Lottery`", "Survey"],
     ),
     (
         "unknown distribution",

@@ -121,6 +121,8 @@ fn replicates_and_arms_write_hive_partitions() {
         &[
             "run",
             scenario.to_str().unwrap(),
+            "--model",
+            "rules",
             "--replicates",
             "2",
             "--out",
@@ -160,7 +162,14 @@ fn an_earlier_result_is_never_overwritten_without_asking() {
     let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
     let first = agora(
         dir.path(),
-        &["run", scenario.to_str().unwrap(), "--out", "out"],
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--out",
+            "out",
+        ],
     );
     assert!(first.status.success(), "{}", stderr(&first));
     let before = std::fs::read(dir.path().join("out/manifest.json")).unwrap();
@@ -169,6 +178,8 @@ fn an_earlier_result_is_never_overwritten_without_asking() {
         &[
             "run",
             scenario.to_str().unwrap(),
+            "--model",
+            "rules",
             "--out",
             "out",
             "--seed",
@@ -190,6 +201,8 @@ fn an_earlier_result_is_never_overwritten_without_asking() {
         &[
             "run",
             scenario.to_str().unwrap(),
+            "--model",
+            "rules",
             "--out",
             "out",
             "--seed",
@@ -227,7 +240,7 @@ fn validate_and_help_explain_themselves() {
 }
 
 #[test]
-fn an_unavailable_backend_is_refused_before_anything_is_written() {
+fn an_unusable_backend_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
     let r = agora(
@@ -242,6 +255,10 @@ fn an_unavailable_backend_is_refused_before_anything_is_written() {
         ],
     );
     assert_eq!(r.status.code(), Some(1));
-    assert!(stderr(&r).contains("--model rules"), "{}", stderr(&r));
+    assert!(
+        stderr(&r).contains("OPENAI_API_KEY is not set"),
+        "{}",
+        stderr(&r)
+    );
     assert!(!dir.path().join("out").exists());
 }

@@ -33,6 +33,11 @@ pub enum RunError {
     /// Writing a table failed.
     #[error(transparent)]
     Export(#[from] agora_export::ExportError),
+    /// Replay mode met a call that is not in the cache.
+    #[error(
+        "replay found a call that is not in the cache; the scenario, seed or model differ from the cached run (use --cache write to call the model)"
+    )]
+    Replay,
     /// A mechanism hit a condition it cannot continue from.
     #[error("{mechanism}: {message}")]
     Mechanism {

@@ -163,6 +163,10 @@ pub struct SchedulerLimits {
     pub concurrency: usize,
     /// Most requests gathered before awaiting them (bounds memory on huge steps).
     pub batch: usize,
+    /// Stop at the end of the round in which the cost reaches this many US dollars.
+    pub max_cost_usd: Option<f64>,
+    /// Stop at the end of the round in which prompt plus completion tokens reach this.
+    pub max_tokens: Option<u64>,
 }
 
 impl Default for SchedulerLimits {
@@ -170,6 +174,8 @@ impl Default for SchedulerLimits {
         Self {
             concurrency: 64,
             batch: 8192,
+            max_cost_usd: None,
+            max_tokens: None,
         }
     }
 }
@@ -261,6 +267,11 @@ pub async fn run_rounds<M: Mechanism>(
             outcome.stop_reason = reason;
             break;
         }
+        if let Some(reason) = budget_exhausted(&limits, &outcome) {
+            tracing::warn!("{reason}; stopping after round {round}");
+            outcome.stop_reason = reason;
+            break;
+        }
     }
     let mut ctx = RoundCtx {
         round: outcome.rounds,
@@ -272,6 +283,25 @@ pub async fn run_rounds<M: Mechanism>(
     mechanism.finish(world, &mut ctx)?;
     recorder.flush()?;
     Ok(outcome)
+}
+
+/// Why the run must stop for its budget, if it must.
+fn budget_exhausted(limits: &SchedulerLimits, outcome: &RunOutcome) -> Option<String> {
+    if let Some(max) = limits.max_cost_usd
+        && outcome.cost_usd >= max
+    {
+        return Some(format!(
+            "budget: cost ${:.4} reached the limit ${max:.4}",
+            outcome.cost_usd
+        ));
+    }
+    let tokens = outcome.prompt_tokens + outcome.completion_tokens;
+    match limits.max_tokens {
+        Some(max) if tokens >= max => {
+            Some(format!("budget: {tokens} tokens reached the limit {max}"))
+        }
+        _ => None,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -302,14 +332,24 @@ async fn deliberate<M: Mechanism>(
         .collect();
     let waiting: Vec<usize> = (0..batch.len()).filter(|&i| answers[i].is_none()).collect();
     if !waiting.is_empty() {
-        let awaited: Vec<Result<ChatResponse, LlmError>> =
-            futures::stream::iter(waiting.iter().map(|&i| model.complete(&batch[i].2)))
-                .buffered(limits.concurrency.max(1))
-                .collect()
-                .await;
-        for (i, answer) in waiting.into_iter().zip(awaited) {
+        // Unordered, so a slow call never holds a free slot; order is restored below.
+        let batch = &batch;
+        let mut awaited = futures::stream::iter(
+            waiting
+                .into_iter()
+                .map(|i| async move { (i, model.complete(&batch[i].2).await) }),
+        )
+        .buffer_unordered(limits.concurrency.max(1));
+        while let Some((i, answer)) = awaited.next().await {
             answers[i] = Some(answer);
         }
+    }
+    // Replay must never call a model, nor quietly fall back: a miss stops the run.
+    if answers
+        .iter()
+        .any(|a| matches!(a, Some(Err(LlmError::CacheMiss))))
+    {
+        return Err(RunError::Replay);
     }
     // Resolve in the batch's order, then record each call.
     for ((agent, call, request, pending), answer) in batch.into_iter().zip(answers) {
@@ -596,6 +636,7 @@ mod tests {
         let limits = SchedulerLimits {
             concurrency: 4,
             batch: 5,
+            ..SchedulerLimits::default()
         };
         let outcome = run_rounds(
             &mut mechanism,

@@ -30,6 +30,14 @@ pub struct RunRecord {
     pub decisions: u64,
     /// Decisions whose answer was replaced by the mechanism's fallback.
     pub fallbacks: u64,
+    /// Decisions whose answer needed a repair re-ask.
+    pub repaired: u64,
+    /// Calls that ended in an error (after retries).
+    pub errors: u64,
+    /// Answers served from the call cache.
+    pub cache_hits: u64,
+    /// Cost in US dollars of the priced calls.
+    pub cost_usd: f64,
     /// Prompt tokens over all calls.
     pub prompt_tokens: u64,
     /// Completion tokens over all calls.

@@ -5,9 +5,13 @@
 //! answers it: the rule-based backend here, and the OpenAI-compatible and embedded
 //! backends beside it. Rules of the simulation never live here: a backend only chooses.
 
+pub mod gateway;
+pub mod local;
 pub mod model;
+pub mod openai;
 pub mod request;
 pub mod rules;
+pub mod schema;
 pub mod spec;
 
 pub use model::{CallMeta, ChatModel, ChatResponse, LlmError, Usage};

@@ -120,7 +120,7 @@ impl LlmError {
     pub fn is_retryable(&self) -> bool {
         match self {
             LlmError::Http { status, .. } => *status == 429 || *status >= 500,
-            LlmError::Timeout(_) | LlmError::Transport(_) | LlmError::Malformed(_) => true,
+            LlmError::Timeout(_) | LlmError::Transport(_) => true,
             _ => false,
         }
     }

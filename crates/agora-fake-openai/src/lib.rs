@@ -1,0 +1,445 @@
+//! A fake OpenAI-compatible chat completions server for tests and benchmarks.
+//!
+//! It answers `POST /v1/chat/completions` with JSON that conforms to the request's
+//! `response_format` schema, after a configurable latency, with a capacity limit
+//! (requests beyond it get 429 with `Retry-After`) and injected faults: 429, 500,
+//! malformed JSON, answers that break the schema, and hangs. Faults and answers are
+//! drawn from a hash of the request body and how often that body was seen, so the
+//! same run meets the same faults whatever order its requests arrive in.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+/// Shares of requests that meet each fault (each in 0..1, together at most 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// 429 Too Many Requests with `Retry-After`.
+    pub rate_limited: f64,
+    /// 500 Internal Server Error.
+    pub server_error: f64,
+    /// 200 with a body that is not valid JSON.
+    pub malformed: f64,
+    /// 200 with an answer that does not match the schema.
+    pub invalid_answer: f64,
+    /// No answer at all (the connection stays open).
+    pub hang: f64,
+}
+
+/// How the fake server behaves.
+#[derive(Clone, Debug)]
+pub struct FakeConfig {
+    /// Time taken by every answered request.
+    pub latency: Duration,
+    /// Requests served at once; more get 429 (0 means unlimited).
+    pub capacity: usize,
+    /// The wait a 429 asks for.
+    pub retry_after: Duration,
+    /// Injected faults.
+    pub faults: Faults,
+    /// Seed of answer and fault draws.
+    pub seed: u64,
+    /// Answer 400 to `json_schema` response formats, like servers without structured output.
+    pub reject_json_schema: bool,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            capacity: 0,
+            retry_after: Duration::from_millis(50),
+            faults: Faults::default(),
+            seed: 0,
+            reject_json_schema: false,
+        }
+    }
+}
+
+/// Counters of what the server saw and did.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests received.
+    pub requests: AtomicU64,
+    /// Requests answered with a completion.
+    pub completions: AtomicU64,
+    /// Requests turned away for capacity.
+    pub over_capacity: AtomicU64,
+    /// Faults injected.
+    pub faults: AtomicU64,
+    /// Most requests in progress at once.
+    pub peak_in_flight: AtomicU64,
+    in_flight: AtomicU64,
+    authorizations: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    /// Requests received so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// `Authorization` headers received, in order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.authorizations
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+}
+
+struct Shared {
+    config: FakeConfig,
+    slots: Option<Semaphore>,
+    seen: Mutex<HashMap<u64, u64>>,
+    stats: Arc<Stats>,
+}
+
+/// A running fake server; it stops when dropped.
+pub struct FakeServer {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeServer {
+    /// Start a server on 127.0.0.1 (a free port) with `config`.
+    pub async fn start(config: FakeConfig) -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Start a server on `addr` with `config`.
+    pub async fn start_on(addr: SocketAddr, config: FakeConfig) -> std::io::Result<Self> {
+        let stats = Arc::new(Stats::default());
+        let shared = Arc::new(Shared {
+            slots: (config.capacity > 0).then(|| Semaphore::new(config.capacity)),
+            config,
+            seen: Mutex::new(HashMap::new()),
+            stats: stats.clone(),
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(complete))
+            .route("/chat/completions", post(complete))
+            .fallback(not_found)
+            .with_state(shared);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, stats, task })
+    }
+
+    /// The base URL to use as `OPENAI_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// What the server has seen so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let stats = &shared.stats;
+    stats.requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok())
+        && let Ok(mut seen) = stats.authorizations.lock()
+    {
+        seen.push(auth.to_string());
+    }
+    let _slot = match &shared.slots {
+        Some(slots) => match slots.try_acquire() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                stats.over_capacity.fetch_add(1, Ordering::SeqCst);
+                return rate_limited(&shared.config, "the server is at capacity");
+            }
+        },
+        None => None,
+    };
+    let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    stats.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+    let response = answer(&shared, &body).await;
+    stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn answer(shared: &Shared, body: &[u8]) -> Response {
+    let config = &shared.config;
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return error(StatusCode::BAD_REQUEST, "the request body is not JSON");
+    };
+    let hash = fnv1a(body);
+    let repeat = shared
+        .seen
+        .lock()
+        .map(|mut seen| {
+            let n = seen.entry(hash).or_insert(0);
+            *n += 1;
+            *n
+        })
+        .unwrap_or(1);
+    let mut rng = Pcg64Mcg::seed_from_u64(mix(mix(mix(config.seed) ^ hash) ^ repeat));
+    let schema = request
+        .pointer("/response_format/json_schema/schema")
+        .cloned();
+    if config.reject_json_schema && schema.is_some() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "response_format json_schema is not supported by this server",
+        );
+    }
+    let f = config.faults;
+    let draw: f64 = rng.random_range(0.0..1.0);
+    let mut edge = 0.0;
+    let mut hit = |share: f64| {
+        edge += share;
+        draw < edge
+    };
+    let fault = if hit(f.rate_limited) {
+        Some("rate_limited")
+    } else if hit(f.server_error) {
+        Some("server_error")
+    } else if hit(f.malformed) {
+        Some("malformed")
+    } else if hit(f.invalid_answer) {
+        Some("invalid_answer")
+    } else if hit(f.hang) {
+        Some("hang")
+    } else {
+        None
+    };
+    if fault.is_some() {
+        shared.stats.faults.fetch_add(1, Ordering::SeqCst);
+    }
+    match fault {
+        Some("rate_limited") => return rate_limited(config, "rate limit reached"),
+        Some("server_error") => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "the server had an error");
+        }
+        Some("hang") => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return error(StatusCode::GATEWAY_TIMEOUT, "hung");
+        }
+        _ => {}
+    }
+    tokio::time::sleep(config.latency).await;
+    if fault == Some("malformed") {
+        return (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            "{\"choices\": [{\"message\": {\"content\": ",
+        )
+            .into_response();
+    }
+    let content = match (&schema, fault) {
+        (Some(schema), Some("invalid_answer")) => {
+            json!({ "unexpected": instance(schema, &mut rng) }).to_string()
+        }
+        (Some(schema), _) => instance(schema, &mut rng).to_string(),
+        (None, Some("invalid_answer")) => "{}".to_string(),
+        (None, _) => json!({ "answer": 1 }).to_string(),
+    };
+    let prompt_tokens = body.len() as u64 / 4;
+    let completion_tokens = (content.len() as u64 / 4).max(1);
+    shared.stats.completions.fetch_add(1, Ordering::SeqCst);
+    axum::Json(json!({
+        "id": format!("chatcmpl-{hash:x}"),
+        "object": "chat.completion",
+        "created": 0,
+        "model": request.get("model").cloned().unwrap_or(Value::Null),
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens }
+    }))
+    .into_response()
+}
+
+fn rate_limited(config: &FakeConfig, message: &str) -> Response {
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);
+    let ms = config.retry_after.as_millis().to_string();
+    let secs = config.retry_after.as_secs_f64().ceil().to_string();
+    if let (Ok(ms), Ok(secs)) = (HeaderValue::from_str(&ms), HeaderValue::from_str(&secs)) {
+        response.headers_mut().insert("retry-after-ms", ms);
+        response.headers_mut().insert("retry-after", secs);
+    }
+    response
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": { "message": message, "type": "fake_error", "param": null, "code": null } }))).into_response()
+}
+
+/// A JSON value that satisfies `schema` (the subset Agora's mechanisms use).
+pub fn instance(schema: &Value, rng: &mut impl Rng) -> Value {
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.is_empty()
+    {
+        return options[rng.random_range(0..options.len())].clone();
+    }
+    let ty = match schema.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(ts)) => ts.first().and_then(Value::as_str).unwrap_or("null"),
+        _ => "object",
+    };
+    let num = |key: &str| schema.get(key).and_then(Value::as_f64);
+    match ty {
+        "object" => {
+            let mut out = serde_json::Map::new();
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (key, sub) in props {
+                    out.insert(key.clone(), instance(sub, rng));
+                }
+            }
+            Value::Object(out)
+        }
+        "integer" => {
+            let lo = num("minimum").unwrap_or(0.0).ceil() as i64;
+            let hi = num("maximum").unwrap_or(100.0).floor() as i64;
+            json!(if hi >= lo {
+                rng.random_range(lo..=hi)
+            } else {
+                lo
+            })
+        }
+        "number" => {
+            let lo = num("minimum").unwrap_or(0.0);
+            let hi = num("maximum").unwrap_or(100.0).max(lo);
+            json!(((lo + (hi - lo) * rng.random_range(0.0..=1.0)) * 100.0).round() / 100.0)
+        }
+        "string" => {
+            let max = schema
+                .get("maxLength")
+                .and_then(Value::as_u64)
+                .unwrap_or(40) as usize;
+            json!(
+                "A fake answer from the test server."
+                    .chars()
+                    .take(max)
+                    .collect::<String>()
+            )
+        }
+        "boolean" => json!(rng.random_range(0..2) == 1),
+        "array" => {
+            let n = schema.get("minItems").and_then(Value::as_u64).unwrap_or(1) as usize;
+            let item = schema
+                .get("items")
+                .cloned()
+                .unwrap_or(json!({ "type": "integer" }));
+            Value::Array((0..n).map(|_| instance(&item, rng)).collect())
+        }
+        _ => Value::Null,
+    }
+}
+
+/// SplitMix64's finaliser: spreads nearby inputs over the whole range.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn faults_hit_about_their_share_and_repeats_draw_afresh() {
+        let config = FakeConfig {
+            faults: Faults {
+                rate_limited: 0.5,
+                ..Faults::default()
+            },
+            ..FakeConfig::default()
+        };
+        let shared = Shared {
+            config,
+            slots: None,
+            seen: Mutex::new(HashMap::new()),
+            stats: Arc::new(Stats::default()),
+        };
+        let mut limited = 0;
+        let mut longest_run = 0;
+        let mut run = 0;
+        for i in 0..400 {
+            let body = format!("{{\"model\": \"m\", \"n\": {}}}", i / 4);
+            let status = answer(&shared, body.as_bytes()).await.status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                limited += 1;
+                run += 1;
+                longest_run = longest_run.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        assert!((160..240).contains(&limited), "{limited} of 400");
+        assert!(longest_run < 16, "{longest_run}");
+        // Retries of one body: each repeat is a fresh draw.
+        let mut after_limited = (0, 0);
+        let mut previous = false;
+        for _ in 0..2000 {
+            let limited = answer(&shared, b"{\"same\": true}").await.status()
+                == StatusCode::TOO_MANY_REQUESTS;
+            if previous {
+                after_limited.0 += 1;
+                after_limited.1 += usize::from(limited);
+            }
+            previous = limited;
+        }
+        let share = after_limited.1 as f64 / after_limited.0 as f64;
+        assert!((0.4..0.6).contains(&share), "P(429 | 429 before) = {share}");
+    }
+
+    #[test]
+    fn instances_satisfy_their_schema() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "a": { "type": "integer", "minimum": 3, "maximum": 4 },
+                "b": { "type": "string", "enum": ["x", "y"] },
+                "c": { "type": "string", "maxLength": 5 },
+                "d": { "type": "number", "minimum": 0.5, "maximum": 0.75 }
+            }
+        });
+        let mut rng = Pcg64Mcg::seed_from_u64(1);
+        for _ in 0..100 {
+            let v = instance(&schema, &mut rng);
+            assert!((3..=4).contains(&v["a"].as_i64().unwrap()));
+            assert!(["x", "y"].contains(&v["b"].as_str().unwrap()));
+            assert!(v["c"].as_str().unwrap().chars().count() <= 5);
+            assert!((0.5..=0.75).contains(&v["d"].as_f64().unwrap()));
+        }
+    }
+}

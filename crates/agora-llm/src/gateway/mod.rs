@@ -1,0 +1,68 @@
+//! The model gateway: middleware that wraps any backend.
+//!
+//! Each layer is itself a [`ChatModel`] around an inner one, does one job and is tested
+//! on its own. [`Gateway::wrap`] composes them in the order that makes their
+//! accounting right, outermost first:
+//!
+//! 1. [`Cached`]: answers repeated calls from the on-disk call cache (or fails loudly
+//!    in replay mode) and stores new answers;
+//! 2. [`Deduplicated`]: identical requests in flight at the same time are sent once;
+//! 3. [`Priced`]: the cost of the call from the price table;
+//! 4. [`Validated`]: every answer is checked against the request's JSON Schema, with
+//!    one repair re-ask before the call is reported as failed;
+//! 5. [`Retrying`]: per-attempt timeout, retries with exponential backoff and jitter
+//!    for timeouts, connection failures, 429 (honouring `Retry-After`) and 5xx;
+//! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight.
+
+mod cache;
+mod dedup;
+mod key;
+mod limit;
+mod pricing;
+mod repair;
+mod retry;
+#[cfg(test)]
+mod testing;
+
+use std::sync::Arc;
+
+pub use cache::{CacheMode, Cached, CallCache};
+pub use dedup::Deduplicated;
+pub use key::call_key;
+pub use limit::{RateLimited, RateLimits};
+pub use pricing::{Price, PriceTable, Priced};
+pub use repair::Validated;
+pub use retry::{RetryPolicy, Retrying};
+
+use crate::model::ChatModel;
+
+/// Settings of the whole middleware stack.
+#[derive(Clone, Debug, Default)]
+pub struct Gateway {
+    /// Retry and timeout policy.
+    pub retry: RetryPolicy,
+    /// Rate and concurrency limits.
+    pub limits: RateLimits,
+    /// Prices per model.
+    pub prices: PriceTable,
+    /// Call cache and how to use it (`None`: no cache).
+    pub cache: Option<(Arc<CallCache>, CacheMode)>,
+}
+
+impl Gateway {
+    /// Wrap `backend` in the full stack.
+    pub fn wrap(&self, backend: Arc<dyn ChatModel>) -> Arc<dyn ChatModel> {
+        let price = self.prices.get(backend.name());
+        let limited: Arc<dyn ChatModel> = Arc::new(RateLimited::new(backend, &self.limits));
+        let retrying: Arc<dyn ChatModel> = Arc::new(Retrying::new(limited, self.retry.clone()));
+        let validated: Arc<dyn ChatModel> = Arc::new(Validated::new(retrying));
+        let priced: Arc<dyn ChatModel> = Arc::new(Priced::new(validated, price));
+        let deduplicated: Arc<dyn ChatModel> = Arc::new(Deduplicated::new(priced));
+        match &self.cache {
+            Some((cache, mode)) if *mode != CacheMode::Off => {
+                Arc::new(Cached::new(deduplicated, cache.clone(), *mode))
+            }
+            _ => deduplicated,
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Schema validation of every answer, with one repair re-ask.
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::model::{ChatModel, ChatResponse, LlmError};
+use crate::request::{ChatMessage, ChatRequest, Role};
+use crate::schema::validate;
+
+/// Checks every answer against its request's JSON Schema. An answer that does not
+/// match (or is not JSON at all) gets one repair attempt: the request is asked again
+/// with the bad answer and the validation error appended. If the repaired answer
+/// matches, the response records why a repair was needed; otherwise the call fails
+/// with [`LlmError::SchemaMismatch`] and the mechanism applies its fallback.
+pub struct Validated {
+    inner: Arc<dyn ChatModel>,
+}
+
+impl Validated {
+    /// Validate and repair answers of `inner`.
+    pub fn new(inner: Arc<dyn ChatModel>) -> Self {
+        Self { inner }
+    }
+
+    fn check(request: &ChatRequest, response: &ChatResponse) -> Result<(), String> {
+        validate(&request.schema, &response.answer)
+    }
+
+    async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let (first, problem) = match self.inner.complete(request).await {
+            Ok(response) => match Self::check(request, &response) {
+                Ok(()) => return Ok(response),
+                Err(problem) => (Some(response), problem),
+            },
+            Err(LlmError::Malformed(text)) => (
+                None,
+                format!("the reply was not valid JSON: {}", excerpt(&text)),
+            ),
+            Err(other) => return Err(other),
+        };
+        let repair = repair_request(request, first.as_ref(), &problem);
+        let first_attempts = first.as_ref().map_or(1, |r| r.meta.attempts.max(1));
+        match self.inner.complete(&repair).await {
+            Ok(mut second) => {
+                if let Err(again) = Self::check(request, &second) {
+                    return Err(LlmError::GaveUp {
+                        attempts: first_attempts + second.meta.attempts.max(1),
+                        last: Box::new(LlmError::SchemaMismatch(again)),
+                    });
+                }
+                if let Some(first) = &first {
+                    second.usage.prompt_tokens += first.usage.prompt_tokens;
+                    second.usage.completion_tokens += first.usage.completion_tokens;
+                    second.usage.cached_tokens += first.usage.cached_tokens;
+                    second.latency += first.latency;
+                }
+                second.meta.attempts += first_attempts;
+                second.meta.repaired = Some(problem);
+                Ok(second)
+            }
+            Err(error) => Err(LlmError::GaveUp {
+                attempts: first_attempts + error.attempts().max(1),
+                last: Box::new(error),
+            }),
+        }
+    }
+}
+
+/// The original request plus the bad answer and what was wrong with it.
+fn repair_request(
+    request: &ChatRequest,
+    first: Option<&ChatResponse>,
+    problem: &str,
+) -> ChatRequest {
+    let mut repair = request.clone();
+    if let Some(first) = first {
+        repair.messages.push(ChatMessage {
+            role: Role::Assistant,
+            content: first.answer.to_string(),
+        });
+    }
+    repair.messages.push(ChatMessage::user(format!(
+        "That answer is invalid: {problem}. Reply again with only a JSON value that matches this schema: {}",
+        request.schema
+    )));
+    repair
+}
+
+fn excerpt(text: &str) -> String {
+    let short: String = text.chars().take(80).collect();
+    if short.len() < text.len() {
+        format!("{short}...")
+    } else {
+        short
+    }
+}
+
+impl ChatModel for Validated {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn reads_messages(&self) -> bool {
+        self.inner.reads_messages()
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        self.call(request).boxed()
+    }
+
+    fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
+        let answer = self.inner.answer_now(request)?;
+        Some(
+            answer.and_then(|response| match Self::check(request, &response) {
+                Ok(()) => Ok(response),
+                Err(problem) => Err(LlmError::SchemaMismatch(problem)),
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::gateway::testing::{Scripted, Step, request};
+
+    #[tokio::test]
+    async fn a_valid_answer_passes_untouched() {
+        let inner = Scripted::new(vec![Step::Answer]);
+        let r = Validated::new(inner.clone())
+            .complete(&request(1))
+            .await
+            .unwrap();
+        assert_eq!(r.meta.repaired, None);
+        assert_eq!(inner.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_invalid_answer_is_repaired_once_with_the_error_in_the_prompt() {
+        let inner = Scripted::new(vec![Step::AnswerWith(json!({ "answer": 9 })), Step::Answer]);
+        let r = Validated::new(inner.clone())
+            .complete(&request(1))
+            .await
+            .unwrap();
+        let why = r.meta.repaired.clone().unwrap();
+        assert!(why.contains("above the maximum 5"), "{why}");
+        assert_eq!((r.meta.attempts, r.usage.prompt_tokens), (2, 200));
+        let seen = inner.seen();
+        let last = &seen[1].messages;
+        assert_eq!(last[last.len() - 2].content, r#"{"answer":9}"#);
+        assert!(last[last.len() - 1].content.contains("above the maximum 5"));
+    }
+
+    #[tokio::test]
+    async fn garbage_is_repaired_too() {
+        let inner = Scripted::new(vec![Step::Garbage, Step::Answer]);
+        let r = Validated::new(inner).complete(&request(1)).await.unwrap();
+        assert!(r.meta.repaired.unwrap().contains("not valid JSON"));
+    }
+
+    #[tokio::test]
+    async fn a_second_invalid_answer_is_a_schema_mismatch() {
+        let inner = Scripted::new(vec![
+            Step::AnswerWith(json!({ "answer": 0 })),
+            Step::AnswerWith(json!({ "x": 1 })),
+        ]);
+        let err = Validated::new(inner.clone())
+            .complete(&request(1))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("does not match the schema"),
+            "{err}"
+        );
+        assert_eq!(err.attempts(), 2);
+        assert_eq!(inner.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn other_failures_pass_through_without_a_repair() {
+        let inner = Scripted::new(vec![Step::Status(401)]);
+        let err = Validated::new(inner.clone())
+            .complete(&request(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LlmError::Http { status: 401, .. }));
+        assert_eq!(inner.calls(), 1);
+    }
+}

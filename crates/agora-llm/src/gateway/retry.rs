@@ -1,0 +1,221 @@
+//! Timeouts and retries with exponential backoff and jitter.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+use crate::model::{ChatModel, ChatResponse, LlmError};
+use crate::request::ChatRequest;
+
+/// How long to wait for one attempt and how to back off between attempts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Most requests per call, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubles each time.
+    pub base_delay: Duration,
+    /// Upper bound of one backoff.
+    pub max_delay: Duration,
+    /// Time allowed for one attempt.
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1`: full jitter over an exponential backoff,
+    /// but never shorter than what the server asked for.
+    pub fn backoff(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        rng: &mut Pcg64Mcg,
+    ) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+        let cap = exp.min(self.max_delay);
+        let jittered = Duration::from_secs_f64(rng.random_range(0.0..=cap.as_secs_f64().max(0.0)));
+        match retry_after {
+            Some(wait) => jittered.max(wait),
+            None => jittered,
+        }
+    }
+}
+
+/// Retries retryable failures of the inner model (timeouts, connection failures, 429
+/// and 5xx), never other client errors. Jitter is drawn from the call's seed, so
+/// a rerun waits the same way.
+pub struct Retrying {
+    inner: Arc<dyn ChatModel>,
+    policy: RetryPolicy,
+}
+
+impl Retrying {
+    /// Retry calls to `inner` by `policy`.
+    pub fn new(inner: Arc<dyn ChatModel>, policy: RetryPolicy) -> Self {
+        Self { inner, policy }
+    }
+
+    async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let mut rng = Pcg64Mcg::seed_from_u64(request.seed ^ 0x7265_7472_795f_6a69);
+        let max = self.policy.max_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            let result =
+                match tokio::time::timeout(self.policy.timeout, self.inner.complete(request)).await
+                {
+                    Ok(result) => result,
+                    Err(_) => Err(LlmError::Timeout(self.policy.timeout)),
+                };
+            match result {
+                Ok(mut response) => {
+                    response.meta.attempts = attempt - 1 + response.meta.attempts.max(1);
+                    return Ok(response);
+                }
+                Err(error) if error.is_retryable() && attempt < max => {
+                    let retry_after = match &error {
+                        LlmError::Http { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    let wait = self.policy.backoff(attempt, retry_after, &mut rng);
+                    tracing::debug!(attempt, ?wait, %error, "retrying a model call");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(error) if attempt > 1 => {
+                    return Err(LlmError::GaveUp {
+                        attempts: attempt,
+                        last: Box::new(error),
+                    });
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+impl ChatModel for Retrying {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn reads_messages(&self) -> bool {
+        self.inner.reads_messages()
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        self.call(request).boxed()
+    }
+
+    fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
+        self.inner.answer_now(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::testing::{Scripted, Step, request};
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            timeout: Duration::from_millis(500),
+            ..RetryPolicy::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retryable_failures_are_retried_until_an_answer() {
+        let inner = Scripted::new(vec![
+            Step::Status(500),
+            Step::Hang,
+            Step::Status(429),
+            Step::Answer,
+        ]);
+        let retrying = Retrying::new(inner.clone(), policy());
+        let answer = retrying.complete(&request(1)).await.unwrap();
+        assert_eq!(answer.meta.attempts, 4);
+        assert_eq!(inner.calls(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn client_errors_are_not_retried() {
+        let inner = Scripted::new(vec![Step::Status(400), Step::Answer]);
+        let err = Retrying::new(inner.clone(), policy())
+            .complete(&request(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LlmError::Http { status: 400, .. }), "{err}");
+        assert_eq!(inner.calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_after_the_last_attempt_with_the_last_error() {
+        let inner = Scripted::new(vec![Step::Status(503); 6]);
+        let err = Retrying::new(inner.clone(), policy())
+            .complete(&request(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts(), 4);
+        assert!(
+            err.to_string()
+                .contains("gave up after 4 attempts: HTTP 503"),
+            "{err}"
+        );
+        assert_eq!(inner.calls(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured() {
+        let inner = Scripted::new(vec![
+            Step::RateLimited(Duration::from_secs(3)),
+            Step::Answer,
+        ]);
+        let started = tokio::time::Instant::now();
+        Retrying::new(inner, policy())
+            .complete(&request(1))
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_within_its_cap() {
+        let p = RetryPolicy::default();
+        let mut rng = Pcg64Mcg::seed_from_u64(1);
+        for attempt in 1..10 {
+            let cap = p
+                .base_delay
+                .saturating_mul(1 << (attempt - 1))
+                .min(p.max_delay);
+            for _ in 0..50 {
+                assert!(p.backoff(attempt, None, &mut rng) <= cap);
+            }
+        }
+        assert_eq!(
+            p.backoff(1, Some(Duration::from_secs(30)), &mut rng),
+            Duration::from_secs(30)
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! [`LocalModel`]: the embedded GGUF model as a [`ChatModel`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Instant;
+
+use futures::FutureExt;
+use futures::channel::oneshot;
+use futures::future::BoxFuture;
+
+use super::gguf::{self, GgufInfo};
+use super::grammar::Grammar;
+use super::template::{CHATML, ChatTemplate};
+use super::worker::{self, CompiledGrammar, Job, WorkerConfig};
+use super::{LocalError, fetch};
+use crate::model::{ChatModel, ChatResponse, LlmError, Usage};
+use crate::request::ChatRequest;
+
+/// A GGUF model running on this machine's CPU.
+///
+/// Loading starts a worker thread that owns the model; requests are rendered with the
+/// file's chat template, constrained by a grammar from their schema and queued to the
+/// worker, which answers them in batches. Dropping the last handle stops the thread.
+pub struct LocalModel {
+    name: String,
+    info: GgufInfo,
+    template: ChatTemplate,
+    jobs: Sender<Job>,
+    grammars: Mutex<HashMap<(String, u32), Arc<CompiledGrammar>>>,
+    params: u64,
+}
+
+impl std::fmt::Debug for LocalModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalModel")
+            .field("name", &self.name)
+            .field("path", &self.info.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalModel {
+    /// Load the GGUF file at `path`; `name` labels its calls (`local`, `local:PATH`).
+    pub fn load(path: &Path, name: &str, config: WorkerConfig) -> Result<Self, LocalError> {
+        let started = Instant::now();
+        let info = gguf::inspect(path)?;
+        let (jobs, loaded) = worker::spawn(path.to_path_buf(), config)?;
+        let source = info
+            .chat_template
+            .clone()
+            .or(loaded.template.clone())
+            .unwrap_or_else(|| {
+                tracing::warn!(path = %path.display(), "the model file has no chat template; using ChatML");
+                CHATML.to_string()
+            });
+        let template = ChatTemplate::new(&source, &loaded.bos, &loaded.eos).map_err(|source| {
+            LocalError::Template {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        tracing::info!(
+            path = %path.display(),
+            architecture = %info.architecture,
+            parameters = loaded.params,
+            threads = config.threads,
+            slots = config.slots,
+            elapsed = ?started.elapsed(),
+            "local model loaded"
+        );
+        Ok(Self {
+            name: name.to_string(),
+            info,
+            template,
+            jobs,
+            grammars: Mutex::new(HashMap::new()),
+            params: loaded.params,
+        })
+    }
+
+    /// The model at `path` (or the default model for `None`), loaded once per process
+    /// and shared while any handle lives.
+    pub fn shared(path: Option<&Path>, name: &str) -> Result<Arc<Self>, LocalError> {
+        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Weak<LocalModel>>>> = OnceLock::new();
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => fetch::default_model_path().ok_or_else(|| {
+                LocalError::Gguf(gguf::GgufError::NotFound {
+                    path: PathBuf::from(fetch::DEFAULT_MODEL.file_name),
+                    hint: format!(": {}", fetch::MISSING_HINT),
+                })
+            })?,
+        };
+        let map = LOADED.get_or_init(Default::default);
+        let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(model) = map.get(&path).and_then(Weak::upgrade) {
+            return Ok(model);
+        }
+        let model = match Self::load(&path, name, WorkerConfig::default()) {
+            Err(LocalError::Gguf(gguf::GgufError::NotFound { path: p, .. }))
+                if fetch::is_default_location(&p) =>
+            {
+                return Err(LocalError::Gguf(gguf::GgufError::NotFound {
+                    path: p,
+                    hint: format!(": {}", fetch::MISSING_HINT),
+                }));
+            }
+            other => Arc::new(other?),
+        };
+        map.insert(path, Arc::downgrade(&model));
+        Ok(model)
+    }
+
+    /// What the file's header says.
+    pub fn info(&self) -> &GgufInfo {
+        &self.info
+    }
+
+    /// Number of parameters.
+    pub fn parameters(&self) -> u64 {
+        self.params
+    }
+
+    /// The prompt text `request` is decoded from (its messages in the chat template).
+    pub fn prompt(&self, request: &ChatRequest) -> Result<String, LlmError> {
+        self.template
+            .render(&request.messages)
+            .map_err(|e| LlmError::InvalidRequest(e.to_string()))
+    }
+
+    fn grammar(&self, request: &ChatRequest) -> Result<Arc<CompiledGrammar>, LlmError> {
+        let key = (request.schema.to_string(), request.params.max_tokens);
+        let mut cache = self.grammars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = cache.get(&key) {
+            return Ok(g.clone());
+        }
+        let grammar = Grammar::with_string_limit(
+            &request.schema,
+            u64::from(request.params.max_tokens.max(1)),
+        )
+        .map_err(|e| LlmError::InvalidRequest(e.to_string()))?;
+        let compiled = Arc::new(CompiledGrammar {
+            gbnf: grammar.to_gbnf(),
+            max_tokens: u32::try_from(grammar.max_bytes().saturating_add(1)).unwrap_or(u32::MAX),
+            closes_itself: grammar.closes_itself(),
+        });
+        cache.insert(key, compiled.clone());
+        Ok(compiled)
+    }
+
+    async fn answer(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let started = Instant::now();
+        if request.messages.is_empty() {
+            return Err(LlmError::InvalidRequest(
+                "the request has no messages for the local model to read".into(),
+            ));
+        }
+        let prompt = self.prompt(request)?;
+        let grammar = self.grammar(request)?;
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            prompt,
+            grammar,
+            params: request.params,
+            seed: request.seed,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| LlmError::Backend("the local model's worker has stopped".into()))?;
+        let generation = answer
+            .await
+            .map_err(|_| LlmError::Backend("the local model's worker has stopped".into()))??;
+        let value = serde_json::from_str(&generation.text)
+            .map_err(|e| LlmError::Malformed(format!("{e}: {}", generation.text)))?;
+        Ok(ChatResponse::new(
+            value,
+            Usage {
+                prompt_tokens: generation.prompt_tokens,
+                completion_tokens: generation.completion_tokens,
+                cached_tokens: generation.cached_tokens,
+            },
+            started.elapsed(),
+        ))
+    }
+}
+
+impl ChatModel for LocalModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reads_messages(&self) -> bool {
+        true
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        self.answer(request).boxed()
+    }
+}

@@ -1,0 +1,631 @@
+//! The generation worker: one OS thread that owns the model and decodes every request.
+//!
+//! Requests arrive on a channel from async tasks and leave on one-shot channels, so the
+//! async runtime never blocks on inference. The worker keeps a fixed number of
+//! *slots* (sequences of llama.cpp's KV cache) and decodes all busy slots together in
+//! one batch per step (continuous batching): prompt chunks of newly admitted requests
+//! and the next token of those generating share every forward pass. Each slot keeps
+//! the tokens of its last prompt in the cache; a new request takes the free slot with
+//! the longest common prefix, or copies a longer prefix (the shared instructions of a
+//! round) from any slot, so only the part that differs is computed.
+//!
+//! Sampling is done here, from the request's seed: temperature and top-p over the
+//! logits, with a PCG stream per request, under llama.cpp's grammar sampler built from
+//! the request's JSON Schema. A token drawn without the grammar is kept when the
+//! grammar accepts it (the common case, and cheap); otherwise the grammar masks the
+//! whole vocabulary and the token is drawn again from what remains, which gives the
+//! same distribution as masking first.
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use rand::{RngExt, SeedableRng};
+
+use super::LocalError;
+use crate::model::LlmError;
+use crate::request::SamplingParams;
+
+/// How the worker uses the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// CPU threads for llama.cpp's kernels.
+    pub threads: i32,
+    /// Requests decoded together (sequences in the KV cache).
+    pub slots: u32,
+    /// Tokens of KV cache per slot (prompt plus answer).
+    pub slot_context: u32,
+    /// Most tokens in one forward pass.
+    pub batch: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(16));
+        Self {
+            threads: threads as i32,
+            slots: 8,
+            slot_context: 2048,
+            batch: 512,
+        }
+    }
+}
+
+/// A grammar ready for the worker: GBNF text and the answer's largest size.
+#[derive(Debug)]
+pub(crate) struct CompiledGrammar {
+    /// GBNF with start rule `root`.
+    pub gbnf: String,
+    /// Most tokens an admitted answer can take (one per byte, plus end of text).
+    pub max_tokens: u32,
+    /// Whether text that parses as JSON is a complete answer.
+    pub closes_itself: bool,
+}
+
+/// One request for the worker.
+pub(crate) struct Job {
+    /// The prompt, rendered with the model's chat template.
+    pub prompt: String,
+    /// Grammar of the answer.
+    pub grammar: Arc<CompiledGrammar>,
+    /// Sampling parameters.
+    pub params: SamplingParams,
+    /// Seed of the sampling stream.
+    pub seed: u64,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<Generation, LlmError>>,
+}
+
+/// What the worker produced for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Generation {
+    /// The answer text (JSON admitted by the grammar).
+    pub text: String,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Prompt tokens whose KV came from the cache.
+    pub cached_tokens: u32,
+    /// Generated tokens.
+    pub completion_tokens: u32,
+}
+
+/// Facts about a loaded model, reported by the worker once it is ready.
+#[derive(Clone, Debug)]
+pub(crate) struct Loaded {
+    /// Text of the beginning-of-sequence token.
+    pub bos: String,
+    /// Text of the end-of-sequence token.
+    pub eos: String,
+    /// The model's own chat template, when llama.cpp reads one from the file.
+    pub template: Option<String>,
+    /// Parameters of the model.
+    pub params: u64,
+}
+
+/// llama.cpp's process-wide initialisation, done once.
+pub(crate) fn backend() -> Result<&'static LlamaBackend, String> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            // llama.cpp logs a lot at load time; pass it on only when debugging.
+            let logs = tracing::enabled!(tracing::Level::DEBUG);
+            llama_cpp_2::send_logs_to_tracing(
+                llama_cpp_2::LogOptions::default().with_logs_enabled(logs),
+            );
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Start the worker thread for the model at `path`; returns once the model is loaded.
+pub(crate) fn spawn(
+    path: PathBuf,
+    config: WorkerConfig,
+) -> Result<(Sender<Job>, Loaded), LocalError> {
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Job>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Loaded, LocalError>>();
+    let thread_path = path.clone();
+    std::thread::Builder::new()
+        .name("agora-local-model".into())
+        .spawn(move || run(thread_path, config, jobs_rx, ready_tx))
+        .map_err(|e| LocalError::Load {
+            path: path.clone(),
+            reason: format!("cannot start the generation thread: {e}"),
+        })?;
+    let loaded = ready_rx.recv().map_err(|_| LocalError::Load {
+        path: path.clone(),
+        reason: "the generation thread stopped while loading".into(),
+    })??;
+    Ok((jobs_tx, loaded))
+}
+
+fn run(
+    path: PathBuf,
+    config: WorkerConfig,
+    jobs: Receiver<Job>,
+    ready: std::sync::mpsc::Sender<Result<Loaded, LocalError>>,
+) {
+    let fail = |reason: String| LocalError::Load {
+        path: path.clone(),
+        reason,
+    };
+    let backend = match backend() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = ready.send(Err(fail(e)));
+            return;
+        }
+    };
+    let model = match LlamaModel::load_from_file(backend, &path, &LlamaModelParams::default()) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = ready.send(Err(fail(format!("llama.cpp could not load it ({e})"))));
+            return;
+        }
+    };
+    let slots = config.slots.max(1);
+    let n_ctx = slots * config.slot_context.max(64);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(config.batch)
+        .with_n_ubatch(config.batch)
+        .with_n_seq_max(slots)
+        .with_n_threads(config.threads)
+        .with_n_threads_batch(config.threads)
+        .with_kv_unified(true);
+    let ctx = match model.new_context(backend, params) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(fail(format!(
+                "cannot create a context of {n_ctx} tokens ({e})"
+            ))));
+            return;
+        }
+    };
+    let vocab = model.vocab();
+    let piece =
+        |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
+    let loaded = Loaded {
+        bos: piece(vocab.bos()),
+        eos: piece(vocab.eos()),
+        template: model
+            .chat_template(None)
+            .ok()
+            .and_then(|t| t.to_string().ok()),
+        params: model.n_params(),
+    };
+    let _ = ready.send(Ok(loaded));
+    let mut engine = Engine::new(&model, ctx, config, slots);
+    engine.serve(&jobs);
+}
+
+/// A request being answered in a slot.
+struct Active {
+    job: Job,
+    prompt: Vec<LlamaToken>,
+    /// Tokens of `prompt` already in the KV cache (or in the batch being decoded).
+    fed: usize,
+    cached: usize,
+    generated: Vec<u8>,
+    n_generated: u32,
+    limit: u32,
+    grammar: LlamaSampler,
+    rng: rand_pcg::Pcg64,
+    /// The token sampled last, to be fed in the next step.
+    next: Option<LlamaToken>,
+    /// Index in the current batch whose logits this slot samples from.
+    logits_at: Option<i32>,
+}
+
+struct Slot {
+    /// Tokens whose KV is in the cache for this slot's sequence, in order from position 0.
+    cached: Vec<LlamaToken>,
+    active: Option<Active>,
+}
+
+struct Engine<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    slots: Vec<Slot>,
+    queue: VecDeque<Job>,
+    batch: LlamaBatch<'static>,
+    batch_size: usize,
+    slot_context: usize,
+    n_vocab: usize,
+    /// Token texts, indexed by token id.
+    pieces: Vec<Vec<u8>>,
+    add_bos: bool,
+    /// Prefixes can be shared and truncated (false for recurrent models).
+    reuse: bool,
+    /// Scratch logits of the full vocabulary.
+    scratch: Vec<LlamaTokenData>,
+}
+
+impl<'m> Engine<'m> {
+    fn new(model: &'m LlamaModel, ctx: LlamaContext<'m>, config: WorkerConfig, slots: u32) -> Self {
+        let vocab = model.vocab();
+        let n_vocab = usize::try_from(model.n_vocab()).unwrap_or(0);
+        let pieces = (0..n_vocab)
+            .map(|t| vocab.token_to_piece(LlamaToken(t as i32), false, None))
+            .collect();
+        Self {
+            model,
+            ctx,
+            slots: (0..slots)
+                .map(|_| Slot {
+                    cached: Vec::new(),
+                    active: None,
+                })
+                .collect(),
+            queue: VecDeque::new(),
+            batch: LlamaBatch::new(config.batch as usize, slots as i32),
+            batch_size: config.batch as usize,
+            slot_context: config.slot_context as usize,
+            n_vocab,
+            pieces,
+            add_bos: vocab.should_add_bos(),
+            reuse: !model.is_recurrent() && !model.is_hybrid(),
+            scratch: Vec::with_capacity(n_vocab),
+        }
+    }
+
+    fn serve(&mut self, jobs: &Receiver<Job>) {
+        loop {
+            let busy = self.slots.iter().any(|s| s.active.is_some()) || !self.queue.is_empty();
+            if !busy {
+                match jobs.recv_timeout(Duration::from_secs(3600)) {
+                    Ok(job) => self.queue.push_back(job),
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            loop {
+                match jobs.try_recv() {
+                    Ok(job) => self.queue.push_back(job),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        if self.queue.is_empty() && self.slots.iter().all(|s| s.active.is_none()) {
+                            return;
+                        }
+                        break;
+                    }
+                }
+            }
+            self.admit();
+            self.step();
+        }
+    }
+
+    /// Move queued jobs into free slots, reusing cached prefixes.
+    fn admit(&mut self) {
+        while let Some(free) = self.slots.iter().position(|s| s.active.is_none()) {
+            let Some(job) = self.queue.pop_front() else {
+                return;
+            };
+            if job.reply.is_canceled() {
+                continue;
+            }
+            let prompt = self.tokenize(&job.prompt);
+            // The grammar's bound assumes one byte per token; real answers are far
+            // shorter, so a long prompt only narrows the room left for the answer.
+            let room = self.slot_context.saturating_sub(prompt.len());
+            if prompt.is_empty() || room < 16 {
+                let _ = job.reply.send(Err(LlmError::InvalidRequest(format!(
+                    "the prompt ({} tokens) does not fit the local model's context of {} tokens per request",
+                    prompt.len(),
+                    self.slot_context
+                ))));
+                continue;
+            }
+            let limit = job.grammar.max_tokens.min(room as u32);
+            let grammar = match LlamaSampler::grammar(self.model, &job.grammar.gbnf, "root") {
+                Ok(g) => g,
+                Err(e) => {
+                    let _ = job.reply.send(Err(LlmError::Backend(format!(
+                        "llama.cpp rejected the answer grammar: {e}"
+                    ))));
+                    continue;
+                }
+            };
+            // Pick the free slot sharing the longest prefix with this prompt.
+            let best_free = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.active.is_none())
+                .map(|(i, s)| (i, common_prefix(&s.cached, &prompt)))
+                .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))
+                .unwrap_or((free, 0));
+            let (slot, mut keep) = best_free;
+            // Any slot may hold a longer prefix (the round's shared instructions).
+            let donor = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != slot)
+                .map(|(i, s)| (i, common_prefix(&s.cached, &prompt)))
+                .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)));
+            // Always compute at least the last prompt token, for its logits.
+            let cap = prompt.len() - 1;
+            if !self.reuse {
+                keep = 0;
+            }
+            keep = keep.min(cap);
+            let seq = slot as i32;
+            let copy_from = match donor {
+                Some((d, n)) if self.reuse && n.min(cap) > keep + 16 => Some((d, n.min(cap))),
+                _ => None,
+            };
+            if let Some((d, n)) = copy_from {
+                let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
+                let _ = self
+                    .ctx
+                    .copy_kv_cache_seq(d as i32, seq, Some(0), Some(n as u32));
+                keep = n;
+            } else {
+                let ok = self
+                    .ctx
+                    .clear_kv_cache_seq(Some(slot as u32), Some(keep as u32), None)
+                    .unwrap_or(false);
+                if !ok {
+                    let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
+                    keep = 0;
+                }
+            }
+            self.slots[slot].cached = prompt[..keep].to_vec();
+            self.slots[slot].active = Some(Active {
+                rng: rand_pcg::Pcg64::seed_from_u64(job.seed),
+                job,
+                fed: keep,
+                cached: keep,
+                generated: Vec::new(),
+                n_generated: 0,
+                limit,
+                grammar,
+                next: None,
+                logits_at: None,
+                prompt,
+            });
+        }
+    }
+
+    fn tokenize(&self, text: &str) -> Vec<LlamaToken> {
+        let vocab = self.model.vocab();
+        let mut tokens = Vec::with_capacity(text.len() / 3 + 2);
+        if self.add_bos {
+            tokens.push(vocab.bos());
+        }
+        let body = vocab.tokenize(text.as_bytes(), false, true);
+        // A template that prints the BOS text itself must not get a second one.
+        if self.add_bos && body.first() == Some(&vocab.bos()) {
+            tokens.clear();
+        }
+        tokens.extend(body);
+        tokens
+    }
+
+    /// One forward pass over every busy slot, then sampling where logits are ready.
+    fn step(&mut self) {
+        self.batch.clear();
+        let mut room = self.batch_size;
+        // Generating slots first: one token each.
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Some(active) = slot.active.as_mut() else {
+                continue;
+            };
+            active.logits_at = None;
+            if let Some(token) = active.next.take() {
+                let pos = slot.cached.len() as i32;
+                if self.batch.add(token, pos, &[i as i32], true).is_ok() {
+                    active.logits_at = Some(self.batch.n_tokens() - 1);
+                    slot.cached.push(token);
+                    room -= 1;
+                } else {
+                    active.next = Some(token);
+                }
+            }
+        }
+        // Then prompt chunks, in slot order, while the batch has room.
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Some(active) = slot.active.as_mut() else {
+                continue;
+            };
+            while active.fed < active.prompt.len() && room > 0 {
+                let token = active.prompt[active.fed];
+                let last = active.fed + 1 == active.prompt.len();
+                let pos = slot.cached.len() as i32;
+                if self.batch.add(token, pos, &[i as i32], last).is_err() {
+                    room = 0;
+                    break;
+                }
+                if last {
+                    active.logits_at = Some(self.batch.n_tokens() - 1);
+                }
+                slot.cached.push(token);
+                active.fed += 1;
+                room -= 1;
+            }
+        }
+        if self.batch.n_tokens() == 0 {
+            return;
+        }
+        if let Err(e) = self.ctx.decode(&mut self.batch) {
+            // The batch's sequences are in an unknown state: fail them and start afresh.
+            for (i, slot) in self.slots.iter_mut().enumerate() {
+                if let Some(active) = slot.active.take() {
+                    let _ = active.job.reply.send(Err(LlmError::Backend(format!(
+                        "llama.cpp decode failed: {e}"
+                    ))));
+                }
+                slot.cached.clear();
+                let _ = self.ctx.clear_kv_cache_seq(Some(i as u32), None, None);
+            }
+            return;
+        }
+        for i in 0..self.slots.len() {
+            let Some(at) = self.slots[i].active.as_ref().and_then(|a| a.logits_at) else {
+                continue;
+            };
+            let token = self.sample(i, at);
+            self.advance(i, token);
+        }
+    }
+
+    /// Draw the next token of slot `i` from the logits at batch index `at`.
+    fn sample(&mut self, i: usize, at: i32) -> LlamaToken {
+        let logits = self.ctx.get_logits_ith(at);
+        let n = logits.len().min(self.n_vocab);
+        let active = self.slots[i].active.as_mut().expect("sampling a busy slot");
+        let params = active.job.params;
+        // 1. Draw without the grammar and keep the token if the grammar accepts it.
+        self.scratch.clear();
+        self.scratch
+            .extend((0..n).map(|t| LlamaTokenData::new(LlamaToken(t as i32), logits[t], 0.0)));
+        let mut draws = active.rng.clone();
+        let first = draw(&mut self.scratch, params, &mut draws);
+        let mut single =
+            LlamaTokenDataArray::new(vec![LlamaTokenData::new(first, 0.0, 0.0)], false);
+        active.grammar.apply(&mut single);
+        if single.data[0].logit().is_finite() {
+            active.rng = draws;
+            return first;
+        }
+        // 2. Mask the vocabulary with the grammar and draw from what remains.
+        self.scratch.clear();
+        self.scratch
+            .extend((0..n).map(|t| LlamaTokenData::new(LlamaToken(t as i32), logits[t], 0.0)));
+        let mut all = LlamaTokenDataArray::new(std::mem::take(&mut self.scratch), false);
+        active.grammar.apply(&mut all);
+        let mut allowed = all.data;
+        allowed.retain(|d| d.logit().is_finite());
+        let token = if allowed.is_empty() {
+            // Nothing fits: the grammar is complete or stuck; end the answer.
+            self.model.vocab().eos()
+        } else {
+            draw(&mut allowed, params, &mut active.rng)
+        };
+        self.scratch = allowed;
+        token
+    }
+
+    /// Record `token` for slot `i` and finish the request when its answer is complete.
+    fn advance(&mut self, i: usize, token: LlamaToken) {
+        let slot = &mut self.slots[i];
+        let Some(active) = slot.active.as_mut() else {
+            return;
+        };
+        let eog = self.model.vocab().is_eog(token);
+        if !eog {
+            active.grammar.accept(token);
+            active.n_generated += 1;
+            if let Some(p) = self.pieces.get(token.0 as usize) {
+                active.generated.extend_from_slice(p);
+            }
+        }
+        let complete = eog
+            || (active.job.grammar.closes_itself
+                && active
+                    .generated
+                    .last()
+                    .is_some_and(|b| matches!(b, b'}' | b']' | b'"'))
+                && serde_json::from_slice::<serde::de::IgnoredAny>(&active.generated).is_ok());
+        let out_of_room =
+            active.n_generated >= active.limit || slot.cached.len() + 1 >= self.slot_context;
+        if !(complete || out_of_room) {
+            active.next = Some(token);
+            return;
+        }
+        let Some(active) = slot.active.take() else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&active.generated).into_owned();
+        let result = if complete || serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
+            Ok(Generation {
+                text,
+                prompt_tokens: active.prompt.len() as u32,
+                cached_tokens: active.cached as u32,
+                completion_tokens: active.n_generated + u32::from(eog),
+            })
+        } else {
+            Err(LlmError::Malformed(format!(
+                "the answer did not close within {} tokens: {text}",
+                active.limit
+            )))
+        };
+        let _ = active.job.reply.send(result);
+    }
+}
+
+/// Sample a token from `cands` (logits, in token order) with temperature and top-p.
+fn draw(
+    cands: &mut [LlamaTokenData],
+    params: SamplingParams,
+    rng: &mut rand_pcg::Pcg64,
+) -> LlamaToken {
+    let greedy = |c: &[LlamaTokenData]| {
+        c.iter()
+            .fold(None::<&LlamaTokenData>, |best, d| match best {
+                Some(b) if b.logit() >= d.logit() => Some(b),
+                _ => Some(d),
+            })
+            .map_or(LlamaToken(0), |d| d.id())
+    };
+    if params.temperature <= 0.0 || cands.len() == 1 {
+        return greedy(cands);
+    }
+    let t = params.temperature;
+    let max = cands
+        .iter()
+        .map(|d| d.logit())
+        .fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0.0f64;
+    for d in cands.iter_mut() {
+        let p = (((d.logit() - max) / t) as f64).exp();
+        d.set_p(p as f32);
+        total += p;
+    }
+    let mut kept: &mut [LlamaTokenData] = cands;
+    if params.top_p < 1.0 && params.top_p > 0.0 {
+        // Most mass sits in few tokens: sort the likely ones, stop at top_p.
+        kept.sort_unstable_by(|a, b| b.p().total_cmp(&a.p()).then(a.id().0.cmp(&b.id().0)));
+        let target = f64::from(params.top_p) * total;
+        let mut acc = 0.0;
+        let mut n = kept.len();
+        for (k, d) in kept.iter().enumerate() {
+            acc += f64::from(d.p());
+            if acc >= target {
+                n = k + 1;
+                break;
+            }
+        }
+        kept = &mut kept[..n];
+        total = kept.iter().map(|d| f64::from(d.p())).sum();
+    }
+    let mut u = rng.random::<f64>() * total;
+    for d in kept.iter() {
+        u -= f64::from(d.p());
+        if u <= 0.0 {
+            return d.id();
+        }
+    }
+    kept.last().map_or(LlamaToken(0), |d| d.id())
+}
+
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}

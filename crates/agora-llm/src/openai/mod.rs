@@ -1,0 +1,403 @@
+//! The OpenAI-compatible backend: OpenAI, Azure OpenAI's v1 endpoint, vLLM, SGLang,
+//! Ollama, the llama.cpp server, LM Studio.
+//!
+//! Configured as users expect: `OPENAI_API_KEY` and `OPENAI_BASE_URL` (several base
+//! URLs separated by commas are used round-robin, each with its own limit of calls in
+//! flight). Answers are requested as structured output (`response_format` with the
+//! request's JSON Schema, strict); servers that reject that are switched to JSON mode
+//! and the gateway validates the answers instead. Seeds and sampling parameters are
+//! passed through.
+
+mod transport;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+pub use transport::{HttpFailure, StatusAware};
+
+use crate::model::{ChatModel, ChatResponse, LlmError, Usage};
+use crate::request::{ChatRequest, Role};
+
+/// The default base URL when `OPENAI_BASE_URL` is not set.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// How answers are constrained on the server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResponseFormat {
+    /// `response_format: json_schema` with `strict: true`.
+    #[default]
+    JsonSchema,
+    /// `response_format: json_object`; the gateway validates against the schema.
+    JsonObject,
+}
+
+/// Settings of the OpenAI-compatible backend.
+#[derive(Clone)]
+pub struct OpenAiSettings {
+    /// Model name sent to the server.
+    pub model: String,
+    /// Base URLs, used round-robin.
+    pub base_urls: Vec<String>,
+    /// API key (may be empty for local servers).
+    pub api_key: String,
+    /// Most calls in flight per base URL.
+    pub per_endpoint_in_flight: usize,
+    /// Structured output or JSON mode.
+    pub response_format: ResponseFormat,
+}
+
+impl std::fmt::Debug for OpenAiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiSettings")
+            .field("model", &self.model)
+            .field("base_urls", &self.base_urls)
+            .field(
+                "api_key",
+                &if self.api_key.is_empty() {
+                    "(none)"
+                } else {
+                    "(set)"
+                },
+            )
+            .field("per_endpoint_in_flight", &self.per_endpoint_in_flight)
+            .field("response_format", &self.response_format)
+            .finish()
+    }
+}
+
+impl OpenAiSettings {
+    /// Settings for `model` from `OPENAI_API_KEY` and `OPENAI_BASE_URL`.
+    ///
+    /// A key is required for the public OpenAI endpoint and optional for others (local
+    /// servers usually need none).
+    pub fn from_env(model: &str) -> Result<Self, LlmError> {
+        let base = std::env::var("OPENAI_BASE_URL")
+            .ok()
+            .filter(|b| !b.trim().is_empty());
+        let base_urls: Vec<String> = base
+            .as_deref()
+            .unwrap_or(DEFAULT_BASE_URL)
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        let api_key = std::env::var("OPENAI_API_KEY").unwrap_or_default();
+        if api_key.trim().is_empty() && base.is_none() {
+            return Err(LlmError::InvalidRequest(
+                "OPENAI_API_KEY is not set; export your key, or set OPENAI_BASE_URL to an OpenAI-compatible server (vLLM, Ollama, llama.cpp server, ...)".into(),
+            ));
+        }
+        for url in &base_urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(LlmError::InvalidRequest(format!(
+                    "OPENAI_BASE_URL entry `{url}` is not an http(s) URL; use for example http://127.0.0.1:8000/v1"
+                )));
+            }
+        }
+        Ok(Self {
+            model: model.to_string(),
+            base_urls,
+            api_key,
+            per_endpoint_in_flight: 256,
+            response_format: ResponseFormat::JsonSchema,
+        })
+    }
+}
+
+struct Endpoint {
+    client: Client<OpenAIConfig>,
+    slots: Semaphore,
+}
+
+/// A chat model behind one or more OpenAI-compatible endpoints.
+pub struct OpenAiBackend {
+    name: String,
+    model: String,
+    api_key: String,
+    endpoints: Vec<Endpoint>,
+    next: AtomicUsize,
+    json_mode: AtomicBool,
+}
+
+impl OpenAiBackend {
+    /// A backend for `settings`.
+    pub fn new(settings: OpenAiSettings) -> Result<Self, LlmError> {
+        // TLS uses the ring provider; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(settings.per_endpoint_in_flight)
+            .build()
+            .map_err(|e| LlmError::Backend(format!("starting the HTTP client: {e}")))?;
+        let endpoints = settings
+            .base_urls
+            .iter()
+            .map(|url| {
+                let config = OpenAIConfig::new()
+                    .with_api_base(url.clone())
+                    .with_api_key(settings.api_key.clone());
+                Endpoint {
+                    client: Client::with_config(config)
+                        .with_http_service(StatusAware::new(http.clone())),
+                    slots: Semaphore::new(settings.per_endpoint_in_flight.max(1)),
+                }
+            })
+            .collect::<Vec<_>>();
+        if endpoints.is_empty() {
+            return Err(LlmError::InvalidRequest(
+                "no OpenAI base URL configured".into(),
+            ));
+        }
+        Ok(Self {
+            name: format!("openai:{}", settings.model),
+            model: settings.model,
+            api_key: settings.api_key,
+            endpoints,
+            next: AtomicUsize::new(0),
+            json_mode: AtomicBool::new(settings.response_format == ResponseFormat::JsonObject),
+        })
+    }
+
+    fn body(&self, request: &ChatRequest) -> Value {
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|m| {
+                let role = match m.role {
+                    Role::System => "system",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                };
+                json!({ "role": role, "content": m.content })
+            })
+            .collect();
+        let response_format = if self.json_mode.load(Ordering::Relaxed) {
+            json!({ "type": "json_object" })
+        } else {
+            json!({
+                "type": "json_schema",
+                "json_schema": { "name": "answer", "schema": *request.schema, "strict": true }
+            })
+        };
+        json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": request.params.temperature,
+            "top_p": request.params.top_p,
+            "max_tokens": request.params.max_tokens,
+            "seed": request.seed & (i64::MAX as u64),
+            "response_format": response_format,
+        })
+    }
+
+    async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len();
+        let endpoint = &self.endpoints[index];
+        let _slot = endpoint
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| LlmError::Backend(e.to_string()))?;
+        let started = Instant::now();
+        let sent = endpoint
+            .client
+            .chat()
+            .create_byot::<Value, Value>(self.body(request))
+            .await;
+        let raw = match sent {
+            Ok(raw) => raw,
+            Err(error) => {
+                let error = self.map_error(error);
+                // A server without structured output: switch to JSON mode and ask again.
+                if !self.json_mode.load(Ordering::Relaxed) && rejects_response_format(&error) {
+                    tracing::warn!(model = %self.name, "the server rejected json_schema output; using JSON mode with validation");
+                    self.json_mode.store(true, Ordering::Relaxed);
+                    let again = endpoint
+                        .client
+                        .chat()
+                        .create_byot::<Value, Value>(self.body(request))
+                        .await;
+                    again.map_err(|e| self.map_error(e))?
+                } else {
+                    return Err(error);
+                }
+            }
+        };
+        parse_completion(&raw, started.elapsed())
+    }
+
+    fn map_error(&self, error: OpenAIError) -> LlmError {
+        let redact = |text: String| redact(&text, &self.api_key);
+        match error {
+            OpenAIError::Boxed(inner) => match inner.downcast::<HttpFailure>() {
+                Ok(failure) => LlmError::Http {
+                    status: failure.status,
+                    message: redact(failure.body),
+                    retry_after: failure.retry_after,
+                },
+                Err(other) => LlmError::Transport(redact(other.to_string())),
+            },
+            OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::Timeout(Duration::ZERO),
+            OpenAIError::Reqwest(e) => LlmError::Transport(redact(e.without_url().to_string())),
+            OpenAIError::ApiError(e) => LlmError::Http {
+                status: e.status_code.as_u16(),
+                message: redact(e.api_error.message),
+                retry_after: None,
+            },
+            // A response body that is not a chat completion is a transport fault (retried);
+            // a completion whose content is not JSON is the model's (repaired).
+            OpenAIError::JSONDeserialize(_, content) => LlmError::Transport(format!(
+                "the response is not a chat completion: {}",
+                redact(excerpt(&content))
+            )),
+            other => LlmError::Backend(redact(other.to_string())),
+        }
+    }
+}
+
+fn rejects_response_format(error: &LlmError) -> bool {
+    matches!(error, LlmError::Http { status: 400 | 422, message, .. }
+        if message.contains("response_format") || message.contains("json_schema"))
+}
+
+/// Pull the answer and token counts out of a chat completion.
+fn parse_completion(raw: &Value, latency: Duration) -> Result<ChatResponse, LlmError> {
+    let content = raw
+        .pointer("/choices/0/message/content")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            LlmError::Malformed(format!(
+                "no message content in the completion: {}",
+                excerpt(&raw.to_string())
+            ))
+        })?;
+    let answer: Value = serde_json::from_str(strip_fences(content))
+        .map_err(|e| LlmError::Malformed(format!("{e}: {}", excerpt(content))))?;
+    let count = |path: &str| raw.pointer(path).and_then(Value::as_u64).unwrap_or(0) as u32;
+    let usage = Usage {
+        prompt_tokens: count("/usage/prompt_tokens"),
+        completion_tokens: count("/usage/completion_tokens"),
+        cached_tokens: count("/usage/prompt_tokens_details/cached_tokens"),
+    };
+    Ok(ChatResponse::new(answer, usage, latency))
+}
+
+/// Accept answers wrapped in a Markdown code fence, as some servers send them.
+fn strip_fences(content: &str) -> &str {
+    let trimmed = content.trim();
+    let Some(rest) = trimmed.strip_prefix("```") else {
+        return trimmed;
+    };
+    let rest = rest.strip_prefix("json").unwrap_or(rest);
+    rest.strip_suffix("```").unwrap_or(rest).trim()
+}
+
+fn excerpt(text: &str) -> String {
+    let short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        format!("{short}...")
+    } else {
+        short
+    }
+}
+
+/// Remove the API key (and any long piece of it) from a message a server sent back.
+pub fn redact(text: &str, key: &str) -> String {
+    let key = key.trim();
+    if key.len() < 8 {
+        return text.to_string();
+    }
+    let mut out = text.replace(key, "[redacted]");
+    // Servers often echo a key with its middle masked: hide any 8-character piece.
+    let chars: Vec<char> = key.chars().collect();
+    for window in chars.windows(8) {
+        let piece: String = window.iter().collect();
+        if out.contains(&piece) {
+            out = out.replace(&piece, "[redacted]");
+        }
+    }
+    out
+}
+
+impl ChatModel for OpenAiBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reads_messages(&self) -> bool {
+        true
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        self.call(request).boxed()
+    }
+}
+
+/// Shared handle to a backend, for composing with the gateway.
+pub fn backend(settings: OpenAiSettings) -> Result<Arc<dyn ChatModel>, LlmError> {
+    Ok(Arc::new(OpenAiBackend::new(settings)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_are_parsed_with_usage_and_fences_are_tolerated() {
+        let raw = json!({
+            "choices": [{ "message": { "content": "```json\n{\"answer\": 4}\n```" } }],
+            "usage": { "prompt_tokens": 120, "completion_tokens": 7, "prompt_tokens_details": { "cached_tokens": 64 } }
+        });
+        let r = parse_completion(&raw, Duration::from_millis(3)).unwrap();
+        assert_eq!(r.answer, json!({ "answer": 4 }));
+        assert_eq!(
+            r.usage,
+            Usage {
+                prompt_tokens: 120,
+                completion_tokens: 7,
+                cached_tokens: 64
+            }
+        );
+        let bad = json!({ "choices": [{ "message": { "content": "four" } }] });
+        assert!(matches!(
+            parse_completion(&bad, Duration::ZERO),
+            Err(LlmError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn keys_are_redacted_whole_and_in_pieces() {
+        let key = "sk-test-0123456789abcdef";
+        let echoed = format!("Incorrect API key provided: {key}. Also sk-test-0123****cdef");
+        let clean = redact(&echoed, key);
+        assert!(
+            !clean.contains(key) && !clean.contains("0123456789"),
+            "{clean}"
+        );
+        assert!(!clean.contains("sk-test-0123"), "{clean}");
+        assert_eq!(redact("nothing here", key), "nothing here");
+    }
+
+    #[test]
+    fn settings_never_show_the_key() {
+        let settings = OpenAiSettings {
+            model: "m".into(),
+            base_urls: vec!["http://127.0.0.1:1/v1".into()],
+            api_key: "sk-very-secret-value".into(),
+            per_endpoint_in_flight: 1,
+            response_format: ResponseFormat::JsonSchema,
+        };
+        assert!(!format!("{settings:?}").contains("secret"));
+    }
+}

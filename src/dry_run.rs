@@ -1,0 +1,176 @@
+//! `agora run --dry-run`: what an experiment would cost, before spending anything.
+//!
+//! A small sample of the population (replicate 0, at most 20 agents) plays every round
+//! against a probe that renders each prompt as a language model would see it and
+//! answers with the mechanism's rule policy. Calls per agent and tokens per call from
+//! the sample are scaled to the whole experiment and priced. No model is called and
+//! nothing is written outside a temporary directory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use agora_core::record::{Recorder, RunInfo};
+use agora_core::scheduler::{SchedulerLimits, Silent};
+use agora_core::seed::SeedStream;
+use agora_core::world::spawn_population;
+use agora_export::{OutputLayout, Partition};
+use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, ModelSpec, RuleBackend};
+use agora_population::sample;
+use agora_scenario::{ExperimentPlan, Scenario};
+use anyhow::{Context, Result};
+use bevy_ecs::world::World;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use crate::experiment::{Session, play_mechanism};
+use crate::models::CallOptions;
+
+/// Agents of the sample that is played.
+const SAMPLE: usize = 20;
+
+/// Renders prompts like a language model would receive them, counts their size, and
+/// answers with rule policies.
+struct Probe {
+    rules: RuleBackend,
+    calls: AtomicU64,
+    prompt_chars: AtomicU64,
+    answer_chars: AtomicU64,
+}
+
+impl Probe {
+    fn answer(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
+        self.prompt_chars.fetch_add(chars as u64, Ordering::Relaxed);
+        let answer = self
+            .rules
+            .answer_now(request)
+            .unwrap_or_else(|| Err(LlmError::Backend("no rule".into())))?;
+        self.answer_chars
+            .fetch_add(answer.answer.to_string().len() as u64, Ordering::Relaxed);
+        Ok(answer)
+    }
+}
+
+impl ChatModel for Probe {
+    fn name(&self) -> &str {
+        "dry-run"
+    }
+
+    fn reads_messages(&self) -> bool {
+        true
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        futures::future::ready(self.answer(request)).boxed()
+    }
+
+    fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
+        Some(self.answer(request))
+    }
+}
+
+/// Print the estimate for `plan`.
+pub fn estimate(scenario: &Scenario, plan: &ExperimentPlan, calls: &CallOptions) -> Result<()> {
+    let agents = plan.agents.min(SAMPLE).max(1);
+    let seeds = SeedStream::for_replicate(plan.seed, 0);
+    let population = sample(
+        &scenario.file.population,
+        agents,
+        &seeds,
+        scenario.base_dir(),
+    )
+    .with_context(|| format!("building the population of {}", scenario.path.display()))?;
+    let mut world = World::new();
+    spawn_population(&mut world, population.schema, population.personas, 32);
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let info = RunInfo {
+        run_id: Arc::from("dry-run"),
+        partition: Partition {
+            arm: "dry-run".into(),
+            replicate: 0,
+        },
+        seeds,
+    };
+    let mut recorder = Recorder::new(OutputLayout::new(scratch.path()), info);
+    let probe = Probe {
+        rules: scenario.file.mechanism.rule_backend(),
+        calls: AtomicU64::new(0),
+        prompt_chars: AtomicU64::new(0),
+        answer_chars: AtomicU64::new(0),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let session = Session {
+        model: &probe,
+        max_rounds: plan.max_rounds,
+        limits: SchedulerLimits::default(),
+        runtime: &runtime,
+    };
+    play_mechanism(
+        &scenario.file.mechanism,
+        plan.params,
+        &mut world,
+        &mut recorder,
+        &session,
+        &mut Silent,
+    )?;
+    recorder.close()?;
+
+    let sampled_calls = probe.calls.load(Ordering::Relaxed).max(1) as f64;
+    let per_agent = sampled_calls / agents as f64;
+    let prompt_per_call = probe.prompt_chars.load(Ordering::Relaxed) as f64 / sampled_calls / 4.0;
+    let answer_per_call =
+        (probe.answer_chars.load(Ordering::Relaxed) as f64 / sampled_calls / 4.0).max(1.0);
+    let prices = calls.price_table()?;
+    println!(
+        "{}: dry run on {agents} sampled agents; {:.1} calls per agent, about {:.0} prompt tokens per call",
+        scenario.file.name, per_agent, prompt_per_call
+    );
+    println!(
+        "| arm | model | runs | calls | prompt tokens | completion tokens (typical / at most) | cost (typical / at most) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    let mut arms: Vec<(&str, String)> = Vec::new();
+    for run in &plan.runs {
+        let model = run
+            .model
+            .clone()
+            .unwrap_or_else(crate::models::default_model)
+            .to_string();
+        if !arms.iter().any(|(a, _)| *a == run.arm) {
+            arms.push((&run.arm, model));
+        }
+    }
+    for (arm, model) in arms {
+        let runs = plan.runs.iter().filter(|r| r.arm == arm).count() as f64;
+        let n_calls = per_agent * plan.agents as f64 * runs;
+        let prompt = n_calls * prompt_per_call;
+        let typical = n_calls * answer_per_call;
+        let most = n_calls * f64::from(plan.params.max_tokens);
+        let is_rules = ModelSpec::parse(&model).is_ok_and(|m| m == ModelSpec::Rules);
+        let cost = |completion: f64| match prices.get(&model) {
+            _ if is_rules => "$0 (rules)".to_string(),
+            Some(p) => format!("${:.4}", (prompt * p.input + completion * p.output) / 1e6),
+            None => "no price".to_string(),
+        };
+        println!(
+            "| {arm} | {model} | {runs} | {n_calls:.0} | {prompt:.0} | {typical:.0} / {most:.0} | {} / {} |",
+            cost(typical),
+            cost(most)
+        );
+    }
+    println!(
+        "Nothing was called or written. Prices: built-in table{}.",
+        if calls.prices.is_some() {
+            " and --prices"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! The embedded local model: constrained answers from the real default model, an
+//! end-to-end survey run on it, and clear errors for files it cannot run.
+//!
+//! Tests that need the default model skip with a printed reason when it is not cached
+//! (`agora models fetch` downloads it), except under CI (`CI` set), where they fail.
+
+mod common;
+
+use std::sync::Arc;
+
+use agora_llm::local::LocalModel;
+use agora_llm::{ChatMessage, ChatModel, ChatRequest, SamplingParams};
+use common::*;
+use serde_json::{Value, json};
+
+/// The default model, or `None` (with the reason printed) when it cannot be loaded
+/// outside CI.
+fn default_model() -> Option<Arc<LocalModel>> {
+    match LocalModel::shared(None, "local") {
+        Ok(model) => Some(model),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("CI must load the default local model (run `agora models fetch`): {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: the default local model is not available: {e}");
+            None
+        }
+    }
+}
+
+fn request(system: &str, user: &str, schema: &Value, seed: u64, temperature: f32) -> ChatRequest {
+    ChatRequest {
+        task: "test.answer",
+        messages: vec![ChatMessage::system(system), ChatMessage::user(user)],
+        schema: Arc::new(schema.clone()),
+        params: SamplingParams {
+            temperature,
+            top_p: 1.0,
+            max_tokens: 64,
+        },
+        seed,
+        facts: None,
+    }
+}
+
+fn bid_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "bid": {"type": "number", "minimum": 0, "maximum": 250},
+            "reason": {"type": "string", "maxLength": 40}
+        },
+        "required": ["bid", "reason"],
+        "additionalProperties": false
+    })
+}
+
+fn likert_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"answer": {"type": "integer", "minimum": 1, "maximum": 7}},
+        "required": ["answer"],
+        "additionalProperties": false
+    })
+}
+
+const PERSONAS: [&str; 5] = [
+    "You are Ana, 34, a nurse in a large city who cooks rarely.",
+    "You are Bob, 61, a retired farmer who grows his own vegetables.",
+    "You are Chen, 22, a student on a tight budget.",
+    "You are Dana, 45, a lawyer with two children and little time.",
+    "You are Eli, 29, a software developer who loves trying new gadgets.",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_constrained_bids_and_likert_answers_parse_and_respect_their_bounds() {
+    let Some(model) = default_model() else { return };
+    let bid = bid_schema();
+    let likert = likert_schema();
+    let mut requests = Vec::new();
+    for i in 0..50u64 {
+        let persona = PERSONAS[i as usize % PERSONAS.len()];
+        requests.push(request(
+            persona,
+            "A sealed-bid auction sells a used road bike. What is the most you bid, in dollars? Reply with JSON {\"bid\": number, \"reason\": text}.",
+            &bid,
+            1000 + i,
+            1.0,
+        ));
+        requests.push(request(
+            persona,
+            "A meal kit would save me time during the week. Answer from 1 (disagree) to 7 (agree). Reply with JSON {\"answer\": ...}.",
+            &likert,
+            2000 + i,
+            1.0,
+        ));
+    }
+    let answers = futures::future::join_all(requests.iter().map(|r| model.complete(r))).await;
+    let mut bids = Vec::new();
+    let mut points = Vec::new();
+    for (request, answer) in requests.iter().zip(answers) {
+        let response = answer.unwrap_or_else(|e| panic!("seed {}: {e}", request.seed));
+        assert!(response.usage.prompt_tokens > 0 && response.usage.completion_tokens > 0);
+        let value = &response.answer;
+        if request.schema.as_ref() == &bid {
+            let b = value["bid"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no bid: {value}"));
+            assert!((0.0..=250.0).contains(&b), "bid out of bounds: {value}");
+            let reason = value["reason"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no reason: {value}"));
+            assert!(reason.chars().count() <= 40, "reason too long: {value}");
+            assert_eq!(value.as_object().map(|o| o.len()), Some(2), "{value}");
+            bids.push(b);
+        } else {
+            let p = value["answer"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("not an integer: {value}"));
+            assert!((1..=7).contains(&p), "Likert answer out of bounds: {value}");
+            assert_eq!(value.as_object().map(|o| o.len()), Some(1), "{value}");
+            points.push(p);
+        }
+    }
+    assert_eq!((bids.len(), points.len()), (50, 50));
+    // Sampling at temperature 1 with 50 seeds gives more than one answer.
+    points.sort_unstable();
+    points.dedup();
+    assert!(
+        points.len() > 1,
+        "every Likert answer was the same: {points:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_seed_gives_the_same_answer_alone_or_in_a_batch() {
+    let Some(model) = default_model() else { return };
+    let schema = bid_schema();
+    let make = |seed| {
+        request(
+            PERSONAS[0],
+            "What is the most you would pay for a used road bike, in dollars? Reply with JSON.",
+            &schema,
+            seed,
+            0.8,
+        )
+    };
+    let alone = model.complete(&make(7)).await.expect("an answer");
+    let again = model.complete(&make(7)).await.expect("an answer");
+    assert_eq!(alone.answer, again.answer);
+    assert!(
+        again.usage.cached_tokens > 0,
+        "the repeated prompt comes from the cache"
+    );
+    let batch: Vec<ChatRequest> = (0..6)
+        .map(|i| make(if i == 3 { 7 } else { 100 + i }))
+        .collect();
+    let answers = futures::future::join_all(batch.iter().map(|r| model.complete(r))).await;
+    assert_eq!(answers[3].as_ref().expect("an answer").answer, alone.answer);
+}
+
+#[test]
+fn a_survey_runs_end_to_end_on_the_local_model() {
+    if default_model().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
+    let r = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "local",
+            "--agents",
+            "3",
+            "--out",
+            "out",
+        ],
+    );
+    assert!(r.status.success(), "{}", stderr(&r));
+    let out = dir.path().join("out");
+    assert_eq!(
+        parquet_rows(&table_file(&out, "survey_responses", "base", 0)),
+        3 * 4
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let run = &manifest["runs"][0];
+    assert_eq!(run["model"], "local");
+    assert!(run["prompt_tokens"].as_u64().unwrap() > 100, "{run}");
+    assert!(run["completion_tokens"].as_u64().unwrap() > 10, "{run}");
+    // Constrained decoding: every answer parses; only the mechanism's own checks
+    // (none expected here) could turn one into a fallback.
+    assert_eq!(run["fallbacks"], 0, "{run}");
+}
+
+#[test]
+fn files_the_backend_cannot_run_are_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
+    std::fs::write(
+        dir.path().join("notes.gguf"),
+        b"not a model, just some text",
+    )
+    .unwrap();
+    let mut truncated = b"GGUF".to_vec();
+    truncated.extend(3u32.to_le_bytes());
+    truncated.extend(200u64.to_le_bytes());
+    truncated.extend(5u64.to_le_bytes());
+    truncated.extend([0u8; 40]);
+    std::fs::write(dir.path().join("cut.gguf"), &truncated).unwrap();
+    for (file, words) in [
+        ("missing.gguf", &["missing.gguf", "not found"][..]),
+        ("notes.gguf", &["notes.gguf", "not a GGUF model file"][..]),
+        ("cut.gguf", &["cut.gguf", "corrupt or truncated"][..]),
+    ] {
+        let spec = format!("local:{file}");
+        let r = agora(
+            dir.path(),
+            &[
+                "run",
+                scenario.to_str().unwrap(),
+                "--model",
+                &spec,
+                "--out",
+                "out",
+            ],
+        );
+        assert_eq!(r.status.code(), Some(1), "{file}: {}", stderr(&r));
+        for word in words {
+            assert!(
+                stderr(&r).contains(word),
+                "{file}: expected {word:?} in {}",
+                stderr(&r)
+            );
+        }
+        assert!(!stderr(&r).contains("panicked"), "{}", stderr(&r));
+        assert!(!dir.path().join("out").exists(), "nothing is written");
+    }
+}
+
+#[test]
+fn the_default_model_is_announced_when_no_model_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
+    // An empty cache: the run stops before writing and says how to get the model.
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
+        .current_dir(dir.path())
+        .args(["run", scenario.to_str().unwrap(), "--out", "out"])
+        .env("AGORA_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = stderr(&r);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("using the embedded local model"), "{err}");
+    assert_eq!(err.matches("no model named").count(), 1, "{err}");
+    assert!(err.contains("agora models fetch"), "{err}");
+    assert!(!dir.path().join("out").exists());
+}
