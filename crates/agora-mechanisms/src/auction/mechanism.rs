@@ -103,6 +103,8 @@ pub struct Auction {
     params: SamplingParams,
     schema: Arc<Value>,
     system: String,
+    /// Per lot: its id as a JSON string, for event payloads.
+    lot_json: Vec<String>,
     tables: Option<Tables>,
     /// Per lot: value drivers with their weights.
     drivers: Vec<Vec<(ResolvedDriver, f64)>>,
@@ -120,6 +122,25 @@ fn taken(answers: &[(u32, Choice)], wanted: Choice) -> Vec<u32> {
         .filter(|(_, c)| *c == wanted)
         .map(|(i, _)| *i)
         .collect()
+}
+
+/// The JSON payload of a decision event, written directly (one per decision).
+fn decision_payload(
+    lot_json: &str,
+    step: u32,
+    price: Option<f64>,
+    amount: Option<f64>,
+    status: &str,
+) -> String {
+    let number = |x: Option<f64>| {
+        x.filter(|x| x.is_finite())
+            .map_or("null".into(), |x| x.to_string())
+    };
+    format!(
+        "{{\"lot\":{lot_json},\"step\":{step},\"price\":{},\"amount\":{},\"status\":\"{status}\"}}",
+        number(price),
+        number(amount)
+    )
 }
 
 /// The name of bidder `i` as others know it.
@@ -143,6 +164,11 @@ impl Auction {
         Self {
             schema: Arc::new(answer_schema(spec.format)),
             system: system_message(&spec.instructions, spec.format),
+            lot_json: spec
+                .lots
+                .iter()
+                .map(|l| Value::String(l.id.clone()).to_string())
+                .collect(),
             spec: Arc::new(spec),
             params,
             tables: None,
@@ -365,14 +391,13 @@ impl Auction {
             kind: choice.label(),
             target: None,
             visibility,
-            payload: json!({
-                "lot": lot.id,
-                "step": state.step,
-                "price": price,
-                "amount": amount,
-                "status": status,
-            })
-            .to_string(),
+            payload: decision_payload(
+                &self.lot_json[state.index],
+                state.step,
+                price,
+                amount,
+                status,
+            ),
         })
     }
 
@@ -563,10 +588,18 @@ impl Mechanism for Auction {
             .unwrap_or_default();
         let source =
             BudgetSource::resolve(&self.spec.budget, &schema, info.seeds).map_err(failure)?;
-        for (i, &entity) in roster.0.iter().enumerate() {
-            let budget = source.budget(i as u32, world.get::<Demographics>(entity));
-            world.entity_mut(entity).insert(Wallet::new(budget));
-        }
+        let wallets: Vec<(Entity, Wallet)> = roster
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, &entity)| {
+                let budget = source.budget(i as u32, world.get::<Demographics>(entity));
+                (entity, Wallet::new(budget))
+            })
+            .collect();
+        world
+            .try_insert_batch(wallets)
+            .map_err(|e| failure(format!("giving bidders their wallets: {e}")))?;
         self.tallies = vec![Tally::default(); roster.len()];
         self.bidders = roster.0;
         Ok(())
@@ -686,7 +719,7 @@ impl Mechanism for Auction {
             id,
             (choice, pending.price),
             wallet.left(),
-            (failed.as_deref(), reason.as_deref()),
+            (failed.as_deref(), reason),
         )?;
         let i = id.0 as usize;
         if let Some(tally) = self.tallies.get_mut(i) {
@@ -752,5 +785,21 @@ impl Mechanism for Auction {
                 .end();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_payloads_are_json() {
+        let lot = Value::String("a \"b\"".into()).to_string();
+        let payload = decision_payload(&lot, 3, Some(12.5), None, "valid");
+        let parsed: Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(
+            parsed,
+            json!({"lot": "a \"b\"", "step": 3, "price": 12.5, "amount": null, "status": "valid"})
+        );
     }
 }

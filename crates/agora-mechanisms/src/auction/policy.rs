@@ -100,7 +100,7 @@ impl AuctionRules {
         Ok(match facts.format {
             Format::FirstPrice => json!({
                 "bid": equilibrium(),
-                "reason": format!("rule: risk-neutral equilibrium bid with {} bidders", facts.bidders),
+                "reason": "rule: risk-neutral equilibrium bid",
             }),
             Format::SecondPrice => {
                 let bid = facts.value.min(budget);

@@ -150,9 +150,13 @@ pub fn validate(format: Format, answer: &Value, limits: &Limits) -> Result<Choic
 }
 
 /// The short reason an answer gives, trimmed to [`MAX_REASON_CHARS`]; `None` if absent.
-pub fn reason(answer: &Value) -> Option<String> {
+pub fn reason(answer: &Value) -> Option<&str> {
     let text = answer.get("reason")?.as_str()?.trim();
-    (!text.is_empty()).then(|| text.chars().take(MAX_REASON_CHARS).collect())
+    let end = text
+        .char_indices()
+        .nth(MAX_REASON_CHARS)
+        .map_or(text.len(), |(i, _)| i);
+    (!text.is_empty()).then(|| &text[..end])
 }
 
 /// How a lot ended.
@@ -668,10 +672,7 @@ mod tests {
 
     #[test]
     fn reasons_are_trimmed_and_bounded() {
-        assert_eq!(
-            reason(&json!({"reason": "  cheap  "})),
-            Some("cheap".into())
-        );
+        assert_eq!(reason(&json!({"reason": "  cheap  "})), Some("cheap"));
         assert_eq!(reason(&json!({"reason": ""})), None);
         assert_eq!(reason(&json!({"bid": 1})), None);
         let long = "é".repeat(500);
