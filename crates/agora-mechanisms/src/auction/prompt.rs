@@ -165,21 +165,21 @@ pub fn user_message(card: &str, memory: &str, s: &Situation<'_>) -> String {
             }
             let _ = write!(
                 out,
-                "\nDo you stay in at {}? Reply with a JSON object {{\"stay\": true or false, \"reason\": \"one short sentence\"}}.",
+                "\nDo you stay in at {}? Reply with a JSON object with \"stay\" (true or false) and \"reason\" (a few words on why).",
                 money(price)
             );
         }
         (Format::Dutch, Some((step, price))) => {
             let _ = write!(
                 out,
-                "The clock is at step {step}: the price is now {} and falls by {} per step, down to the reserve. No one has accepted yet.\nDo you accept the price {}? Reply with a JSON object {{\"accept\": true or false, \"reason\": \"one short sentence\"}}.",
+                "The clock is at step {step}: the price is now {} and falls by {} per step, down to the reserve. No one has accepted yet.\nDo you accept the price {}? Reply with a JSON object with \"accept\" (true or false) and \"reason\" (a few words on why).",
                 money(price),
                 money(lot.increment),
                 money(price)
             );
         }
         _ => out.push_str(
-            "Submit your sealed bid for this lot. Reply with a JSON object {\"bid\": an amount or null for no bid, \"reason\": \"one short sentence\"}.",
+            "Submit your sealed bid for this lot. Reply with a JSON object with \"bid\" (an amount, or null for no bid) and \"reason\" (a few words on why).",
         ),
     }
     out
@@ -299,7 +299,7 @@ mod tests {
             "- size: 120 m²",
             "Reserve price: 300,000. Bidders in this auction: 6.",
             "Its value to you: 412,000.",
-            "{\"bid\"",
+            "\"bid\" (an amount, or null for no bid)",
         ] {
             assert!(text.contains(needle), "{needle} missing in:\n{text}");
         }
@@ -328,7 +328,7 @@ mod tests {
         assert!(text.contains("and 2 more."));
         assert!(text.contains("Your estimate of its value"));
         assert!(text.contains("no budget limit"));
-        assert!(text.contains("{\"stay\""));
+        assert!(text.contains("\"stay\" (true or false)"));
         assert!(system_message("Be yourself.", Format::English).starts_with("Be yourself.\n\nHow"));
     }
 
