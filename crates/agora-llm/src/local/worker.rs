@@ -333,6 +333,28 @@ impl<'m> Engine<'m> {
                 continue;
             }
             let limit = job.grammar.max_tokens.min(room as u32);
+            // A request sharing a long prefix with one still reading its prompt waits
+            // a step or two, so that the prefix is computed once and then copied.
+            if self.reuse {
+                let cached = self
+                    .slots
+                    .iter()
+                    .map(|s| common_prefix(&s.cached, &prompt))
+                    .max()
+                    .unwrap_or(0);
+                let reading = self
+                    .slots
+                    .iter()
+                    .filter_map(|s| s.active.as_ref())
+                    .map(|a| common_prefix(&a.prompt, &prompt))
+                    .max()
+                    .unwrap_or(0)
+                    .min(prompt.len().saturating_sub(1));
+                if reading > cached + 32 {
+                    self.queue.push_front(job);
+                    return;
+                }
+            }
             let grammar = match LlamaSampler::grammar(self.model, &job.grammar.gbnf, "root") {
                 Ok(g) => g,
                 Err(e) => {
@@ -628,4 +650,54 @@ fn draw(
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logits() -> Vec<LlamaTokenData> {
+        [2.0f32, 1.5, 0.3, -1.0, 1.9, 0.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0))
+            .collect()
+    }
+
+    fn params(temperature: f32, top_p: f32) -> SamplingParams {
+        SamplingParams {
+            temperature,
+            top_p,
+            max_tokens: 16,
+        }
+    }
+
+    fn draws(seed: u64, p: SamplingParams) -> Vec<i32> {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        (0..200)
+            .map(|_| draw(&mut logits(), p, &mut rng).0)
+            .collect()
+    }
+
+    #[test]
+    fn sampling_is_reproducible_from_the_seed() {
+        let p = params(0.8, 1.0);
+        assert_eq!(draws(42, p), draws(42, p));
+        assert_ne!(draws(42, p), draws(43, p));
+        // Every token with a finite logit can be drawn at a high temperature.
+        let mut seen = draws(1, params(5.0, 1.0));
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn temperature_zero_is_greedy_and_top_p_cuts_the_tail() {
+        assert!(draws(3, params(0.0, 1.0)).iter().all(|&t| t == 0));
+        // The two most likely tokens (logits 2.0 and 1.9) hold more than 50%.
+        let mut seen = draws(4, params(1.0, 0.5));
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, vec![0, 4]);
+    }
 }
