@@ -75,7 +75,7 @@ impl ChatModel for Probe {
 
 /// Print the estimate for `plan`.
 pub fn estimate(scenario: &Scenario, plan: &ExperimentPlan, calls: &CallOptions) -> Result<()> {
-    let agents = plan.agents.min(SAMPLE).max(1);
+    let agents = plan.agents.clamp(1, SAMPLE);
     let seeds = SeedStream::for_replicate(plan.seed, 0);
     let population = sample(
         &scenario.file.population,

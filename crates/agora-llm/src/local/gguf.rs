@@ -449,7 +449,7 @@ impl Reader<'_> {
             let offset = self.u64()?;
             let bytes = match block_layout(ggml_type) {
                 Some((block, size)) => {
-                    if elements % block != 0 {
+                    if !elements.is_multiple_of(block) {
                         return Err(self.corrupt(format!(
                             "tensor `{tname}` has {elements} elements, not a whole number of blocks"
                         )));
@@ -542,7 +542,7 @@ pub(crate) mod testfile {
         out.extend(elements.to_le_bytes());
         out.extend(0u32.to_le_bytes());
         out.extend(0u64.to_le_bytes());
-        while out.len() % 32 != 0 {
+        while !out.len().is_multiple_of(32) {
             out.push(0);
         }
         out.extend(std::iter::repeat_n(0u8, elements as usize * 4));

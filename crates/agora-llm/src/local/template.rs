@@ -135,16 +135,16 @@ fn python_methods(
             item
         });
     }
-    if method == "items" {
-        if let Ok(keys) = value.try_iter() {
-            let pairs: Vec<minijinja::Value> = keys
-                .map(|k| {
-                    let v = value.get_item(&k).unwrap_or_default();
-                    minijinja::Value::from(vec![k, v])
-                })
-                .collect();
-            return Ok(pairs.into());
-        }
+    if method == "items"
+        && let Ok(keys) = value.try_iter()
+    {
+        let pairs: Vec<minijinja::Value> = keys
+            .map(|k| {
+                let v = value.get_item(&k).unwrap_or_default();
+                minijinja::Value::from(vec![k, v])
+            })
+            .collect();
+        return Ok(pairs.into());
     }
     Err(unknown())
 }
