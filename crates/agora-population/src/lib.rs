@@ -20,6 +20,7 @@ mod categories;
 mod dist;
 mod draw;
 mod error;
+pub mod graph;
 mod import;
 mod marginals;
 mod moments;
