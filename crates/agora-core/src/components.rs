@@ -111,11 +111,20 @@ pub struct MemoryItem {
 ///
 /// The list keeps the newest `capacity` items; older ones are counted in `forgotten`
 /// so the rendering can say that earlier history exists.
+///
+/// For long conversations, older items can be *consolidated*: a summary (written by a
+/// model call of the mechanism) stands for every item up to a round, and
+/// [`Memory::render_within`] shows that summary, the items most relevant to the
+/// current question, and the most recent items verbatim, within a fixed size.
 #[derive(Component, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
-    items: std::collections::VecDeque<MemoryItem>,
+    pub(crate) items: std::collections::VecDeque<MemoryItem>,
     capacity: u16,
     forgotten: u32,
+    #[serde(default)]
+    pub(crate) summary: String,
+    #[serde(default)]
+    pub(crate) consolidated_through: u32,
 }
 
 impl Default for Memory {
@@ -131,6 +140,8 @@ impl Memory {
             items: Default::default(),
             capacity: capacity.max(1),
             forgotten: 0,
+            summary: String::new(),
+            consolidated_through: 0,
         }
     }
 

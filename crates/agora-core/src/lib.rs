@@ -10,11 +10,13 @@
 pub mod checkpoint;
 pub mod components;
 pub mod events;
+pub mod memory;
 pub mod persona;
 pub mod record;
 pub mod scheduler;
 pub mod seed;
 pub mod tables;
+pub mod text;
 pub mod world;
 
 pub use components::{

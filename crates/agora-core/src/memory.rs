@@ -1,0 +1,265 @@
+//! Bounded memory for prompts: consolidation and retrieval over a [`Memory`].
+//!
+//! A prompt shows an agent's memory in three parts, within a fixed number of bytes
+//! however long the run:
+//!
+//! 1. the **summary** of consolidated rounds (at most a third of the budget);
+//! 2. up to `relevant` older items chosen for the current question, by the score
+//!    `cos(question, item) + 0.1 * recency`, where `cos` is [`crate::text`]'s word-count
+//!    cosine and `recency` falls linearly from 1 (newest held item) to 0 (oldest);
+//!    only items sharing at least one word with the question qualify;
+//! 3. the `recent` newest items verbatim.
+//!
+//! Items are cut to [`MAX_LINE`] bytes and whole lines are left out (newest kept) when
+//! the budget is short. Consolidation is the mechanism's job: it asks a model to fold
+//! [`Memory::to_consolidate`] into the summary and stores the answer with
+//! [`Memory::consolidate`].
+
+use crate::components::{Memory, MemoryItem};
+use crate::text::WordCounts;
+
+/// Longest rendering of one remembered item, in bytes.
+pub const MAX_LINE: usize = 320;
+
+/// How much memory a prompt shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryBudget {
+    /// Newest items shown verbatim.
+    pub recent: usize,
+    /// Older items retrieved for the question.
+    pub relevant: usize,
+    /// Most bytes of the whole rendering.
+    pub max_chars: usize,
+}
+
+/// Cut `text` to at most `max` bytes at a character boundary, marking the cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+impl Memory {
+    /// The consolidated summary (empty until the first consolidation).
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// The last round the summary covers (0 before any consolidation).
+    pub fn consolidated_through(&self) -> u32 {
+        self.consolidated_through
+    }
+
+    /// Items not yet in the summary, except the newest `keep_recent`, oldest first.
+    pub fn to_consolidate(&self, keep_recent: usize) -> Vec<&MemoryItem> {
+        let end = self.items.len().saturating_sub(keep_recent);
+        self.items
+            .iter()
+            .take(end)
+            .filter(|i| i.round > self.consolidated_through)
+            .collect()
+    }
+
+    /// Store `summary` as standing for every item up to round `through`.
+    pub fn consolidate(&mut self, summary: impl Into<String>, through: u32) {
+        self.summary = summary.into();
+        self.consolidated_through = self.consolidated_through.max(through);
+    }
+
+    /// Render the summary, the items most relevant to `question` and the most recent
+    /// items, in at most `budget.max_chars` bytes (see the module documentation).
+    pub fn render_within(&self, question: &str, budget: MemoryBudget) -> String {
+        let n = self.items.len();
+        let recent_from = n.saturating_sub(budget.recent);
+        let query = WordCounts::of(question);
+        let mut scored: Vec<(f64, usize)> = self
+            .items
+            .iter()
+            .enumerate()
+            .take(recent_from)
+            .filter_map(|(i, item)| {
+                let relevance = query.cosine(&WordCounts::of(&item.text));
+                let recency = if n > 1 {
+                    i as f64 / (n - 1) as f64
+                } else {
+                    1.0
+                };
+                (relevance > 0.0).then_some((relevance + 0.1 * recency, i))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        scored.truncate(budget.relevant);
+
+        let max = budget.max_chars;
+        let mut used = 0usize;
+        let summary = if self.summary.is_empty() {
+            String::new()
+        } else {
+            let s = format!(
+                "Summary of earlier rounds: {}\n",
+                truncate(&self.summary, max / 3)
+            );
+            if s.len() <= max { s } else { String::new() }
+        };
+        used += summary.len();
+        const RECENT: &str = "Most recent:\n";
+        const RELEVANT: &str = "Earlier moments relevant now:\n";
+        let line = |i: usize| format!("- {}\n", truncate(&self.items[i].text, MAX_LINE));
+        // Newest first until the budget is spent, then shown oldest first.
+        let mut recent: Vec<String> = Vec::new();
+        for i in (recent_from..n).rev() {
+            let l = line(i);
+            let header = if recent.is_empty() { RECENT.len() } else { 0 };
+            if used + header + l.len() > max {
+                break;
+            }
+            used += header + l.len();
+            recent.push(l);
+        }
+        let mut relevant: Vec<(usize, String)> = Vec::new();
+        for &(_, i) in &scored {
+            let l = line(i);
+            let header = if relevant.is_empty() {
+                RELEVANT.len()
+            } else {
+                0
+            };
+            if used + header + l.len() > max {
+                break;
+            }
+            used += header + l.len();
+            relevant.push((i, l));
+        }
+        relevant.sort_by_key(|(i, _)| *i);
+        let mut out = String::with_capacity(used);
+        out.push_str(&summary);
+        if !relevant.is_empty() {
+            out.push_str(RELEVANT);
+            relevant.iter().for_each(|(_, l)| out.push_str(l));
+        }
+        if !recent.is_empty() {
+            out.push_str(RECENT);
+            recent.iter().rev().for_each(|l| out.push_str(l));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::components::MemoryKind;
+    use crate::text::estimate_tokens;
+
+    const BUDGET: MemoryBudget = MemoryBudget {
+        recent: 6,
+        relevant: 3,
+        max_chars: 1600,
+    };
+
+    /// A summary standing in for a model: keeps the newest 500 bytes of the old summary
+    /// plus one short line per folded item.
+    fn fold(memory: &Memory) -> String {
+        let mut s = memory.summary().to_string();
+        for item in memory.to_consolidate(BUDGET.recent) {
+            s.push_str(&format!(" R{}: {}", item.round, truncate(&item.text, 40)));
+        }
+        let start = s.len().saturating_sub(500);
+        let start = (start..=s.len())
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(0);
+        s[start..].to_string()
+    }
+
+    #[test]
+    fn memory_stays_within_its_token_budget_over_200_rounds() {
+        let mut memory = Memory::with_capacity(64);
+        let budget_tokens = estimate_tokens(&"x".repeat(BUDGET.max_chars));
+        let mut sizes = Vec::new();
+        for round in 1..=200u32 {
+            for speaker in 0..8 {
+                memory.remember(
+                    round,
+                    MemoryKind::Saw,
+                    format!("Speaker{speaker} said in round {round}: public transport should be free because buses and trains cut traffic and emissions {}", "very long argument ".repeat(speaker)),
+                );
+            }
+            if round.is_multiple_of(3) {
+                let summary = fold(&memory);
+                memory.consolidate(summary, round.saturating_sub(1));
+            }
+            let rendered = memory.render_within("Should public transport be free?", BUDGET);
+            assert!(
+                estimate_tokens(&rendered) <= budget_tokens,
+                "round {round}: {} tokens",
+                estimate_tokens(&rendered)
+            );
+            sizes.push(rendered.len());
+        }
+        assert!(memory.summary().len() <= 520);
+        assert!(sizes[199] <= BUDGET.max_chars && sizes[199] > 0);
+        let rendered = memory.render_within("Should public transport be free?", BUDGET);
+        assert!(
+            rendered.starts_with("Summary of earlier rounds:"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains("Most recent:\n- Speaker") && rendered.contains("Speaker7 said in round 200"),
+            "{rendered}"
+        );
+    }
+
+    #[test]
+    fn retrieval_prefers_items_that_share_words_with_the_question() {
+        let mut memory = Memory::with_capacity(32);
+        memory.remember(1, MemoryKind::Saw, "Ana said: the price is too high");
+        memory.remember(2, MemoryKind::Saw, "Bo said: I like the colour");
+        for r in 3..10 {
+            memory.remember(r, MemoryKind::Saw, format!("Cy said: nothing new {r}"));
+        }
+        let out = memory.render_within(
+            "What do you think of the price?",
+            MemoryBudget {
+                recent: 2,
+                relevant: 1,
+                max_chars: 2000,
+            },
+        );
+        assert!(
+            out.contains("Earlier moments relevant now:\n- Ana said: the price is too high"),
+            "{out}"
+        );
+        assert!(!out.contains("colour"), "{out}");
+        assert!(
+            out.contains("nothing new 9") && !out.contains("nothing new 5"),
+            "{out}"
+        );
+        let tiny = memory.render_within(
+            "price",
+            MemoryBudget {
+                recent: 2,
+                relevant: 1,
+                max_chars: 40,
+            },
+        );
+        assert!(tiny.len() <= 40, "{tiny}");
+    }
+
+    #[test]
+    fn consolidation_covers_items_up_to_its_round_only() {
+        let mut memory = Memory::with_capacity(32);
+        for r in 1..=5 {
+            memory.remember(r, MemoryKind::Said, format!("item {r}"));
+        }
+        assert_eq!(memory.to_consolidate(2).len(), 3);
+        memory.consolidate("first three", 3);
+        assert!(memory.to_consolidate(2).is_empty());
+        assert_eq!(memory.to_consolidate(0).len(), 2);
+        assert_eq!(memory.consolidated_through(), 3);
+    }
+}
