@@ -26,7 +26,7 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Unit, property and end-to-end tests.
-unit:
+unit: model
     cargo nextest run --workspace --no-fail-fast
 
 # Decisions per second and memory per agent of the rule-based survey (release build).

@@ -13,19 +13,11 @@ use agora_llm::{ChatMessage, ChatModel, ChatRequest, SamplingParams};
 use common::*;
 use serde_json::{Value, json};
 
-/// The default model, or `None` (with the reason printed) when it cannot be loaded
-/// outside CI.
-fn default_model() -> Option<Arc<LocalModel>> {
-    match LocalModel::shared(None, "local") {
-        Ok(model) => Some(model),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI must load the default local model (run `agora models fetch`): {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: the default local model is not available: {e}");
-            None
-        }
-    }
+/// The default model; these tests need it (`just model` or `agora models fetch` gets it).
+fn default_model() -> Arc<LocalModel> {
+    LocalModel::shared(None, "local").unwrap_or_else(|e| {
+        panic!("the default local model is needed for these tests (run `agora models fetch`): {e}")
+    })
 }
 
 fn request(system: &str, user: &str, schema: &Value, seed: u64, temperature: f32) -> ChatRequest {
@@ -74,7 +66,7 @@ const PERSONAS: [&str; 5] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_constrained_bids_and_likert_answers_parse_and_respect_their_bounds() {
-    let Some(model) = default_model() else { return };
+    let model = default_model();
     let bid = bid_schema();
     let likert = likert_schema();
     let mut requests = Vec::new();
@@ -134,7 +126,7 @@ async fn fifty_constrained_bids_and_likert_answers_parse_and_respect_their_bound
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_prompt_is_served_from_the_prefix_cache() {
-    let Some(model) = default_model() else { return };
+    let model = default_model();
     let schema = bid_schema();
     let make = |seed| {
         request(
@@ -158,9 +150,7 @@ async fn a_repeated_prompt_is_served_from_the_prefix_cache() {
 
 #[test]
 fn a_survey_runs_end_to_end_on_the_local_model() {
-    if default_model().is_none() {
-        return;
-    }
+    default_model();
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
     let r = agora(
