@@ -143,30 +143,7 @@ pub(crate) fn approx(x: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::dist::Dist;
-
-    fn parse(src: &str) -> Result<Dist, ron::error::SpannedError> {
-        ron::Options::default()
-            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-            .from_str(src)
-    }
-
-    /// Parse `src` (after a blank first line so positions are nontrivial), expect an
-    /// error containing `needle`, located by the parser, and carrying a hint.
-    fn rejects(src: &str, needle: &str) {
-        let src = format!("\n{src}");
-        let err = match parse(&src) {
-            Ok(d) => panic!("{src} parsed as {d:?}, expected error containing {needle:?}"),
-            Err(e) => e,
-        };
-        let msg = err.code.to_string();
-        assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
-        assert!(err.span.start.line > 0, "no position for {msg:?}");
-        assert!(
-            crate::split_hint(&msg).1.is_some_and(|h| !h.is_empty()),
-            "no hint in {msg:?}"
-        );
-    }
+    use crate::dist::tests::rejects;
 
     #[test]
     fn categorical_rejects_bad_weights_and_labels() {

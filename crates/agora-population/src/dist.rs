@@ -489,7 +489,7 @@ fn check_table(given: &str, table: &[(String, Categories)]) -> Result<(), String
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn parse(src: &str) -> Result<Dist, ron::error::SpannedError> {
@@ -500,7 +500,7 @@ mod tests {
 
     /// Parse `src` (after a blank first line so positions are nontrivial), expect an
     /// error containing `needle`, located by the parser, and carrying a hint.
-    fn rejects(src: &str, needle: &str) {
+    pub(crate) fn rejects(src: &str, needle: &str) {
         let src = format!("\n{src}");
         let err = match parse(&src) {
             Ok(d) => panic!("{src} parsed as {d:?}, expected error containing {needle:?}"),

@@ -521,8 +521,9 @@ fn string_expr(obj: &Map<String, Value>, path: &str, limit: u64) -> Result<Expr,
     ]))
 }
 
-fn integer_expr(obj: &Map<String, Value>, path: &str) -> Result<Expr, GrammarError> {
-    let (lo, hi) = bounds(obj, path)?;
+/// The smallest and largest whole numbers inside a pair of bounds (an exclusive bound
+/// excludes its own whole number; a missing bound is the default magnitude).
+fn whole_numbers_within((lo, hi): (Bound, Bound)) -> (i64, i64) {
     let lo = lo.map_or(-DEFAULT_MAGNITUDE, |(v, exclusive)| {
         if exclusive {
             v.floor() as i64 + 1
@@ -537,6 +538,11 @@ fn integer_expr(obj: &Map<String, Value>, path: &str) -> Result<Expr, GrammarErr
             v.floor() as i64
         }
     });
+    (lo, hi)
+}
+
+fn integer_expr(obj: &Map<String, Value>, path: &str) -> Result<Expr, GrammarError> {
+    let (lo, hi) = whole_numbers_within(bounds(obj, path)?);
     if lo > hi {
         return Err(GrammarError::Empty {
             path: pointer(path),
@@ -550,20 +556,7 @@ fn number_expr(obj: &Map<String, Value>, path: &str) -> Result<Expr, GrammarErro
     let (lo_b, hi_b) = bounds(obj, path)?;
     // Whole-number bounds are kept as they are; others are narrowed to the whole
     // numbers inside them; an exclusive bound excludes its whole number.
-    let lo = lo_b.map_or(-DEFAULT_MAGNITUDE, |(v, exclusive)| {
-        if exclusive {
-            v.floor() as i64 + 1
-        } else {
-            v.ceil() as i64
-        }
-    });
-    let hi = hi_b.map_or(DEFAULT_MAGNITUDE, |(v, exclusive)| {
-        if exclusive {
-            v.ceil() as i64 - 1
-        } else {
-            v.floor() as i64
-        }
-    });
+    let (lo, hi) = whole_numbers_within((lo_b, hi_b));
     if lo > hi {
         // No whole number inside: the bounds themselves (when inclusive) are the values.
         let values: Vec<Expr> = [lo_b, hi_b]
