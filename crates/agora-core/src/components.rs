@@ -113,18 +113,18 @@ pub struct MemoryItem {
 /// so the rendering can say that earlier history exists.
 ///
 /// For long conversations, older items can be *consolidated*: a summary (written by a
-/// model call of the mechanism) stands for every item up to a round, and
+/// model call of the mechanism) stands for the oldest items folded into it, and
 /// [`Memory::render_within`] shows that summary, the items most relevant to the
 /// current question, and the most recent items verbatim, within a fixed size.
 #[derive(Component, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
     pub(crate) items: std::collections::VecDeque<MemoryItem>,
     capacity: u16,
-    forgotten: u32,
+    pub(crate) forgotten: u32,
     #[serde(default)]
     pub(crate) summary: String,
     #[serde(default)]
-    pub(crate) consolidated_through: u32,
+    pub(crate) consolidated: u64,
 }
 
 impl Default for Memory {
@@ -141,7 +141,7 @@ impl Memory {
             capacity: capacity.max(1),
             forgotten: 0,
             summary: String::new(),
-            consolidated_through: 0,
+            consolidated: 0,
         }
     }
 

@@ -50,25 +50,26 @@ impl Memory {
         &self.summary
     }
 
-    /// The last round the summary covers (0 before any consolidation).
-    pub fn consolidated_through(&self) -> u32 {
-        self.consolidated_through
+    /// How many items (counted since the first) the summary stands for.
+    pub fn consolidated(&self) -> u64 {
+        self.consolidated
     }
 
-    /// Items not yet in the summary, except the newest `keep_recent`, oldest first.
-    pub fn to_consolidate(&self, keep_recent: usize) -> Vec<&MemoryItem> {
+    /// Items not yet in the summary, except the newest `keep_recent`, oldest first,
+    /// with the mark to pass to [`Memory::consolidate`] once they are folded in.
+    pub fn to_consolidate(&self, keep_recent: usize) -> (Vec<&MemoryItem>, u64) {
         let end = self.items.len().saturating_sub(keep_recent);
-        self.items
-            .iter()
-            .take(end)
-            .filter(|i| i.round > self.consolidated_through)
-            .collect()
+        let first = u64::from(self.forgotten);
+        let skip = self.consolidated.saturating_sub(first) as usize;
+        let items: Vec<&MemoryItem> = self.items.iter().take(end).skip(skip).collect();
+        (items, first + end as u64)
     }
 
-    /// Store `summary` as standing for every item up to round `through`.
-    pub fn consolidate(&mut self, summary: impl Into<String>, through: u32) {
+    /// Store `summary` as standing for every item before `mark` (from
+    /// [`Memory::to_consolidate`]).
+    pub fn consolidate(&mut self, summary: impl Into<String>, mark: u64) {
         self.summary = summary.into();
-        self.consolidated_through = self.consolidated_through.max(through);
+        self.consolidated = self.consolidated.max(mark);
     }
 
     /// Render the summary, the items most relevant to `question` and the most recent
@@ -166,7 +167,7 @@ mod tests {
     /// plus one short line per folded item.
     fn fold(memory: &Memory) -> String {
         let mut s = memory.summary().to_string();
-        for item in memory.to_consolidate(BUDGET.recent) {
+        for item in memory.to_consolidate(BUDGET.recent).0 {
             s.push_str(&format!(" R{}: {}", item.round, truncate(&item.text, 40)));
         }
         let start = s.len().saturating_sub(500);
@@ -191,7 +192,8 @@ mod tests {
             }
             if round.is_multiple_of(3) {
                 let summary = fold(&memory);
-                memory.consolidate(summary, round.saturating_sub(1));
+                let mark = memory.to_consolidate(BUDGET.recent).1;
+                memory.consolidate(summary, mark);
             }
             let rendered = memory.render_within("Should public transport be free?", BUDGET);
             assert!(
@@ -209,7 +211,8 @@ mod tests {
             "{rendered}"
         );
         assert!(
-            rendered.contains("Most recent:\n- Speaker") && rendered.contains("Speaker7 said in round 200"),
+            rendered.contains("Most recent:\n- Speaker")
+                && rendered.contains("Speaker7 said in round 200"),
             "{rendered}"
         );
     }
@@ -251,15 +254,20 @@ mod tests {
     }
 
     #[test]
-    fn consolidation_covers_items_up_to_its_round_only() {
-        let mut memory = Memory::with_capacity(32);
+    fn consolidation_covers_each_item_once() {
+        let mut memory = Memory::with_capacity(4);
         for r in 1..=5 {
             memory.remember(r, MemoryKind::Said, format!("item {r}"));
         }
-        assert_eq!(memory.to_consolidate(2).len(), 3);
-        memory.consolidate("first three", 3);
-        assert!(memory.to_consolidate(2).is_empty());
-        assert_eq!(memory.to_consolidate(0).len(), 2);
-        assert_eq!(memory.consolidated_through(), 3);
+        let (items, mark) = memory.to_consolidate(2);
+        assert_eq!(items.len(), 2, "one item was forgotten, two are recent");
+        assert_eq!(mark, 3);
+        memory.consolidate("items 2 and 3", mark);
+        assert!(memory.to_consolidate(2).0.is_empty());
+        memory.remember(6, MemoryKind::Said, "item 6");
+        let (items, mark) = memory.to_consolidate(2);
+        assert_eq!(items.iter().map(|i| i.round).collect::<Vec<_>>(), vec![4]);
+        assert_eq!(mark, 4);
+        assert_eq!(memory.consolidated(), 3);
     }
 }
