@@ -13,6 +13,7 @@ use agora_export::{Manifest, OutputLayout, Partition, RunRecord};
 use agora_llm::ChatModel;
 use agora_mechanisms::MechanismSpec;
 use agora_mechanisms::auction::Auction;
+use agora_mechanisms::conversation::Conversation;
 use agora_mechanisms::survey::Survey;
 use agora_population::{MarginalRow, sample};
 use agora_scenario::{ExperimentPlan, Overrides, RunPlan, Scenario};
@@ -353,6 +354,20 @@ pub fn play_mechanism(
         ),
         MechanismSpec::Auction(spec) => play(
             &mut Auction::new(spec.clone(), params),
+            world,
+            recorder,
+            session,
+            progress,
+        ),
+        MechanismSpec::Debate(spec) => play(
+            &mut Conversation::new(spec.0.clone(), params),
+            world,
+            recorder,
+            session,
+            progress,
+        ),
+        MechanismSpec::FocusGroup(spec) => play(
+            &mut Conversation::new(spec.0.clone(), params),
             world,
             recorder,
             session,

@@ -6,7 +6,10 @@
 //! adding a module and a [`MechanismSpec`] variant.
 
 pub mod auction;
+pub mod conversation;
+pub mod debate;
 pub mod drivers;
+pub mod focus_group;
 pub mod stats;
 pub mod survey;
 
@@ -19,6 +22,10 @@ pub enum MechanismSpec {
     Survey(survey::SurveySpec),
     /// Lots sold one after another to bidders with budgets.
     Auction(auction::AuctionSpec),
+    /// Agents argue about a motion, with public messages and private opinions.
+    Debate(debate::DebateSpec),
+    /// A moderator puts a script of questions about a product to a group.
+    FocusGroup(focus_group::FocusGroupSpec),
 }
 
 impl MechanismSpec {
@@ -27,6 +34,8 @@ impl MechanismSpec {
         match self {
             MechanismSpec::Survey(_) => "survey",
             MechanismSpec::Auction(_) => "auction",
+            MechanismSpec::Debate(_) => "debate",
+            MechanismSpec::FocusGroup(_) => "focus_group",
         }
     }
 
@@ -35,6 +44,8 @@ impl MechanismSpec {
         match self {
             MechanismSpec::Survey(s) => s.rounds(),
             MechanismSpec::Auction(a) => a.rounds(),
+            MechanismSpec::Debate(d) => d.0.rounds,
+            MechanismSpec::FocusGroup(f) => f.0.rounds,
         }
     }
 
@@ -44,6 +55,8 @@ impl MechanismSpec {
         match self {
             MechanismSpec::Survey(s) => s.driver_names().collect(),
             MechanismSpec::Auction(a) => a.driver_names().collect(),
+            MechanismSpec::Debate(d) => d.0.driver_names().collect(),
+            MechanismSpec::FocusGroup(f) => f.0.driver_names().collect(),
         }
     }
 
@@ -52,6 +65,27 @@ impl MechanismSpec {
         match self {
             MechanismSpec::Survey(s) => survey::rule_backend(s),
             MechanismSpec::Auction(a) => auction::rule_backend(a),
+            MechanismSpec::Debate(d) => conversation::rule_backend(&d.0),
+            MechanismSpec::FocusGroup(f) => conversation::rule_backend(&f.0),
+        }
+    }
+
+    /// The social graph of a conversation, if the mechanism has one.
+    pub fn audience(&self) -> Option<&agora_population::graph::GraphSpec> {
+        match self {
+            MechanismSpec::Debate(d) => Some(&d.0.audience),
+            MechanismSpec::FocusGroup(f) => Some(&f.0.audience),
+            MechanismSpec::Survey(_) | MechanismSpec::Auction(_) => None,
+        }
+    }
+
+    /// Make relative file paths in the settings (a graph's edge list) relative to
+    /// `base`, the scenario's folder.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        match self {
+            MechanismSpec::Debate(d) => d.0.audience.resolve_paths(base),
+            MechanismSpec::FocusGroup(f) => f.0.audience.resolve_paths(base),
+            MechanismSpec::Survey(_) | MechanismSpec::Auction(_) => {}
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use agora_llm::{ModelSpec, SamplingParams};
 use agora_mechanisms::MechanismSpec;
 use agora_population::PopulationSpec;
+use agora_population::graph::{GraphSpec, parse_edge_list};
 use serde::Deserialize;
 
 /// A problem found by a cross-section check, with the text that locates it.
@@ -247,6 +248,28 @@ impl ScenarioFile {
                     message: format!("driver \"{name}\" names no trait or attribute of the population"),
                     hint: format!("use a Big Five trait, a custom trait, a numeric attribute or `attribute=category`: {}", known.join(", ")),
                     needle: format!("\"{name}\""),
+                    section: Some("mechanism"),
+                });
+            }
+        }
+        if let Some(GraphSpec::File(path)) = self.mechanism.audience() {
+            let problem = match std::fs::read_to_string(path) {
+                Err(e) => Some((
+                    format!("cannot read the graph file {}: {e}", path.display()),
+                    "check the path; a relative path is read from the scenario's folder",
+                )),
+                Ok(text) => parse_edge_list(&text).err().map(|e| {
+                    (
+                        format!("{}: {e}", path.display()),
+                        "write one pair of agent ids per line, such as 0,1",
+                    )
+                }),
+            };
+            if let Some((message, hint)) = problem {
+                issues.push(Issue {
+                    message,
+                    hint: hint.into(),
+                    needle: "File(".into(),
                     section: Some("mechanism"),
                 });
             }

@@ -58,9 +58,11 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 pub fn parse(path: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
     let options =
         ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let file: ScenarioFile = options
+    let mut file: ScenarioFile = options
         .from_str(text)
         .map_err(|e| ScenarioError::single(diagnostic::from_ron(path, text, &e)))?;
+    file.mechanism
+        .resolve_paths(path.parent().unwrap_or(Path::new(".")));
     let issues = file.cross_check();
     if issues.is_empty() {
         Ok(file)

@@ -1,0 +1,988 @@
+//! A debate or focus group as a [`Mechanism`] of the round scheduler.
+//!
+//! A round is a sequence of steps: every few rounds a memory consolidation step
+//! (everyone with items to fold in); before round 1 a private opinion from everyone;
+//! one step per speaker, in the round's speaking order, so each speaker's prompt holds
+//! what was said before it; then a private opinion from everyone. Public messages are
+//! events heard by the speaker's audience (its neighbours in the social graph, or
+//! everyone); each agent's memory receives the projection of every event it may know
+//! about ([`super::view`]).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use agora_core::components::{AgentId, Demographics, Identity, Memory, PopulationSchema, Traits};
+use agora_core::memory::{MemoryBudget, truncate};
+use agora_core::persona::persona_card;
+use agora_core::record::{Recorder, RunInfo};
+use agora_core::scheduler::{Decision, Flow, Mechanism, RoundCtx};
+use agora_core::seed::purpose;
+use agora_core::text::WordCounts;
+use agora_core::world::Roster;
+use agora_core::{Event, RunError, Visibility};
+use agora_export::TableId;
+use agora_llm::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
+use agora_population::graph::SocialGraph;
+use bevy_ecs::prelude::*;
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+
+use super::metrics::{self, mean};
+use super::policy::{TurnFacts, rule_summary};
+use super::prompt::{consolidate_task, opinion_task, speak_task, system_message, user_message};
+use super::schema::{
+    Held, check_message, check_opinion, check_summary, message_schema, opinion_schema,
+    summary_schema,
+};
+use super::settings::SpeakingOrder;
+use super::setup::{Kind, Setup};
+use super::tables;
+use super::termination::{RoundSignal, Stop, detect};
+use super::view::{kind, project};
+use super::voice::Voice;
+use crate::drivers::{self, ResolvedDriver};
+
+/// Seed path tags after `purpose::MECHANISM, round`. Changing them changes runs.
+const GRAPH_DRAW: u64 = 1;
+const ORDER_DRAW: u64 = 2;
+
+/// Most remembered items folded into a summary by one consolidation call, and the most
+/// bytes of each, so a consolidation prompt stays bounded however large the group.
+pub const MAX_FOLDED_ITEMS: usize = 32;
+const MAX_FOLDED_BYTES: usize = 200;
+
+/// What a step of the round asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Consolidate,
+    Prior,
+    Speak(usize),
+    Opinion,
+}
+
+/// What the conversation remembers about a request until its answer arrives.
+pub struct Pending {
+    step: Step,
+    /// Consolidation: the memory mark and the items folded in.
+    fold: Option<(u64, Vec<String>)>,
+}
+
+/// One agent's running state; opinions and stances are shares of the scale.
+#[derive(Clone, Debug, Default)]
+struct AgentState {
+    opinion: f64,
+    confidence: f64,
+    initial: f64,
+    at_round_start: f64,
+    spoke: u32,
+    last_public: Option<f64>,
+    /// Public stance and turn of this round's message, if it spoke.
+    public_now: Option<(f64, u32)>,
+    /// Stances heard since its last turn, and during this round.
+    heard: Vec<f64>,
+    heard_round: Vec<f64>,
+    /// The last speaker it heard and the stance taken.
+    last_heard: Option<(u32, f64)>,
+}
+
+struct Tables {
+    messages: TableId,
+    opinions: TableId,
+    metrics: TableId,
+    answers: Option<TableId>,
+    end: TableId,
+}
+
+/// Per-round accumulators of message metrics.
+#[derive(Default)]
+struct RoundTally {
+    echo: Vec<f64>,
+    drift: Vec<f64>,
+    novelty: Vec<f64>,
+    words: Vec<WordCounts>,
+}
+
+/// A running debate or focus group.
+pub struct Conversation {
+    setup: Arc<Setup>,
+    params: SamplingParams,
+    message_schema: Arc<Value>,
+    opinion_schema: Arc<Value>,
+    summary_schema: Arc<Value>,
+    system: String,
+    tables: Option<Tables>,
+    agents: Vec<Entity>,
+    names: Vec<String>,
+    cards: Vec<String>,
+    card_words: Vec<WordCounts>,
+    personas: Vec<String>,
+    agreeableness: Vec<f64>,
+    prior_scores: Vec<f64>,
+    /// Per stimulus: per agent, its push on the rating.
+    stimulus_shift: Vec<Vec<f64>>,
+    graph: SocialGraph,
+    state: Vec<AgentState>,
+    steps: VecDeque<Step>,
+    asking: Step,
+    speakers: Vec<u32>,
+    tally: RoundTally,
+    /// The previous message: speaker and words (for the echo score).
+    previous: Option<WordCounts>,
+    /// Messages of earlier rounds, newest last, for novelty.
+    earlier: VecDeque<Vec<WordCounts>>,
+    history: Vec<RoundSignal>,
+    stop: Option<Stop>,
+}
+
+fn failure(message: impl Into<String>) -> RunError {
+    RunError::Mechanism {
+        mechanism: "conversation",
+        message: message.into(),
+    }
+}
+
+/// A few persona facts for rule-based messages ("age 34, region north").
+fn persona_facts(schema: &PopulationSchema, demographics: &Demographics) -> String {
+    demographics
+        .0
+        .iter()
+        .enumerate()
+        .take(3)
+        .filter_map(|(i, v)| {
+            let def = schema.attributes.get(i)?;
+            Some(format!(
+                "{} {}",
+                def.name.replace('_', " "),
+                schema.display_value(i, v)
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Conversation {
+    /// A conversation of `setup`, asking with sampling `params`.
+    pub fn new(setup: Setup, params: SamplingParams) -> Self {
+        Self {
+            message_schema: Arc::new(message_schema(setup.max_chars, &setup.scale)),
+            opinion_schema: Arc::new(opinion_schema(&setup.scale)),
+            summary_schema: Arc::new(summary_schema(setup.memory.summary_chars)),
+            system: system_message(&setup),
+            setup: Arc::new(setup),
+            params,
+            tables: None,
+            agents: Vec::new(),
+            names: Vec::new(),
+            cards: Vec::new(),
+            card_words: Vec::new(),
+            personas: Vec::new(),
+            agreeableness: Vec::new(),
+            prior_scores: Vec::new(),
+            stimulus_shift: Vec::new(),
+            graph: SocialGraph::complete(0),
+            state: Vec::new(),
+            steps: VecDeque::new(),
+            asking: Step::Opinion,
+            speakers: Vec::new(),
+            tally: RoundTally::default(),
+            previous: None,
+            earlier: VecDeque::new(),
+            history: Vec::new(),
+            stop: None,
+        }
+    }
+
+    fn tables(&self) -> Result<&Tables, RunError> {
+        self.tables
+            .as_ref()
+            .ok_or_else(|| failure("tables were not opened"))
+    }
+
+    fn label(&self) -> &'static str {
+        self.setup.kind.label()
+    }
+
+    fn budget(&self) -> MemoryBudget {
+        let m = &self.setup.memory;
+        MemoryBudget {
+            recent: m.recent as usize,
+            relevant: m.relevant as usize,
+            max_chars: m.max_chars as usize,
+        }
+    }
+
+    /// Resolve drivers or fail naming the one that matches nothing.
+    fn weighted(
+        world: &World,
+        list: &[(String, f64)],
+    ) -> Result<Vec<(ResolvedDriver, f64)>, RunError> {
+        drivers::resolve_weighted(world, list).map_err(|name| {
+            failure(format!(
+                "driver \"{name}\" names no trait or attribute of this population"
+            ))
+        })
+    }
+
+    /// Put `event` into the memory of everyone who may know of it, then record it.
+    fn tell(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        event: Event,
+    ) -> Result<(), RunError> {
+        let names = &self.names;
+        for (i, &entity) in self.agents.iter().enumerate() {
+            let viewer = AgentId(i as u32);
+            if let Some((kind, line)) = project(&event, viewer, |a| {
+                names.get(a.0 as usize).map_or("Someone", String::as_str)
+            }) && let Some(mut memory) = world.get_mut::<Memory>(entity)
+            {
+                memory.remember(event.round, kind, line);
+            }
+        }
+        ctx.emit(event)
+    }
+
+    /// This round's speakers, in order.
+    fn speaking_order(&self, ctx: &RoundCtx<'_>) -> Vec<u32> {
+        let n = self.agents.len() as u32;
+        let mut order: Vec<u32> = (0..n).collect();
+        match self.setup.order {
+            SpeakingOrder::Fixed => {}
+            SpeakingOrder::Random => {
+                let mut rng =
+                    ctx.info
+                        .seeds
+                        .rng(&[purpose::MECHANISM, u64::from(ctx.round), ORDER_DRAW]);
+                order.shuffle(&mut rng);
+            }
+            SpeakingOrder::Moderator => {
+                let publics: Vec<f64> = self.state.iter().filter_map(|s| s.last_public).collect();
+                let centre = mean(&publics).unwrap_or(0.5);
+                let distance = |i: u32| {
+                    self.state[i as usize]
+                        .last_public
+                        .map_or(0.0, |p| (p - centre).abs())
+                };
+                order.sort_by(|&a, &b| {
+                    let (sa, sb) = (&self.state[a as usize], &self.state[b as usize]);
+                    sa.spoke
+                        .cmp(&sb.spoke)
+                        .then(distance(b).total_cmp(&distance(a)))
+                        .then(a.cmp(&b))
+                });
+            }
+        }
+        if let Some(cap) = self.setup.speakers_per_round {
+            order.truncate(cap as usize);
+        }
+        order
+    }
+
+    fn index(&self, world: &World, agent: Entity) -> Option<usize> {
+        world
+            .get::<AgentId>(agent)
+            .map(|id| id.0 as usize)
+            .filter(|&i| i < self.agents.len())
+    }
+
+    fn voice(&self, i: usize, round: u32) -> Voice {
+        Voice {
+            topic: self.setup.short_topic().to_string(),
+            question: self.setup.question(round).map(|q| q.text.clone()),
+            side: self.setup.side_of(i as u32).map(|(_, s)| s.to_string()),
+            persona: self.personas[i].clone(),
+            previous: self.state[i]
+                .last_heard
+                .map(|(who, stance)| (self.names[who as usize].clone(), stance)),
+        }
+    }
+
+    /// The stimulus shift agent `i` feels this round.
+    fn shift(&self, i: usize, round: u32) -> f64 {
+        self.setup
+            .stimuli
+            .iter()
+            .zip(&self.stimulus_shift)
+            .filter(|(s, _)| s.round == round)
+            .map(|(_, shifts)| shifts[i])
+            .sum()
+    }
+
+    fn facts(
+        &self,
+        world: &World,
+        i: usize,
+        ctx: &RoundCtx<'_>,
+    ) -> Option<(TurnFacts, Option<(u64, Vec<String>)>)> {
+        let state = &self.state[i];
+        Some(match self.asking {
+            Step::Prior => (
+                TurnFacts::Prior {
+                    score: self.prior_scores[i],
+                },
+                None,
+            ),
+            Step::Speak(_) => (
+                TurnFacts::Speak {
+                    opinion: state.opinion,
+                    heard: state.heard.clone(),
+                    agreeableness: self.agreeableness[i],
+                    voice: self.voice(i, ctx.round),
+                },
+                None,
+            ),
+            Step::Opinion => (
+                TurnFacts::Update {
+                    opinion: state.opinion,
+                    confidence: state.confidence,
+                    heard: state.heard_round.clone(),
+                    shift: self.shift(i, ctx.round),
+                },
+                None,
+            ),
+            Step::Consolidate => {
+                let memory = world.get::<Memory>(self.agents[i])?;
+                let (items, mark) = memory.to_consolidate(self.setup.memory.recent as usize);
+                let skip = items.len().saturating_sub(MAX_FOLDED_ITEMS);
+                let items: Vec<String> = items
+                    .iter()
+                    .skip(skip)
+                    .map(|item| truncate(&item.text, MAX_FOLDED_BYTES))
+                    .collect();
+                (
+                    TurnFacts::Consolidate {
+                        summary: memory.summary().to_string(),
+                        items: items.clone(),
+                        max_chars: self.setup.memory.summary_chars as usize,
+                    },
+                    Some((mark, items)),
+                )
+            }
+        })
+    }
+
+    fn render(
+        &self,
+        world: &World,
+        i: usize,
+        ctx: &RoundCtx<'_>,
+        fold: Option<&(u64, Vec<String>)>,
+    ) -> Option<Vec<ChatMessage>> {
+        let entity = self.agents[i];
+        let memory = world.get::<Memory>(entity)?;
+        let question = self.setup.question(ctx.round).map(|q| q.text.as_str());
+        let task = match self.asking {
+            Step::Speak(_) => speak_task(&self.setup, ctx.round, question),
+            Step::Prior | Step::Opinion => opinion_task(&self.setup),
+            Step::Consolidate => {
+                let (_, items) = fold?;
+                consolidate_task(memory.summary(), items, self.setup.memory.summary_chars)
+            }
+        };
+        let shown = match self.asking {
+            Step::Consolidate => String::new(),
+            _ => {
+                let query = format!("{} {}", self.setup.topic, question.unwrap_or(""));
+                memory.render_within(&query, self.budget())
+            }
+        };
+        let role = self.setup.side_of(i as u32).map(|(_, s)| s);
+        Some(vec![
+            ChatMessage::system(self.system.clone()),
+            ChatMessage::user(user_message(&self.cards[i], role, &shown, &task)),
+        ])
+    }
+
+    fn record_opinion(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        i: usize,
+        held: Result<Held, String>,
+        prior: bool,
+    ) -> Result<Decision, RunError> {
+        let scale = self.setup.scale.clone();
+        let (decision, reasoning) = match &held {
+            Ok(h) => {
+                let state = &mut self.state[i];
+                state.opinion = scale.normalise(h.stance);
+                state.confidence = h.confidence;
+                (Decision::Valid, Some(h.reasoning.clone()))
+            }
+            Err(reason) => {
+                if prior {
+                    // No usable answer: the rule prior without noise.
+                    self.state[i].opinion =
+                        crate::conversation::dynamics::initial_opinion(self.prior_scores[i], 0.0);
+                    self.state[i].confidence = 0.5;
+                }
+                (Decision::Fallback(reason.clone()), None)
+            }
+        };
+        if prior {
+            self.state[i].initial = self.state[i].opinion;
+            self.state[i].at_round_start = self.state[i].opinion;
+        }
+        let state = self.state[i].clone();
+        let stance = scale.point(state.opinion);
+        let public = if prior {
+            None
+        } else {
+            state.public_now.map(|(p, _)| scale.point(p))
+        };
+        let (status, reason) = match &decision {
+            Decision::Valid => ("valid", None),
+            Decision::Fallback(r) => ("fallback", Some(r.as_str())),
+        };
+        let id = AgentId(i as u32);
+        let tables = self.tables()?;
+        let (opinions, answers) = (tables.opinions, tables.answers);
+        ctx.recorder
+            .row(opinions, if prior { 0 } else { ctx.round }, Some(id))?
+            .str(self.label())
+            .opt_str(self.setup.side_of(i as u32).map(|(_, s)| s))
+            .f64(stance)
+            .f64(state.confidence)
+            .opt_f64(public)
+            .str(status)
+            .opt_str(reason)
+            .opt_str(reasoning.as_deref())
+            .end();
+        if !prior
+            && let (Some(table), Some((sentiment, turn)), Some(q)) =
+                (answers, state.public_now, self.setup.question(ctx.round))
+        {
+            let stimulus = self
+                .setup
+                .stimuli
+                .iter()
+                .find(|s| s.round == ctx.round)
+                .map(|s| s.id.as_str());
+            ctx.recorder
+                .row(table, ctx.round, Some(id))?
+                .str(&q.id)
+                .u32(turn)
+                .opt_str(stimulus)
+                .opt_f64(Some(scale.point(sentiment)))
+                .opt_f64(Some(stance))
+                .opt_f64(Some(state.confidence))
+                .str(status)
+                .end();
+        }
+        let payload = json!({
+            "stance": stance,
+            "confidence": state.confidence,
+            "reasoning": reasoning.unwrap_or_default(),
+            "before_round_1": prior,
+        });
+        self.tell(
+            world,
+            ctx,
+            Event {
+                round: ctx.round,
+                actor: Some(id),
+                kind: kind::OPINION,
+                target: None,
+                visibility: Visibility::Private,
+                payload: payload.to_string(),
+            },
+        )?;
+        Ok(decision)
+    }
+
+    fn record_message(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        i: usize,
+        turn: usize,
+        answer: Result<super::schema::Said, String>,
+    ) -> Result<Decision, RunError> {
+        let scale = self.setup.scale.clone();
+        let question = self.setup.question(ctx.round).map(|q| q.id.clone());
+        let audience: Vec<u32> = self.graph.neighbours(i as u32).to_vec();
+        let table = self.tables()?.messages;
+        let id = AgentId(i as u32);
+        let said = match answer {
+            Ok(said) => said,
+            Err(reason) => {
+                ctx.recorder
+                    .row(table, ctx.round, Some(id))?
+                    .str(self.label())
+                    .u32(turn as u32 + 1)
+                    .opt_str(question.as_deref())
+                    .opt_str(None)
+                    .opt_f64(None)
+                    .opt_str(None)
+                    .u32(0)
+                    .opt_f64(None)
+                    .opt_f64(None)
+                    .opt_f64(None)
+                    .opt_f64(None)
+                    .opt_f64(None)
+                    .str("fallback")
+                    .opt_str(Some(&reason))
+                    .end();
+                return Ok(Decision::Fallback(reason));
+            }
+        };
+        let share = scale.normalise(said.stance);
+        let words = WordCounts::of(&said.text);
+        let echo = self.previous.as_ref().map(|p| words.cosine(p));
+        let (own, others) = metrics::persona_drift(&words, &self.card_words, i);
+        let novelty = metrics::novelty(&words, self.earlier.iter().flatten());
+        if let Some(e) = echo {
+            self.tally.echo.push(e);
+        }
+        self.tally.drift.push(others - own);
+        self.tally.novelty.push(novelty);
+        ctx.recorder
+            .row(table, ctx.round, Some(id))?
+            .str(self.label())
+            .u32(turn as u32 + 1)
+            .opt_str(question.as_deref())
+            .opt_str(Some(&said.text))
+            .opt_f64(Some(said.stance))
+            .opt_str(Some(&said.reasoning))
+            .u32(audience.len() as u32)
+            .opt_f64(echo)
+            .opt_f64(Some(own))
+            .opt_f64(Some(others))
+            .opt_f64(Some(others - own))
+            .opt_f64(Some(novelty))
+            .str("valid")
+            .opt_str(None)
+            .end();
+        self.previous = Some(words.clone());
+        self.tally.words.push(words);
+        {
+            let speaker = &mut self.state[i];
+            speaker.spoke += 1;
+            speaker.last_public = Some(share);
+            speaker.public_now = Some((share, turn as u32 + 1));
+            speaker.heard.clear();
+        }
+        for &j in &audience {
+            let listener = &mut self.state[j as usize];
+            listener.heard.push(share);
+            listener.heard_round.push(share);
+            listener.last_heard = Some((i as u32, share));
+        }
+        let visibility = if self.graph.is_complete() {
+            Visibility::Public
+        } else {
+            Visibility::Audience(audience.into_iter().map(AgentId).collect())
+        };
+        // The public payload carries only what was said in public.
+        let payload = json!({
+            "text": said.text,
+            "stance": said.stance,
+            "turn": turn + 1,
+            "question": question,
+        });
+        self.tell(
+            world,
+            ctx,
+            Event {
+                round: ctx.round,
+                actor: Some(id),
+                kind: kind::MESSAGE,
+                target: None,
+                visibility,
+                payload: payload.to_string(),
+            },
+        )?;
+        Ok(Decision::Valid)
+    }
+
+    fn consolidate(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        i: usize,
+        fold: Option<(u64, Vec<String>)>,
+        answer: Result<&ChatResponse, &LlmError>,
+    ) -> Result<Decision, RunError> {
+        let Some((mark, items)) = fold else {
+            return Ok(Decision::Fallback("nothing to consolidate".into()));
+        };
+        let max = self.setup.memory.summary_chars;
+        let entity = self.agents[i];
+        let previous = world
+            .get::<Memory>(entity)
+            .map(|m| m.summary().to_string())
+            .unwrap_or_default();
+        let (summary, decision) = match checked(answer, |v| check_summary(v, max)) {
+            Ok(s) => (s, Decision::Valid),
+            Err(reason) => (
+                rule_summary(&previous, &items, max as usize),
+                Decision::Fallback(reason),
+            ),
+        };
+        let chars = summary.chars().count();
+        if let Some(mut memory) = world.get_mut::<Memory>(entity) {
+            memory.consolidate(summary, mark);
+        }
+        ctx.emit(Event {
+            round: ctx.round,
+            actor: Some(AgentId(i as u32)),
+            kind: kind::CONSOLIDATED,
+            target: None,
+            visibility: Visibility::Private,
+            payload: json!({ "items": items.len(), "chars": chars }).to_string(),
+        })?;
+        Ok(decision)
+    }
+
+    /// Metrics of the round just played, written to `debate_metrics`; the detector's
+    /// signal is returned.
+    fn write_metrics(
+        &mut self,
+        ctx: &mut RoundCtx<'_>,
+        stop: Option<&Stop>,
+        signal: RoundSignal,
+    ) -> Result<(), RunError> {
+        let scale = &self.setup.scale;
+        let range = scale.max - scale.min;
+        let xs: Vec<f64> = self.state.iter().map(|s| s.opinion).collect();
+        let (m, var) = metrics::mean_variance(&xs);
+        let distance =
+            metrics::mean_abs_difference(self.state.iter().map(|s| (s.opinion, s.initial)))
+                .unwrap_or(0.0);
+        let gap = metrics::mean_abs_difference(
+            self.state
+                .iter()
+                .filter_map(|s| s.public_now.map(|(p, _)| (p, s.opinion))),
+        );
+        let table = self.tables()?.metrics;
+        ctx.recorder
+            .row(table, ctx.round, None)?
+            .str(self.label())
+            .u32(self.agents.len() as u32)
+            .u32(self.state.iter().filter(|s| s.public_now.is_some()).count() as u32)
+            .f64(scale.point(m))
+            .f64(var * range * range)
+            .f64(metrics::polarisation(&xs))
+            .f64(distance)
+            .f64(signal.shift)
+            .opt_f64(gap)
+            .opt_f64(mean(&self.tally.echo))
+            .opt_f64(mean(&self.tally.drift))
+            .opt_f64(signal.novelty)
+            .opt_str(stop.map(|s| s.reason))
+            .end();
+        Ok(())
+    }
+}
+
+impl Mechanism for Conversation {
+    type Pending = Pending;
+
+    fn name(&self) -> &'static str {
+        self.setup.kind.label()
+    }
+
+    fn max_rounds(&self) -> u32 {
+        self.setup.rounds
+    }
+
+    fn open_tables(&mut self, _world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
+        self.tables = Some(Tables {
+            messages: recorder.open(tables::messages_table())?,
+            opinions: recorder.open(tables::opinions_table())?,
+            metrics: recorder.open(tables::metrics_table())?,
+            answers: match self.setup.kind {
+                Kind::FocusGroup => Some(recorder.open(tables::focus_group_answers_table())?),
+                Kind::Debate => None,
+            },
+            end: recorder.open(tables::conversation_end_table())?,
+        });
+        Ok(())
+    }
+
+    fn start(&mut self, world: &mut World, info: &RunInfo) -> Result<(), RunError> {
+        let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
+        let schema = world
+            .get_resource::<PopulationSchema>()
+            .cloned()
+            .unwrap_or_default();
+        let priors = Self::weighted(world, &self.setup.rules.drivers)?;
+        let mut stimulus_drivers = Vec::new();
+        for s in &self.setup.stimuli {
+            stimulus_drivers.push(Self::weighted(world, &s.drivers)?);
+        }
+        let n = roster.len();
+        self.stimulus_shift = vec![Vec::with_capacity(n); self.setup.stimuli.len()];
+        for (i, &entity) in roster.0.iter().enumerate() {
+            if world.get::<AgentId>(entity).map(|a| a.0 as usize) != Some(i) {
+                return Err(failure("agents must be numbered in roster order"));
+            }
+            let identity = world.get::<Identity>(entity).cloned().unwrap_or_default();
+            let demographics = world
+                .get::<Demographics>(entity)
+                .cloned()
+                .unwrap_or_default();
+            let traits = world.get::<Traits>(entity).cloned().unwrap_or_default();
+            let card = persona_card(&schema, &identity, &demographics, &traits);
+            self.card_words.push(WordCounts::of(&card));
+            self.cards.push(card);
+            self.personas.push(persona_facts(&schema, &demographics));
+            self.names.push(identity.name.clone());
+            self.agreeableness.push(f64::from(traits.big_five[3]));
+            let side = match self.setup.side_of(i as u32) {
+                Some((0, _)) => 1.0,
+                Some(_) => -1.0,
+                None => 0.0,
+            };
+            let rules = &self.setup.rules;
+            self.prior_scores.push(
+                rules.intercept
+                    + side * rules.side_shift
+                    + drivers::score(&priors, &traits, &demographics),
+            );
+            for ((stimulus, d), shifts) in self
+                .setup
+                .stimuli
+                .iter()
+                .zip(&stimulus_drivers)
+                .zip(&mut self.stimulus_shift)
+            {
+                shifts.push(stimulus.effect + drivers::score(d, &traits, &demographics));
+            }
+            world
+                .entity_mut(entity)
+                .insert(Memory::with_capacity(self.setup.memory.capacity));
+        }
+        self.agents = roster.0;
+        self.state = vec![
+            AgentState {
+                confidence: 0.5,
+                ..Default::default()
+            };
+            n
+        ];
+        let mut rng = info.seeds.rng(&[purpose::MECHANISM, 0, GRAPH_DRAW]);
+        self.graph = SocialGraph::build(&self.setup.audience, n, &mut rng)
+            .map_err(|e| failure(format!("building the audience graph: {e}")))?;
+        Ok(())
+    }
+
+    fn perceive(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        for s in &mut self.state {
+            s.at_round_start = s.opinion;
+            s.public_now = None;
+            s.heard_round.clear();
+        }
+        self.tally = RoundTally::default();
+        if let Some(q) = self.setup.question(ctx.round).cloned() {
+            let payload = json!({ "id": q.id, "text": q.text }).to_string();
+            self.tell(
+                world,
+                ctx,
+                moderator_event(ctx.round, kind::QUESTION, payload),
+            )?;
+        }
+        let shown: Vec<_> = self
+            .setup
+            .stimuli
+            .iter()
+            .filter(|s| s.round == ctx.round)
+            .cloned()
+            .collect();
+        for s in shown {
+            let payload = json!({ "id": s.id, "title": s.title, "text": s.text }).to_string();
+            self.tell(
+                world,
+                ctx,
+                moderator_event(ctx.round, kind::STIMULUS, payload),
+            )?;
+        }
+        self.speakers = self.speaking_order(ctx);
+        self.steps.clear();
+        let every = self.setup.memory.consolidate_every;
+        if ctx.round > 1 && every > 0 && (ctx.round - 1).is_multiple_of(every) {
+            self.steps.push_back(Step::Consolidate);
+        }
+        if ctx.round == 1 {
+            self.steps.push_back(Step::Prior);
+        }
+        self.steps.extend((0..self.speakers.len()).map(Step::Speak));
+        self.steps.push_back(Step::Opinion);
+        Ok(())
+    }
+
+    fn next_step(&mut self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+        while let Some(step) = self.steps.pop_front() {
+            self.asking = step;
+            let actors: Vec<Entity> = match step {
+                Step::Speak(turn) => vec![self.agents[self.speakers[turn] as usize]],
+                Step::Consolidate => {
+                    let recent = self.setup.memory.recent as usize;
+                    self.agents
+                        .iter()
+                        .copied()
+                        .filter(|&e| {
+                            world
+                                .get::<Memory>(e)
+                                .is_some_and(|m| !m.to_consolidate(recent).0.is_empty())
+                        })
+                        .collect()
+                }
+                Step::Prior | Step::Opinion => self.agents.clone(),
+            };
+            if !actors.is_empty() {
+                return Some(actors);
+            }
+        }
+        None
+    }
+
+    fn request(
+        &mut self,
+        world: &World,
+        ctx: &RoundCtx<'_>,
+        agent: Entity,
+        call: u32,
+    ) -> Option<(ChatRequest, Pending)> {
+        let i = self.index(world, agent)?;
+        let (facts, fold) = self.facts(world, i, ctx)?;
+        let messages = if ctx.reads_text {
+            self.render(world, i, ctx, fold.as_ref())?
+        } else {
+            Vec::new()
+        };
+        let (task, schema) = match self.asking {
+            Step::Speak(_) => (
+                match self.setup.kind {
+                    Kind::Debate => super::TASK_DEBATE,
+                    Kind::FocusGroup => super::TASK_ANSWER,
+                },
+                self.message_schema.clone(),
+            ),
+            Step::Prior | Step::Opinion => (super::TASK_OPINION, self.opinion_schema.clone()),
+            Step::Consolidate => (super::TASK_CONSOLIDATE, self.summary_schema.clone()),
+        };
+        let request = ChatRequest {
+            task,
+            messages,
+            schema,
+            params: self.params,
+            seed: ctx.info.seeds.seed(&[
+                purpose::CALL,
+                i as u64,
+                u64::from(ctx.round),
+                u64::from(call),
+            ]),
+            facts: Some(Arc::new(facts)),
+        };
+        Some((
+            request,
+            Pending {
+                step: self.asking,
+                fold,
+            },
+        ))
+    }
+
+    fn resolve(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        agent: Entity,
+        pending: Pending,
+        answer: Result<&ChatResponse, &LlmError>,
+    ) -> Result<Decision, RunError> {
+        let Some(i) = self.index(world, agent) else {
+            return Ok(Decision::Fallback("agent has no id".into()));
+        };
+        let scale = self.setup.scale.clone();
+        let max_chars = self.setup.max_chars;
+        match pending.step {
+            Step::Prior | Step::Opinion => {
+                let held = checked(answer, |v| check_opinion(v, &scale));
+                self.record_opinion(world, ctx, i, held, pending.step == Step::Prior)
+            }
+            Step::Speak(turn) => {
+                let said = checked(answer, |v| check_message(v, max_chars, &scale));
+                self.record_message(world, ctx, i, turn, said)
+            }
+            Step::Consolidate => self.consolidate(world, ctx, i, pending.fold, answer),
+        }
+    }
+
+    fn end_round(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {
+        let xs: Vec<f64> = self.state.iter().map(|s| s.opinion).collect();
+        let (_, var) = metrics::mean_variance(&xs);
+        let signal = RoundSignal {
+            spread: var.sqrt(),
+            shift: metrics::mean_abs_difference(
+                self.state.iter().map(|s| (s.opinion, s.at_round_start)),
+            )
+            .unwrap_or(0.0),
+            novelty: mean(&self.tally.novelty),
+        };
+        self.history.push(signal);
+        let stop = detect(&self.setup.stop, &self.history, self.setup.rounds);
+        self.write_metrics(ctx, stop.as_ref(), signal)?;
+        let window = self.setup.stop.stagnation.map_or(1, |s| s.window.max(1)) as usize;
+        self.earlier
+            .push_back(std::mem::take(&mut self.tally.words));
+        while self.earlier.len() > window {
+            self.earlier.pop_front();
+        }
+        match stop {
+            Some(stop) => {
+                let payload = json!({ "reason": stop.reason, "detail": stop.detail }).to_string();
+                ctx.emit(moderator_event(ctx.round, kind::STOPPED, payload))?;
+                let reason = stop.reason.to_string();
+                self.stop = Some(stop);
+                Ok(Flow::Stop(reason))
+            }
+            None => Ok(Flow::Continue),
+        }
+    }
+
+    fn finish(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        let (reason, detail) = match &self.stop {
+            Some(stop) => (stop.reason, stop.detail.clone()),
+            None => (
+                "round_limit",
+                format!(
+                    "stopped by the run's round cap or budget after round {}",
+                    ctx.round
+                ),
+            ),
+        };
+        let table = self.tables()?.end;
+        ctx.recorder
+            .row(table, ctx.round, None)?
+            .str(self.label())
+            .u32(ctx.round)
+            .str(reason)
+            .str(&detail)
+            .end();
+        Ok(())
+    }
+}
+
+/// The checked answer, or why there is none.
+fn checked<T>(
+    answer: Result<&ChatResponse, &LlmError>,
+    check: impl Fn(&Value) -> Result<T, String>,
+) -> Result<T, String> {
+    answer
+        .map_err(|e| format!("no answer: {e}"))
+        .and_then(|r| check(&r.answer))
+}
+
+fn moderator_event(round: u32, kind: &'static str, payload: String) -> Event {
+    Event {
+        round,
+        actor: None,
+        kind,
+        target: None,
+        visibility: Visibility::Public,
+        payload,
+    }
+}

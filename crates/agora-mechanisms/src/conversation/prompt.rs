@@ -1,0 +1,91 @@
+//! Conversation prompts, laid out for prefix caching: fixed instructions and the topic
+//! (system), then the persona card and side, then the agent's own memory, then what is
+//! asked now.
+
+use std::fmt::Write;
+
+use agora_core::components::format_number;
+
+use super::setup::{Kind, Setup};
+
+/// The system message: instructions and the topic.
+pub fn system_message(setup: &Setup) -> String {
+    let topic = match setup.kind {
+        Kind::Debate => format!("The motion of the debate: \"{}\".", setup.topic),
+        Kind::FocusGroup => format!("The group discusses: {}.", setup.topic),
+    };
+    format!(
+        "{}\n{topic}\nWhat you say in public is heard by the others; your private opinions and reasoning are never shown to anyone.",
+        setup.instructions
+    )
+}
+
+/// The user message: persona card, role, memory, then the task.
+pub fn user_message(card: &str, role: Option<&str>, memory: &str, task: &str) -> String {
+    let mut out = String::with_capacity(card.len() + memory.len() + task.len() + 96);
+    out.push_str(card);
+    if let Some(role) = role {
+        let _ = write!(out, "\nIn this debate you argue for the side \"{role}\".");
+    }
+    if !memory.is_empty() {
+        out.push_str("\n\nWhat you remember of the conversation so far:\n");
+        out.push_str(memory);
+    }
+    out.push_str("\n\n");
+    out.push_str(task);
+    out
+}
+
+fn scale_words(setup: &Setup) -> String {
+    let s = &setup.scale;
+    format!(
+        "from {} ({}) to {} ({})",
+        format_number(s.min),
+        s.low,
+        format_number(s.max),
+        s.high
+    )
+}
+
+/// What a speaker is asked in `round` (the question for a focus group).
+pub fn speak_task(setup: &Setup, round: u32, question: Option<&str>) -> String {
+    let ask = match (setup.kind, question) {
+        (Kind::FocusGroup, Some(q)) => format!(
+            "Round {round}. The moderator asks: \"{q}\" It is your turn to answer the group."
+        ),
+        _ => format!("Round {round}. It is your turn to speak to the group about the motion."),
+    };
+    format!(
+        "{ask}\nReply with a JSON object: \"reasoning\" (your private notes, never shown to anyone, at most 300 characters), \"message\" (what you say to the group, at most {} characters), and \"stance\" (the position your message takes, a number {}).",
+        setup.max_chars,
+        scale_words(setup)
+    )
+}
+
+/// What every agent is asked privately after a round (and before the first).
+pub fn opinion_task(setup: &Setup) -> String {
+    format!(
+        "Privately (nobody else will ever see this answer): {}\nReply with a JSON object: \"reasoning\" (at most 300 characters), \"stance\" (a number {}), and \"confidence\" (how sure you are, 0 to 1).",
+        setup.opinion_question(),
+        scale_words(setup)
+    )
+}
+
+/// What an agent is asked to consolidate its memory.
+pub fn consolidate_task(summary: &str, items: &[String], max_chars: u32) -> String {
+    let mut out = String::from(
+        "Update your private summary of the conversation so far: keep who said what, where people stand and where you stand.\n",
+    );
+    if !summary.is_empty() {
+        let _ = writeln!(out, "Your summary so far: {summary}");
+    }
+    out.push_str("To add:\n");
+    for item in items {
+        let _ = writeln!(out, "- {item}");
+    }
+    let _ = write!(
+        out,
+        "Reply with a JSON object {{\"summary\": ...}} of at most {max_chars} characters."
+    );
+    out
+}

@@ -1,0 +1,157 @@
+//! A conversation as the engine plays it: a debate or a focus group, with defaults
+//! applied. The scenario blocks [`crate::debate::DebateSpec`] and
+//! [`crate::focus_group::FocusGroupSpec`] turn into a [`Setup`].
+
+use agora_population::graph::GraphSpec;
+
+use super::settings::{Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings};
+
+/// Which kind of conversation is played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Agents argue about a motion.
+    Debate,
+    /// A moderator puts questions about a product to participants.
+    FocusGroup,
+}
+
+impl Kind {
+    /// Name used in tables and the manifest.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Debate => "debate",
+            Kind::FocusGroup => "focus_group",
+        }
+    }
+}
+
+/// One question of a focus group's moderator script.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// Short identifier used in tables.
+    pub id: String,
+    /// The question as the moderator asks it.
+    pub text: String,
+}
+
+/// Material shown to a focus group from a given round on (a concept, an ad).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stimulus {
+    /// Short identifier used in tables.
+    pub id: String,
+    /// The round in which the moderator shows it.
+    pub round: u32,
+    /// Its title.
+    pub title: String,
+    /// What participants are shown.
+    pub text: String,
+    /// Rule-based participants: shift of the private rating (share of the scale).
+    #[serde(default)]
+    pub effect: f64,
+    /// Rule-based participants: drivers adding to the shift, per standard deviation.
+    #[serde(default)]
+    pub drivers: Vec<(String, f64)>,
+}
+
+/// Everything a conversation needs to be played.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setup {
+    /// Debate or focus group.
+    pub kind: Kind,
+    /// The motion of a debate, the product or concept of a focus group.
+    pub topic: String,
+    /// Two sides of a debate, assigned alternately by agent id; `None` for free positions.
+    pub sides: Option<(String, String)>,
+    /// The moderator's script (focus groups; one question per round).
+    pub questions: Vec<Question>,
+    /// Stimuli shown at given rounds (focus groups).
+    pub stimuli: Vec<Stimulus>,
+    /// Most rounds.
+    pub rounds: u32,
+    /// Speaking order per round.
+    pub order: SpeakingOrder,
+    /// Most speakers per round (everyone when `None`).
+    pub speakers_per_round: Option<u32>,
+    /// Who hears whom.
+    pub audience: GraphSpec,
+    /// The scale of private opinions and public stances.
+    pub scale: OpinionScale,
+    /// Memory shown in prompts and its consolidation.
+    pub memory: MemorySettings,
+    /// Early stopping.
+    pub stop: StopSettings,
+    /// Rule-based behaviour.
+    pub rules: Dynamics,
+    /// Most characters of one public message.
+    pub max_chars: u32,
+    /// Fixed instructions at the start of every prompt.
+    pub instructions: String,
+}
+
+impl Setup {
+    /// Every population trait or attribute the settings refer to.
+    pub fn driver_names(&self) -> impl Iterator<Item = &str> {
+        self.rules
+            .drivers
+            .iter()
+            .chain(self.stimuli.iter().flat_map(|s| s.drivers.iter()))
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// The topic up to its first comma (a product's name), for short mentions.
+    pub fn short_topic(&self) -> &str {
+        match self.kind {
+            Kind::Debate => &self.topic,
+            Kind::FocusGroup => self.topic.split(',').next().unwrap_or(&self.topic).trim(),
+        }
+    }
+
+    /// The question put in round `round` (focus groups), if any.
+    pub fn question(&self, round: u32) -> Option<&Question> {
+        self.questions.get((round as usize).checked_sub(1)?)
+    }
+
+    /// The private elicitation question.
+    pub fn opinion_question(&self) -> String {
+        if !self.scale.question.is_empty() {
+            return self.scale.question.clone();
+        }
+        match self.kind {
+            Kind::Debate => format!("How much do you agree with the motion \"{}\"?", self.topic),
+            Kind::FocusGroup => format!("How likely would you be to buy or use {}?", self.topic),
+        }
+    }
+
+    /// The side of agent `id` (0 or 1) in a two-sided debate.
+    pub fn side_of(&self, id: u32) -> Option<(usize, &str)> {
+        let (a, b) = self.sides.as_ref()?;
+        Some(if id.is_multiple_of(2) {
+            (0, a.as_str())
+        } else {
+            (1, b.as_str())
+        })
+    }
+}
+
+/// Checks shared by both scenario blocks: the common settings and early stopping.
+pub fn check_common(rounds: u32, speakers_per_round: Option<u32>) -> Result<(), String> {
+    if rounds == 0 || rounds > 10_000 {
+        return Err(format!(
+            "a conversation plays 1 to 10000 rounds, got {rounds}; 6 suits a short debate"
+        ));
+    }
+    if speakers_per_round == Some(0) {
+        return Err(
+            "speakers_per_round must be at least 1; leave it out to let everyone speak".into(),
+        );
+    }
+    Ok(())
+}
+
+/// The first value that appears twice in `values`.
+pub fn first_duplicate<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    values.into_iter().find(|v| !seen.insert(*v))
+}
