@@ -60,11 +60,14 @@ enum Step {
     Opinion,
 }
 
+/// A consolidation's memory mark and the items folded in.
+type Fold = (u64, Vec<String>);
+
 /// What the conversation remembers about a request until its answer arrives.
 pub struct Pending {
     step: Step,
     /// Consolidation: the memory mark and the items folded in.
-    fold: Option<(u64, Vec<String>)>,
+    fold: Option<Fold>,
 }
 
 /// One agent's running state; opinions and stances are shares of the scale.
@@ -314,7 +317,7 @@ impl Conversation {
         world: &World,
         i: usize,
         ctx: &RoundCtx<'_>,
-    ) -> Option<(TurnFacts, Option<(u64, Vec<String>)>)> {
+    ) -> Option<(TurnFacts, Option<Fold>)> {
         let state = &self.state[i];
         Some(match self.asking {
             Step::Prior => (
@@ -367,7 +370,7 @@ impl Conversation {
         world: &World,
         i: usize,
         ctx: &RoundCtx<'_>,
-        fold: Option<&(u64, Vec<String>)>,
+        fold: Option<&Fold>,
     ) -> Option<Vec<ChatMessage>> {
         let entity = self.agents[i];
         let memory = world.get::<Memory>(entity)?;
@@ -601,7 +604,7 @@ impl Conversation {
         world: &mut World,
         ctx: &mut RoundCtx<'_>,
         i: usize,
-        fold: Option<(u64, Vec<String>)>,
+        fold: Option<Fold>,
         answer: Result<&ChatResponse, &LlmError>,
     ) -> Result<Decision, RunError> {
         let Some((mark, items)) = fold else {

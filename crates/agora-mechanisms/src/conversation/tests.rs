@@ -1,1 +1,394 @@
-//! placeholder
+//! Conversations run through the round scheduler, in process: what each agent's
+//! rendered prompts contain (and never contain), memory size over 200 rounds,
+//! consolidation calls, stopping rules and fallbacks.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use agora_core::components::{Identity, Persona, PopulationSchema};
+use agora_core::record::{Recorder, RunInfo};
+use agora_core::scheduler::{RunOutcome, SchedulerLimits, Silent, run_rounds};
+use agora_core::seed::SeedStream;
+use agora_core::text::estimate_tokens;
+use agora_core::world::spawn_population;
+use agora_export::{OutputLayout, Partition};
+use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, Usage};
+use agora_population::graph::GraphSpec;
+use bevy_ecs::prelude::*;
+use futures::future::{BoxFuture, FutureExt, ready};
+use serde_json::{Value, json};
+
+use super::settings::{Stagnation, StopSettings};
+use super::setup::Setup;
+use super::*;
+use crate::debate::DebateSpec;
+use crate::focus_group::FocusGroupSpec;
+
+/// One prompt as a model received it.
+#[derive(Clone, Debug)]
+struct Seen {
+    task: &'static str,
+    agent: usize,
+    user: String,
+}
+
+/// A model that reads prompts and answers with `answer(task, agent, call number)`.
+struct Scripted<F> {
+    answer: F,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl<F: Fn(&'static str, usize, usize) -> Value + Send + Sync> Scripted<F> {
+    fn new(answer: F) -> Self {
+        Self {
+            answer,
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn respond(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let user = request
+            .messages
+            .iter()
+            .find(|m| m.role == agora_llm::Role::User)
+            .map(|m| m.content.clone())
+            .ok_or_else(|| LlmError::InvalidRequest("no user message".into()))?;
+        let agent: usize = user
+            .strip_prefix("You are Agent")
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| LlmError::InvalidRequest("no persona card".into()))?;
+        let mut seen = self.seen.lock().unwrap();
+        let n = seen.len();
+        seen.push(Seen {
+            task: request.task,
+            agent,
+            user,
+        });
+        let answer = (self.answer)(request.task, agent, n);
+        Ok(ChatResponse::new(
+            answer,
+            Usage::default(),
+            std::time::Duration::ZERO,
+        ))
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl<F: Fn(&'static str, usize, usize) -> Value + Send + Sync> ChatModel for Scripted<F> {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    fn reads_messages(&self) -> bool {
+        true
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        ready(self.respond(request)).boxed()
+    }
+}
+
+/// Answers carrying markers that must never reach another agent.
+fn secretive(task: &'static str, agent: usize, n: usize) -> Value {
+    match task {
+        TASK_DEBATE | TASK_ANSWER => json!({
+            "reasoning": format!("HIDDEN-REASON-{agent}-{n}"),
+            "message": format!("Public words of Agent{agent} number {n}"),
+            "stance": 4.0,
+        }),
+        TASK_OPINION => json!({
+            "reasoning": format!("SECRET-OPINION-{agent}-{n}"),
+            "stance": 2.0 + 0.001 * agent as f64 + 0.000_013,
+            "confidence": 0.6,
+        }),
+        _ => json!({ "summary": format!("MODEL-SUMMARY-{agent}-{n}") }),
+    }
+}
+
+struct Finished {
+    outcome: RunOutcome,
+    rows: HashMap<String, u64>,
+}
+
+fn run(setup: &Setup, agents: usize, model: &dyn ChatModel) -> Finished {
+    let mut world = World::new();
+    let personas = (0..agents)
+        .map(|i| Persona {
+            identity: Identity {
+                name: format!("Agent{i}"),
+                narrative: String::new(),
+            },
+            ..Default::default()
+        })
+        .collect();
+    spawn_population(&mut world, PopulationSchema::default(), personas, 32);
+    let dir = tempfile::tempdir().unwrap();
+    let info = RunInfo {
+        run_id: "test".into(),
+        partition: Partition {
+            arm: "a".into(),
+            replicate: 0,
+        },
+        seeds: SeedStream::for_replicate(99, 0),
+    };
+    let mut recorder = Recorder::new(OutputLayout::new(dir.path()), info);
+    let mut conversation = Conversation::new(setup.clone(), Default::default());
+    let outcome = futures::executor::block_on(run_rounds(
+        &mut conversation,
+        &mut world,
+        &mut recorder,
+        model,
+        u32::MAX,
+        SchedulerLimits::default(),
+        &mut Silent,
+    ))
+    .unwrap();
+    let rows = recorder
+        .close()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.rows))
+        .collect();
+    Finished { outcome, rows }
+}
+
+fn debate(extra: &str) -> Setup {
+    let text = format!(r#"(motion: "Trains should be free", sides: ("for", "against"), {extra})"#);
+    let spec: DebateSpec = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(&text)
+        .unwrap();
+    spec.0
+}
+
+fn focus_group(extra: &str) -> Setup {
+    let text = format!(
+        r#"(product: "FreshBox, a meal kit", questions: [(id: "a", text: "First impression?"), (id: "b", text: "Price?"), (id: "c", text: "Would you try it?")],
+            stimuli: [(id: "ad", round: 2, title: "Ad", text: "Dinner in 30 minutes")], {extra})"#
+    );
+    let spec: FocusGroupSpec = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(&text)
+        .unwrap();
+    spec.0
+}
+
+#[test]
+fn no_prompt_holds_another_agents_private_opinion_or_reasoning() {
+    for setup in [
+        debate("rounds: 4, memory: (consolidate_every: 2)"),
+        focus_group(""),
+    ] {
+        let model = Scripted::new(secretive);
+        let done = run(&setup, 5, &model);
+        assert_eq!(done.outcome.fallbacks, 0);
+        let seen = model.seen();
+        assert!(seen.len() > 30);
+        for s in &seen {
+            for other in (0..5).filter(|&o| o != s.agent) {
+                for marker in [
+                    format!("SECRET-OPINION-{other}-"),
+                    format!("HIDDEN-REASON-{other}-"),
+                    format!("MODEL-SUMMARY-{other}-"),
+                    format!("2.00{other}013"),
+                ] {
+                    assert!(
+                        !s.user.contains(&marker),
+                        "Agent{} saw {marker}:\n{}",
+                        s.agent,
+                        s.user
+                    );
+                }
+            }
+            for marker in ["HIDDEN-REASON-", "SECRET-OPINION-"] {
+                assert!(
+                    !s.user.contains(marker),
+                    "reasoning is never shown, even one's own:\n{}",
+                    s.user
+                );
+            }
+            // Its own words are "You said"; nobody else's words carry its name as "you".
+            assert!(
+                !s.user.contains(&format!("Agent{} said", s.agent)),
+                "{}",
+                s.user
+            );
+            if s.user
+                .contains(&format!("Public words of Agent{} ", s.agent))
+            {
+                assert!(
+                    s.user
+                        .contains(&format!("You said: \"Public words of Agent{} ", s.agent)),
+                    "{}",
+                    s.user
+                );
+            }
+        }
+        // Later speakers hear earlier ones by name, and themselves as "You".
+        let late = seen
+            .iter()
+            .rev()
+            .find(|s| s.task != TASK_OPINION && s.task != TASK_CONSOLIDATE)
+            .unwrap();
+        assert!(
+            late.user.contains("You said: \"Public words of"),
+            "{}",
+            late.user
+        );
+        assert!(
+            late.user.contains(" said: \"Public words of Agent"),
+            "{}",
+            late.user
+        );
+        assert!(
+            seen.iter()
+                .any(|s| s.user.contains("You privately put your opinion at"))
+        );
+    }
+}
+
+#[test]
+fn agents_hear_only_their_neighbours_in_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let edges = dir.path().join("line.csv");
+    std::fs::write(&edges, "0,1\n1,2\n2,3\n").unwrap();
+    let mut setup = debate("rounds: 3");
+    setup.audience = GraphSpec::File(edges);
+    let model = Scripted::new(secretive);
+    run(&setup, 4, &model);
+    let seen = model.seen();
+    for s in seen.iter().filter(|s| s.agent == 0) {
+        assert!(
+            !s.user.contains("Agent2 said") && !s.user.contains("Agent3 said"),
+            "{}",
+            s.user
+        );
+    }
+    assert!(
+        seen.iter()
+            .any(|s| s.agent == 0 && s.user.contains("Agent1 said"))
+    );
+}
+
+#[test]
+fn prompts_stay_within_budget_over_200_rounds() {
+    let setup = debate(
+        "rounds: 200, memory: (recent: 6, relevant: 3, max_chars: 1600, consolidate_every: 3, summary_chars: 500)",
+    );
+    let model = Scripted::new(|task, agent, n| match task {
+        TASK_CONSOLIDATE => {
+            json!({ "summary": format!("Round summary {n}: ").repeat(30).chars().take(500).collect::<String>() })
+        }
+        _ => secretive(task, agent, n),
+    });
+    let done = run(&setup, 6, &model);
+    assert_eq!(done.outcome.rounds, 200);
+    let seen = model.seen();
+    let speak: Vec<&Seen> = seen.iter().filter(|s| s.task == TASK_DEBATE).collect();
+    assert_eq!(speak.len(), 200 * 6);
+    let memory_of = |user: &str| {
+        let start = user.find("What you remember").map_or(user.len(), |i| i);
+        let end = user.find("\n\nRound ").unwrap_or(user.len());
+        user[start..end.max(start)].len()
+    };
+    // 1600 bytes of memory plus its header: about 410 tokens at any round.
+    for s in &speak {
+        assert!(
+            estimate_tokens(&"x".repeat(memory_of(&s.user))) <= 420,
+            "{}",
+            s.user
+        );
+    }
+    let tokens = |round: usize| -> usize {
+        speak[round * 6..round * 6 + 6]
+            .iter()
+            .map(|s| estimate_tokens(&s.user))
+            .sum::<usize>()
+            / 6
+    };
+    assert!(
+        tokens(199) <= tokens(20) + 40,
+        "round 200: {} tokens, round 21: {}",
+        tokens(199),
+        tokens(20)
+    );
+    assert!(seen.iter().filter(|s| s.task == TASK_CONSOLIDATE).count() >= 60 * 6);
+    assert!(
+        speak[199 * 6]
+            .user
+            .contains("Summary of earlier rounds: Round summary")
+    );
+}
+
+#[test]
+fn rule_agents_run_every_step_and_each_table_gets_its_rows() {
+    let setup = debate("rounds: 3");
+    let done = run(&setup, 6, &rule_backend(&setup));
+    assert_eq!(done.outcome.fallbacks, 0);
+    assert_eq!(done.rows["messages"], 18);
+    assert_eq!(
+        done.rows["opinions"],
+        6 * 4,
+        "before round 1 and after each round"
+    );
+    assert_eq!(done.rows["debate_metrics"], 3);
+    assert_eq!(done.rows["conversation_end"], 1);
+    assert_eq!(done.outcome.stop_reason, "max_rounds");
+    let setup = focus_group("speakers_per_round: 2, order: Moderator");
+    let done = run(&setup, 5, &rule_backend(&setup));
+    assert_eq!(done.rows["focus_group_answers"], 3 * 2);
+    assert_eq!(done.rows["messages"], 3 * 2);
+}
+
+#[test]
+fn a_still_conversation_stops_for_stagnation_and_a_united_one_for_consensus() {
+    let mut setup = debate("rounds: 50, rules: (mu: 0.0)");
+    setup.stop = StopSettings {
+        consensus: None,
+        stagnation: Some(Stagnation {
+            window: 2,
+            min_shift: 0.01,
+            min_novelty: 1.0,
+        }),
+        min_rounds: 3,
+    };
+    let done = run(&setup, 4, &rule_backend(&setup));
+    assert_eq!(done.outcome.stop_reason, "stagnation");
+    assert_eq!(done.outcome.rounds, 3);
+    setup.stop = StopSettings {
+        consensus: Some(0.5),
+        stagnation: None,
+        min_rounds: 2,
+    };
+    let done = run(&setup, 4, &rule_backend(&setup));
+    assert_eq!(
+        (done.outcome.stop_reason.as_str(), done.outcome.rounds),
+        ("consensus", 2)
+    );
+    assert_eq!(done.rows["conversation_end"], 1);
+}
+
+#[test]
+fn invalid_answers_fall_back_and_the_conversation_goes_on() {
+    let setup = focus_group("");
+    let model = Scripted::new(|task, agent, n| match task {
+        TASK_OPINION if agent == 1 => json!({ "stance": 99.0, "confidence": 0.5, "reasoning": "" }),
+        TASK_ANSWER if agent == 2 => json!({ "message": "", "stance": 4.0, "reasoning": "" }),
+        _ => secretive(task, agent, n),
+    });
+    let done = run(&setup, 4, &model);
+    assert_eq!(done.outcome.rounds, 3);
+    assert_eq!(
+        done.outcome.fallbacks,
+        4 + 3,
+        "agent 1's opinions and agent 2's answers"
+    );
+    assert_eq!(done.rows["messages"], 12, "a failed answer is still a row");
+}
