@@ -1,0 +1,69 @@
+//! End to end against the fake OpenAI-compatible server: every conversation scenario
+//! with a model that reads every prompt and answers over HTTP.
+
+mod common;
+
+use std::process::Command;
+
+use agora_fake_openai::{FakeConfig, FakeServer};
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_run_against_the_fake_server() {
+    let server = FakeServer::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut requests = 0;
+    for (name, rounds) in [
+        ("debate-two-sided", "6"),
+        ("opinion-dynamics", "4"),
+        ("focus-group", "5"),
+    ] {
+        let scenario = repo().join(format!("scenarios/{name}.ron"));
+        let run = Command::new(env!("CARGO_BIN_EXE_agora"))
+            .current_dir(dir.path())
+            .args([
+                "run",
+                scenario.to_str().unwrap(),
+                "--model",
+                "openai:gpt-4o-mini",
+            ])
+            .args([
+                "--replicates",
+                "1",
+                "--rounds",
+                rounds,
+                "--out",
+                name,
+                "--quiet",
+            ])
+            .env("OPENAI_BASE_URL", server.base_url())
+            .env("OPENAI_API_KEY", "sk-test-debate")
+            .env("AGORA_CACHE_DIR", dir.path().join("cache"))
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the agora binary runs");
+        assert!(run.status.success(), "{name}: {}", stderr(&run));
+        let out = dir.path().join(name);
+        let rows = |table: &str| parquet_rows(&table_file(&out, table, "base", 0));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        let record = &manifest["runs"][0];
+        assert_eq!(manifest["status"], "complete", "{name}");
+        assert_eq!(record["model"], "openai:gpt-4o-mini", "{name}");
+        assert_eq!(
+            record["fallbacks"], 0,
+            "{name}: the server's answers fit every schema"
+        );
+        assert!(record["prompt_tokens"].as_u64().unwrap() > 0, "{name}");
+        let calls = rows("llm_calls");
+        assert_eq!(calls, record["decisions"].as_i64().unwrap(), "{name}");
+        assert!(
+            rows("messages") > 0 && rows("opinions") > 0 && rows("debate_metrics") > 0,
+            "{name}"
+        );
+        requests += calls;
+    }
+    // Identical prompts in flight together are sent once, so the server may see fewer.
+    assert!(server.stats().requests() as i64 <= requests);
+    assert!(server.stats().requests() > 0);
+}

@@ -1,0 +1,166 @@
+//! End to end: the debate and focus-group scenarios on the rule-based backend.
+
+mod common;
+
+use common::*;
+
+/// (scenario, mechanism, agents, rounds at most)
+const SCENARIOS: [(&str, &str, i64, i64); 3] = [
+    ("debate-two-sided", "debate", 6, 6),
+    ("opinion-dynamics", "debate", 40, 20),
+    ("focus-group", "focus_group", 8, 5),
+];
+
+fn run_scenario(dir: &std::path::Path, name: &str, out: &str, extra: &[&str]) {
+    let scenario = repo().join(format!("scenarios/{name}.ron"));
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--model",
+        "rules",
+        "--replicates",
+        "2",
+        "--out",
+        out,
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let run = agora(dir, &args);
+    assert!(run.status.success(), "{name}: {}", stderr(&run));
+}
+
+#[test]
+fn every_conversation_scenario_runs_and_writes_consistent_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, mechanism, agents, max_rounds) in SCENARIOS {
+        run_scenario(dir.path(), name, name, &[]);
+        let out = dir.path().join(name);
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["status"], "complete", "{name}");
+        assert_eq!(manifest["mechanism"], mechanism, "{name}");
+        for rep in 0..2 {
+            let rows = |table: &str| parquet_rows(&table_file(&out, table, "base", rep));
+            let run = &manifest["runs"][rep as usize];
+            let rounds = run["rounds"].as_i64().unwrap();
+            assert!(rounds >= 1 && rounds <= max_rounds, "{name}");
+            assert_eq!(run["fallbacks"], 0, "{name}: rule agents are always valid");
+            assert_eq!(rows("agents"), agents, "{name}");
+            assert_eq!(rows("debate_metrics"), rounds, "{name}: one row per round");
+            assert_eq!(
+                rows("opinions"),
+                agents * (rounds + 1),
+                "{name}: every agent before round 1 and after every round"
+            );
+            assert!(rows("messages") >= rounds, "{name}");
+            assert_eq!(rows("conversation_end"), 1, "{name}");
+            if mechanism == "focus_group" {
+                assert_eq!(rows("focus_group_answers"), rows("messages"), "{name}");
+            }
+            assert!(
+                rows("llm_calls") >= rows("messages") + rows("opinions"),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn conversations_are_reproducible_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["opinion-dynamics", "focus-group"] {
+        let (a, b) = (format!("{name}-a"), format!("{name}-b"));
+        run_scenario(dir.path(), name, &a, &["--seed", "3", "--rounds", "6"]);
+        run_scenario(dir.path(), name, &b, &["--seed", "3", "--rounds", "6"]);
+        let mut tables = vec![
+            "messages",
+            "opinions",
+            "debate_metrics",
+            "events",
+            "llm_calls",
+        ];
+        if name == "focus-group" {
+            tables.push("focus_group_answers");
+        }
+        for table in tables {
+            let read = |out: &str| {
+                std::fs::read(table_file(&dir.path().join(out), table, "base", 1)).unwrap()
+            };
+            assert!(
+                read(&a) == read(&b),
+                "{name}: {table} differs between identical runs"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_round_cap_is_recorded_as_the_reason_to_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    run_scenario(dir.path(), "opinion-dynamics", "capped", &["--rounds", "2"]);
+    let out = dir.path().join("capped");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["runs"][0]["rounds"], 2);
+    assert_eq!(
+        parquet_rows(&table_file(&out, "conversation_end", "base", 0)),
+        1
+    );
+    assert_eq!(
+        parquet_rows(&table_file(&out, "debate_metrics", "base", 0)),
+        2
+    );
+}
+
+#[test]
+fn a_graph_file_is_read_from_the_scenario_folder_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/debate-two-sided.ron"))
+        .unwrap()
+        .replace(
+            "order: Random,",
+            "order: Random,\n        audience: File(\"edges.csv\"),",
+        );
+    let scenario = write_scenario(dir.path(), "graph.ron", &text);
+    std::fs::write(
+        dir.path().join("edges.csv"),
+        "# a ring\n0,1\n1,2\n2,3\n3,4\n4,5\n5,0\n",
+    )
+    .unwrap();
+    let ok = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--out",
+            "ring",
+            "--quiet",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    std::fs::write(dir.path().join("edges.csv"), "0,1\n1;2\n").unwrap();
+    let bad = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--out",
+            "bad",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let err = stderr(&bad);
+    assert!(
+        err.contains("graph.ron:") && err.contains("line 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: write one pair of agent ids per line"),
+        "{err}"
+    );
+    assert!(!dir.path().join("bad").exists());
+}
