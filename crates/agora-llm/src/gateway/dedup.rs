@@ -60,26 +60,7 @@ impl Deduplicated {
     }
 }
 
-impl ChatModel for Deduplicated {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn reads_messages(&self) -> bool {
-        self.inner.reads_messages()
-    }
-
-    fn complete<'a>(
-        &'a self,
-        request: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        self.call(request).boxed()
-    }
-
-    fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
-        self.inner.answer_now(request)
-    }
-}
+middleware_chat_model!(Deduplicated);
 
 #[cfg(test)]
 mod tests {

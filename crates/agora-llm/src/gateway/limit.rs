@@ -3,8 +3,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -109,26 +107,7 @@ pub fn estimated_tokens(request: &ChatRequest) -> f64 {
     (chars as f64 / 4.0).ceil() + f64::from(request.params.max_tokens)
 }
 
-impl ChatModel for RateLimited {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn reads_messages(&self) -> bool {
-        self.inner.reads_messages()
-    }
-
-    fn complete<'a>(
-        &'a self,
-        request: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        self.call(request).boxed()
-    }
-
-    fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
-        self.inner.answer_now(request)
-    }
-}
+middleware_chat_model!(RateLimited);
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,39 @@
 //!    for timeouts, connection failures, 429 (honouring `Retry-After`) and 5xx;
 //! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight.
 
+/// Implements [`ChatModel`] for a middleware whose `call(&self, &ChatRequest)` future does
+/// its work on every model call; immediate answers pass through to `self.inner` untouched.
+macro_rules! middleware_chat_model {
+    ($layer:ty) => {
+        impl $crate::model::ChatModel for $layer {
+            fn name(&self) -> &str {
+                self.inner.name()
+            }
+
+            fn reads_messages(&self) -> bool {
+                self.inner.reads_messages()
+            }
+
+            fn complete<'a>(
+                &'a self,
+                request: &'a $crate::request::ChatRequest,
+            ) -> futures::future::BoxFuture<
+                'a,
+                Result<$crate::model::ChatResponse, $crate::model::LlmError>,
+            > {
+                futures::FutureExt::boxed(self.call(request))
+            }
+
+            fn answer_now(
+                &self,
+                request: &$crate::request::ChatRequest,
+            ) -> Option<Result<$crate::model::ChatResponse, $crate::model::LlmError>> {
+                self.inner.answer_now(request)
+            }
+        }
+    };
+}
+
 mod cache;
 mod dedup;
 mod key;

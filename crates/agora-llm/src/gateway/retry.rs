@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -108,26 +106,7 @@ impl Retrying {
     }
 }
 
-impl ChatModel for Retrying {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn reads_messages(&self) -> bool {
-        self.inner.reads_messages()
-    }
-
-    fn complete<'a>(
-        &'a self,
-        request: &'a ChatRequest,
-    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        self.call(request).boxed()
-    }
-
-    fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
-        self.inner.answer_now(request)
-    }
-}
+middleware_chat_model!(Retrying);
 
 #[cfg(test)]
 mod tests {
