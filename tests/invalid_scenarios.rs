@@ -115,10 +115,146 @@ const CASES: &[(&str, &str, &str, usize, &[&str])] = &[
     ),
 ];
 
+/// A small, valid debate on a small-world graph.
+const SMALL_DEBATE: &str = r#"// A small debate for tests.
+Scenario(
+    name: "Test debate",
+    seed: 3,
+    population: (
+        size: 6,
+        attributes: [(name: "age", dist: Normal(mean: 40.0, std_dev: 12.0, min: 18.0, max: 90.0), round: true)],
+    ),
+    mechanism: Debate((
+        motion: "Trains should be free",
+        sides: ("for", "against"),
+        rounds: 4,
+        audience: SmallWorld(neighbours: 2, rewire: 0.1),
+        scale: (min: 1.0, max: 7.0),
+        stop: (consensus: 0.05),
+        rules: (epsilon: 0.3, drivers: [("openness", 0.3)]),
+    )),
+)
+"#;
+
+/// A small, valid focus group.
+const SMALL_FOCUS_GROUP: &str = r#"// A small focus group for tests.
+Scenario(
+    name: "Test focus group",
+    population: (size: 4),
+    mechanism: FocusGroup((
+        product: "FreshBox",
+        questions: [(id: "a", text: "First impression?"), (id: "b", text: "Price?")],
+        stimuli: [(id: "ad", round: 2, title: "Ad", text: "Dinner fast")],
+        rating: (min: 1.0, max: 7.0),
+    )),
+)
+"#;
+
+const DEBATE_CASES: &[(&str, &str, &str, usize, &[&str])] = &[
+    (
+        "empty motion",
+        "motion: \"Trains should be free\"",
+        "motion: \"\"",
+        10,
+        &["motion or product is empty"],
+    ),
+    (
+        "same sides",
+        "(\"for\", \"against\")",
+        "(\"for\", \"for\")",
+        11,
+        &["must be named and differ"],
+    ),
+    (
+        "odd neighbours",
+        "neighbours: 2",
+        "neighbours: 3",
+        13,
+        &["even number of neighbours"],
+    ),
+    (
+        "inverted scale",
+        "(min: 1.0, max: 7.0)",
+        "(min: 7.0, max: 1.0)",
+        14,
+        &["min < max"],
+    ),
+    (
+        "consensus too wide",
+        "consensus: 0.05",
+        "consensus: 0.9",
+        15,
+        &["consensus"],
+    ),
+    (
+        "epsilon above 1",
+        "epsilon: 0.3",
+        "epsilon: 3.0",
+        16,
+        &["epsilon must be between 0 and 1"],
+    ),
+    (
+        "unknown order",
+        "rounds: 4,",
+        "rounds: 4,\n        order: Loudest,",
+        13,
+        &["Loudest"],
+    ),
+    (
+        "unknown driver",
+        "(\"openness\", 0.3)",
+        "(\"openess\", 0.3)",
+        16,
+        &["driver \"openess\""],
+    ),
+    (
+        "missing graph file",
+        "SmallWorld(neighbours: 2, rewire: 0.1)",
+        "File(\"nowhere.csv\")",
+        13,
+        &["cannot read the graph file"],
+    ),
+];
+
+const FOCUS_GROUP_CASES: &[(&str, &str, &str, usize, &[&str])] = &[
+    (
+        "no questions",
+        "questions: [(id: \"a\", text: \"First impression?\"), (id: \"b\", text: \"Price?\")]",
+        "questions: []",
+        7,
+        &["at least one question"],
+    ),
+    (
+        "stimulus after the script",
+        "round: 2",
+        "round: 5",
+        10,
+        &["rounds 1 to 2"],
+    ),
+    (
+        "duplicate question",
+        "(id: \"b\"",
+        "(id: \"a\"",
+        7,
+        &["\"a\" is used twice"],
+    ),
+];
+
 #[test]
 fn every_kind_of_mistake_is_reported_with_position_and_fix() {
+    check_cases(SMALL_SURVEY, CASES);
+}
+
+#[test]
+fn conversation_mistakes_are_reported_with_position_and_fix() {
+    check_cases(SMALL_DEBATE, DEBATE_CASES);
+    check_cases(SMALL_FOCUS_GROUP, FOCUS_GROUP_CASES);
+}
+
+/// Each case breaks `base` by one replacement; the run must be refused at the case's line.
+fn check_cases(base: &str, cases: &[(&str, &str, &str, usize, &[&str])]) {
     let dir = tempfile::tempdir().unwrap();
-    let valid = write_scenario(dir.path(), "valid.ron", SMALL_SURVEY);
+    let valid = write_scenario(dir.path(), "valid.ron", base);
     let ok = agora(dir.path(), &["validate", valid.to_str().unwrap()]);
     assert!(
         ok.status.success(),
@@ -126,12 +262,12 @@ fn every_kind_of_mistake_is_reported_with_position_and_fix() {
         stderr(&ok)
     );
 
-    for (i, (what, from, to, line, words)) in CASES.iter().enumerate() {
+    for (i, (what, from, to, line, words)) in cases.iter().enumerate() {
         assert!(
-            SMALL_SURVEY.contains(from),
+            base.contains(from),
             "case `{what}`: base text lacks {from:?}"
         );
-        let text = SMALL_SURVEY.replacen(from, to, 1);
+        let text = base.replacen(from, to, 1);
         let name = format!("bad{i}.ron");
         let path = write_scenario(dir.path(), &name, &text);
         let out_dir = dir.path().join(format!("out{i}"));

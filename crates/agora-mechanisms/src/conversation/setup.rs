@@ -135,6 +135,41 @@ impl Setup {
     }
 }
 
+/// What a conversation is about (a motion, a product): text that is not blank.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct Topic(pub String);
+
+impl TryFrom<String> for Topic {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            Err("the motion or product is empty; say what the conversation is about, e.g. \"Public transport should be free\"".into())
+        } else {
+            Ok(Topic(text))
+        }
+    }
+}
+
+/// The two sides of a debate: named and different.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(try_from = "(String, String)")]
+pub struct Sides(pub String, pub String);
+
+impl TryFrom<(String, String)> for Sides {
+    type Error = String;
+
+    fn try_from((a, b): (String, String)) -> Result<Self, String> {
+        if a.trim().is_empty() || b.trim().is_empty() || a == b {
+            return Err(format!(
+                "the two sides must be named and differ, got (\"{a}\", \"{b}\"); write sides: (\"for\", \"against\"), or leave sides out for free positions"
+            ));
+        }
+        Ok(Sides(a, b))
+    }
+}
+
 /// Checks shared by both scenario blocks: the common settings and early stopping.
 pub fn check_common(rounds: u32, speakers_per_round: Option<u32>) -> Result<(), String> {
     if rounds == 0 || rounds > 10_000 {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::conversation::settings::{
     Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings, check_max_chars,
 };
-use crate::conversation::setup::{Kind, Setup, check_common};
+use crate::conversation::setup::{Kind, Setup, Sides, Topic, check_common};
 
 /// The `Debate(...)` mechanism block of a scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -16,9 +16,9 @@ pub struct DebateSpec(pub Setup);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename = "DebateSpec")]
 struct RawDebateSpec {
-    motion: String,
+    motion: Topic,
     #[serde(default)]
-    sides: Option<(String, String)>,
+    sides: Option<Sides>,
     #[serde(default = "rounds")]
     rounds: u32,
     #[serde(default)]
@@ -59,21 +59,11 @@ impl TryFrom<RawDebateSpec> for DebateSpec {
     type Error = String;
 
     fn try_from(raw: RawDebateSpec) -> Result<Self, String> {
-        if raw.motion.trim().is_empty() {
-            return Err("the motion is empty; write motion: \"This house believes ...\"".into());
-        }
-        if let Some((a, b)) = &raw.sides
-            && (a.trim().is_empty() || b.trim().is_empty() || a == b)
-        {
-            return Err(format!(
-                "the two sides must be named and differ, got (\"{a}\", \"{b}\"); write sides: (\"for\", \"against\"), or leave sides out for free positions"
-            ));
-        }
         check_common(raw.rounds, raw.speakers_per_round)?;
         Ok(DebateSpec(Setup {
             kind: Kind::Debate,
-            topic: raw.motion,
-            sides: raw.sides,
+            topic: raw.motion.0,
+            sides: raw.sides.map(|Sides(a, b)| (a, b)),
             questions: Vec::new(),
             stimuli: Vec::new(),
             rounds: raw.rounds,
@@ -106,7 +96,7 @@ mod tests {
         assert_eq!(spec.0.rounds, 5);
         assert_eq!(spec.0.side_of(3), Some((1, "against")));
         for (text, needle) in [
-            (r#"(motion: " ")"#, "motion is empty"),
+            (r#"(motion: " ")"#, "motion or product is empty"),
             (
                 r#"(motion: "m", sides: ("for", "for"))"#,
                 "must be named and differ",

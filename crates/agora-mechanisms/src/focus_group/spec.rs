@@ -6,7 +6,9 @@ use serde::Deserialize;
 use crate::conversation::settings::{
     Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings, check_max_chars,
 };
-use crate::conversation::setup::{Kind, Question, Setup, Stimulus, check_common, first_duplicate};
+use crate::conversation::setup::{
+    Kind, Question, Setup, Stimulus, Topic, check_common, first_duplicate,
+};
 
 /// The `FocusGroup(...)` mechanism block of a scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -16,8 +18,8 @@ pub struct FocusGroupSpec(pub Setup);
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename = "FocusGroupSpec")]
 struct RawFocusGroupSpec {
-    product: String,
-    questions: Vec<Question>,
+    product: Topic,
+    questions: Script,
     #[serde(default)]
     stimuli: Vec<Stimulus>,
     #[serde(default)]
@@ -59,23 +61,24 @@ fn instructions() -> String {
         .to_string()
 }
 
-impl TryFrom<RawFocusGroupSpec> for FocusGroupSpec {
+/// The moderator's questions: at least one, each with a unique id and a text.
+#[derive(Deserialize)]
+#[serde(try_from = "Vec<Question>")]
+struct Script(Vec<Question>);
+
+impl TryFrom<Vec<Question>> for Script {
     type Error = String;
 
-    fn try_from(raw: RawFocusGroupSpec) -> Result<Self, String> {
-        if raw.product.trim().is_empty() {
-            return Err("the product is empty; describe what the group discusses, e.g. product: \"FreshBox, a weekly meal kit\"".into());
-        }
-        if raw.questions.is_empty() {
+    fn try_from(questions: Vec<Question>) -> Result<Self, String> {
+        if questions.is_empty() {
             return Err("a focus group needs at least one question; add questions: [(id: \"first\", text: \"What is your first impression?\")]".into());
         }
-        if let Some(dup) = first_duplicate(raw.questions.iter().map(|q| q.id.as_str())) {
+        if let Some(dup) = first_duplicate(questions.iter().map(|q| q.id.as_str())) {
             return Err(format!(
                 "question id \"{dup}\" is used twice; give every question a unique id"
             ));
         }
-        if let Some(q) = raw
-            .questions
+        if let Some(q) = questions
             .iter()
             .find(|q| q.id.trim().is_empty() || q.text.trim().is_empty())
         {
@@ -84,7 +87,15 @@ impl TryFrom<RawFocusGroupSpec> for FocusGroupSpec {
                 q.id
             ));
         }
-        let rounds = u32::try_from(raw.questions.len()).unwrap_or(u32::MAX);
+        Ok(Script(questions))
+    }
+}
+
+impl TryFrom<RawFocusGroupSpec> for FocusGroupSpec {
+    type Error = String;
+
+    fn try_from(raw: RawFocusGroupSpec) -> Result<Self, String> {
+        let rounds = u32::try_from(raw.questions.0.len()).unwrap_or(u32::MAX);
         check_common(rounds, raw.speakers_per_round)?;
         if let Some(dup) = first_duplicate(raw.stimuli.iter().map(|s| s.id.as_str())) {
             return Err(format!(
@@ -107,9 +118,9 @@ impl TryFrom<RawFocusGroupSpec> for FocusGroupSpec {
         }
         Ok(FocusGroupSpec(Setup {
             kind: Kind::FocusGroup,
-            topic: raw.product,
+            topic: raw.product.0,
             sides: None,
-            questions: raw.questions,
+            questions: raw.questions.0,
             stimuli: raw.stimuli,
             rounds,
             order: raw.order,
@@ -143,7 +154,10 @@ mod tests {
         assert_eq!(spec.0.question(2).map(|q| q.id.as_str()), Some("b"));
         assert_eq!(spec.0.scale.high, "would certainly buy");
         for (text, needle) in [
-            (format!(r#"(product: "", {q})"#), "product is empty"),
+            (
+                format!(r#"(product: "", {q})"#),
+                "motion or product is empty",
+            ),
             (
                 r#"(product: "x", questions: [])"#.to_string(),
                 "at least one question",
