@@ -69,3 +69,30 @@ bench-gateway agents="1000" capacity="64" latency="100":
     stats=$(OPENAI_BASE_URL=http://127.0.0.1:8089/v1 OPENAI_API_KEY=bench ./target/release/agora run scenarios/consumer-survey.ron \
         --model openai:bench --agents {{agents}} --rounds 1 --concurrency {{capacity}} --cache off --out /tmp/agora-bench-gateway --overwrite --stats-json)
     python3 -c "import json,sys; s=json.loads(sys.argv[1]); ideal={{agents}}/{{capacity}}*{{latency}}/1000; print(f'wall {s[\"seconds\"]:.3f} s, ideal {ideal:.3f} s, ratio {ideal/s[\"seconds\"]:.3f}')" "$stats"
+
+# Prompt tokens per agent and round of the focus group for 10 and 50 participants,
+# against the fake server (which counts a request body's bytes / 4 as its tokens).
+bench-focus-group: venv
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build -q -p agora -p agora-fake-openai
+    ./target/debug/agora-fake-openai --port 8091 > /dev/null &
+    server=$!
+    trap 'kill $server' EXIT
+    sleep 1
+    for n in 10 50; do
+        OPENAI_BASE_URL=http://127.0.0.1:8091/v1 OPENAI_API_KEY=bench ./target/debug/agora run scenarios/focus-group.ron \
+            --model openai:bench --agents $n --replicates 1 --cache off --out runs/bench-focus-group/n$n --overwrite --quiet
+    done
+    {{python}} - <<'PY'
+    import polars as pl
+    tasks = ["focus_group.answer", "conversation.opinion", "memory.consolidate"]
+    for n in (10, 50):
+        calls = pl.read_parquet(f"runs/bench-focus-group/n{n}/llm_calls/**/*.parquet")
+        rows = [{"round": r, **{t: calls.filter((pl.col("round") == r) & (pl.col("task") == t))["prompt_tokens"].sum() / n for t in tasks}}
+                for r in sorted(calls["round"].unique())]
+        table = pl.DataFrame(rows).with_columns(pl.sum_horizontal(tasks).alias("all"))
+        print(f"{n} participants: prompt tokens per agent and round")
+        print(table.with_columns(pl.exclude("round").round(0).cast(pl.Int64)))
+    PY
+

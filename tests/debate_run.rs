@@ -8,7 +8,7 @@ use common::*;
 const SCENARIOS: [(&str, &str, i64, i64); 3] = [
     ("debate-two-sided", "debate", 6, 6),
     ("opinion-dynamics", "debate", 40, 20),
-    ("focus-group", "focus_group", 8, 5),
+    ("focus-group", "focus_group", 8, 8),
 ];
 
 fn run_scenario(dir: &std::path::Path, name: &str, out: &str, extra: &[&str]) {
