@@ -286,6 +286,12 @@ fn prompts_stay_within_budget_over_200_rounds() {
         TASK_CONSOLIDATE => {
             json!({ "summary": format!("Round summary {n}: ").repeat(30).chars().take(500).collect::<String>() })
         }
+        // Messages as long as the limit allows, so memory fills every bound.
+        TASK_DEBATE => json!({
+            "reasoning": "r",
+            "message": format!("Agent{agent} argues point {n} about trains {}", "and free fares ".repeat(30)).chars().take(400).collect::<String>(),
+            "stance": 4.0,
+        }),
         _ => secretive(task, agent, n),
     });
     let done = run(&setup, 6, &model);
@@ -324,6 +330,11 @@ fn prompts_stay_within_budget_over_200_rounds() {
         speak[199 * 6]
             .user
             .contains("Summary of earlier rounds: Round summary")
+    );
+    assert!(
+        memory_of(&speak[199 * 6].user) > 1400,
+        "the memory bound is reached: {}",
+        speak[199 * 6].user
     );
 }
 
