@@ -13,6 +13,9 @@ pub mod focus_group;
 pub mod stats;
 pub mod survey;
 
+#[cfg(test)]
+mod testing;
+
 use serde::Deserialize;
 
 /// The `mechanism:` block of a scenario.

@@ -3,12 +3,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use agora_core::components::{Identity, Persona, PopulationSchema};
-use agora_core::record::{Recorder, RunInfo};
-use agora_core::scheduler::{RunOutcome, SchedulerLimits, Silent, run_rounds};
-use agora_core::seed::SeedStream;
-use agora_core::world::spawn_population;
-use agora_export::{OutputLayout, Partition};
 use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, Usage};
 use bevy_ecs::prelude::*;
 use futures::future::{BoxFuture, FutureExt, ready};
@@ -17,25 +11,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::auction::rules::Outcome;
 
-/// A finished in-process run.
-struct Finished {
-    auction: Auction,
-    outcome: RunOutcome,
-    world: World,
-    rows: std::collections::HashMap<String, u64>,
-}
-
-fn personas(n: usize) -> Vec<Persona> {
-    (0..n)
-        .map(|i| Persona {
-            identity: Identity {
-                name: format!("Bidder{i}"),
-                narrative: String::new(),
-            },
-            ..Default::default()
-        })
-        .collect()
-}
+type Finished = crate::testing::Finished<Auction>;
 
 fn run_with(spec: &AuctionSpec, bidders: usize, replicate: u32, model: &dyn ChatModel) -> Finished {
     run_rounds_with(spec, bidders, replicate, model, u32::MAX)
@@ -48,46 +24,13 @@ fn run_rounds_with(
     model: &dyn ChatModel,
     max_rounds: u32,
 ) -> Finished {
-    let mut world = World::new();
-    spawn_population(
-        &mut world,
-        PopulationSchema::default(),
-        personas(bidders),
-        32,
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let info = RunInfo {
-        run_id: "test".into(),
-        partition: Partition {
-            arm: "a".into(),
-            replicate,
-        },
-        seeds: SeedStream::for_replicate(2024, replicate),
-    };
-    let mut recorder = Recorder::new(OutputLayout::new(dir.path()), info);
-    let mut auction = Auction::new(spec.clone(), Default::default());
-    let outcome = futures::executor::block_on(run_rounds(
-        &mut auction,
-        &mut world,
-        &mut recorder,
+    crate::testing::run_in_process(
+        Auction::new(spec.clone(), Default::default()),
+        crate::testing::personas("Bidder", bidders),
+        (2024, replicate),
         model,
         max_rounds,
-        SchedulerLimits::default(),
-        &mut Silent,
-    ))
-    .unwrap();
-    let rows = recorder
-        .close()
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.name, t.rows))
-        .collect();
-    Finished {
-        auction,
-        outcome,
-        world,
-        rows,
-    }
+    )
 }
 
 fn rules_run(spec: &AuctionSpec, bidders: usize, replicate: u32) -> Finished {
@@ -165,7 +108,7 @@ fn spec(text: &str) -> AuctionSpec {
 }
 
 fn sale(f: &Finished, lot: usize) -> (u32, f64) {
-    let s = f.auction.outcomes()[lot]
+    let s = f.mechanism.outcomes()[lot]
         .close
         .sale
         .as_ref()
@@ -195,7 +138,7 @@ fn an_english_clock_sells_to_the_last_bidder_in_at_the_current_price() {
     let run = run_with(&s, 3, 0, &model);
     // Prices 0, 5, 10 (all in), 15 (bidder 0 drops), 20 (1 and 2 in), 25 (only 2).
     assert_eq!(sale(&run, 0), (2, 25.0));
-    assert_eq!(run.auction.outcomes()[0].steps, 6);
+    assert_eq!(run.mechanism.outcomes()[0].steps, 6);
     assert_eq!(run.outcome.decisions, 3 + 3 + 3 + 3 + 2 + 2);
     assert_eq!(run.rows["bids"], run.outcome.decisions);
     assert_eq!(run.rows["auction_outcomes"], 1);
@@ -212,9 +155,9 @@ fn a_dutch_clock_sells_to_the_first_to_accept_and_stops_at_the_reserve() {
     let run = run_with(&s, 3, 0, &model);
     // Lot a: 50, 45, 40, 35, 30: bidder 2 (limit 30) accepts at step 5.
     assert_eq!(sale(&run, 0), (2, 30.0));
-    assert_eq!(run.auction.outcomes()[0].steps, 5);
+    assert_eq!(run.mechanism.outcomes()[0].steps, 5);
     // Lot b: 50, 45, 40 and nobody accepts above 30: unsold at the reserve.
-    let b = &run.auction.outcomes()[1];
+    let b = &run.mechanism.outcomes()[1];
     assert_eq!((b.close.outcome, b.steps), (Outcome::NoAcceptance, 3));
     assert_eq!(b.metrics.revenue, 0.0);
 }
@@ -235,7 +178,7 @@ fn clocks_close_when_all_drop_out_and_at_the_step_limit() {
         json!({ "stay": stay })
     });
     let run = run_with(&english, 3, 0, &model);
-    let o = run.auction.outcomes();
+    let o = run.mechanism.outcomes();
     assert_eq!(o[0].close.outcome, Outcome::AllDropped);
     assert!(o[0].close.sale.is_none());
     let together = o[1].close.sale.as_ref().unwrap();
@@ -248,7 +191,7 @@ fn clocks_close_when_all_drop_out_and_at_the_step_limit() {
     assert_eq!((stubborn.price, stubborn.tied.len()), (15.0, 3));
     // The tie-breaks are seeded: the same run picks the same winners.
     let again = run_with(&english, 3, 0, &model);
-    assert_eq!(again.auction.outcomes(), o);
+    assert_eq!(again.mechanism.outcomes(), o);
 }
 
 #[test]
@@ -259,7 +202,7 @@ fn a_single_bidder_pays_the_reserve_in_second_price_and_english() {
         ));
         let run = rules_run(&s, 1, 0);
         assert_eq!(sale(&run, 0), (0, 20.0), "{format}");
-        assert_eq!(run.auction.outcomes()[0].metrics.second_value, None);
+        assert_eq!(run.mechanism.outcomes()[0].metrics.second_value, None);
     }
 }
 
@@ -272,7 +215,7 @@ fn budgets_are_never_exceeded_and_bids_beyond_them_fall_back() {
     );
     let model = Scripted::new(false, |_| json!({"bid": 70.0, "reason": "fixed"}));
     let run = run_with(&s, 2, 0, &model);
-    let o = run.auction.outcomes();
+    let o = run.mechanism.outcomes();
     // Lot one: a tie at 70, broken by the seeded draw and recorded.
     let first = o[0].close.sale.as_ref().unwrap();
     assert_eq!((first.price, first.tied.clone()), (70.0, vec![0, 1]));
@@ -301,7 +244,7 @@ fn bidder_totals_are_written_when_a_round_cap_stops_the_auction_early() {
     );
     let run = run_rounds_with(&s, 5, 0, &rule_backend(&s), 1);
     assert_eq!(run.outcome.rounds, 1);
-    assert_eq!(run.auction.outcomes().len(), 1);
+    assert_eq!(run.mechanism.outcomes().len(), 1);
     assert_eq!(run.rows["auction_outcomes"], 1);
     assert_eq!(
         run.rows["auction_bidders"], 5,
@@ -416,19 +359,19 @@ fn runs_are_reproducible_and_values_are_paired_across_formats() {
     let first = rules_run(&sealed("FirstPrice"), 5, 3);
     let again = rules_run(&sealed("FirstPrice"), 5, 3);
     let second = rules_run(&sealed("SecondPrice"), 5, 3);
-    assert_eq!(first.auction.outcomes(), again.auction.outcomes());
+    assert_eq!(first.mechanism.outcomes(), again.mechanism.outcomes());
     for (a, b) in first
-        .auction
+        .mechanism
         .outcomes()
         .iter()
-        .zip(second.auction.outcomes())
+        .zip(second.mechanism.outcomes())
     {
         assert_eq!(a.metrics.highest_value, b.metrics.highest_value);
         assert_eq!(a.metrics.second_value, b.metrics.second_value);
     }
     assert_ne!(
-        rules_run(&sealed("FirstPrice"), 5, 4).auction.outcomes(),
-        first.auction.outcomes()
+        rules_run(&sealed("FirstPrice"), 5, 4).mechanism.outcomes(),
+        first.mechanism.outcomes()
     );
 }
 
@@ -447,7 +390,7 @@ fn revenues(format: &str, replicates: u32) -> (Vec<f64>, Vec<f64>) {
     (0..replicates)
         .map(|r| {
             let run = rules_run(&s, 4, r);
-            let m = run.auction.outcomes()[0].metrics;
+            let m = run.mechanism.outcomes()[0].metrics;
             (m.revenue, m.efficiency.unwrap_or(0.0))
         })
         .unzip()

@@ -479,18 +479,14 @@ impl Conversation {
             "reasoning": reasoning.unwrap_or_default(),
             "before_round_1": prior,
         });
-        self.tell(
-            world,
-            ctx,
-            Event {
-                round: ctx.round,
-                actor: Some(id),
-                kind: kind::OPINION,
-                target: None,
-                visibility: Visibility::Private,
-                payload: payload.to_string(),
-            },
-        )?;
+        let event = agent_event(
+            ctx.round,
+            id,
+            kind::OPINION,
+            Visibility::Private,
+            payload.to_string(),
+        );
+        self.tell(world, ctx, event)?;
         Ok(decision)
     }
 
@@ -584,18 +580,14 @@ impl Conversation {
             "turn": turn + 1,
             "question": question,
         });
-        self.tell(
-            world,
-            ctx,
-            Event {
-                round: ctx.round,
-                actor: Some(id),
-                kind: kind::MESSAGE,
-                target: None,
-                visibility,
-                payload: payload.to_string(),
-            },
-        )?;
+        let event = agent_event(
+            ctx.round,
+            id,
+            kind::MESSAGE,
+            visibility,
+            payload.to_string(),
+        );
+        self.tell(world, ctx, event)?;
         Ok(Decision::Valid)
     }
 
@@ -627,14 +619,13 @@ impl Conversation {
         if let Some(mut memory) = world.get_mut::<Memory>(entity) {
             memory.consolidate(summary, mark);
         }
-        ctx.emit(Event {
-            round: ctx.round,
-            actor: Some(AgentId(i as u32)),
-            kind: kind::CONSOLIDATED,
-            target: None,
-            visibility: Visibility::Private,
-            payload: json!({ "items": items.len(), "chars": chars }).to_string(),
-        })?;
+        ctx.emit(agent_event(
+            ctx.round,
+            AgentId(i as u32),
+            kind::CONSOLIDATED,
+            Visibility::Private,
+            json!({ "items": items.len(), "chars": chars }).to_string(),
+        ))?;
         Ok(decision)
     }
 
@@ -979,6 +970,25 @@ fn checked<T>(
         .and_then(|r| check(&r.answer))
 }
 
+/// An event of agent `actor`.
+fn agent_event(
+    round: u32,
+    actor: AgentId,
+    kind: &'static str,
+    visibility: Visibility,
+    payload: String,
+) -> Event {
+    Event {
+        round,
+        actor: Some(actor),
+        kind,
+        target: None,
+        visibility,
+        payload,
+    }
+}
+
+/// A public event of the moderator (no agent acts).
 fn moderator_event(round: u32, kind: &'static str, payload: String) -> Event {
     Event {
         round,

@@ -2,19 +2,11 @@
 //! rendered prompts contain (and never contain), memory size over 200 rounds,
 //! consolidation calls, stopping rules and fallbacks.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
-use agora_core::components::{Identity, Persona, PopulationSchema};
-use agora_core::record::{Recorder, RunInfo};
-use agora_core::scheduler::{RunOutcome, SchedulerLimits, Silent, run_rounds};
-use agora_core::seed::SeedStream;
 use agora_core::text::estimate_tokens;
-use agora_core::world::spawn_population;
-use agora_export::{OutputLayout, Partition};
 use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, Usage};
 use agora_population::graph::GraphSpec;
-use bevy_ecs::prelude::*;
 use futures::future::{BoxFuture, FutureExt, ready};
 use serde_json::{Value, json};
 
@@ -23,6 +15,7 @@ use super::setup::Setup;
 use super::*;
 use crate::debate::DebateSpec;
 use crate::focus_group::FocusGroupSpec;
+use crate::testing::{Finished, personas, run_in_process};
 
 /// One prompt as a model received it.
 #[derive(Clone, Debug)]
@@ -112,51 +105,14 @@ fn secretive(task: &'static str, agent: usize, n: usize) -> Value {
     }
 }
 
-struct Finished {
-    outcome: RunOutcome,
-    rows: HashMap<String, u64>,
-}
-
-fn run(setup: &Setup, agents: usize, model: &dyn ChatModel) -> Finished {
-    let mut world = World::new();
-    let personas = (0..agents)
-        .map(|i| Persona {
-            identity: Identity {
-                name: format!("Agent{i}"),
-                narrative: String::new(),
-            },
-            ..Default::default()
-        })
-        .collect();
-    spawn_population(&mut world, PopulationSchema::default(), personas, 32);
-    let dir = tempfile::tempdir().unwrap();
-    let info = RunInfo {
-        run_id: "test".into(),
-        partition: Partition {
-            arm: "a".into(),
-            replicate: 0,
-        },
-        seeds: SeedStream::for_replicate(99, 0),
-    };
-    let mut recorder = Recorder::new(OutputLayout::new(dir.path()), info);
-    let mut conversation = Conversation::new(setup.clone(), Default::default());
-    let outcome = futures::executor::block_on(run_rounds(
-        &mut conversation,
-        &mut world,
-        &mut recorder,
+fn run(setup: &Setup, agents: usize, model: &dyn ChatModel) -> Finished<Conversation> {
+    run_in_process(
+        Conversation::new(setup.clone(), Default::default()),
+        personas("Agent", agents),
+        (99, 0),
         model,
         u32::MAX,
-        SchedulerLimits::default(),
-        &mut Silent,
-    ))
-    .unwrap();
-    let rows = recorder
-        .close()
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.name, t.rows))
-        .collect();
-    Finished { outcome, rows }
+    )
 }
 
 fn debate(extra: &str) -> Setup {
