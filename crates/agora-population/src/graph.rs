@@ -190,9 +190,11 @@ pub fn parse_edge_list(text: &str) -> Result<Vec<ListedEdge>, GraphError> {
     Ok(edges)
 }
 
-/// An undirected social graph over agents `0..n`, as sorted neighbour lists.
+/// An undirected social graph over agents `0..n`, as sorted neighbour lists (a
+/// complete graph keeps no lists: everyone's neighbours are everyone else).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocialGraph {
+    agents: usize,
     neighbours: Vec<Vec<u32>>,
     complete: bool,
 }
@@ -219,11 +221,9 @@ impl SocialGraph {
 
     /// The complete graph over `n` agents.
     pub fn complete(n: usize) -> Self {
-        let neighbours = (0..n as u32)
-            .map(|i| (0..n as u32).filter(|&j| j != i).collect())
-            .collect();
         Self {
-            neighbours,
+            agents: n,
+            neighbours: Vec::new(),
             complete: true,
         }
     }
@@ -244,6 +244,7 @@ impl SocialGraph {
         }
         let complete = neighbours.iter().all(|l| l.len() + 1 == n);
         Self {
+            agents: n,
             neighbours,
             complete,
         }
@@ -251,12 +252,12 @@ impl SocialGraph {
 
     /// Number of agents.
     pub fn len(&self) -> usize {
-        self.neighbours.len()
+        self.agents
     }
 
     /// Whether the graph has no agents.
     pub fn is_empty(&self) -> bool {
-        self.neighbours.is_empty()
+        self.agents == 0
     }
 
     /// Whether everyone is linked to everyone.
@@ -265,14 +266,21 @@ impl SocialGraph {
     }
 
     /// The agents linked to `agent`, in id order.
-    pub fn neighbours(&self, agent: u32) -> &[u32] {
+    pub fn neighbours(&self, agent: u32) -> Vec<u32> {
+        if self.complete {
+            return (0..self.agents as u32).filter(|&j| j != agent).collect();
+        }
         self.neighbours
             .get(agent as usize)
-            .map_or(&[], Vec::as_slice)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Number of undirected links.
     pub fn edge_count(&self) -> usize {
+        if self.complete {
+            return self.agents * self.agents.saturating_sub(1) / 2;
+        }
         self.neighbours.iter().map(Vec::len).sum::<usize>() / 2
     }
 }

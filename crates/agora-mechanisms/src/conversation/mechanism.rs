@@ -38,7 +38,7 @@ use super::settings::SpeakingOrder;
 use super::setup::{Kind, Setup};
 use super::tables;
 use super::termination::{RoundSignal, Stop, detect};
-use super::view::{kind, project};
+use super::view::{kind, project_parsed};
 use super::voice::Voice;
 use crate::drivers::{self, ResolvedDriver};
 
@@ -234,13 +234,16 @@ impl Conversation {
         event: Event,
     ) -> Result<(), RunError> {
         let names = &self.names;
-        for (i, &entity) in self.agents.iter().enumerate() {
-            let viewer = AgentId(i as u32);
-            if let Some((kind, line)) = project(&event, viewer, |a| {
-                names.get(a.0 as usize).map_or("Someone", String::as_str)
-            }) && let Some(mut memory) = world.get_mut::<Memory>(entity)
-            {
-                memory.remember(event.round, kind, line);
+        let name = |a: AgentId| names.get(a.0 as usize).map_or("Someone", String::as_str);
+        // One parse of the payload for every viewer.
+        if let Ok(payload) = serde_json::from_str::<Value>(&event.payload) {
+            for (i, &entity) in self.agents.iter().enumerate() {
+                if let Some((kind, line)) =
+                    project_parsed(&event, &payload, AgentId(i as u32), name)
+                    && let Some(mut memory) = world.get_mut::<Memory>(entity)
+                {
+                    memory.remember(event.round, kind, line);
+                }
             }
         }
         ctx.emit(event)
@@ -500,7 +503,7 @@ impl Conversation {
     ) -> Result<Decision, RunError> {
         let scale = self.setup.scale.clone();
         let question = self.setup.question(ctx.round).map(|q| q.id.clone());
-        let audience: Vec<u32> = self.graph.neighbours(i as u32).to_vec();
+        let audience: Vec<u32> = self.graph.neighbours(i as u32);
         let table = self.tables()?.messages;
         let id = AgentId(i as u32);
         let said = match answer {

@@ -37,14 +37,24 @@ pub fn project<'n>(
     viewer: AgentId,
     name: impl Fn(AgentId) -> &'n str,
 ) -> Option<(MemoryKind, String)> {
+    let payload: Value = serde_json::from_str(&event.payload).ok()?;
+    project_parsed(event, &payload, viewer, name)
+}
+
+/// [`project`] with the event's payload already parsed (one parse for many viewers).
+pub fn project_parsed<'n>(
+    event: &Event,
+    payload: &Value,
+    viewer: AgentId,
+    name: impl Fn(AgentId) -> &'n str,
+) -> Option<(MemoryKind, String)> {
     if !event.visible_to(viewer) {
         return None;
     }
     let own = event.actor == Some(viewer);
-    let payload: Value = serde_json::from_str(&event.payload).ok()?;
     match event.kind {
         kind::MESSAGE => {
-            let words = text(&payload, "text");
+            let words = text(payload, "text");
             Some(if own {
                 (MemoryKind::Said, format!("You said: \"{words}\""))
             } else {
@@ -69,14 +79,14 @@ pub fn project<'n>(
         }
         kind::QUESTION => Some((
             MemoryKind::Saw,
-            format!("The moderator asked: \"{}\"", text(&payload, "text")),
+            format!("The moderator asked: \"{}\"", text(payload, "text")),
         )),
         kind::STIMULUS => Some((
             MemoryKind::Saw,
             format!(
                 "The moderator showed \"{}\": {}",
-                text(&payload, "title"),
-                text(&payload, "text")
+                text(payload, "title"),
+                text(payload, "text")
             ),
         )),
         _ => None,
