@@ -45,6 +45,25 @@ pub fn parquet_rows(path: &Path) -> i64 {
         .num_rows()
 }
 
+/// The text values of `column` in one Parquet file, in row order (`None` for nulls).
+pub fn text_column(path: &Path, column: &str) -> Vec<Option<String>> {
+    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = SerializedFileReader::new(file).expect("a Parquet file");
+    reader
+        .get_row_iter(None)
+        .expect("readable rows")
+        .map(|row| {
+            let row = row.expect("a row");
+            row.get_column_iter()
+                .find(|(name, _)| name.as_str() == column)
+                .and_then(|(_, field)| match field {
+                    parquet::record::Field::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
 /// The Parquet file of `table` for arm `arm`, replicate `rep` below `out`.
 pub fn table_file(out: &Path, table: &str, arm: &str, rep: u32) -> PathBuf {
     out.join(table)

@@ -61,6 +61,27 @@ fn every_conversation_scenario_runs_and_writes_consistent_tables() {
                 rows("llm_calls") >= rows("messages") + rows("opinions"),
                 "{name}"
             );
+            let end = text_column(&table_file(&out, "conversation_end", "base", rep), "reason");
+            assert_eq!(
+                end,
+                vec![run["stop_reason"].as_str().map(String::from)],
+                "{name}"
+            );
+            // Private opinions never travel as public or audience events.
+            let events = table_file(&out, "events", "base", rep);
+            let kinds = text_column(&events, "kind");
+            let visibility = text_column(&events, "visibility");
+            let opinions = kinds
+                .iter()
+                .zip(&visibility)
+                .filter(|(k, _)| k.as_deref() == Some("opinion"));
+            assert_eq!(opinions.clone().count() as i64, rows("opinions"), "{name}");
+            assert!(
+                opinions
+                    .into_iter()
+                    .all(|(_, v)| v.as_deref() == Some("private")),
+                "{name}"
+            );
         }
     }
 }
@@ -102,9 +123,10 @@ fn a_round_cap_is_recorded_as_the_reason_to_stop() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["runs"][0]["rounds"], 2);
+    let end = table_file(&out, "conversation_end", "base", 0);
     assert_eq!(
-        parquet_rows(&table_file(&out, "conversation_end", "base", 0)),
-        1
+        text_column(&end, "reason"),
+        vec![Some("round_limit".to_string())]
     );
     assert_eq!(
         parquet_rows(&table_file(&out, "debate_metrics", "base", 0)),
