@@ -50,6 +50,9 @@ const ORDER_DRAW: u64 = 2;
 /// bytes of each, so a consolidation prompt stays bounded however large the group.
 pub const MAX_FOLDED_ITEMS: usize = 32;
 const MAX_FOLDED_BYTES: usize = 200;
+/// Most stances an agent keeps of what it heard since its last turn (one that never
+/// speaks keeps the newest).
+const MAX_HEARD: usize = 64;
 
 /// What a step of the round asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -567,6 +570,9 @@ impl Conversation {
         }
         for &j in &audience {
             let listener = &mut self.state[j as usize];
+            if listener.heard.len() >= MAX_HEARD {
+                listener.heard.remove(0);
+            }
             listener.heard.push(share);
             listener.heard_round.push(share);
             listener.last_heard = Some((i as u32, share));
