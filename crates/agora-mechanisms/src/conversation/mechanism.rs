@@ -29,13 +29,16 @@ use serde_json::{Value, json};
 
 use super::metrics::{self, mean};
 use super::policy::{TurnFacts, rule_summary};
-use super::prompt::{consolidate_task, opinion_task, speak_task, system_message, user_message};
+use super::prompt::{
+    consolidate_task, moderate_task, moderator_system, opinion_task, speak_task, system_message,
+    user_message,
+};
 use super::schema::{
-    Held, check_message, check_opinion, check_summary, message_schema, opinion_schema,
-    summary_schema,
+    Held, check_message, check_opinion, check_question, check_summary, message_schema,
+    opinion_schema, question_schema, summary_schema,
 };
 use super::settings::SpeakingOrder;
-use super::setup::{Kind, Setup};
+use super::setup::{Kind, Moderator, Setup};
 use super::tables;
 use super::termination::{RoundSignal, Stop, detect};
 use super::view::{kind, project_parsed};
@@ -45,6 +48,8 @@ use crate::drivers::{self, ResolvedDriver};
 /// Seed path tags after `purpose::MECHANISM, round`. Changing them changes runs.
 const GRAPH_DRAW: u64 = 1;
 const ORDER_DRAW: u64 = 2;
+/// The seat of a model moderator in call seeds (agents use their ids).
+const MODERATOR_SEAT: u64 = u64::MAX;
 
 /// Most remembered items folded into a summary by one consolidation call, and the most
 /// bytes of each, so a consolidation prompt stays bounded however large the group.
@@ -59,6 +64,7 @@ const MAX_HEARD: usize = 64;
 enum Step {
     Consolidate,
     Prior,
+    Moderate,
     Speak(usize),
     Opinion,
 }
@@ -115,6 +121,7 @@ pub struct Conversation {
     message_schema: Arc<Value>,
     opinion_schema: Arc<Value>,
     summary_schema: Arc<Value>,
+    question_schema: Arc<Value>,
     system: String,
     tables: Option<Tables>,
     agents: Vec<Entity>,
@@ -138,6 +145,10 @@ pub struct Conversation {
     earlier: VecDeque<Vec<WordCounts>>,
     history: Vec<RoundSignal>,
     stop: Option<Stop>,
+    /// A model moderator's entity (it is not an agent of the population).
+    moderator: Option<Entity>,
+    /// The question asked this round (focus groups).
+    asked: Option<String>,
 }
 
 fn failure(message: impl Into<String>) -> RunError {
@@ -173,6 +184,7 @@ impl Conversation {
             message_schema: Arc::new(message_schema(setup.max_chars, &setup.scale)),
             opinion_schema: Arc::new(opinion_schema(&setup.scale)),
             summary_schema: Arc::new(summary_schema(setup.memory.summary_chars)),
+            question_schema: Arc::new(question_schema()),
             system: system_message(&setup),
             setup: Arc::new(setup),
             params,
@@ -195,6 +207,8 @@ impl Conversation {
             earlier: VecDeque::new(),
             history: Vec::new(),
             stop: None,
+            moderator: None,
+            asked: None,
         }
     }
 
@@ -248,6 +262,14 @@ impl Conversation {
                     memory.remember(event.round, kind, line);
                 }
             }
+            // A moderator hears what everyone may hear, as an outsider.
+            if let Some(entity) = self.moderator
+                && let Some((kind, line)) =
+                    project_parsed(&event, &payload, AgentId(u32::MAX), name)
+                && let Some(mut memory) = world.get_mut::<Memory>(entity)
+            {
+                memory.remember(event.round, kind, line);
+            }
         }
         ctx.emit(event)
     }
@@ -298,7 +320,10 @@ impl Conversation {
     fn voice(&self, i: usize, round: u32) -> Voice {
         Voice {
             topic: self.setup.short_topic().to_string(),
-            question: self.setup.question(round).map(|q| q.text.clone()),
+            question: self
+                .asked
+                .clone()
+                .filter(|_| self.setup.question(round).is_some()),
             side: self.setup.side_of(i as u32).map(|(_, s)| s.to_string()),
             persona: self.personas[i].clone(),
             previous: self.state[i]
@@ -326,6 +351,7 @@ impl Conversation {
     ) -> Option<(TurnFacts, Option<Fold>)> {
         let state = &self.state[i];
         Some(match self.asking {
+            Step::Moderate => return None,
             Step::Prior => (
                 TurnFacts::Prior {
                     score: self.prior_scores[i],
@@ -380,10 +406,11 @@ impl Conversation {
     ) -> Option<Vec<ChatMessage>> {
         let entity = self.agents[i];
         let memory = world.get::<Memory>(entity)?;
-        let question = self.setup.question(ctx.round).map(|q| q.text.as_str());
+        let question = self.asked.as_deref();
         let task = match self.asking {
             Step::Speak(_) => speak_task(&self.setup, ctx.round, question),
             Step::Prior | Step::Opinion => opinion_task(&self.setup),
+            Step::Moderate => return None,
             Step::Consolidate => {
                 let (_, items) = fold?;
                 consolidate_task(memory.summary(), items, self.setup.memory.summary_chars)
@@ -638,6 +665,81 @@ impl Conversation {
         Ok(decision)
     }
 
+    /// Ask the round's question: remember it and tell everyone.
+    fn ask(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        text: String,
+    ) -> Result<(), RunError> {
+        let id = self.setup.question(ctx.round).map(|q| q.id.clone());
+        let payload = json!({ "id": id, "text": text }).to_string();
+        self.asked = Some(text);
+        self.tell(
+            world,
+            ctx,
+            moderator_event(ctx.round, kind::QUESTION, payload),
+        )
+    }
+
+    /// The model moderator's request for this round's question.
+    fn moderator_request(
+        &self,
+        world: &World,
+        ctx: &RoundCtx<'_>,
+        call: u32,
+    ) -> Option<(ChatRequest, Pending)> {
+        let script = self.setup.question(ctx.round)?.text.clone();
+        let messages = if ctx.reads_text {
+            let memory = world.get::<Memory>(self.moderator?)?;
+            let shown = memory.render_within(&script, self.budget());
+            vec![
+                ChatMessage::system(moderator_system(&self.setup)),
+                ChatMessage::user(moderate_task(&shown, ctx.round, &script)),
+            ]
+        } else {
+            Vec::new()
+        };
+        let request = ChatRequest {
+            task: super::TASK_MODERATE,
+            messages,
+            schema: self.question_schema.clone(),
+            params: self.params,
+            seed: ctx.info.seeds.seed(&[
+                purpose::CALL,
+                MODERATOR_SEAT,
+                u64::from(ctx.round),
+                u64::from(call),
+            ]),
+            facts: Some(Arc::new(TurnFacts::Moderate { script })),
+        };
+        let pending = Pending {
+            step: Step::Moderate,
+            fold: None,
+        };
+        Some((request, pending))
+    }
+
+    /// Ask the model moderator's question, or the script's when its answer is invalid.
+    fn moderated(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        answer: Result<&ChatResponse, &LlmError>,
+    ) -> Result<Decision, RunError> {
+        let script = self
+            .setup
+            .question(ctx.round)
+            .map(|q| q.text.clone())
+            .unwrap_or_default();
+        let (text, decision) = match checked(answer, check_question) {
+            Ok(question) => (question, Decision::Valid),
+            Err(reason) => (script, Decision::Fallback(reason)),
+        };
+        self.ask(world, ctx, text)?;
+        Ok(decision)
+    }
+
     /// Metrics of the round just played, written to `debate_metrics`; the detector's
     /// signal is returned.
     fn write_metrics(
@@ -765,6 +867,10 @@ impl Mechanism for Conversation {
             };
             n
         ];
+        if self.setup.moderator == Moderator::Model {
+            let memory = Memory::with_capacity(self.setup.memory.capacity);
+            self.moderator = Some(world.spawn(memory).id());
+        }
         let mut rng = info.seeds.rng(&[purpose::MECHANISM, 0, GRAPH_DRAW]);
         self.graph = SocialGraph::build(&self.setup.audience, n, &mut rng)
             .map_err(|e| failure(format!("building the audience graph: {e}")))?;
@@ -778,13 +884,12 @@ impl Mechanism for Conversation {
             s.heard_round.clear();
         }
         self.tally = RoundTally::default();
-        if let Some(q) = self.setup.question(ctx.round).cloned() {
-            let payload = json!({ "id": q.id, "text": q.text }).to_string();
-            self.tell(
-                world,
-                ctx,
-                moderator_event(ctx.round, kind::QUESTION, payload),
-            )?;
+        self.asked = None;
+        let script = self.setup.question(ctx.round).cloned();
+        if let Some(q) = &script
+            && self.moderator.is_none()
+        {
+            self.ask(world, ctx, q.text.clone())?;
         }
         let shown: Vec<_> = self
             .setup
@@ -810,6 +915,9 @@ impl Mechanism for Conversation {
         if ctx.round == 1 {
             self.steps.push_back(Step::Prior);
         }
+        if script.is_some() && self.moderator.is_some() {
+            self.steps.push_back(Step::Moderate);
+        }
         self.steps.extend((0..self.speakers.len()).map(Step::Speak));
         self.steps.push_back(Step::Opinion);
         Ok(())
@@ -833,6 +941,7 @@ impl Mechanism for Conversation {
                         .collect()
                 }
                 Step::Prior | Step::Opinion => self.agents.clone(),
+                Step::Moderate => self.moderator.into_iter().collect(),
             };
             if !actors.is_empty() {
                 return Some(actors);
@@ -848,6 +957,9 @@ impl Mechanism for Conversation {
         agent: Entity,
         call: u32,
     ) -> Option<(ChatRequest, Pending)> {
+        if Some(agent) == self.moderator {
+            return self.moderator_request(world, ctx, call);
+        }
         let i = self.index(world, agent)?;
         let (facts, fold) = self.facts(world, i, ctx)?;
         let messages = if ctx.reads_text {
@@ -865,6 +977,7 @@ impl Mechanism for Conversation {
             ),
             Step::Prior | Step::Opinion => (super::TASK_OPINION, self.opinion_schema.clone()),
             Step::Consolidate => (super::TASK_CONSOLIDATE, self.summary_schema.clone()),
+            Step::Moderate => (super::TASK_MODERATE, self.question_schema.clone()),
         };
         let request = ChatRequest {
             task,
@@ -896,6 +1009,9 @@ impl Mechanism for Conversation {
         pending: Pending,
         answer: Result<&ChatResponse, &LlmError>,
     ) -> Result<Decision, RunError> {
+        if pending.step == Step::Moderate {
+            return self.moderated(world, ctx, answer);
+        }
         let Some(i) = self.index(world, agent) else {
             return Ok(Decision::Fallback("agent has no id".into()));
         };
@@ -911,6 +1027,7 @@ impl Mechanism for Conversation {
                 self.record_message(world, ctx, i, turn, said)
             }
             Step::Consolidate => self.consolidate(world, ctx, i, pending.fold, answer),
+            Step::Moderate => Ok(Decision::Fallback("not a moderator".into())),
         }
     }
 

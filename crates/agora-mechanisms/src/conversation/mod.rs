@@ -38,3 +38,5 @@ pub const TASK_ANSWER: &str = "focus_group.answer";
 pub const TASK_OPINION: &str = "conversation.opinion";
 /// Task name of a memory consolidation.
 pub const TASK_CONSOLIDATE: &str = "memory.consolidate";
+/// Task name of a model moderator's question.
+pub const TASK_MODERATE: &str = "focus_group.moderator";

@@ -54,6 +54,11 @@ pub enum TurnFacts {
         /// A stimulus's push this round (0 without one).
         shift: f64,
     },
+    /// A moderator's question: the script's, word for word.
+    Moderate {
+        /// The script's question for the round.
+        script: String,
+    },
     /// Fold remembered items into the summary.
     Consolidate {
         /// The summary so far.
@@ -137,6 +142,7 @@ impl ConversationRules {
                     "confidence": updated_confidence(*confidence, pushed, heard, rules.epsilon),
                 })
             }
+            TurnFacts::Moderate { script } => json!({ "question": script }),
             TurnFacts::Consolidate {
                 summary,
                 items,
@@ -169,6 +175,7 @@ pub fn rule_backend(setup: &Setup) -> RuleBackend {
         super::TASK_ANSWER,
         super::TASK_OPINION,
         super::TASK_CONSOLIDATE,
+        super::TASK_MODERATE,
     ]
     .into_iter()
     .fold(RuleBackend::new(), |backend, task| {

@@ -89,3 +89,27 @@ pub fn consolidate_task(summary: &str, items: &[String], max_chars: u32) -> Stri
     );
     out
 }
+
+/// The system message of a model moderator.
+pub fn moderator_system(setup: &Setup) -> String {
+    format!(
+        "You are the moderator of a market-research focus group about {}. Ask one clear, open, neutral question at a time. Follow your script, adapting each question to what participants have said. Reply with JSON only.",
+        setup.topic
+    )
+}
+
+/// What a model moderator is asked each round: its memory, then the script's question.
+pub fn moderate_task(memory: &str, round: u32, script: &str) -> String {
+    let mut out = String::new();
+    if !memory.is_empty() {
+        out.push_str("What you remember of the group so far:\n");
+        out.push_str(memory);
+        out.push('\n');
+    }
+    let _ = write!(
+        out,
+        "Round {round}. Your script's question for this round: \"{script}\"\nAsk it to the group now, in your own words, adapted to what was said if that helps. Reply with a JSON object {{\"question\": ...}} of at most {} characters.",
+        super::schema::MAX_QUESTION_CHARS
+    );
+    out
+}

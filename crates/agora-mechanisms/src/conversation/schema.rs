@@ -45,6 +45,36 @@ pub fn summary_schema(max_chars: u32) -> Value {
     })
 }
 
+/// Most characters of a model moderator's question.
+pub const MAX_QUESTION_CHARS: u32 = 300;
+
+/// A model moderator's question.
+pub fn question_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "question": { "type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS },
+        },
+        "required": ["question"],
+        "additionalProperties": false,
+    })
+}
+
+/// Check a model moderator's question: not blank, within its length.
+pub fn check_question(answer: &Value) -> Result<String, String> {
+    let text = string(answer, "question")?.trim().to_string();
+    let chars = text.chars().count();
+    if text.is_empty() {
+        return Err("the question is empty".into());
+    }
+    if chars > MAX_QUESTION_CHARS as usize {
+        return Err(format!(
+            "the question has {chars} characters, more than {MAX_QUESTION_CHARS}"
+        ));
+    }
+    Ok(text)
+}
+
 /// A checked public message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Said {
@@ -177,6 +207,11 @@ mod tests {
             2.0
         );
         assert!(check_summary(&json!({"summary": "abc"}), 2).is_err());
+        assert_eq!(
+            check_question(&json!({"question": " Why? "})).unwrap(),
+            "Why?"
+        );
+        assert!(check_question(&json!({"question": "  "})).is_err());
     }
 
     proptest! {

@@ -55,6 +55,18 @@ pub struct Stimulus {
     pub drivers: Vec<(String, f64)>,
 }
 
+/// Who asks a focus group's questions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub enum Moderator {
+    /// The script's questions, word for word.
+    #[default]
+    Script,
+    /// A model moderator: each round it asks the script's question in its own words,
+    /// adapted to what the group said (a model call of its own, task
+    /// `focus_group.moderator`); an invalid answer falls back to the script.
+    Model,
+}
+
 /// Everything a conversation needs to be played.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Setup {
@@ -68,6 +80,8 @@ pub struct Setup {
     pub questions: Vec<Question>,
     /// Stimuli shown at given rounds (focus groups).
     pub stimuli: Vec<Stimulus>,
+    /// Who asks the questions (focus groups).
+    pub moderator: Moderator,
     /// Most rounds.
     pub rounds: u32,
     /// Speaking order per round.

@@ -46,11 +46,12 @@ impl<F: Fn(&'static str, usize, usize) -> Value + Send + Sync> Scripted<F> {
             .find(|m| m.role == agora_llm::Role::User)
             .map(|m| m.content.clone())
             .ok_or_else(|| LlmError::InvalidRequest("no user message".into()))?;
+        // Agents by their card; the moderator (no card) as usize::MAX.
         let agent: usize = user
             .strip_prefix("You are Agent")
             .and_then(|rest| rest.split('.').next())
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| LlmError::InvalidRequest("no persona card".into()))?;
+            .unwrap_or(usize::MAX);
         let mut seen = self.seen.lock().unwrap();
         let n = seen.len();
         seen.push(Seen {
@@ -358,4 +359,65 @@ fn invalid_answers_fall_back_and_the_conversation_goes_on() {
         "agent 1's opinions and agent 2's answers"
     );
     assert_eq!(done.rows["messages"], 12, "a failed answer is still a row");
+}
+
+#[test]
+fn a_model_moderator_asks_in_its_own_words_and_falls_back_to_the_script() {
+    let setup = focus_group("moderator: Model");
+    let model = Scripted::new(|task, agent, n| match task {
+        TASK_MODERATE => json!({ "question": format!("MODERATOR-QUESTION-{n}") }),
+        _ => secretive(task, agent, n),
+    });
+    let done = run(&setup, 4, &model);
+    assert_eq!(done.outcome.fallbacks, 0);
+    let seen = model.seen();
+    assert_eq!(seen.len() as u64, done.rows["llm_calls"]);
+    let moderator: Vec<&Seen> = seen.iter().filter(|s| s.task == TASK_MODERATE).collect();
+    assert_eq!(moderator.len(), 3, "one question per round");
+    assert!(moderator.iter().all(|s| s.agent == usize::MAX));
+    assert!(
+        moderator[0]
+            .user
+            .contains("Your script's question for this round: \"First impression?\"")
+    );
+    assert!(
+        moderator[1]
+            .user
+            .contains("Agent0 said: \"Public words of Agent0"),
+        "{}",
+        moderator[1].user
+    );
+    for s in &moderator {
+        assert!(
+            !s.user.contains("SECRET-OPINION") && !s.user.contains("HIDDEN-REASON"),
+            "{}",
+            s.user
+        );
+    }
+    let answers: Vec<&Seen> = seen.iter().filter(|s| s.task == TASK_ANSWER).collect();
+    assert!(
+        answers
+            .iter()
+            .all(|s| s.user.contains("The moderator asks: \"MODERATOR-QUESTION-")),
+        "{}",
+        answers[0].user
+    );
+
+    let silent = Scripted::new(|task, agent, n| match task {
+        TASK_MODERATE => json!({ "question": " " }),
+        _ => secretive(task, agent, n),
+    });
+    let done = run(&setup, 4, &silent);
+    assert_eq!(
+        done.outcome.fallbacks, 3,
+        "an empty question falls back to the script"
+    );
+    assert!(
+        silent
+            .seen()
+            .iter()
+            .any(|s| s.user.contains("The moderator asks: \"Price?\""))
+    );
+    let rules = run(&setup, 4, &rule_backend(&setup));
+    assert_eq!(rules.outcome.fallbacks, 0);
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::conversation::settings::{
     Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings, check_max_chars,
 };
-use crate::conversation::setup::{Kind, Setup, Sides, Topic, check_common};
+use crate::conversation::setup::{Kind, Moderator, Setup, Sides, Topic, check_common};
 
 /// The `Debate(...)` mechanism block of a scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -66,6 +66,7 @@ impl TryFrom<RawDebateSpec> for DebateSpec {
             sides: raw.sides.map(|Sides(a, b)| (a, b)),
             questions: Vec::new(),
             stimuli: Vec::new(),
+            moderator: Moderator::Script,
             rounds: raw.rounds,
             order: raw.order,
             speakers_per_round: raw.speakers_per_round,

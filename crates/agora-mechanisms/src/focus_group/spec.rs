@@ -7,7 +7,7 @@ use crate::conversation::settings::{
     Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings, check_max_chars,
 };
 use crate::conversation::setup::{
-    Kind, Question, Setup, Stimulus, Topic, check_common, first_duplicate,
+    Kind, Moderator, Question, Setup, Stimulus, Topic, check_common, first_duplicate,
 };
 
 /// The `FocusGroup(...)` mechanism block of a scenario.
@@ -22,6 +22,8 @@ struct RawFocusGroupSpec {
     questions: Script,
     #[serde(default)]
     stimuli: Vec<Stimulus>,
+    #[serde(default)]
+    moderator: Moderator,
     #[serde(default)]
     order: SpeakingOrder,
     #[serde(default)]
@@ -122,6 +124,7 @@ impl TryFrom<RawFocusGroupSpec> for FocusGroupSpec {
             sides: None,
             questions: raw.questions.0,
             stimuli: raw.stimuli,
+            moderator: raw.moderator,
             rounds,
             order: raw.order,
             speakers_per_round: raw.speakers_per_round,
