@@ -13,12 +13,22 @@ async fn conversations_run_against_the_fake_server() {
     let server = FakeServer::start(FakeConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut requests = 0;
+    // The focus group once more with a model moderator.
+    let moderated = std::fs::read_to_string(repo().join("scenarios/focus-group.ron"))
+        .unwrap()
+        .replace("order: Fixed,", "order: Fixed,\n        moderator: Model,");
+    write_scenario(dir.path(), "focus-group-moderated.ron", &moderated);
     for (name, rounds) in [
         ("debate-two-sided", "6"),
         ("opinion-dynamics", "4"),
         ("focus-group", "5"),
+        ("focus-group-moderated", "3"),
     ] {
-        let scenario = repo().join(format!("scenarios/{name}.ron"));
+        let scenario = if name.ends_with("moderated") {
+            dir.path().join(format!("{name}.ron"))
+        } else {
+            repo().join(format!("scenarios/{name}.ron"))
+        };
         let run = Command::new(env!("CARGO_BIN_EXE_agora"))
             .current_dir(dir.path())
             .args([
@@ -61,6 +71,13 @@ async fn conversations_run_against_the_fake_server() {
             rows("messages") > 0 && rows("opinions") > 0 && rows("debate_metrics") > 0,
             "{name}"
         );
+        let tasks = text_column(&table_file(&out, "llm_calls", "base", 0), "task");
+        let moderator = tasks
+            .iter()
+            .filter(|t| t.as_deref() == Some("focus_group.moderator"))
+            .count();
+        let want = if name.ends_with("moderated") { 3 } else { 0 };
+        assert_eq!(moderator, want, "{name}: one moderator question per round");
         requests += calls;
     }
     // Identical prompts in flight together are sent once, so the server may see fewer.
