@@ -13,29 +13,11 @@ const SCENARIOS: [(&str, i64, i64); 5] = [
     ("house-auction", 4, 8),
 ];
 
-fn run_scenario(dir: &std::path::Path, name: &str, out: &str, extra: &[&str]) {
-    let scenario = repo().join(format!("scenarios/{name}.ron"));
-    let mut args = vec![
-        "run",
-        scenario.to_str().unwrap(),
-        "--model",
-        "rules",
-        "--replicates",
-        "2",
-        "--out",
-        out,
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    let run = agora(dir, &args);
-    assert!(run.status.success(), "{name}: {}", stderr(&run));
-}
-
 #[test]
 fn every_auction_scenario_runs_and_writes_consistent_tables() {
     let dir = tempfile::tempdir().unwrap();
     for (name, lots, bidders) in SCENARIOS {
-        run_scenario(dir.path(), name, name, &[]);
+        run_with_rules(dir.path(), name, name, &[]);
         let out = dir.path().join(name);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
@@ -71,8 +53,8 @@ fn every_auction_scenario_runs_and_writes_consistent_tables() {
 #[test]
 fn the_house_auction_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
-    run_scenario(dir.path(), "house-auction", "a", &["--seed", "3"]);
-    run_scenario(dir.path(), "house-auction", "b", &["--seed", "3"]);
+    run_with_rules(dir.path(), "house-auction", "a", &["--seed", "3"]);
+    run_with_rules(dir.path(), "house-auction", "b", &["--seed", "3"]);
     for table in ["bids", "auction_outcomes", "auction_bidders", "events"] {
         let read =
             |out: &str| std::fs::read(table_file(&dir.path().join(out), table, "base", 1)).unwrap();

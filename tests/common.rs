@@ -25,6 +25,26 @@ pub fn agora(cwd: &Path, args: &[&str]) -> Output {
         .expect("the agora binary runs")
 }
 
+/// Run `scenarios/{name}.ron` with rule-based agents, two replicates, into `out`
+/// (below `dir`) with `extra` arguments; the run must succeed.
+pub fn run_with_rules(dir: &Path, name: &str, out: &str, extra: &[&str]) {
+    let scenario = repo().join(format!("scenarios/{name}.ron"));
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--model",
+        "rules",
+        "--replicates",
+        "2",
+        "--out",
+        out,
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let run = agora(dir, &args);
+    assert!(run.status.success(), "{name}: {}", stderr(&run));
+}
+
 /// Standard error as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -11,29 +11,11 @@ const SCENARIOS: [(&str, &str, i64, i64); 3] = [
     ("focus-group", "focus_group", 8, 8),
 ];
 
-fn run_scenario(dir: &std::path::Path, name: &str, out: &str, extra: &[&str]) {
-    let scenario = repo().join(format!("scenarios/{name}.ron"));
-    let mut args = vec![
-        "run",
-        scenario.to_str().unwrap(),
-        "--model",
-        "rules",
-        "--replicates",
-        "2",
-        "--out",
-        out,
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    let run = agora(dir, &args);
-    assert!(run.status.success(), "{name}: {}", stderr(&run));
-}
-
 #[test]
 fn every_conversation_scenario_runs_and_writes_consistent_tables() {
     let dir = tempfile::tempdir().unwrap();
     for (name, mechanism, agents, max_rounds) in SCENARIOS {
-        run_scenario(dir.path(), name, name, &[]);
+        run_with_rules(dir.path(), name, name, &[]);
         let out = dir.path().join(name);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
@@ -91,8 +73,8 @@ fn conversations_are_reproducible_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["opinion-dynamics", "focus-group"] {
         let (a, b) = (format!("{name}-a"), format!("{name}-b"));
-        run_scenario(dir.path(), name, &a, &["--seed", "3", "--rounds", "6"]);
-        run_scenario(dir.path(), name, &b, &["--seed", "3", "--rounds", "6"]);
+        run_with_rules(dir.path(), name, &a, &["--seed", "3", "--rounds", "6"]);
+        run_with_rules(dir.path(), name, &b, &["--seed", "3", "--rounds", "6"]);
         let mut tables = vec![
             "messages",
             "opinions",
@@ -118,7 +100,7 @@ fn conversations_are_reproducible_byte_for_byte() {
 #[test]
 fn a_round_cap_is_recorded_as_the_reason_to_stop() {
     let dir = tempfile::tempdir().unwrap();
-    run_scenario(dir.path(), "opinion-dynamics", "capped", &["--rounds", "2"]);
+    run_with_rules(dir.path(), "opinion-dynamics", "capped", &["--rounds", "2"]);
     let out = dir.path().join("capped");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
