@@ -237,7 +237,7 @@ fn agents_hear_only_their_neighbours_in_the_graph() {
 #[test]
 fn prompts_stay_within_budget_over_200_rounds() {
     let setup = debate(
-        "rounds: 200, memory: (recent: 6, relevant: 3, max_chars: 1600, consolidate_every: 3, summary_chars: 500)",
+        "rounds: 200, memory: (recent: 6, relevant: 3, max_chars: 1600, consolidate_every: 3, summary_chars: 500, capacity: 32)",
     );
     let model = Scripted::new(|task, agent, n| match task {
         TASK_CONSOLIDATE => {
