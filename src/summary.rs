@@ -80,9 +80,11 @@ impl ExperimentSummary {
         } else {
             0.0
         };
+        // Slow models answer a few times a second: show two decimals below 100.
+        let digits = if rate >= 100.0 { 0 } else { 2 };
         let _ = writeln!(
             out,
-            "decisions: {decisions} ({fallbacks} fallbacks), {rate:.0} per second"
+            "decisions: {decisions} ({fallbacks} fallbacks), {rate:.digits$} per second"
         );
         let sum = |f: fn(&RunRecord) -> u64| self.runs.iter().map(|r| f(&r.record)).sum::<u64>();
         let (prompt, completion) = (sum(|r| r.prompt_tokens), sum(|r| r.completion_tokens));
