@@ -148,6 +148,35 @@ async fn a_repeated_prompt_is_served_from_the_prefix_cache() {
     );
 }
 
+#[tokio::test]
+async fn an_agents_prefix_survives_more_agents_than_decode_slots() {
+    let model = default_model();
+    let schema = bid_schema();
+    let ask = |agent: usize| {
+        request(
+            &format!(
+                "You are bidder number {agent}. {} You remember the last auction well.",
+                PERSONAS[agent % PERSONAS.len()]
+            ),
+            "What is the most you would pay for a used road bike, in dollars? Reply with JSON.",
+            &schema,
+            7,
+            0.0,
+        )
+    };
+    // Twenty agents, more than the eight requests decoded together, ask at once...
+    let asks: Vec<ChatRequest> = (0..20).map(ask).collect();
+    let answers = futures::future::join_all(asks.iter().map(|r| model.complete(r))).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    // ...and the first agent's next request still finds its own prompt in the cache.
+    let again = model.complete(&ask(0)).await.expect("an answer");
+    assert!(
+        again.usage.cached_tokens + 1 >= again.usage.prompt_tokens,
+        "all but the last prompt token come from the cache: {:?}",
+        again.usage
+    );
+}
+
 #[test]
 fn a_survey_runs_end_to_end_on_the_local_model() {
     default_model();

@@ -67,6 +67,7 @@ impl LocalModel {
             parameters = loaded.params,
             threads = config.threads,
             slots = config.slots,
+            sequences = config.sequences,
             elapsed = ?started.elapsed(),
             "local model loaded"
         );

@@ -2,12 +2,16 @@
 //!
 //! Requests arrive on a channel from async tasks and leave on one-shot channels, so the
 //! async runtime never blocks on inference. The worker keeps a fixed number of
-//! *slots* (sequences of llama.cpp's KV cache) and decodes all busy slots together in
-//! one batch per step (continuous batching): prompt chunks of newly admitted requests
-//! and the next token of those generating share every forward pass. Each slot keeps
-//! the tokens of its last prompt in the cache; a new request takes the free slot with
-//! the longest common prefix, or copies a longer prefix (the shared instructions of a
-//! round) from any slot, so only the part that differs is computed.
+//! *slots* (sequences of llama.cpp's KV cache), of which at most `WorkerConfig::slots`
+//! are busy at once, and decodes all busy slots together in one batch per step
+//! (continuous batching): prompt chunks of newly admitted requests and the next token of
+//! those generating share every forward pass. Each slot keeps the tokens of its last
+//! prompt in the cache, and idle slots outnumber busy ones, so an agent's persona card
+//! and history usually survive until its next request even with more agents than busy
+//! slots; when the cache runs short, the least recently used idle prefixes are dropped.
+//! A new request takes the idle slot with the longest common prefix, or copies a longer
+//! prefix (the shared instructions of a round) from any slot, so only the part that
+//! differs is computed.
 //!
 //! Sampling is done here, from the request's seed: temperature and top-p over the
 //! logits, with a PCG stream per request, under llama.cpp's grammar sampler built from
@@ -45,8 +49,11 @@ use crate::request::SamplingParams;
 pub struct WorkerConfig {
     /// CPU threads for llama.cpp's kernels.
     pub threads: i32,
-    /// Requests decoded together (sequences in the KV cache).
+    /// Requests decoded together.
     pub slots: u32,
+    /// Sequences kept in the KV cache (at least `slots`): the idle ones hold earlier
+    /// prompts whose prefixes later requests reuse.
+    pub sequences: u32,
     /// Tokens of KV cache per slot (prompt plus answer).
     pub slot_context: u32,
     /// Most tokens in one forward pass.
@@ -59,6 +66,7 @@ impl Default for WorkerConfig {
         Self {
             threads: threads as i32,
             slots: 8,
+            sequences: 24,
             slot_context: 2048,
             batch: 512,
         }
@@ -179,12 +187,13 @@ fn run(
         }
     };
     let slots = config.slots.max(1);
+    let sequences = config.sequences.max(slots);
     let n_ctx = slots * config.slot_context.max(64);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_batch(config.batch)
         .with_n_ubatch(config.batch)
-        .with_n_seq_max(slots)
+        .with_n_seq_max(sequences)
         .with_n_threads(config.threads)
         .with_n_threads_batch(config.threads)
         .with_kv_unified(true);
@@ -210,7 +219,7 @@ fn run(
         params: model.n_params(),
     };
     let _ = ready.send(Ok(loaded));
-    let mut engine = Engine::new(&model, ctx, config, slots);
+    let mut engine = Engine::new(&model, ctx, config, slots, sequences);
     engine.serve(&jobs);
 }
 
@@ -236,12 +245,20 @@ struct Slot {
     /// Tokens whose KV is in the cache for this slot's sequence, in order from position 0.
     cached: Vec<LlamaToken>,
     active: Option<Active>,
+    /// When the slot was last given a request (for dropping the stalest prefix first).
+    used: u64,
 }
 
 struct Engine<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
     slots: Vec<Slot>,
+    /// Most slots busy at once.
+    max_active: usize,
+    /// Tokens the KV cache holds across all sequences.
+    n_ctx: usize,
+    /// Requests admitted so far (the clock of `Slot::used`).
+    admitted: u64,
     queue: VecDeque<Job>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
@@ -257,21 +274,32 @@ struct Engine<'m> {
 }
 
 impl<'m> Engine<'m> {
-    fn new(model: &'m LlamaModel, ctx: LlamaContext<'m>, config: WorkerConfig, slots: u32) -> Self {
+    fn new(
+        model: &'m LlamaModel,
+        ctx: LlamaContext<'m>,
+        config: WorkerConfig,
+        slots: u32,
+        sequences: u32,
+    ) -> Self {
         let vocab = model.vocab();
         let n_vocab = usize::try_from(model.n_vocab()).unwrap_or(0);
         let pieces = (0..n_vocab)
             .map(|t| vocab.token_to_piece(LlamaToken(t as i32), false, None))
             .collect();
+        let n_ctx = ctx.n_ctx() as usize;
         Self {
             model,
             ctx,
-            slots: (0..slots)
+            slots: (0..sequences)
                 .map(|_| Slot {
                     cached: Vec::new(),
                     active: None,
+                    used: 0,
                 })
                 .collect(),
+            max_active: slots as usize,
+            n_ctx,
+            admitted: 0,
             queue: VecDeque::new(),
             batch: LlamaBatch::new(config.batch as usize, slots as i32),
             batch_size: config.batch as usize,
@@ -313,7 +341,14 @@ impl<'m> Engine<'m> {
 
     /// Move queued jobs into free slots, reusing cached prefixes.
     fn admit(&mut self) {
-        while let Some(free) = self.slots.iter().position(|s| s.active.is_none()) {
+        loop {
+            let busy = self.slots.iter().filter(|s| s.active.is_some()).count();
+            if busy >= self.max_active {
+                return;
+            }
+            let Some(free) = self.slots.iter().position(|s| s.active.is_none()) else {
+                return;
+            };
             let Some(job) = self.queue.pop_front() else {
                 return;
             };
@@ -364,16 +399,7 @@ impl<'m> Engine<'m> {
                     continue;
                 }
             };
-            // Pick the free slot sharing the longest prefix with this prompt.
-            let best_free = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.active.is_none())
-                .map(|(i, s)| (i, common_prefix(&s.cached, &prompt)))
-                .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))
-                .unwrap_or((free, 0));
-            let (slot, mut keep) = best_free;
+            let (slot, mut keep) = self.choose_slot(&prompt).unwrap_or((free, 0));
             // Any slot may hold a longer prefix (the round's shared instructions).
             let donor = self
                 .slots
@@ -410,6 +436,9 @@ impl<'m> Engine<'m> {
                 }
             }
             self.slots[slot].cached = prompt[..keep].to_vec();
+            self.admitted += 1;
+            self.slots[slot].used = self.admitted;
+            self.make_room(slot, prompt.len() + limit as usize + 1);
             self.slots[slot].active = Some(Active {
                 rng: rand_pcg::Pcg64::seed_from_u64(job.seed),
                 job,
@@ -423,6 +452,67 @@ impl<'m> Engine<'m> {
                 logits_at: None,
                 prompt,
             });
+        }
+    }
+
+    /// The idle slot for `prompt` and how much of its cache the prompt shares. A slot
+    /// whose prefix no other slot matches (an agent's own persona card and history) is
+    /// taken; a prefix other slots share too (the round's instructions) can be copied,
+    /// so the request then takes an empty slot, or the least recently used one, and
+    /// keeps the other slots' histories for their next requests.
+    fn choose_slot(&self, prompt: &[LlamaToken]) -> Option<(usize, usize)> {
+        let shared: Vec<usize> = self
+            .slots
+            .iter()
+            .map(|s| common_prefix(&s.cached, prompt))
+            .collect();
+        let idle = |i: &usize| self.slots[*i].active.is_none();
+        let (best, n) = (0..self.slots.len())
+            .filter(idle)
+            .map(|i| (i, shared[i]))
+            .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))?;
+        let elsewhere = (0..self.slots.len())
+            .filter(|&i| i != best)
+            .map(|i| shared[i])
+            .max()
+            .unwrap_or(0);
+        if n > elsewhere {
+            return Some((best, n));
+        }
+        let spare = (0..self.slots.len())
+            .filter(idle)
+            .min_by_key(|&i| (!self.slots[i].cached.is_empty(), self.slots[i].used, i))?;
+        Some((spare, shared[spare]))
+    }
+
+    /// Drop the least recently used idle prefixes until the busy slots (each counted at
+    /// the most it can grow to: its prompt and answer limit) and the idle prefixes fit
+    /// the KV cache. Cells shared by copied prefixes are counted once per sequence, so
+    /// this errs on the safe side; with every idle prefix dropped the busy slots always
+    /// fit, as none can grow beyond `slot_context`.
+    fn make_room(&mut self, slot: usize, need: usize) {
+        let size = |i: usize, s: &Slot| match &s.active {
+            _ if i == slot => need,
+            Some(a) => a.prompt.len() + a.limit as usize + 1,
+            None => s.cached.len(),
+        };
+        let mut used: usize = self.slots.iter().enumerate().map(|(i, s)| size(i, s)).sum();
+        while used > self.n_ctx {
+            let Some(stalest) = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|&(i, s)| i != slot && s.active.is_none() && !s.cached.is_empty())
+                .min_by_key(|&(i, s)| (s.used, i))
+                .map(|(i, _)| i)
+            else {
+                return;
+            };
+            used -= self.slots[stalest].cached.len();
+            self.slots[stalest].cached.clear();
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(stalest as u32), None, None);
         }
     }
 
