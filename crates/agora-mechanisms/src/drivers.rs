@@ -148,19 +148,34 @@ pub fn standardise(world: &World, sources: Vec<DriverSource>) -> Vec<ResolvedDri
         .collect()
 }
 
+/// A driver name that matches no trait or attribute of the population, so mechanisms
+/// report it the same way (each adds where the driver was named).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownDriver<'a>(pub &'a str);
+
+impl std::fmt::Display for UnknownDriver<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "driver \"{}\" names no trait or attribute of this population",
+            self.0
+        )
+    }
+}
+
 /// Resolve and standardise weighted drivers `(name, weight)` over every agent of
-/// `world`; the error is the first name that matches no trait or attribute.
+/// `world`; the error names the first driver that matches no trait or attribute.
 pub fn resolve_weighted<'a>(
     world: &World,
     weighted: &'a [(String, f64)],
-) -> Result<Vec<(ResolvedDriver, f64)>, &'a str> {
+) -> Result<Vec<(ResolvedDriver, f64)>, UnknownDriver<'a>> {
     let schema = world
         .get_resource::<PopulationSchema>()
         .cloned()
         .unwrap_or_default();
     let sources = weighted
         .iter()
-        .map(|(name, _)| resolve(name, &schema).ok_or(name.as_str()))
+        .map(|(name, _)| resolve(name, &schema).ok_or(UnknownDriver(name)))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(standardise(world, sources)
         .into_iter()

@@ -138,26 +138,8 @@ impl Expr {
                 }
                 out.push(']');
             }
-            Expr::Seq(items) => {
-                out.push('(');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(' ');
-                    }
-                    item.render(out);
-                }
-                out.push(')');
-            }
-            Expr::Alt(items) => {
-                out.push('(');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(" | ");
-                    }
-                    item.render(out);
-                }
-                out.push(')');
-            }
+            Expr::Seq(items) => render_group(out, items, " "),
+            Expr::Alt(items) => render_group(out, items, " | "),
             Expr::Rule(name) => out.push_str(name),
             Expr::Repeat(inner, min, max) => {
                 inner.render(out);
@@ -194,6 +176,18 @@ impl Expr {
             Expr::Repeat(inner, _, max) => inner.max_bytes(rules).saturating_mul(*max),
         }
     }
+}
+
+/// Render `items` in parentheses, separated by `separator`.
+fn render_group(out: &mut String, items: &[Expr], separator: &str) {
+    out.push('(');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(separator);
+        }
+        item.render(out);
+    }
+    out.push(')');
 }
 
 /// Escape `c` for a GBNF literal or character class.

@@ -346,9 +346,6 @@ impl<'m> Engine<'m> {
             if busy >= self.max_active {
                 return;
             }
-            let Some(free) = self.slots.iter().position(|s| s.active.is_none()) else {
-                return;
-            };
             let Some(job) = self.queue.pop_front() else {
                 return;
             };
@@ -368,15 +365,16 @@ impl<'m> Engine<'m> {
                 continue;
             }
             let limit = job.grammar.max_tokens.min(room as u32);
+            // How much of the prompt each slot's cache already holds.
+            let shared: Vec<usize> = self
+                .slots
+                .iter()
+                .map(|s| common_prefix(&s.cached, &prompt))
+                .collect();
             // A request sharing a long prefix with one still reading its prompt waits
             // a step or two, so that the prefix is computed once and then copied.
             if self.reuse {
-                let cached = self
-                    .slots
-                    .iter()
-                    .map(|s| common_prefix(&s.cached, &prompt))
-                    .max()
-                    .unwrap_or(0);
+                let cached = shared.iter().copied().max().unwrap_or(0);
                 let reading = self
                     .slots
                     .iter()
@@ -399,14 +397,15 @@ impl<'m> Engine<'m> {
                     continue;
                 }
             };
-            let (slot, mut keep) = self.choose_slot(&prompt).unwrap_or((free, 0));
+            let Some((slot, mut keep)) = self.choose_slot(&shared) else {
+                // Unreachable while fewer slots are busy than there are sequences.
+                self.queue.push_front(job);
+                return;
+            };
             // Any slot may hold a longer prefix (the round's shared instructions).
-            let donor = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| i != slot)
-                .map(|(i, s)| (i, common_prefix(&s.cached, &prompt)))
+            let donor = (0..self.slots.len())
+                .filter(|&i| i != slot)
+                .map(|i| (i, shared[i]))
                 .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)));
             // Always compute at least the last prompt token, for its logits.
             let cap = prompt.len() - 1;
@@ -455,17 +454,13 @@ impl<'m> Engine<'m> {
         }
     }
 
-    /// The idle slot for `prompt` and how much of its cache the prompt shares. A slot
-    /// whose prefix no other slot matches (an agent's own persona card and history) is
-    /// taken; a prefix other slots share too (the round's instructions) can be copied,
-    /// so the request then takes an empty slot, or the least recently used one, and
-    /// keeps the other slots' histories for their next requests.
-    fn choose_slot(&self, prompt: &[LlamaToken]) -> Option<(usize, usize)> {
-        let shared: Vec<usize> = self
-            .slots
-            .iter()
-            .map(|s| common_prefix(&s.cached, prompt))
-            .collect();
+    /// The idle slot for a prompt and how much of its cache the prompt shares, given
+    /// `shared`, the prompt's common prefix with each slot's cache. A slot whose prefix
+    /// no other slot matches (an agent's own persona card and history) is taken; a
+    /// prefix other slots share too (the round's instructions) can be copied, so the
+    /// request then takes an empty slot, or the least recently used one, and keeps the
+    /// other slots' histories for their next requests.
+    fn choose_slot(&self, shared: &[usize]) -> Option<(usize, usize)> {
         let idle = |i: &usize| self.slots[*i].active.is_none();
         let (best, n) = (0..self.slots.len())
             .filter(idle)

@@ -559,12 +559,10 @@ impl Mechanism for Auction {
     fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
         let mut per_lot = Vec::with_capacity(self.spec.lots.len());
         for lot in &self.spec.lots {
-            per_lot.push(drivers::resolve_weighted(world, &lot.drivers).map_err(|name| {
-                failure(format!(
-                    "lot \"{}\": driver \"{name}\" names no trait or attribute of this population",
-                    lot.id
-                ))
-            })?);
+            per_lot.push(
+                drivers::resolve_weighted(world, &lot.drivers)
+                    .map_err(|e| failure(format!("lot \"{}\": {e}", lot.id)))?,
+            );
         }
         self.drivers = per_lot;
         self.tables = Some(Tables {

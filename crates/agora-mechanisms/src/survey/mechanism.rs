@@ -245,15 +245,14 @@ impl Mechanism for Survey {
     fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
         let mut per_item = Vec::with_capacity(self.spec.items.len());
         for item in &self.spec.items {
-            per_item.push(drivers::resolve_weighted(world, &item.drivers).map_err(|name| {
-                RunError::Mechanism {
-                    mechanism: "survey",
-                    message: format!(
-                        "item \"{}\": driver \"{name}\" names no trait or attribute of this population",
-                        item.id
-                    ),
-                }
-            })?);
+            per_item.push(
+                drivers::resolve_weighted(world, &item.drivers).map_err(|e| {
+                    RunError::Mechanism {
+                        mechanism: "survey",
+                        message: format!("item \"{}\": {e}", item.id),
+                    }
+                })?,
+            );
         }
         self.drivers = per_item;
         self.table = Some(recorder.open(survey_responses_table())?);

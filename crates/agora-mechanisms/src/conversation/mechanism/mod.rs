@@ -240,11 +240,7 @@ impl Conversation {
         world: &World,
         list: &[(String, f64)],
     ) -> Result<Vec<(ResolvedDriver, f64)>, RunError> {
-        drivers::resolve_weighted(world, list).map_err(|name| {
-            failure(format!(
-                "driver \"{name}\" names no trait or attribute of this population"
-            ))
-        })
+        drivers::resolve_weighted(world, list).map_err(|e| failure(e.to_string()))
     }
 
     /// Put `event` into the memory of everyone who may know of it, then record it.
