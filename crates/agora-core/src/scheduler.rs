@@ -9,7 +9,7 @@
 //! Finally the round's events and rows are recorded and flushed.
 
 use agora_export::TableId;
-use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError};
+use agora_model::{ChatModel, ChatRequest, ChatResponse, LlmError};
 use bevy_ecs::prelude::*;
 use futures::StreamExt;
 
@@ -448,7 +448,7 @@ mod tests {
     use std::time::Duration;
 
     use agora_export::{Column, ColumnType, OutputLayout, Partition};
-    use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, SamplingParams, Usage};
+    use agora_model::{ChatModel, ChatRequest, ChatResponse, LlmError, SamplingParams, Usage};
     use futures::FutureExt;
     use futures::future::BoxFuture;
 

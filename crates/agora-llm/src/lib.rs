@@ -1,20 +1,18 @@
-//! The model interface of Agora and its backends.
+//! Model backends of Agora and the gateway that wraps them.
 //!
-//! Mechanisms describe each decision as a [`ChatRequest`]: chat messages, the JSON
-//! Schema the answer must satisfy, sampling parameters and a seed. Any [`ChatModel`]
-//! answers it: the rule-based backend here, and the OpenAI-compatible and embedded
-//! backends beside it. Rules of the simulation never live here: a backend only chooses.
+//! The model interface itself ([`ChatRequest`], [`ChatModel`], the rule-based backend)
+//! lives in `agora-model` and is re-exported here. This crate adds the backends that
+//! call language models: an OpenAI-compatible client ([`openai`]), an embedded
+//! llama.cpp model ([`local`]), and the [`gateway`] middleware (cache, deduplication,
+//! validation and repair, retries, limits, prices). A backend only chooses: rules of
+//! the simulation never live here.
 
 pub mod gateway;
 pub mod local;
-pub mod model;
 pub mod openai;
-pub mod request;
-pub mod rules;
-pub mod schema;
-pub mod spec;
 
-pub use model::{CallMeta, ChatModel, ChatResponse, LlmError, Usage};
-pub use request::{ChatMessage, ChatRequest, Role, SamplingParams};
-pub use rules::{RuleBackend, RulePolicy};
-pub use spec::{ModelSpec, ModelSpecError};
+pub use agora_model::{
+    CallMeta, ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ModelSpec,
+    ModelSpecError, Role, RuleBackend, RulePolicy, SamplingParams, Usage,
+};
+pub use agora_model::{model, request, rules, schema, spec};

@@ -64,7 +64,7 @@ impl MechanismSpec {
     }
 
     /// A `rules` backend with the policies this mechanism asks for.
-    pub fn rule_backend(&self) -> agora_llm::RuleBackend {
+    pub fn rule_backend(&self) -> agora_model::RuleBackend {
         match self {
             MechanismSpec::Survey(s) => survey::rule_backend(s),
             MechanismSpec::Auction(a) => auction::rule_backend(a),

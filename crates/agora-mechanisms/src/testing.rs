@@ -8,7 +8,7 @@ use agora_core::scheduler::{Mechanism, RunOutcome, SchedulerLimits, Silent, run_
 use agora_core::seed::SeedStream;
 use agora_core::world::spawn_population;
 use agora_export::{OutputLayout, Partition};
-use agora_llm::ChatModel;
+use agora_model::ChatModel;
 use bevy_ecs::prelude::*;
 
 /// A finished in-process run.

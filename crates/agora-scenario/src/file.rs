@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use agora_llm::{ModelSpec, SamplingParams};
 use agora_mechanisms::MechanismSpec;
+use agora_model::{ModelSpec, SamplingParams};
 use agora_population::PopulationSpec;
 use agora_population::graph::{GraphSpec, parse_edge_list};
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use agora_llm::{ModelSpec, SamplingParams};
+use agora_model::{ModelSpec, SamplingParams};
 
 use crate::Scenario;
 

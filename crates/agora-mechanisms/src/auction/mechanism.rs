@@ -16,7 +16,7 @@ use agora_core::seed::{StreamRng, purpose};
 use agora_core::world::Roster;
 use agora_core::{Event, RunError, Visibility};
 use agora_export::TableId;
-use agora_llm::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
+use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
 use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};

@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use agora_llm::{ChatRequest, LlmError, RuleBackend, RulePolicy};
+use agora_model::{ChatRequest, LlmError, RuleBackend, RulePolicy};
 use serde_json::{Value, json};
 
 use super::dist::ValueDist;

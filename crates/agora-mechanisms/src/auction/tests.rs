@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, Usage};
+use agora_model::{ChatModel, ChatRequest, ChatResponse, LlmError, Usage};
 use bevy_ecs::prelude::*;
 use futures::future::{BoxFuture, FutureExt, ready};
 use serde_json::{Value, json};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use agora_core::memory::truncate;
 use agora_core::seed::StreamRng;
-use agora_llm::{ChatRequest, LlmError, RuleBackend, RulePolicy};
+use agora_model::{ChatRequest, LlmError, RuleBackend, RulePolicy};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use agora_core::text::estimate_tokens;
-use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, Usage};
+use agora_model::{ChatModel, ChatRequest, ChatResponse, LlmError, Usage};
 use agora_population::graph::GraphSpec;
 use futures::future::{BoxFuture, FutureExt, ready};
 use serde_json::{Value, json};
@@ -43,7 +43,7 @@ impl<F: Fn(&'static str, usize, usize) -> Value + Send + Sync> Scripted<F> {
         let user = request
             .messages
             .iter()
-            .find(|m| m.role == agora_llm::Role::User)
+            .find(|m| m.role == agora_model::Role::User)
             .map(|m| m.content.clone())
             .ok_or_else(|| LlmError::InvalidRequest("no user message".into()))?;
         // Agents by their card; the moderator (no card) as usize::MAX.

@@ -13,7 +13,7 @@ use agora_core::seed::purpose;
 use agora_core::world::Roster;
 use agora_core::{Event, RunError, Visibility};
 use agora_export::{Column, ColumnType, TableId, TableSpec};
-use agora_llm::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
+use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
 use bevy_ecs::prelude::*;
 use rand::seq::SliceRandom;
 use serde_json::Value;

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use agora_core::seed::StreamRng;
-use agora_llm::{ChatRequest, LlmError, RuleBackend, RulePolicy};
+use agora_model::{ChatRequest, LlmError, RuleBackend, RulePolicy};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::{Map, Value, json};
@@ -112,7 +112,7 @@ pub fn rule_backend(spec: &SurveySpec) -> RuleBackend {
 mod tests {
     use super::*;
     use crate::survey::spec::{Item, SurveyMode};
-    use agora_llm::SamplingParams;
+    use agora_model::SamplingParams;
 
     fn spec(kind: ItemKind) -> Arc<SurveySpec> {
         Arc::new(SurveySpec {

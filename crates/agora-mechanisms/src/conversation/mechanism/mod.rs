@@ -21,7 +21,7 @@ use agora_core::text::WordCounts;
 use agora_core::world::Roster;
 use agora_core::{Event, RunError, Visibility};
 use agora_export::TableId;
-use agora_llm::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
+use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
 use agora_population::graph::SocialGraph;
 use bevy_ecs::prelude::*;
 use rand::seq::SliceRandom;
