@@ -1,0 +1,182 @@
+//! Percentile bootstrap: resample units with replacement, recompute the statistic, and take
+//! type-7 quantiles `(1−level)/2` and `(1+level)/2` of the replicates.
+//!
+//! Every resample draws from `Pcg64Mcg::seed_from_u64(seed)`, so a seed fixes the result.
+//! Replicates where the statistic is undefined (not finite, e.g. a correlation of a constant
+//! resample) are dropped and counted in `method`; if more than half are dropped it is an error.
+
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+use super::Interval;
+use crate::check;
+use crate::describe::{mean_unchecked, quantile_sorted};
+use crate::error::{Result, StatsError};
+
+/// Replicates of a statistic recomputed on bootstrap resamples, with the count of dropped ones.
+pub(crate) struct Replicates {
+    /// Finite replicate values.
+    pub values: Vec<f64>,
+    /// Resamples whose statistic was not finite.
+    pub skipped: usize,
+}
+
+/// Evaluates `replicate` on `resamples` draws from one generator seeded with `seed`; the closure
+/// draws its own resample from the generator and returns the statistic on it.
+pub(crate) fn bootstrap_with<F>(mut replicate: F, resamples: usize, seed: u64) -> Result<Replicates>
+where
+    F: FnMut(&mut Pcg64Mcg) -> f64,
+{
+    check::resamples("bootstrap", resamples)?;
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let mut values = Vec::with_capacity(resamples);
+    let mut skipped = 0;
+    for _ in 0..resamples {
+        let v = replicate(&mut rng);
+        if v.is_finite() {
+            values.push(v);
+        } else {
+            skipped += 1;
+        }
+    }
+    if values.len() * 2 < resamples {
+        return Err(StatsError::InvalidArgument {
+            what: "bootstrap",
+            reason: format!(
+                "the statistic was undefined on {skipped} of {resamples} resamples; the sample is too small or too uniform for a bootstrap"
+            ),
+        });
+    }
+    Ok(Replicates { values, skipped })
+}
+
+/// Draws `resamples` sets of `n` indices with replacement from `0..n` and evaluates `statistic`
+/// on each.
+pub(crate) fn bootstrap_indices<F>(
+    n: usize,
+    mut statistic: F,
+    resamples: usize,
+    seed: u64,
+) -> Result<Replicates>
+where
+    F: FnMut(&[usize]) -> f64,
+{
+    if n == 0 {
+        return Err(StatsError::EmptyInput { what: "bootstrap" });
+    }
+    let mut idx = vec![0usize; n];
+    bootstrap_with(
+        |rng| {
+            fill_indices(rng, n, &mut idx);
+            statistic(&idx)
+        },
+        resamples,
+        seed,
+    )
+}
+
+/// Overwrites `idx` with draws from `0..n` with replacement.
+pub(crate) fn fill_indices(rng: &mut Pcg64Mcg, n: usize, idx: &mut [usize]) {
+    for slot in idx.iter_mut() {
+        *slot = rng.random_range(0..n);
+    }
+}
+
+/// Percentile interval from replicates around `estimate`; appends the resample count to `method`.
+pub(crate) fn percentile_interval(
+    mut replicates: Replicates,
+    estimate: f64,
+    level: f64,
+    method: String,
+) -> Result<Interval> {
+    check::level(level)?;
+    if !estimate.is_finite() {
+        return Err(StatsError::NotFinite {
+            what: "bootstrap estimate on the full sample",
+            value: estimate,
+        });
+    }
+    replicates.values.sort_by(f64::total_cmp);
+    let total = replicates.values.len() + replicates.skipped;
+    let skipped = if replicates.skipped > 0 {
+        format!(" ({} undefined resamples dropped)", replicates.skipped)
+    } else {
+        String::new()
+    };
+    Ok(Interval {
+        estimate,
+        low: quantile_sorted(&replicates.values, 0.5 - level / 2.0),
+        high: quantile_sorted(&replicates.values, 0.5 + level / 2.0),
+        level,
+        method: format!("{method}, {total} resamples, percentile{skipped}"),
+    })
+}
+
+/// Cluster (block) bootstrap: resamples whole clusters with replacement, so dependence inside a
+/// cluster (agents of one replicate) is kept. `statistic` receives the resampled clusters.
+pub fn cluster_bootstrap<F>(
+    clusters: &[Vec<f64>],
+    statistic: F,
+    resamples: usize,
+    seed: u64,
+    level: f64,
+) -> Result<Interval>
+where
+    F: Fn(&[&[f64]]) -> f64,
+{
+    check::level(level)?;
+    if clusters.is_empty() {
+        return Err(StatsError::EmptyInput {
+            what: "cluster_bootstrap",
+        });
+    }
+    for c in clusters {
+        check::finite("cluster_bootstrap", c)?;
+    }
+    let all: Vec<&[f64]> = clusters.iter().map(Vec::as_slice).collect();
+    let estimate = statistic(&all);
+    let mut buf: Vec<&[f64]> = Vec::with_capacity(all.len());
+    let reps = bootstrap_indices(
+        all.len(),
+        |idx| {
+            buf.clear();
+            buf.extend(idx.iter().map(|&i| all[i]));
+            statistic(&buf)
+        },
+        resamples,
+        seed,
+    )?;
+    percentile_interval(
+        reps,
+        estimate,
+        level,
+        format!("cluster bootstrap over {} clusters", clusters.len()),
+    )
+}
+
+/// Ordinary bootstrap of the mean of independent observations.
+pub fn bootstrap_mean(values: &[f64], resamples: usize, seed: u64, level: f64) -> Result<Interval> {
+    check::at_least("bootstrap_mean", values, 2)?;
+    check::level(level)?;
+    let reps = bootstrap_indices(
+        values.len(),
+        |idx| idx.iter().map(|&i| values[i]).sum::<f64>() / idx.len() as f64,
+        resamples,
+        seed,
+    )?;
+    percentile_interval(
+        reps,
+        mean_unchecked(values),
+        level,
+        format!("bootstrap over {} observations", values.len()),
+    )
+}
+
+/// Mean of all values pooled across clusters (each observation weighted equally), the
+/// statistic [`design_interval`](super::design_interval) bootstraps; NaN when there are none.
+pub fn pooled_mean(clusters: &[&[f64]]) -> f64 {
+    let (sum, n) = clusters.iter().fold((0.0, 0usize), |(s, n), c| {
+        (s + c.iter().sum::<f64>(), n + c.len())
+    });
+    sum / n as f64
+}
