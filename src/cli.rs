@@ -121,8 +121,8 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// The gateway settings these arguments name.
-    pub fn call_options(&self) -> crate::models::CallOptions {
-        crate::models::CallOptions {
+    pub fn call_options(&self) -> agora_run::CallOptions {
+        agora_run::CallOptions {
             cache: self.cache,
             cache_dir: self.cache_dir.clone(),
             timeout: self.timeout,

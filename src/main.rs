@@ -2,12 +2,9 @@
 
 mod bench;
 mod cli;
-mod dry_run;
-mod experiment;
-mod models;
+mod commands;
 mod models_cmd;
 mod progress;
-mod summary;
 
 use std::process::ExitCode;
 
@@ -25,15 +22,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match &cli.command {
-        Command::Run(args) => experiment::run_command(args),
-        Command::Validate(args) => experiment::validate_command(args),
+        Command::Run(args) => commands::run_command(args),
+        Command::Validate(args) => commands::validate_command(args),
         Command::Bench(args) => bench::bench_command(args),
         Command::Models(args) => models_cmd::models_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if let Some(invalid) = err.downcast_ref::<agora_scenario::ScenarioError>() {
+            let invalid = err
+                .downcast_ref::<agora_scenario::ScenarioError>()
+                .or_else(|| match err.downcast_ref::<agora_run::ExperimentError>() {
+                    Some(agora_run::ExperimentError::Scenario(e)) => Some(e.as_ref()),
+                    _ => None,
+                });
+            if let Some(invalid) = invalid {
                 eprintln!("{invalid}");
                 let n = invalid.diagnostics.len();
                 eprintln!(

@@ -1,9 +1,22 @@
-//! A progress bar for long runs (hidden when quiet or when stderr is not a terminal).
+//! Progress bars for long runs (hidden when quiet or when stderr is not a terminal).
 
 use agora_core::scheduler::Progress;
+use agora_run::RunProgress;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Decisions-based progress bar over a whole run.
+/// A progress bar per run, unless `hidden`.
+pub struct Bars {
+    /// Show nothing.
+    pub hidden: bool,
+}
+
+impl RunProgress for Bars {
+    fn start(&self, label: &str, total: u64) -> Box<dyn Progress> {
+        Box::new(Bar::new(total, label.to_string(), self.hidden))
+    }
+}
+
+/// Decisions-based progress bar over a whole run; cleared when dropped.
 pub struct Bar {
     bar: ProgressBar,
 }
@@ -25,9 +38,10 @@ impl Bar {
         bar.set_prefix(label);
         Self { bar }
     }
+}
 
-    /// Remove the bar from the terminal.
-    pub fn finish(&self) {
+impl Drop for Bar {
+    fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
 }

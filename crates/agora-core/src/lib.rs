@@ -10,9 +10,11 @@
 pub mod checkpoint;
 pub mod components;
 pub mod events;
+pub mod mechanism;
 pub mod memory;
 pub mod persona;
 pub mod record;
+pub mod registry;
 pub mod scheduler;
 pub mod seed;
 pub mod tables;
@@ -24,8 +26,10 @@ pub use components::{
     Opinion, Opinions, Persona, PopulationSchema, Traits,
 };
 pub use events::{Event, EventLog, Visibility};
+pub use mechanism::{Ask, Decision, Flow, Mechanism, RoundCtx};
 pub use record::{Recorder, RunInfo};
-pub use scheduler::{Decision, Flow, Mechanism, Progress, RoundCtx, RunOutcome, run_rounds};
+pub use registry::{Build, MechanismDef, MechanismSettings, Play, Registry, SettingsIssue};
+pub use scheduler::{Progress, RunOutcome, run_rounds};
 pub use seed::SeedStream;
 pub use world::{Roster, spawn_population};
 

@@ -1,12 +1,11 @@
 //! The round scheduler: perceive, deliberate, resolve, record.
 //!
-//! Each round a [`Mechanism`] first lets agents perceive (project events into their
-//! memories). It then asks for one or more *steps*: a step names the agents that act
-//! now (everyone at once, or one speaker of a speaker list). For a step the scheduler
-//! collects every actor's request while reading the world, leaves the world, awaits
-//! all requests concurrently (bounded), and hands the answers back to the mechanism in
-//! the step's order, so that results never depend on which call finished first.
-//! Finally the round's events and rows are recorded and flushed.
+//! The scheduler drives a [`Mechanism`] through the hooks of the round contract (see
+//! [`crate::mechanism`]). For each step it collects every actor's request while reading
+//! the world, leaves the world, awaits all requests concurrently (bounded), and hands
+//! the answers back to the mechanism in the step's order, so that results never depend
+//! on which call finished first. Every call, declined requests included, is a row of
+//! `llm_calls`. The round's events and rows are flushed when it ends.
 
 use agora_export::TableId;
 use agora_model::{ChatModel, ChatRequest, ChatResponse, LlmError};
@@ -16,111 +15,12 @@ use futures::StreamExt;
 use crate::RunError;
 use crate::components::AgentId;
 use crate::events::EventLog;
-use crate::record::{Recorder, RunInfo};
+pub use crate::mechanism::{Ask, Decision, Flow, Mechanism, RoundCtx};
+use crate::record::Recorder;
 use crate::tables;
 
-/// How a decision ended: the model's answer was used, or the mechanism's fallback.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// The answer was valid and applied.
-    Valid,
-    /// The answer was missing or invalid; the mechanism applied its default instead.
-    Fallback(String),
-}
-
-/// Whether the run goes on after a round.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Flow {
-    /// Play another round (unless the round limit is reached).
-    Continue,
-    /// Stop now, for the given reason.
-    Stop(String),
-}
-
-impl RoundCtx<'_> {
-    /// Record an event of this round (see [`EventLog::push`]).
-    pub fn emit(&mut self, event: crate::events::Event) -> Result<(), RunError> {
-        self.events
-            .push(self.recorder, event)
-            .map_err(RunError::from)
-    }
-}
-
-/// What a mechanism sees of the run during a round.
-pub struct RoundCtx<'a> {
-    /// Round number, from 1.
-    pub round: u32,
-    /// The run's identity and seeds.
-    pub info: &'a RunInfo,
-    /// Where rows go.
-    pub recorder: &'a mut Recorder,
-    /// The canonical event log.
-    pub events: &'a mut EventLog,
-    /// Whether the model reads prompts; when false, skip rendering them.
-    pub reads_text: bool,
-}
-
-/// An interaction kind: survey, auction, debate, ...
-///
-/// The mechanism owns the rules (who acts, what they see, what an answer does); the
-/// scheduler owns the order of phases, concurrency and recording of model calls.
-pub trait Mechanism {
-    /// What the mechanism remembers about a request until its answer arrives.
-    type Pending: Send;
-
-    /// Name used in tables and errors.
-    fn name(&self) -> &'static str;
-
-    /// The most rounds this mechanism will play.
-    fn max_rounds(&self) -> u32;
-
-    /// Open the mechanism's own tables.
-    fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError>;
-
-    /// Before the first round: add the mechanism's components to agents (wallets, ...).
-    fn start(&mut self, _world: &mut World, _info: &RunInfo) -> Result<(), RunError> {
-        Ok(())
-    }
-
-    /// Start of a round: agents perceive what they may know.
-    fn perceive(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        Ok(())
-    }
-
-    /// The agents acting in the next step of this round, in order; `None` ends the round.
-    fn next_step(&mut self, world: &World, ctx: &RoundCtx<'_>) -> Option<Vec<Entity>>;
-
-    /// The request of `agent` for its `call`-th decision this round, or `None` to skip it.
-    fn request(
-        &mut self,
-        world: &World,
-        ctx: &RoundCtx<'_>,
-        agent: Entity,
-        call: u32,
-    ) -> Option<(ChatRequest, Self::Pending)>;
-
-    /// Apply one answer (or failure) by the mechanism's rules; called in step order.
-    fn resolve(
-        &mut self,
-        world: &mut World,
-        ctx: &mut RoundCtx<'_>,
-        agent: Entity,
-        pending: Self::Pending,
-        answer: Result<&ChatResponse, &LlmError>,
-    ) -> Result<Decision, RunError>;
-
-    /// End of a round: record the mechanism's rows and decide whether to go on.
-    fn end_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError>;
-
-    /// After the last round played (whatever stopped the run): record end-of-run rows.
-    /// `ctx.round` is the last round played.
-    fn finish(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        Ok(())
-    }
-}
-
 /// Observer of a run's progress (a progress bar, a log line); every method is optional.
-pub trait Progress {
+pub trait Progress: Send {
     /// A round begins.
     fn round_started(&mut self, _round: u32, _max_rounds: u32) {}
     /// `n` more decisions were resolved.
@@ -150,6 +50,8 @@ pub struct RunOutcome {
     pub cost_usd: f64,
     /// Calls whose backend reported an error.
     pub errors: u64,
+    /// Requests the mechanism declined to make (recorded, never sent).
+    pub declined: u64,
     /// Prompt tokens over all calls.
     pub prompt_tokens: u64,
     /// Completion tokens over all calls.
@@ -208,6 +110,9 @@ struct CallTables {
 }
 
 /// Play `mechanism` on `world` until it stops or `max_rounds` have been played.
+///
+/// The mechanism has been built (its tables are open); the scheduler opens `events`
+/// and `llm_calls`, calls `setup`, and plays from round 1.
 pub async fn run_rounds<M: Mechanism>(
     mechanism: &mut M,
     world: &mut World,
@@ -222,11 +127,19 @@ pub async fn run_rounds<M: Mechanism>(
     let tables = CallTables {
         llm_calls: recorder.open(tables::llm_calls_table())?,
     };
-    mechanism.open_tables(world, recorder)?;
-    mechanism.start(world, &info)?;
+    let reads_text = model.reads_messages();
+    {
+        let mut ctx = RoundCtx {
+            round: 0,
+            info: &info,
+            recorder,
+            events: &mut events,
+            reads_text,
+        };
+        mechanism.setup(world, &mut ctx)?;
+    }
     let mut outcome = RunOutcome::default();
     let max_rounds = max_rounds.min(mechanism.max_rounds());
-    let reads_text = model.reads_messages();
     outcome.stop_reason = "max_rounds".into();
     // Calls each agent made this round, by entity index (an agent may act in several steps).
     let mut calls = CallCounter::default();
@@ -240,7 +153,7 @@ pub async fn run_rounds<M: Mechanism>(
             events: &mut events,
             reads_text,
         };
-        mechanism.perceive(world, &mut ctx)?;
+        mechanism.start_round(world, &mut ctx)?;
         calls.clear();
         while let Some(actors) = mechanism.next_step(world, &ctx) {
             for chunk in actors.chunks(limits.batch.max(1)) {
@@ -258,6 +171,7 @@ pub async fn run_rounds<M: Mechanism>(
                 .await?;
                 progress.decided(chunk.len() as u64);
             }
+            mechanism.end_step(world, &mut ctx)?;
         }
         let flow = mechanism.end_round(world, &mut ctx)?;
         events.end_round();
@@ -320,8 +234,13 @@ async fn deliberate<M: Mechanism>(
     let mut batch = Vec::with_capacity(actors.len());
     for &agent in actors {
         let call = calls.next(agent);
-        if let Some((request, pending)) = mechanism.request(world, ctx, agent, call) {
-            batch.push((agent, call, request, pending));
+        match mechanism.request(world, ctx, agent, call) {
+            Ask::Request(request, pending) => batch.push((agent, call, request, pending)),
+            Ask::Decline(reason) => {
+                let agent_id = world.get::<AgentId>(agent).copied();
+                record_declined(ctx, tables.llm_calls, model.name(), agent_id, call, &reason)?;
+                outcome.declined += 1;
+            }
         }
     }
     // Await: no borrow of the world is held while the model works. Immediate answers
@@ -369,6 +288,37 @@ async fn deliberate<M: Mechanism>(
             outcome,
         )?;
     }
+    Ok(())
+}
+
+/// Write the `llm_calls` row of a request the mechanism declined to make.
+fn record_declined(
+    ctx: &mut RoundCtx<'_>,
+    table: TableId,
+    model: &str,
+    agent: Option<AgentId>,
+    call: u32,
+    reason: &str,
+) -> Result<(), RunError> {
+    let seed = ctx.call_seed(agent.map_or(u64::MAX, |a| u64::from(a.0)), call);
+    ctx.recorder
+        .row(table, ctx.round, agent)?
+        .u32(call)
+        .str("declined")
+        .str(model)
+        .u64(seed)
+        .str("declined")
+        .opt_str(None)
+        .str("declined")
+        .opt_str(Some(reason))
+        .u32(0)
+        .u32(0)
+        .u32(0)
+        .f64(0.0)
+        .u32(0)
+        .bool(false)
+        .opt_f64(None)
+        .end();
     Ok(())
 }
 
@@ -454,7 +404,7 @@ mod tests {
 
     use super::*;
     use crate::components::{Identity, Persona, PopulationSchema};
-    use crate::record::keyed_table;
+    use crate::record::{RunInfo, keyed_table};
     use crate::seed::SeedStream;
     use crate::world::spawn_population;
 
@@ -507,29 +457,17 @@ mod tests {
     struct SpeakerList {
         resolved: Vec<(u32, u32, Option<u64>)>,
         step: usize,
-        table: Option<TableId>,
+        table: TableId,
     }
 
     impl Mechanism for SpeakerList {
         type Pending = u32;
 
-        fn name(&self) -> &'static str {
-            "speaker-list"
-        }
-
         fn max_rounds(&self) -> u32 {
             2
         }
 
-        fn open_tables(&mut self, _world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
-            self.table = Some(recorder.open(keyed_table(
-                "said",
-                vec![Column::required("x", ColumnType::U64)],
-            ))?);
-            Ok(())
-        }
-
-        fn perceive(
+        fn start_round(
             &mut self,
             _world: &mut World,
             _ctx: &mut RoundCtx<'_>,
@@ -538,26 +476,29 @@ mod tests {
             Ok(())
         }
 
-        fn next_step(&mut self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+        fn next_step(&self, world: &World, ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
             let roster = world.get_resource::<crate::world::Roster>()?;
             // Round 1: everyone at once; round 2: one speaker per step.
-            let step = self.step;
-            self.step += 1;
-            match _ctx.round {
-                1 if step == 0 => Some(roster.0.clone()),
-                2 => roster.0.get(step).map(|e| vec![*e]),
+            match ctx.round {
+                1 if self.step == 0 => Some(roster.0.clone()),
+                2 => roster.0.get(self.step).map(|e| vec![*e]),
                 _ => None,
             }
         }
 
         fn request(
-            &mut self,
+            &self,
             world: &World,
             _ctx: &RoundCtx<'_>,
             agent: Entity,
             _call: u32,
-        ) -> Option<(ChatRequest, u32)> {
-            let id = world.get::<AgentId>(agent)?.0;
+        ) -> Ask<u32> {
+            let Some(id) = world.get::<AgentId>(agent).map(|a| a.0) else {
+                return Ask::Decline("not an agent".into());
+            };
+            if id == 5 {
+                return Ask::Decline("agent 5 is never asked".into());
+            }
             let request = ChatRequest {
                 task: "speak",
                 messages: vec![],
@@ -566,7 +507,7 @@ mod tests {
                 seed: u64::from(id),
                 facts: None,
             };
-            Some((request, id))
+            Ask::Request(request, id)
         }
 
         fn resolve(
@@ -580,9 +521,8 @@ mod tests {
             let said = answer.ok().and_then(|r| r.answer["agent"].as_u64());
             self.resolved.push((ctx.round, pending, said));
             if let Some(x) = said {
-                let table = self.table.expect("opened");
                 ctx.recorder
-                    .row(table, ctx.round, Some(AgentId(pending)))?
+                    .row(self.table, ctx.round, Some(AgentId(pending)))?
                     .u64(x)
                     .end();
             }
@@ -590,6 +530,15 @@ mod tests {
                 Some(_) => Decision::Valid,
                 None => Decision::Fallback("no answer".into()),
             })
+        }
+
+        fn end_step(
+            &mut self,
+            _world: &mut World,
+            _ctx: &mut RoundCtx<'_>,
+        ) -> Result<(), RunError> {
+            self.step += 1;
+            Ok(())
         }
 
         fn end_round(
@@ -628,10 +577,16 @@ mod tests {
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
         };
+        let table = recorder
+            .open(keyed_table(
+                "said",
+                vec![Column::required("x", ColumnType::U64)],
+            ))
+            .unwrap();
         let mut mechanism = SpeakerList {
             resolved: vec![],
             step: 0,
-            table: None,
+            table,
         };
         let limits = SchedulerLimits {
             concurrency: 4,
@@ -664,10 +619,10 @@ mod tests {
             .collect();
         assert_eq!(
             round1,
-            vec![0, 1, 2, 3, 4, 5],
+            vec![0, 1, 2, 3, 4],
             "later requests finished first, yet order holds"
         );
-        assert_eq!(round2, vec![0, 1, 2, 3, 4, 5], "one speaker per step");
+        assert_eq!(round2, vec![0, 1, 2, 3, 4], "one speaker per step");
         assert!(
             mechanism
                 .resolved
@@ -680,17 +635,18 @@ mod tests {
             "the concurrency limit is used and respected"
         );
         assert_eq!(outcome.rounds, 2);
-        assert_eq!(outcome.decisions, 12);
+        assert_eq!(outcome.decisions, 10);
+        assert_eq!(outcome.declined, 2, "a declined request is counted");
         assert_eq!(
             (outcome.errors, outcome.fallbacks),
             (2, 2),
             "a failing agent does not stop the round"
         );
-        assert_eq!(outcome.prompt_tokens, 100);
+        assert_eq!(outcome.prompt_tokens, 80);
         let tables = recorder.close().unwrap();
         let rows: std::collections::HashMap<_, _> =
             tables.iter().map(|t| (t.name.as_str(), t.rows)).collect();
-        assert_eq!(rows["llm_calls"], 12);
-        assert_eq!(rows["said"], 10);
+        assert_eq!(rows["llm_calls"], 12, "declined requests are rows too");
+        assert_eq!(rows["said"], 8);
     }
 }

@@ -45,27 +45,6 @@ pub fn resolve(name: &str, schema: &PopulationSchema) -> Option<DriverSource> {
     resolve_source(name, schema).map(DriverSource)
 }
 
-/// Whether `name` is a valid driver name for a population whose attributes are
-/// `(name, categories)` (numeric attributes have no categories) and whose custom
-/// traits are `custom`.
-pub fn is_known_driver(
-    name: &str,
-    attributes: &[(String, Option<Vec<String>>)],
-    custom: &[String],
-) -> bool {
-    if BIG_FIVE.contains(&name) || custom.iter().any(|c| c == name) {
-        return true;
-    }
-    match name.split_once('=') {
-        Some((attr, cat)) => attributes.iter().any(|(a, cats)| {
-            a == attr && cats.as_ref().is_some_and(|c| c.iter().any(|x| x == cat))
-        }),
-        None => attributes
-            .iter()
-            .any(|(a, cats)| a == name && cats.is_none()),
-    }
-}
-
 fn resolve_source(name: &str, schema: &PopulationSchema) -> Option<Source> {
     if let Some(i) = BIG_FIVE.iter().position(|t| *t == name) {
         return Some(Source::BigFive(i));

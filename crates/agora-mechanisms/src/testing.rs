@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use agora_core::Build;
 use agora_core::components::{Identity, Persona, PopulationSchema};
 use agora_core::record::{Recorder, RunInfo};
 use agora_core::scheduler::{Mechanism, RunOutcome, SchedulerLimits, Silent, run_rounds};
@@ -36,10 +37,10 @@ pub fn personas(prefix: &str, n: usize) -> Vec<Persona> {
         .collect()
 }
 
-/// Play `mechanism` with `personas` on `model`, seeded by `seed` and `replicate`, for
-/// at most `max_rounds`; tables go to a temporary directory.
+/// Build a mechanism with `build` and play it with `personas` on `model`, seeded by
+/// `seed` and `replicate`, for at most `max_rounds`; tables go to a temporary directory.
 pub fn run_in_process<M: Mechanism>(
-    mut mechanism: M,
+    build: impl FnOnce(Build<'_>) -> Result<M, agora_core::RunError>,
     personas: Vec<Persona>,
     (seed, replicate): (u64, u32),
     model: &dyn ChatModel,
@@ -56,7 +57,14 @@ pub fn run_in_process<M: Mechanism>(
         },
         seeds: SeedStream::for_replicate(seed, replicate),
     };
-    let mut recorder = Recorder::new(OutputLayout::new(dir.path()), info);
+    let mut recorder = Recorder::new(OutputLayout::new(dir.path()), info.clone());
+    let mut mechanism = build(Build {
+        params: Default::default(),
+        world: &world,
+        recorder: &mut recorder,
+        info: &info,
+    })
+    .unwrap();
     let outcome = futures::executor::block_on(run_rounds(
         &mut mechanism,
         &mut world,

@@ -1,15 +1,25 @@
-//! Choosing the model backend of a run.
+//! Choosing the model backend of a run, and the gateway's settings.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use agora_core::MechanismSettings;
 use agora_llm::gateway::{CacheMode, CallCache, Gateway, PriceTable, RateLimits, RetryPolicy};
 use agora_llm::openai::{OpenAiSettings, ResponseFormat};
 use agora_llm::{ChatModel, ModelSpec};
-use agora_mechanisms::MechanismSpec;
-use anyhow::{Context, Result, anyhow};
+
+use crate::ExperimentError;
+
+type Result<T, E = ExperimentError> = std::result::Result<T, E>;
+
+fn backend_error(context: &str, message: impl std::fmt::Display) -> ExperimentError {
+    ExperimentError::Backend {
+        context: context.to_string(),
+        message: message.to_string(),
+    }
+}
 
 /// The backend a run uses when neither the command line nor the scenario names one:
 /// an OpenAI-compatible server when `OPENAI_API_KEY` is set, else the embedded local
@@ -23,16 +33,24 @@ pub fn default_model() -> ModelSpec {
     ModelSpec::Local { path: None }
 }
 
-/// Say, in one line on standard error, which model a run uses when none was named.
-pub fn announce_default() {
+/// The one-line notice to show when some run of `plan` names no model, else `None`.
+pub fn default_model_notice_if_needed(plan: &agora_scenario::ExperimentPlan) -> Option<String> {
+    plan.runs
+        .iter()
+        .any(|r| r.model.is_none())
+        .then(default_model_notice)
+}
+
+/// One line saying which model a run uses when none was named.
+pub fn default_model_notice() -> String {
     match default_model() {
-        ModelSpec::Local { path: None } => eprintln!(
+        ModelSpec::Local { path: None } => format!(
             "no model named: using the embedded local model {} (--model local); --model rules or openai:MODEL choose another",
             agora_llm::local::DEFAULT_MODEL.name
         ),
-        spec => eprintln!(
-            "no model named: using {spec} (OPENAI_API_KEY is set); --model chooses another"
-        ),
+        spec => {
+            format!("no model named: using {spec} (OPENAI_API_KEY is set); --model chooses another")
+        }
     }
 }
 
@@ -79,12 +97,14 @@ impl CallOptions {
     pub fn price_table(&self) -> Result<PriceTable> {
         let mut table = PriceTable::built_in();
         if let Some(path) = &self.prices {
-            table.extend_from_file(path).map_err(|e| anyhow!(e))?;
+            table
+                .extend_from_file(path)
+                .map_err(|e| backend_error("--prices", e))?;
         }
         Ok(table)
     }
 
-    fn gateway(&self) -> Result<Gateway> {
+    fn gateway(&self, backends: &mut Backends) -> Result<Gateway> {
         let defaults = RetryPolicy::default();
         let retry = RetryPolicy {
             max_attempts: self.attempts.unwrap_or(defaults.max_attempts),
@@ -99,7 +119,7 @@ impl CallOptions {
         let mode = self.cache.unwrap_or(CacheMode::Write);
         let cache = match mode {
             CacheMode::Off => None,
-            mode => Some((open_cache(&self.cache_file())?, mode)),
+            mode => Some((backends.cache(&self.cache_file())?, mode)),
         };
         Ok(Gateway {
             retry,
@@ -110,63 +130,81 @@ impl CallOptions {
     }
 }
 
-/// The call caches open in this process, one handle per file (the store allows one).
-static OPEN_CACHES: OnceLock<Mutex<HashMap<PathBuf, Arc<CallCache>>>> = OnceLock::new();
-
-/// Make every answer stored so far durable on disk (called after each run).
-pub fn sync_caches() -> Result<()> {
-    let Some(open) = OPEN_CACHES.get() else {
-        return Ok(());
-    };
-    let open = open
-        .lock()
-        .map_err(|_| anyhow!("the call cache registry is poisoned"))?;
-    for cache in open.values() {
-        cache
-            .sync()
-            .map_err(|e| anyhow!("{}: syncing the call cache: {e}", cache.path().display()))?;
-    }
-    Ok(())
+/// The model backends of one experiment: the call caches it opened (one handle per
+/// file, as the store allows one) and the gateway settings.
+#[derive(Debug, Default)]
+pub struct Backends {
+    options: CallOptions,
+    caches: HashMap<PathBuf, Arc<CallCache>>,
 }
 
-fn open_cache(path: &Path) -> Result<Arc<CallCache>> {
-    let mut open = OPEN_CACHES
-        .get_or_init(Default::default)
-        .lock()
-        .map_err(|_| anyhow!("the call cache registry is poisoned"))?;
-    if let Some(cache) = open.get(path) {
-        return Ok(cache.clone());
+impl Backends {
+    /// Backends built with the gateway settings `options`.
+    pub fn new(options: CallOptions) -> Self {
+        Self {
+            options,
+            caches: HashMap::new(),
+        }
     }
-    let cache = Arc::new(CallCache::open(path).map_err(|e| anyhow!(e))?);
-    open.insert(path.to_path_buf(), cache.clone());
-    Ok(cache)
-}
 
-/// Build the backend for `spec`, with the rule policies `mechanism` needs. Language
-/// models are wrapped in the gateway (cache, deduplication, pricing, validation and
-/// repair, retries, rate limits); rule-based answers are computed in-process, always
-/// valid and free, and go without it.
-pub fn build(
-    spec: &ModelSpec,
-    mechanism: &MechanismSpec,
-    options: &CallOptions,
-) -> Result<Arc<dyn ChatModel>> {
-    let backend: Arc<dyn ChatModel> = match spec {
-        ModelSpec::Rules => return Ok(Arc::new(mechanism.rule_backend())),
-        ModelSpec::Local { path } => {
-            agora_llm::local::LocalModel::shared(path.as_deref(), &spec.to_string())?
+    /// The gateway settings.
+    pub fn options(&self) -> &CallOptions {
+        &self.options
+    }
+
+    fn cache(&mut self, path: &Path) -> Result<Arc<CallCache>> {
+        if let Some(cache) = self.caches.get(path) {
+            return Ok(cache.clone());
         }
-        ModelSpec::OpenAi { model } => {
-            let mut settings = OpenAiSettings::from_env(model)
-                .context("configuring the OpenAI-compatible backend")?;
-            if let Some(n) = options.endpoint_concurrency {
-                settings.per_endpoint_in_flight = n.max(1);
-            }
-            if options.json_mode {
-                settings.response_format = ResponseFormat::JsonObject;
-            }
-            agora_llm::openai::backend(settings)?
+        let cache = Arc::new(
+            CallCache::open(path).map_err(|e| backend_error("opening the call cache", e))?,
+        );
+        self.caches.insert(path.to_path_buf(), cache.clone());
+        Ok(cache)
+    }
+
+    /// Make every answer stored so far durable on disk (called after each run).
+    pub fn sync(&self) -> Result<()> {
+        for cache in self.caches.values() {
+            cache.sync().map_err(|e| {
+                backend_error(
+                    &format!("{}: syncing the call cache", cache.path().display()),
+                    e,
+                )
+            })?;
         }
-    };
-    Ok(options.gateway()?.wrap(backend))
+        Ok(())
+    }
+
+    /// Build the backend for `spec`, with the rule policies `mechanism` needs.
+    /// Language models are wrapped in the gateway (cache, deduplication, pricing,
+    /// validation and repair, retries, rate limits); rule-based answers are computed
+    /// in-process, always valid and free, and go without it.
+    pub fn build(
+        &mut self,
+        spec: &ModelSpec,
+        mechanism: &MechanismSettings,
+    ) -> Result<Arc<dyn ChatModel>> {
+        let options = self.options.clone();
+        let backend: Arc<dyn ChatModel> = match spec {
+            ModelSpec::Rules => return Ok(Arc::new(mechanism.rule_backend())),
+            ModelSpec::Local { path } => {
+                agora_llm::local::LocalModel::shared(path.as_deref(), &spec.to_string())
+                    .map_err(|e| backend_error("the local model", e))?
+            }
+            ModelSpec::OpenAi { model } => {
+                let mut settings = OpenAiSettings::from_env(model)
+                    .map_err(|e| backend_error("configuring the OpenAI-compatible backend", e))?;
+                if let Some(n) = options.endpoint_concurrency {
+                    settings.per_endpoint_in_flight = n.max(1);
+                }
+                if options.json_mode {
+                    settings.response_format = ResponseFormat::JsonObject;
+                }
+                agora_llm::openai::backend(settings)
+                    .map_err(|e| backend_error("the OpenAI-compatible backend", e))?
+            }
+        };
+        Ok(options.gateway(self)?.wrap(backend))
+    }
 }

@@ -6,24 +6,20 @@
 //! the sample are scaled to the whole experiment and priced. No model is called and
 //! nothing is written outside a temporary directory.
 
-use std::sync::Arc;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use agora_core::record::{Recorder, RunInfo};
+use agora_core::Play;
 use agora_core::scheduler::{SchedulerLimits, Silent};
-use agora_core::seed::SeedStream;
-use agora_core::world::spawn_population;
-use agora_export::{OutputLayout, Partition};
+use agora_export::OutputLayout;
 use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, ModelSpec, RuleBackend};
-use agora_population::sample;
 use agora_scenario::{ExperimentPlan, Scenario};
-use anyhow::{Context, Result};
-use bevy_ecs::world::World;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::experiment::{Session, play_mechanism};
-use crate::models::CallOptions;
+use crate::ExperimentError;
+use crate::backends::{CallOptions, default_model};
+use crate::setup::{RunIdentity, prepare_run};
 
 /// Agents of the sample that is played.
 const SAMPLE: usize = 20;
@@ -73,29 +69,31 @@ impl ChatModel for Probe {
     }
 }
 
-/// Print the estimate for `plan`.
-pub fn estimate(scenario: &Scenario, plan: &ExperimentPlan, calls: &CallOptions) -> Result<()> {
+/// The estimate for `plan`, as a Markdown report.
+pub fn estimate(
+    scenario: &Scenario,
+    plan: &ExperimentPlan,
+    calls: &CallOptions,
+) -> Result<String, ExperimentError> {
     let agents = plan.agents.clamp(1, SAMPLE);
-    let seeds = SeedStream::for_replicate(plan.seed, 0);
-    let population = sample(
+    let scratch = tempfile::tempdir().map_err(|source| ExperimentError::Io {
+        context: "creating a scratch directory".into(),
+        source,
+    })?;
+    let identity = RunIdentity {
+        run_id: "dry-run",
+        arm: "dry-run",
+        replicate: 0,
+        seed: plan.seed,
+    };
+    let mut setup = prepare_run(
         &scenario.file.population,
         agents,
-        &seeds,
         scenario.base_dir(),
-    )
-    .with_context(|| format!("building the population of {}", scenario.path.display()))?;
-    let mut world = World::new();
-    spawn_population(&mut world, population.schema, population.personas, 32);
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let info = RunInfo {
-        run_id: Arc::from("dry-run"),
-        partition: Partition {
-            arm: "dry-run".into(),
-            replicate: 0,
-        },
-        seeds,
-    };
-    let mut recorder = Recorder::new(OutputLayout::new(scratch.path()), info);
+        &scenario.path,
+        &identity,
+        &OutputLayout::new(scratch.path()),
+    )?;
     let probe = Probe {
         rules: scenario.file.mechanism.rule_backend(),
         calls: AtomicU64::new(0),
@@ -104,22 +102,27 @@ pub fn estimate(scenario: &Scenario, plan: &ExperimentPlan, calls: &CallOptions)
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
-    let session = Session {
-        model: &probe,
-        max_rounds: plan.max_rounds,
-        limits: SchedulerLimits::default(),
-        runtime: &runtime,
-    };
-    play_mechanism(
-        &scenario.file.mechanism,
-        plan.params,
-        &mut world,
-        &mut recorder,
-        &session,
-        &mut Silent,
-    )?;
-    recorder.close()?;
+        .build()
+        .map_err(|source| ExperimentError::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })?;
+    runtime
+        .block_on(scenario.file.mechanism.play(Play {
+            params: plan.params,
+            world: &mut setup.world,
+            recorder: &mut setup.recorder,
+            model: &probe,
+            max_rounds: plan.max_rounds,
+            limits: SchedulerLimits::default(),
+            progress: &mut Silent,
+        }))
+        .map_err(|source| ExperimentError::Run {
+            arm: "dry-run".into(),
+            replicate: 0,
+            source: Box::new(source),
+        })?;
+    setup.recorder.close()?;
 
     let sampled_calls = probe.calls.load(Ordering::Relaxed).max(1) as f64;
     let per_agent = sampled_calls / agents as f64;
@@ -127,21 +130,20 @@ pub fn estimate(scenario: &Scenario, plan: &ExperimentPlan, calls: &CallOptions)
     let answer_per_call =
         (probe.answer_chars.load(Ordering::Relaxed) as f64 / sampled_calls / 4.0).max(1.0);
     let prices = calls.price_table()?;
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{}: dry run on {agents} sampled agents; {:.1} calls per agent, about {:.0} prompt tokens per call",
         scenario.file.name, per_agent, prompt_per_call
     );
-    println!(
+    let _ = writeln!(
+        out,
         "| arm | model | runs | calls | prompt tokens | completion tokens (typical / at most) | cost (typical / at most) |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
     let mut arms: Vec<(&str, String)> = Vec::new();
     for run in &plan.runs {
-        let model = run
-            .model
-            .clone()
-            .unwrap_or_else(crate::models::default_model)
-            .to_string();
+        let model = run.model.clone().unwrap_or_else(default_model).to_string();
         if !arms.iter().any(|(a, _)| *a == run.arm) {
             arms.push((&run.arm, model));
         }
@@ -158,13 +160,15 @@ pub fn estimate(scenario: &Scenario, plan: &ExperimentPlan, calls: &CallOptions)
             Some(p) => format!("${:.4}", (prompt * p.input + completion * p.output) / 1e6),
             None => "no price".to_string(),
         };
-        println!(
+        let _ = writeln!(
+            out,
             "| {arm} | {model} | {runs} | {n_calls:.0} | {prompt:.0} | {typical:.0} / {most:.0} | {} / {} |",
             cost(typical),
             cost(most)
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "Nothing was called or written. Prices: built-in table{}.",
         if calls.prices.is_some() {
             " and --prices"
@@ -172,5 +176,5 @@ pub fn estimate(scenario: &Scenario, plan: &ExperimentPlan, calls: &CallOptions)
             ""
         }
     );
-    Ok(())
+    Ok(out)
 }

@@ -81,6 +81,54 @@ pub(crate) fn from_ron(path: &Path, _text: &str, err: &SpannedError) -> Diagnost
     }
 }
 
+/// Turn a mechanism block's parse error into a diagnostic; positions inside the block
+/// are moved by `origin`, where the block starts in the file.
+pub(crate) fn from_settings(
+    path: &Path,
+    text: &str,
+    err: agora_core::registry::ParseSettingsError,
+    origin: ron::error::Position,
+) -> Diagnostic {
+    use agora_core::registry::{ParseSettingsError, shift_position};
+    let at = |p: ron::error::Position| shift_position(p, origin);
+    match err {
+        ParseSettingsError::Ron(e) => {
+            let start = at(e.span.start);
+            let mut d = from_ron(path, text, &e);
+            d.line = start.line;
+            d.col = start.col;
+            d
+        }
+        ParseSettingsError::Unknown {
+            found,
+            known,
+            at: p,
+        } => {
+            let p = at(p);
+            Diagnostic {
+                path: path.to_path_buf(),
+                line: p.line,
+                col: p.col,
+                message: format!("unknown mechanism `{found}`"),
+                hint: suggest(&found, &known, "choices"),
+            }
+        }
+        ParseSettingsError::Shape { known, at: p } => {
+            let p = at(p);
+            Diagnostic {
+                path: path.to_path_buf(),
+                line: p.line,
+                col: p.col,
+                message: "the mechanism block must be `Name(( ... ))`".into(),
+                hint: format!(
+                    "write for example `mechanism: Survey(( items: [...] ))`; mechanisms: {}",
+                    known.join(", ")
+                ),
+            }
+        }
+    }
+}
+
 fn explain(code: &RonError) -> (String, String) {
     match code {
         RonError::NoSuchStructField {

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use agora_mechanisms::MechanismSpec;
+use agora_core::MechanismSettings;
 use agora_model::{ModelSpec, SamplingParams};
 use agora_population::PopulationSpec;
-use agora_population::graph::{GraphSpec, parse_edge_list};
+use ron::value::RawValue;
 use serde::Deserialize;
 
 /// A problem found by a cross-section check, with the text that locates it.
@@ -22,37 +22,72 @@ pub struct Issue {
     pub section: Option<&'static str>,
 }
 
-/// A whole scenario file.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// A whole scenario file as written, its mechanism block still text (it is parsed by
+/// the registry of mechanisms, see [`crate::parse`]).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename = "Scenario")]
+pub(crate) struct RawScenarioFile<'a> {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub replicates: AtLeastOne,
+    #[serde(default)]
+    pub rounds: Option<AtLeastOne>,
+    #[serde(default)]
+    pub model: ModelBlock,
+    #[serde(default)]
+    pub arms: Vec<ArmSpec>,
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    pub population: PopulationSpec,
+    #[serde(borrow)]
+    pub mechanism: &'a RawValue,
+}
+
+/// A whole scenario file.
+#[derive(Clone, Debug)]
 pub struct ScenarioFile {
     /// Human-readable name.
     pub name: String,
     /// What the scenario studies.
-    #[serde(default)]
     pub description: String,
     /// Base seed of the experiment.
-    #[serde(default)]
     pub seed: u64,
     /// Replicates per arm (at least 1).
-    #[serde(default)]
     pub replicates: AtLeastOne,
     /// Cap on rounds (the mechanism has its own limit too).
-    #[serde(default)]
     pub rounds: Option<AtLeastOne>,
     /// Model and sampling settings shared by all arms.
-    #[serde(default)]
     pub model: ModelBlock,
     /// Named variants of the scenario; one arm called `base` when empty.
-    #[serde(default)]
     pub arms: Vec<ArmSpec>,
     /// Output directory; `runs/<file name>` when absent.
-    #[serde(default)]
     pub output: Option<PathBuf>,
     /// Who the agents are.
     pub population: PopulationSpec,
-    /// What they do.
-    pub mechanism: MechanismSpec,
+    /// What they do: the settings of a registered mechanism.
+    pub mechanism: MechanismSettings,
+}
+
+impl RawScenarioFile<'_> {
+    /// The file with its parsed mechanism.
+    pub(crate) fn with_mechanism(self, mechanism: MechanismSettings) -> ScenarioFile {
+        ScenarioFile {
+            name: self.name,
+            description: self.description,
+            seed: self.seed,
+            replicates: self.replicates,
+            rounds: self.rounds,
+            model: self.model,
+            arms: self.arms,
+            output: self.output,
+            population: self.population,
+            mechanism,
+        }
+    }
 }
 
 /// A count that must be at least 1.
@@ -240,8 +275,8 @@ impl ScenarioFile {
             .collect();
         let imported = self.population.import.is_some() && attributes.is_empty();
         for name in self.mechanism.referenced_drivers() {
-            if !imported && !agora_mechanisms::drivers::is_known_driver(name, &attributes, &custom)
-            {
+            let name = name.as_str();
+            if !imported && !is_known_driver(name, &attributes, &custom) {
                 let mut known: Vec<String> = agora_core_names(&attributes, &custom);
                 known.sort();
                 issues.push(Issue {
@@ -252,27 +287,13 @@ impl ScenarioFile {
                 });
             }
         }
-        if let Some(GraphSpec::File(path)) = self.mechanism.audience() {
-            let problem = match std::fs::read_to_string(path) {
-                Err(e) => Some((
-                    format!("cannot read the graph file {}: {e}", path.display()),
-                    "check the path; a relative path is read from the scenario's folder",
-                )),
-                Ok(text) => parse_edge_list(&text).err().map(|e| {
-                    (
-                        format!("{}: {e}", path.display()),
-                        "write one pair of agent ids per line, such as 0,1",
-                    )
-                }),
-            };
-            if let Some((message, hint)) = problem {
-                issues.push(Issue {
-                    message,
-                    hint: hint.into(),
-                    needle: "File(".into(),
-                    section: Some("mechanism"),
-                });
-            }
+        for issue in self.mechanism.check() {
+            issues.push(Issue {
+                message: issue.message,
+                hint: issue.hint,
+                needle: issue.needle,
+                section: Some("mechanism"),
+            });
         }
         let mut seen = std::collections::HashSet::new();
         for arm in &self.arms {
@@ -311,4 +332,26 @@ fn agora_core_names(
         }
     }
     names
+}
+
+/// Whether `name` is a valid driver for a population whose attributes are
+/// `(name, categories)` (numeric attributes have no categories) and whose custom
+/// traits are `custom`: a Big Five trait, a custom trait, a numeric attribute or
+/// `attribute=category`.
+pub fn is_known_driver(
+    name: &str,
+    attributes: &[(String, Option<Vec<String>>)],
+    custom: &[String],
+) -> bool {
+    if agora_core::components::BIG_FIVE.contains(&name) || custom.iter().any(|c| c == name) {
+        return true;
+    }
+    match name.split_once('=') {
+        Some((attr, cat)) => attributes.iter().any(|(a, cats)| {
+            a == attr && cats.as_ref().is_some_and(|c| c.iter().any(|x| x == cat))
+        }),
+        None => attributes
+            .iter()
+            .any(|(a, cats)| a == name && cats.is_none()),
+    }
 }

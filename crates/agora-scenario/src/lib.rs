@@ -11,8 +11,10 @@ mod file;
 mod locate;
 mod plan;
 
+pub use agora_core::Registry;
 pub use diagnostic::{Diagnostic, ScenarioError};
-pub use file::{ArmSpec, ModelBlock, ScenarioFile};
+use file::RawScenarioFile;
+pub use file::{ArmSpec, ModelBlock, ScenarioFile, is_known_driver};
 pub use plan::{ExperimentPlan, Overrides, RunPlan};
 
 use std::path::{Path, PathBuf};
@@ -35,8 +37,9 @@ impl Scenario {
     }
 }
 
-/// Read, parse and validate the scenario at `path`.
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+/// Read, parse and validate the scenario at `path`; its mechanism block must name a
+/// mechanism of `registry`.
+pub fn load(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ScenarioError::single(Diagnostic {
             path: path.to_path_buf(),
@@ -46,7 +49,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             hint: "check the path; scenarios live in scenarios/*.ron".into(),
         })
     })?;
-    let file = parse(path, &text)?;
+    let file = parse(path, &text, registry)?;
     Ok(Scenario {
         path: path.to_path_buf(),
         file,
@@ -55,14 +58,28 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 }
 
 /// Parse and validate scenario `text` (read from `path`, used in messages).
-pub fn parse(path: &Path, text: &str) -> Result<ScenarioFile, ScenarioError> {
+pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<ScenarioFile, ScenarioError> {
     let options =
         ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-    let mut file: ScenarioFile = options
+    let raw: RawScenarioFile<'_> = options
         .from_str(text)
         .map_err(|e| ScenarioError::single(diagnostic::from_ron(path, text, &e)))?;
-    file.mechanism
-        .resolve_paths(path.parent().unwrap_or(Path::new(".")));
+    let block = raw.mechanism.get_ron();
+    // The block is a slice of `text`: positions inside it move by its offset.
+    let origin = (block.as_ptr() as usize)
+        .checked_sub(text.as_ptr() as usize)
+        .filter(|o| *o <= text.len())
+        .map(|o| locate::line_col(text, o))
+        .unwrap_or((1, 1));
+    let origin = ron::error::Position {
+        line: origin.0,
+        col: origin.1,
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mechanism = registry
+        .parse(block, base)
+        .map_err(|e| ScenarioError::single(diagnostic::from_settings(path, text, e, origin)))?;
+    let file = raw.with_mechanism(mechanism);
     let issues = file.cross_check();
     if issues.is_empty() {
         Ok(file)

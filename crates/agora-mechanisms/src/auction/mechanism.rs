@@ -10,10 +10,11 @@ use agora_core::components::{
     AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits,
 };
 use agora_core::persona::persona_card;
-use agora_core::record::{Recorder, RunInfo};
-use agora_core::scheduler::{Decision, Flow, Mechanism, RoundCtx};
+use agora_core::record::RunInfo;
+use agora_core::registry::Build;
 use agora_core::seed::{StreamRng, purpose};
 use agora_core::world::Roster;
+use agora_core::{Ask, Decision, Flow, Mechanism, RoundCtx};
 use agora_core::{Event, RunError, Visibility};
 use agora_export::TableId;
 use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
@@ -105,7 +106,7 @@ pub struct Auction {
     system: String,
     /// Per lot: its id as a JSON string, for event payloads.
     lot_json: Vec<String>,
-    tables: Option<Tables>,
+    tables: Tables,
     /// Per lot: value drivers with their weights.
     drivers: Vec<Vec<(ResolvedDriver, f64)>>,
     /// Bidders in agent-id order (the roster).
@@ -159,9 +160,28 @@ fn failure(message: impl Into<String>) -> RunError {
 }
 
 impl Auction {
-    /// An auction of `spec`, asking with sampling `params`.
-    pub fn new(spec: AuctionSpec, params: SamplingParams) -> Self {
-        Self {
+    /// Build the auction of `spec` for a run: resolve each lot's value drivers against
+    /// the population and open `bids`, `auction_outcomes` and `auction_bidders`.
+    pub fn build(spec: &AuctionSpec, build: Build<'_>) -> Result<Self, RunError> {
+        let mut per_lot = Vec::with_capacity(spec.lots.len());
+        for lot in &spec.lots {
+            per_lot.push(
+                drivers::resolve_weighted(build.world, &lot.drivers)
+                    .map_err(|e| failure(format!("lot \"{}\": {e}", lot.id)))?,
+            );
+        }
+        let roster = build
+            .world
+            .get_resource::<Roster>()
+            .cloned()
+            .unwrap_or_default();
+        for (i, &entity) in roster.0.iter().enumerate() {
+            if build.world.get::<AgentId>(entity) != Some(&AgentId(i as u32)) {
+                return Err(failure("bidders must have agent ids 0..n in roster order"));
+            }
+        }
+        let recorder = build.recorder;
+        Ok(Self {
             schema: Arc::new(answer_schema(spec.format)),
             system: system_message(&spec.instructions, spec.format),
             lot_json: spec
@@ -169,26 +189,24 @@ impl Auction {
                 .iter()
                 .map(|l| Value::String(l.id.clone()).to_string())
                 .collect(),
-            spec: Arc::new(spec),
-            params,
-            tables: None,
-            drivers: Vec::new(),
-            bidders: Vec::new(),
-            tallies: Vec::new(),
+            spec: Arc::new(spec.clone()),
+            params: build.params,
+            tables: Tables {
+                bids: recorder.open(bids_table())?,
+                outcomes: recorder.open(auction_outcomes_table())?,
+                bidders: recorder.open(auction_bidders_table())?,
+            },
+            drivers: per_lot,
+            tallies: vec![Tally::default(); roster.len()],
+            bidders: roster.0,
             lot: None,
             outcomes: Vec::new(),
-        }
+        })
     }
 
     /// The lots closed so far, in order.
     pub fn outcomes(&self) -> &[LotOutcome] {
         &self.outcomes
-    }
-
-    fn tables(&self) -> Result<&Tables, RunError> {
-        self.tables
-            .as_ref()
-            .ok_or_else(|| failure("tables were not opened"))
     }
 
     /// Draw every bidder's value of lot `index` (sold in `round`).
@@ -366,7 +384,7 @@ impl Auction {
             "valid"
         };
         ctx.recorder
-            .row(self.tables()?.bids, ctx.round, Some(id))?
+            .row(self.tables.bids, ctx.round, Some(id))?
             .str(&lot.id)
             .str(format.label())
             .u32(state.step)
@@ -506,7 +524,7 @@ impl Auction {
                 .join(",")
         });
         ctx.recorder
-            .row(self.tables()?.outcomes, ctx.round, None)?
+            .row(self.tables.outcomes, ctx.round, None)?
             .str(&lot.id)
             .str(format.label())
             .str(close.outcome.label())
@@ -548,46 +566,19 @@ impl Auction {
 impl Mechanism for Auction {
     type Pending = Pending;
 
-    fn name(&self) -> &'static str {
-        "auction"
-    }
-
     fn max_rounds(&self) -> u32 {
         self.spec.rounds()
     }
 
-    fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
-        let mut per_lot = Vec::with_capacity(self.spec.lots.len());
-        for lot in &self.spec.lots {
-            per_lot.push(
-                drivers::resolve_weighted(world, &lot.drivers)
-                    .map_err(|e| failure(format!("lot \"{}\": {e}", lot.id)))?,
-            );
-        }
-        self.drivers = per_lot;
-        self.tables = Some(Tables {
-            bids: recorder.open(bids_table())?,
-            outcomes: recorder.open(auction_outcomes_table())?,
-            bidders: recorder.open(auction_bidders_table())?,
-        });
-        Ok(())
-    }
-
-    fn start(&mut self, world: &mut World, info: &RunInfo) -> Result<(), RunError> {
-        let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
-        for (i, &entity) in roster.0.iter().enumerate() {
-            if world.get::<AgentId>(entity) != Some(&AgentId(i as u32)) {
-                return Err(failure("bidders must have agent ids 0..n in roster order"));
-            }
-        }
+    fn setup(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         let schema = world
             .get_resource::<PopulationSchema>()
             .cloned()
             .unwrap_or_default();
         let source =
-            BudgetSource::resolve(&self.spec.budget, &schema, info.seeds).map_err(failure)?;
-        let wallets: Vec<(Entity, Wallet)> = roster
-            .0
+            BudgetSource::resolve(&self.spec.budget, &schema, ctx.info.seeds).map_err(failure)?;
+        let wallets: Vec<(Entity, Wallet)> = self
+            .bidders
             .iter()
             .enumerate()
             .map(|(i, &entity)| {
@@ -597,28 +588,24 @@ impl Mechanism for Auction {
             .collect();
         world
             .try_insert_batch(wallets)
-            .map_err(|e| failure(format!("giving bidders their wallets: {e}")))?;
-        self.tallies = vec![Tally::default(); roster.len()];
-        self.bidders = roster.0;
-        Ok(())
+            .map_err(|e| failure(format!("giving bidders their wallets: {e}")))
     }
 
-    fn perceive(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+    fn start_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         let index = ctx.round.saturating_sub(1) as usize;
-        self.lot = (index < self.spec.lots.len())
-            .then(|| self.draw_values(world, ctx.info, ctx.round, index));
+        self.lot = (index < self.spec.lots.len()).then(|| {
+            let mut lot = self.draw_values(world, ctx.info, ctx.round, index);
+            lot.step = 1;
+            lot
+        });
         Ok(())
     }
 
-    fn next_step(&mut self, world: &World, ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
-        if self.lot.as_ref()?.step > 0 {
-            self.settle_step(world, ctx);
-        }
-        let state = self.lot.as_mut()?;
+    fn next_step(&self, _world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+        let state = self.lot.as_ref()?;
         if state.close.is_some() {
             return None;
         }
-        state.step += 1;
         Some(
             state
                 .active
@@ -628,33 +615,49 @@ impl Mechanism for Auction {
         )
     }
 
-    fn request(
-        &mut self,
-        world: &World,
-        ctx: &RoundCtx<'_>,
-        agent: Entity,
-        call: u32,
-    ) -> Option<(ChatRequest, Pending)> {
-        let state = self.lot.as_ref()?;
-        let id = world.get::<AgentId>(agent)?.0;
+    fn end_step(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        self.settle_step(world, ctx);
+        if let Some(state) = self.lot.as_mut()
+            && state.close.is_none()
+        {
+            state.step += 1;
+        }
+        Ok(())
+    }
+
+    fn request(&self, world: &World, ctx: &RoundCtx<'_>, agent: Entity, call: u32) -> Ask<Pending> {
+        let Some(state) = self.lot.as_ref() else {
+            return Ask::Decline("no lot is open".into());
+        };
+        let (Some(id), Some(wallet)) = (
+            world.get::<AgentId>(agent).map(|a| a.0),
+            world.get::<Wallet>(agent).copied(),
+        ) else {
+            return Ask::Decline("not a bidder".into());
+        };
         let i = id as usize;
-        let wallet = *world.get::<Wallet>(agent)?;
+        let Some(&value) = state.signals.get(i) else {
+            return Ask::Decline("the bidder has no value for this lot".into());
+        };
         let lot = &self.spec.lots[state.index];
         let price = clock_price(self.spec.format, lot, state.step);
         let facts = BidFacts {
             format: self.spec.format,
             lot: state.index,
             bidder: id,
-            value: *state.signals.get(i)?,
+            value,
             budget_left: wallet.left(),
             reserve: lot.reserve,
             price,
             bidders: self.bidders.len() as u32,
         };
         let messages = if ctx.reads_text {
+            let Some(user) = self.render(world, agent, i, &wallet, price) else {
+                return Ask::Decline("the bidder has no persona to put in a prompt".into());
+            };
             vec![
                 ChatMessage::system(self.system.clone()),
-                ChatMessage::user(self.render(world, agent, i, &wallet, price)?),
+                ChatMessage::user(user),
             ]
         } else {
             Vec::new()
@@ -664,15 +667,10 @@ impl Mechanism for Auction {
             messages,
             schema: self.schema.clone(),
             params: self.params,
-            seed: ctx.info.seeds.seed(&[
-                purpose::CALL,
-                u64::from(id),
-                u64::from(ctx.round),
-                u64::from(call),
-            ]),
+            seed: ctx.call_seed(u64::from(id), call),
             facts: Some(Arc::new(facts)),
         };
-        Some((request, Pending { price }))
+        Ask::Request(request, Pending { price })
     }
 
     fn resolve(
@@ -767,7 +765,7 @@ impl Mechanism for Auction {
     }
 
     fn finish(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        let table = self.tables()?.bidders;
+        let table = self.tables.bidders;
         for (i, &entity) in self.bidders.iter().enumerate() {
             let wallet = world.get::<Wallet>(entity).copied().unwrap_or_default();
             let tally = self.tallies.get(i).copied().unwrap_or_default();

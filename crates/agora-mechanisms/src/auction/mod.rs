@@ -37,3 +37,33 @@ pub const TASK_BID: &str = "auction.bid";
 pub const TASK_STAY: &str = "auction.stay";
 /// Task name of Dutch-clock decisions (accept or wait).
 pub const TASK_ACCEPT: &str = "auction.accept";
+
+/// The auction's entry in the mechanism registry.
+pub struct AuctionDef;
+
+impl agora_core::MechanismDef for AuctionDef {
+    type Settings = AuctionSpec;
+    type Mechanism = Auction;
+
+    const KEYWORD: &'static str = "Auction";
+    const NAME: &'static str = "auction";
+
+    fn max_rounds(settings: &AuctionSpec) -> u32 {
+        settings.rounds()
+    }
+
+    fn drivers(settings: &AuctionSpec) -> Vec<String> {
+        settings.driver_names().map(String::from).collect()
+    }
+
+    fn rule_backend(settings: &AuctionSpec) -> agora_model::RuleBackend {
+        rule_backend(settings)
+    }
+
+    fn build(
+        settings: &AuctionSpec,
+        build: agora_core::Build<'_>,
+    ) -> Result<Auction, agora_core::RunError> {
+        Auction::build(settings, build)
+    }
+}

@@ -25,7 +25,7 @@ fn run_rounds_with(
     max_rounds: u32,
 ) -> Finished {
     crate::testing::run_in_process(
-        Auction::new(spec.clone(), Default::default()),
+        |build| Auction::build(spec, build),
         crate::testing::personas("Bidder", bidders),
         (2024, replicate),
         model,

@@ -40,3 +40,51 @@ pub const TASK_OPINION: &str = "conversation.opinion";
 pub const TASK_CONSOLIDATE: &str = "memory.consolidate";
 /// Task name of a model moderator's question.
 pub const TASK_MODERATE: &str = "focus_group.moderator";
+
+/// Registry hooks shared by debates and focus groups, which differ only in their
+/// scenario block.
+pub(crate) mod def {
+    use std::path::Path;
+
+    use agora_core::SettingsIssue;
+    use agora_population::graph::{GraphSpec, parse_edge_list};
+
+    use super::setup::Setup;
+
+    /// Every population trait or attribute the settings refer to.
+    pub fn drivers(setup: &Setup) -> Vec<String> {
+        setup.driver_names().map(String::from).collect()
+    }
+
+    /// Read an edge-list audience from the scenario's folder.
+    pub fn resolve_paths(setup: &mut Setup, base: &Path) {
+        setup.audience.resolve_paths(base);
+    }
+
+    /// An edge-list audience must be readable and well formed before anything runs.
+    pub fn check(setup: &Setup) -> Vec<SettingsIssue> {
+        let GraphSpec::File(path) = &setup.audience else {
+            return Vec::new();
+        };
+        let problem = match std::fs::read_to_string(path) {
+            Err(e) => Some((
+                format!("cannot read the graph file {}: {e}", path.display()),
+                "check the path; a relative path is read from the scenario's folder",
+            )),
+            Ok(text) => parse_edge_list(&text).err().map(|e| {
+                (
+                    format!("{}: {e}", path.display()),
+                    "write one pair of agent ids per line, such as 0,1",
+                )
+            }),
+        };
+        problem
+            .map(|(message, hint)| SettingsIssue {
+                message,
+                hint: hint.into(),
+                needle: "File(".into(),
+            })
+            .into_iter()
+            .collect()
+    }
+}

@@ -108,7 +108,7 @@ fn secretive(task: &'static str, agent: usize, n: usize) -> Value {
 
 fn run(setup: &Setup, agents: usize, model: &dyn ChatModel) -> Finished<Conversation> {
     run_in_process(
-        Conversation::new(setup.clone(), Default::default()),
+        |build| Conversation::build(setup, build),
         personas("Agent", agents),
         (99, 0),
         model,

@@ -11,3 +11,41 @@ mod voice;
 
 pub use spec::DebateSpec;
 pub use voice::debate_line;
+
+/// The debate's entry in the mechanism registry.
+pub struct DebateDef;
+
+impl agora_core::MechanismDef for DebateDef {
+    type Settings = DebateSpec;
+    type Mechanism = crate::conversation::Conversation;
+
+    const KEYWORD: &'static str = "Debate";
+    const NAME: &'static str = "debate";
+
+    fn max_rounds(settings: &DebateSpec) -> u32 {
+        settings.0.rounds
+    }
+
+    fn drivers(settings: &DebateSpec) -> Vec<String> {
+        crate::conversation::def::drivers(&settings.0)
+    }
+
+    fn resolve_paths(settings: &mut DebateSpec, base: &std::path::Path) {
+        crate::conversation::def::resolve_paths(&mut settings.0, base);
+    }
+
+    fn check(settings: &DebateSpec) -> Vec<agora_core::SettingsIssue> {
+        crate::conversation::def::check(&settings.0)
+    }
+
+    fn rule_backend(settings: &DebateSpec) -> agora_model::RuleBackend {
+        crate::conversation::rule_backend(&settings.0)
+    }
+
+    fn build(
+        settings: &DebateSpec,
+        build: agora_core::Build<'_>,
+    ) -> Result<crate::conversation::Conversation, agora_core::RunError> {
+        crate::conversation::Conversation::build(&settings.0, build)
+    }
+}

@@ -13,3 +13,41 @@ mod voice;
 
 pub use spec::FocusGroupSpec;
 pub use voice::focus_group_line;
+
+/// The focus group's entry in the mechanism registry.
+pub struct FocusGroupDef;
+
+impl agora_core::MechanismDef for FocusGroupDef {
+    type Settings = FocusGroupSpec;
+    type Mechanism = crate::conversation::Conversation;
+
+    const KEYWORD: &'static str = "FocusGroup";
+    const NAME: &'static str = "focus_group";
+
+    fn max_rounds(settings: &FocusGroupSpec) -> u32 {
+        settings.0.rounds
+    }
+
+    fn drivers(settings: &FocusGroupSpec) -> Vec<String> {
+        crate::conversation::def::drivers(&settings.0)
+    }
+
+    fn resolve_paths(settings: &mut FocusGroupSpec, base: &std::path::Path) {
+        crate::conversation::def::resolve_paths(&mut settings.0, base);
+    }
+
+    fn check(settings: &FocusGroupSpec) -> Vec<agora_core::SettingsIssue> {
+        crate::conversation::def::check(&settings.0)
+    }
+
+    fn rule_backend(settings: &FocusGroupSpec) -> agora_model::RuleBackend {
+        crate::conversation::rule_backend(&settings.0)
+    }
+
+    fn build(
+        settings: &FocusGroupSpec,
+        build: agora_core::Build<'_>,
+    ) -> Result<crate::conversation::Conversation, agora_core::RunError> {
+        crate::conversation::Conversation::build(&settings.0, build)
+    }
+}

@@ -7,10 +7,11 @@ use agora_core::components::{
     AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits,
 };
 use agora_core::persona::persona_card;
-use agora_core::record::{Recorder, keyed_table};
-use agora_core::scheduler::{Decision, Flow, Mechanism, RoundCtx};
+use agora_core::record::keyed_table;
+use agora_core::registry::Build;
 use agora_core::seed::purpose;
 use agora_core::world::Roster;
+use agora_core::{Ask, Decision, Flow, Mechanism, RoundCtx};
 use agora_core::{Event, RunError, Visibility};
 use agora_export::{Column, ColumnType, TableId, TableSpec};
 use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
@@ -57,13 +58,15 @@ pub struct Survey {
     drivers: Vec<Vec<(ResolvedDriver, f64)>>,
     /// Per item: its id as a JSON string, for event payloads.
     item_json: Vec<String>,
-    table: Option<TableId>,
+    table: TableId,
+    /// Whether this round's one step has been played.
     stepped: bool,
 }
 
 impl Survey {
-    /// A survey of `spec`, asking with sampling `params`.
-    pub fn new(spec: SurveySpec, params: SamplingParams) -> Self {
+    /// Build the survey of `spec` for a run: resolve each item's drivers against the
+    /// population and open `survey_responses`.
+    pub fn build(spec: &SurveySpec, build: Build<'_>) -> Result<Self, RunError> {
         let schemas = match spec.mode {
             SurveyMode::OnePerRound => spec
                 .items
@@ -79,15 +82,26 @@ impl Survey {
             .iter()
             .map(|i| Value::String(i.id.clone()).to_string())
             .collect();
-        Self {
-            spec: Arc::new(spec),
-            params,
-            schemas,
-            drivers: Vec::new(),
-            item_json,
-            table: None,
-            stepped: false,
+        let mut per_item = Vec::with_capacity(spec.items.len());
+        for item in &spec.items {
+            per_item.push(
+                drivers::resolve_weighted(build.world, &item.drivers).map_err(|e| {
+                    RunError::Mechanism {
+                        mechanism: "survey",
+                        message: format!("item \"{}\": {e}", item.id),
+                    }
+                })?,
+            );
         }
+        Ok(Self {
+            spec: Arc::new(spec.clone()),
+            params: build.params,
+            schemas,
+            drivers: per_item,
+            item_json,
+            table: build.recorder.open(survey_responses_table())?,
+            stepped: false,
+        })
     }
 
     fn items_of_round(&self, round: u32) -> std::ops::Range<usize> {
@@ -128,10 +142,7 @@ impl Survey {
         result: Result<Answer, String>,
     ) -> Result<(), RunError> {
         let spec = &self.spec.items[item];
-        let table = self.table.ok_or_else(|| RunError::Mechanism {
-            mechanism: "survey",
-            message: "tables were not opened".into(),
-        })?;
+        let table = self.table;
         // Numeric value, text label, and the answer as JSON for the event payload.
         let mut payload = String::with_capacity(48);
         payload.push_str("{\"item\":");
@@ -234,56 +245,38 @@ fn push_json_string(out: &mut String, text: &str) {
 impl Mechanism for Survey {
     type Pending = Pending;
 
-    fn name(&self) -> &'static str {
-        "survey"
-    }
-
     fn max_rounds(&self) -> u32 {
         self.spec.rounds()
     }
 
-    fn open_tables(&mut self, world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
-        let mut per_item = Vec::with_capacity(self.spec.items.len());
-        for item in &self.spec.items {
-            per_item.push(
-                drivers::resolve_weighted(world, &item.drivers).map_err(|e| {
-                    RunError::Mechanism {
-                        mechanism: "survey",
-                        message: format!("item \"{}\": {e}", item.id),
-                    }
-                })?,
-            );
-        }
-        self.drivers = per_item;
-        self.table = Some(recorder.open(survey_responses_table())?);
-        Ok(())
-    }
-
-    fn perceive(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+    fn start_round(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         self.stepped = false;
         Ok(())
     }
 
-    fn next_step(&mut self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
-        if std::mem::replace(&mut self.stepped, true) {
+    fn next_step(&self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+        if self.stepped {
             return None;
         }
         world.get_resource::<Roster>().map(|r| r.0.clone())
     }
 
-    fn request(
-        &mut self,
-        world: &World,
-        ctx: &RoundCtx<'_>,
-        agent: Entity,
-        call: u32,
-    ) -> Option<(ChatRequest, Pending)> {
-        let id = *world.get::<AgentId>(agent)?;
-        let traits = world.get::<Traits>(agent)?;
-        let demographics = world.get::<Demographics>(agent)?;
+    fn end_step(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        self.stepped = true;
+        Ok(())
+    }
+
+    fn request(&self, world: &World, ctx: &RoundCtx<'_>, agent: Entity, call: u32) -> Ask<Pending> {
+        let (Some(id), Some(traits), Some(demographics)) = (
+            world.get::<AgentId>(agent).copied(),
+            world.get::<Traits>(agent),
+            world.get::<Demographics>(agent),
+        ) else {
+            return Ask::Decline("not an agent of the population".into());
+        };
         let items = self.items_of_round(ctx.round);
         if items.is_empty() {
-            return None;
+            return Ask::Decline("no item is asked in this round".into());
         }
         let asked: Vec<(u16, Option<Box<[u16]>>)> = items
             .clone()
@@ -302,8 +295,12 @@ impl Mechanism for Survey {
                 .collect(),
         };
         let messages = if ctx.reads_text {
-            let schema = world.get_resource::<PopulationSchema>()?;
-            let identity = world.get::<Identity>(agent)?;
+            let (Some(schema), Some(identity)) = (
+                world.get_resource::<PopulationSchema>(),
+                world.get::<Identity>(agent),
+            ) else {
+                return Ask::Decline("the agent has no identity to put in a prompt".into());
+            };
             let card = persona_card(schema, identity, demographics, traits);
             let memory = world
                 .get::<Memory>(agent)
@@ -329,15 +326,10 @@ impl Mechanism for Survey {
             messages,
             schema: self.schemas[schema_index].clone(),
             params: self.params,
-            seed: ctx.info.seeds.seed(&[
-                purpose::CALL,
-                u64::from(id.0),
-                u64::from(ctx.round),
-                u64::from(call),
-            ]),
+            seed: ctx.call_seed(u64::from(id.0), call),
             facts: Some(Arc::new(facts)),
         };
-        Some((request, Pending { items: asked }))
+        Ask::Request(request, Pending { items: asked })
     }
 
     fn resolve(

@@ -20,3 +20,33 @@ pub use spec::{Item, ItemKind, SurveyMode, SurveySpec};
 
 /// Task name of survey decisions in requests and `llm_calls`.
 pub const TASK: &str = "survey.answer";
+
+/// The survey's entry in the mechanism registry.
+pub struct SurveyDef;
+
+impl agora_core::MechanismDef for SurveyDef {
+    type Settings = SurveySpec;
+    type Mechanism = Survey;
+
+    const KEYWORD: &'static str = "Survey";
+    const NAME: &'static str = "survey";
+
+    fn max_rounds(settings: &SurveySpec) -> u32 {
+        settings.rounds()
+    }
+
+    fn drivers(settings: &SurveySpec) -> Vec<String> {
+        settings.driver_names().map(String::from).collect()
+    }
+
+    fn rule_backend(settings: &SurveySpec) -> agora_model::RuleBackend {
+        rule_backend(settings)
+    }
+
+    fn build(
+        settings: &SurveySpec,
+        build: agora_core::Build<'_>,
+    ) -> Result<Survey, agora_core::RunError> {
+        Survey::build(settings, build)
+    }
+}

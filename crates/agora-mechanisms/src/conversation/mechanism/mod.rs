@@ -14,11 +14,12 @@ use std::sync::Arc;
 use agora_core::components::{AgentId, Demographics, Identity, Memory, PopulationSchema, Traits};
 use agora_core::memory::{MemoryBudget, truncate};
 use agora_core::persona::persona_card;
-use agora_core::record::{Recorder, RunInfo};
-use agora_core::scheduler::{Decision, Flow, Mechanism, RoundCtx};
+use agora_core::record::RunInfo;
+use agora_core::registry::Build;
 use agora_core::seed::purpose;
 use agora_core::text::WordCounts;
 use agora_core::world::Roster;
+use agora_core::{Ask, Decision, Flow, Mechanism, RoundCtx};
 use agora_core::{Event, RunError, Visibility};
 use agora_export::TableId;
 use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
@@ -127,7 +128,7 @@ pub struct Conversation {
     summary_schema: Arc<Value>,
     question_schema: Arc<Value>,
     system: String,
-    tables: Option<Tables>,
+    tables: Tables,
     agents: Vec<Entity>,
     names: Vec<String>,
     cards: Vec<String>,
@@ -139,8 +140,9 @@ pub struct Conversation {
     stimulus_shift: Vec<Vec<f64>>,
     graph: SocialGraph,
     state: Vec<AgentState>,
-    steps: VecDeque<Step>,
-    asking: Step,
+    /// The round's steps, and the one being played.
+    steps: Vec<Step>,
+    cursor: usize,
     speakers: Vec<u32>,
     tally: RoundTally,
     /// The previous message: speaker and words (for the echo score).
@@ -182,17 +184,29 @@ fn persona_facts(schema: &PopulationSchema, demographics: &Demographics) -> Stri
 }
 
 impl Conversation {
-    /// A conversation of `setup`, asking with sampling `params`.
-    pub fn new(setup: Setup, params: SamplingParams) -> Self {
-        Self {
+    /// Build the conversation of `setup` for a run: open its tables, learn the
+    /// agents' names, persona cards and rule-based priors, draw the audience graph.
+    pub fn build(setup: &Setup, build: Build<'_>) -> Result<Self, RunError> {
+        let recorder = build.recorder;
+        let tables = Tables {
+            messages: recorder.open(tables::messages_table())?,
+            opinions: recorder.open(tables::opinions_table())?,
+            metrics: recorder.open(tables::metrics_table())?,
+            answers: match setup.kind {
+                Kind::FocusGroup => Some(recorder.open(tables::focus_group_answers_table())?),
+                Kind::Debate => None,
+            },
+            end: recorder.open(tables::conversation_end_table())?,
+        };
+        let mut conversation = Self {
             message_schema: Arc::new(message_schema(setup.max_chars, &setup.scale)),
             opinion_schema: Arc::new(opinion_schema(&setup.scale)),
             summary_schema: Arc::new(summary_schema(setup.memory.summary_chars)),
             question_schema: Arc::new(question_schema()),
-            system: system_message(&setup),
-            setup: Arc::new(setup),
-            params,
-            tables: None,
+            system: system_message(setup),
+            setup: Arc::new(setup.clone()),
+            params: build.params,
+            tables,
             agents: Vec::new(),
             names: Vec::new(),
             cards: Vec::new(),
@@ -203,8 +217,8 @@ impl Conversation {
             stimulus_shift: Vec::new(),
             graph: SocialGraph::complete(0),
             state: Vec::new(),
-            steps: VecDeque::new(),
-            asking: Step::Opinion,
+            steps: Vec::new(),
+            cursor: 0,
             speakers: Vec::new(),
             tally: RoundTally::default(),
             previous: None,
@@ -213,13 +227,108 @@ impl Conversation {
             stop: None,
             moderator: None,
             asked: None,
-        }
+        };
+        conversation.learn_agents(build.world, build.info)?;
+        Ok(conversation)
     }
 
-    fn tables(&self) -> Result<&Tables, RunError> {
-        self.tables
-            .as_ref()
-            .ok_or_else(|| failure("tables were not opened"))
+    /// The step being played.
+    fn asking(&self) -> Step {
+        self.steps
+            .get(self.cursor)
+            .copied()
+            .unwrap_or(Step::Opinion)
+    }
+
+    /// An agent's request in the current step, if it has one.
+    fn agent_request(
+        &self,
+        world: &World,
+        ctx: &RoundCtx<'_>,
+        agent: Entity,
+        call: u32,
+    ) -> Option<(ChatRequest, Pending)> {
+        let i = self.index(world, agent)?;
+        let (facts, fold) = self.facts(world, i, ctx)?;
+        let messages = if ctx.reads_text {
+            self.render(world, i, ctx, fold.as_ref())?
+        } else {
+            Vec::new()
+        };
+        let request = self.chat_request(ctx, (i as u64, call), messages, facts);
+        Some((
+            request,
+            Pending {
+                step: self.asking(),
+                fold,
+            },
+        ))
+    }
+
+    /// Learn what the conversation needs to know of its agents (names, persona cards,
+    /// rule-based priors and stimulus pushes) and draw the audience graph.
+    fn learn_agents(&mut self, world: &World, info: &RunInfo) -> Result<(), RunError> {
+        let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
+        let schema = world
+            .get_resource::<PopulationSchema>()
+            .cloned()
+            .unwrap_or_default();
+        let priors = Self::weighted(world, &self.setup.rules.drivers)?;
+        let mut stimulus_drivers = Vec::new();
+        for s in &self.setup.stimuli {
+            stimulus_drivers.push(Self::weighted(world, &s.drivers)?);
+        }
+        let n = roster.len();
+        self.stimulus_shift = vec![Vec::with_capacity(n); self.setup.stimuli.len()];
+        for (i, &entity) in roster.0.iter().enumerate() {
+            if world.get::<AgentId>(entity).map(|a| a.0 as usize) != Some(i) {
+                return Err(failure("agents must be numbered in roster order"));
+            }
+            let identity = world.get::<Identity>(entity).cloned().unwrap_or_default();
+            let demographics = world
+                .get::<Demographics>(entity)
+                .cloned()
+                .unwrap_or_default();
+            let traits = world.get::<Traits>(entity).cloned().unwrap_or_default();
+            let card = persona_card(&schema, &identity, &demographics, &traits);
+            self.card_words.push(WordCounts::of(&card));
+            self.cards.push(card);
+            self.personas.push(persona_facts(&schema, &demographics));
+            self.names.push(identity.name.clone());
+            self.agreeableness.push(f64::from(traits.big_five[3]));
+            let side = match self.setup.side_of(i as u32) {
+                Some((0, _)) => 1.0,
+                Some(_) => -1.0,
+                None => 0.0,
+            };
+            let rules = &self.setup.rules;
+            self.prior_scores.push(
+                rules.intercept
+                    + side * rules.side_shift
+                    + drivers::score(&priors, &traits, &demographics),
+            );
+            for ((stimulus, d), shifts) in self
+                .setup
+                .stimuli
+                .iter()
+                .zip(&stimulus_drivers)
+                .zip(&mut self.stimulus_shift)
+            {
+                shifts.push(stimulus.effect + drivers::score(d, &traits, &demographics));
+            }
+        }
+        self.agents = roster.0;
+        self.state = vec![
+            AgentState {
+                confidence: 0.5,
+                ..Default::default()
+            };
+            n
+        ];
+        let mut rng = info.seeds.rng(&[purpose::MECHANISM, 0, GRAPH_DRAW]);
+        self.graph = SocialGraph::build(&self.setup.audience, n, &mut rng)
+            .map_err(|e| failure(format!("building the audience graph: {e}")))?;
+        Ok(())
     }
 
     fn label(&self) -> &'static str {
@@ -347,100 +456,24 @@ impl Conversation {
 impl Mechanism for Conversation {
     type Pending = Pending;
 
-    fn name(&self) -> &'static str {
-        self.setup.kind.label()
-    }
-
     fn max_rounds(&self) -> u32 {
         self.setup.rounds
     }
 
-    fn open_tables(&mut self, _world: &World, recorder: &mut Recorder) -> Result<(), RunError> {
-        self.tables = Some(Tables {
-            messages: recorder.open(tables::messages_table())?,
-            opinions: recorder.open(tables::opinions_table())?,
-            metrics: recorder.open(tables::metrics_table())?,
-            answers: match self.setup.kind {
-                Kind::FocusGroup => Some(recorder.open(tables::focus_group_answers_table())?),
-                Kind::Debate => None,
-            },
-            end: recorder.open(tables::conversation_end_table())?,
-        });
-        Ok(())
-    }
-
-    fn start(&mut self, world: &mut World, info: &RunInfo) -> Result<(), RunError> {
-        let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
-        let schema = world
-            .get_resource::<PopulationSchema>()
-            .cloned()
-            .unwrap_or_default();
-        let priors = Self::weighted(world, &self.setup.rules.drivers)?;
-        let mut stimulus_drivers = Vec::new();
-        for s in &self.setup.stimuli {
-            stimulus_drivers.push(Self::weighted(world, &s.drivers)?);
-        }
-        let n = roster.len();
-        self.stimulus_shift = vec![Vec::with_capacity(n); self.setup.stimuli.len()];
-        for (i, &entity) in roster.0.iter().enumerate() {
-            if world.get::<AgentId>(entity).map(|a| a.0 as usize) != Some(i) {
-                return Err(failure("agents must be numbered in roster order"));
-            }
-            let identity = world.get::<Identity>(entity).cloned().unwrap_or_default();
-            let demographics = world
-                .get::<Demographics>(entity)
-                .cloned()
-                .unwrap_or_default();
-            let traits = world.get::<Traits>(entity).cloned().unwrap_or_default();
-            let card = persona_card(&schema, &identity, &demographics, &traits);
-            self.card_words.push(WordCounts::of(&card));
-            self.cards.push(card);
-            self.personas.push(persona_facts(&schema, &demographics));
-            self.names.push(identity.name.clone());
-            self.agreeableness.push(f64::from(traits.big_five[3]));
-            let side = match self.setup.side_of(i as u32) {
-                Some((0, _)) => 1.0,
-                Some(_) => -1.0,
-                None => 0.0,
-            };
-            let rules = &self.setup.rules;
-            self.prior_scores.push(
-                rules.intercept
-                    + side * rules.side_shift
-                    + drivers::score(&priors, &traits, &demographics),
-            );
-            for ((stimulus, d), shifts) in self
-                .setup
-                .stimuli
-                .iter()
-                .zip(&stimulus_drivers)
-                .zip(&mut self.stimulus_shift)
-            {
-                shifts.push(stimulus.effect + drivers::score(d, &traits, &demographics));
-            }
+    fn setup(&mut self, world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        for &entity in &self.agents {
             world
                 .entity_mut(entity)
                 .insert(Memory::with_capacity(self.setup.memory.capacity));
         }
-        self.agents = roster.0;
-        self.state = vec![
-            AgentState {
-                confidence: 0.5,
-                ..Default::default()
-            };
-            n
-        ];
         if self.setup.moderator == Moderator::Model {
             let memory = Memory::with_capacity(self.setup.memory.capacity);
             self.moderator = Some(world.spawn(memory).id());
         }
-        let mut rng = info.seeds.rng(&[purpose::MECHANISM, 0, GRAPH_DRAW]);
-        self.graph = SocialGraph::build(&self.setup.audience, n, &mut rng)
-            .map_err(|e| failure(format!("building the audience graph: {e}")))?;
         Ok(())
     }
 
-    fn perceive(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+    fn start_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         for s in &mut self.state {
             s.at_round_start = s.opinion;
             s.public_now = None;
@@ -471,73 +504,62 @@ impl Mechanism for Conversation {
         }
         self.speakers = self.speaking_order(ctx);
         self.steps.clear();
+        self.cursor = 0;
         let every = self.setup.memory.consolidate_every;
         if ctx.round > 1 && every > 0 && (ctx.round - 1).is_multiple_of(every) {
-            self.steps.push_back(Step::Consolidate);
+            self.steps.push(Step::Consolidate);
         }
         if ctx.round == 1 {
-            self.steps.push_back(Step::Prior);
+            self.steps.push(Step::Prior);
         }
         if script.is_some() && self.moderator.is_some() {
-            self.steps.push_back(Step::Moderate);
+            self.steps.push(Step::Moderate);
         }
         self.steps.extend((0..self.speakers.len()).map(Step::Speak));
-        self.steps.push_back(Step::Opinion);
+        self.steps.push(Step::Opinion);
         Ok(())
     }
 
-    fn next_step(&mut self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
-        while let Some(step) = self.steps.pop_front() {
-            self.asking = step;
-            let actors: Vec<Entity> = match step {
-                Step::Speak(turn) => vec![self.agents[self.speakers[turn] as usize]],
-                Step::Consolidate => {
-                    let recent = self.setup.memory.recent as usize;
-                    self.agents
-                        .iter()
-                        .copied()
-                        .filter(|&e| {
-                            world
-                                .get::<Memory>(e)
-                                .is_some_and(|m| !m.to_consolidate(recent).0.is_empty())
-                        })
-                        .collect()
-                }
-                Step::Prior | Step::Opinion => self.agents.clone(),
-                Step::Moderate => self.moderator.into_iter().collect(),
-            };
-            if !actors.is_empty() {
-                return Some(actors);
+    fn next_step(&self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+        let step = *self.steps.get(self.cursor)?;
+        Some(match step {
+            Step::Speak(turn) => vec![self.agents[self.speakers[turn] as usize]],
+            Step::Consolidate => {
+                let recent = self.setup.memory.recent as usize;
+                self.agents
+                    .iter()
+                    .copied()
+                    .filter(|&e| {
+                        world
+                            .get::<Memory>(e)
+                            .is_some_and(|m| !m.to_consolidate(recent).0.is_empty())
+                    })
+                    .collect()
             }
-        }
-        None
+            Step::Prior | Step::Opinion => self.agents.clone(),
+            Step::Moderate => self.moderator.into_iter().collect(),
+        })
     }
 
-    fn request(
-        &mut self,
-        world: &World,
-        ctx: &RoundCtx<'_>,
-        agent: Entity,
-        call: u32,
-    ) -> Option<(ChatRequest, Pending)> {
-        if Some(agent) == self.moderator {
-            return self.moderator_request(world, ctx, call);
-        }
-        let i = self.index(world, agent)?;
-        let (facts, fold) = self.facts(world, i, ctx)?;
-        let messages = if ctx.reads_text {
-            self.render(world, i, ctx, fold.as_ref())?
+    fn end_step(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        self.cursor += 1;
+        Ok(())
+    }
+
+    fn request(&self, world: &World, ctx: &RoundCtx<'_>, agent: Entity, call: u32) -> Ask<Pending> {
+        let asked = if Some(agent) == self.moderator {
+            self.moderator_request(world, ctx, call)
         } else {
-            Vec::new()
+            self.agent_request(world, ctx, agent, call)
         };
-        let request = self.chat_request(ctx, (i as u64, call), messages, facts);
-        Some((
-            request,
-            Pending {
-                step: self.asking,
-                fold,
-            },
-        ))
+        match asked {
+            Some((request, pending)) => Ask::Request(request, pending),
+            None => Ask::Decline(format!(
+                "nothing to ask in step {:?} of round {}",
+                self.asking(),
+                ctx.round
+            )),
+        }
     }
 
     fn resolve(
@@ -613,7 +635,7 @@ impl Mechanism for Conversation {
                 ),
             ),
         };
-        let table = self.tables()?.end;
+        let table = self.tables.end;
         ctx.recorder
             .row(table, ctx.round, None)?
             .str(self.label())

@@ -46,7 +46,7 @@ impl Conversation {
             Decision::Fallback(r) => ("fallback", Some(r.as_str())),
         };
         let id = AgentId(i as u32);
-        let tables = self.tables()?;
+        let tables = &self.tables;
         let (opinions, answers) = (tables.opinions, tables.answers);
         ctx.recorder
             .row(opinions, if prior { 0 } else { ctx.round }, Some(id))?
@@ -108,7 +108,7 @@ impl Conversation {
         let scale = self.setup.scale.clone();
         let question = self.setup.question(ctx.round).map(|q| q.id.clone());
         let audience: Vec<u32> = self.graph.neighbours(i as u32);
-        let table = self.tables()?.messages;
+        let table = self.tables.messages;
         let id = AgentId(i as u32);
         let said = match answer {
             Ok(said) => said,
@@ -259,7 +259,7 @@ impl Conversation {
                 .iter()
                 .filter_map(|s| s.public_now.map(|(p, _)| (p, s.opinion))),
         );
-        let table = self.tables()?.metrics;
+        let table = self.tables.metrics;
         ctx.recorder
             .row(table, ctx.round, None)?
             .str(self.label())

@@ -11,7 +11,7 @@ impl Conversation {
         ctx: &RoundCtx<'_>,
     ) -> Option<(TurnFacts, Option<Fold>)> {
         let state = &self.state[i];
-        Some(match self.asking {
+        Some(match self.asking() {
             Step::Moderate => return None,
             Step::Prior => (
                 TurnFacts::Prior {
@@ -68,7 +68,7 @@ impl Conversation {
         let entity = self.agents[i];
         let memory = world.get::<Memory>(entity)?;
         let question = self.asked.as_deref();
-        let task = match self.asking {
+        let task = match self.asking() {
             Step::Speak(_) => speak_task(&self.setup, ctx.round, question),
             Step::Prior | Step::Opinion => opinion_task(&self.setup),
             Step::Moderate => return None,
@@ -77,7 +77,7 @@ impl Conversation {
                 consolidate_task(memory.summary(), items, self.setup.memory.summary_chars)
             }
         };
-        let shown = match self.asking {
+        let shown = match self.asking() {
             Step::Consolidate => String::new(),
             _ => {
                 let query = format!("{} {}", self.setup.topic, question.unwrap_or(""));
@@ -100,7 +100,7 @@ impl Conversation {
         messages: Vec<ChatMessage>,
         facts: TurnFacts,
     ) -> ChatRequest {
-        let (task, schema) = match self.asking {
+        let (task, schema) = match self.asking() {
             Step::Speak(_) => (
                 match self.setup.kind {
                     Kind::Debate => crate::conversation::TASK_DEBATE,
@@ -119,12 +119,7 @@ impl Conversation {
             messages,
             schema: schema.clone(),
             params: self.params,
-            seed: ctx.info.seeds.seed(&[
-                purpose::CALL,
-                seat,
-                u64::from(ctx.round),
-                u64::from(call),
-            ]),
+            seed: ctx.call_seed(seat, call),
             facts: Some(Arc::new(facts)),
         }
     }

@@ -1,0 +1,382 @@
+//! The mechanism registry: every mechanism describes itself once, and one list of
+//! them drives scenario parsing, validation, the rule-based backend and the run loop.
+//!
+//! A mechanism implements [`MechanismDef`]: its keyword in scenarios (`Survey`), its
+//! name in tables (`survey`), its settings type as parsed from RON, the population
+//! traits and files its settings refer to, its rule-based policies and how it is
+//! built for a run. [`Registry::add`] registers it; nothing else in the engine names
+//! it. A mechanism defined outside the mechanisms crate registers the same way.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use agora_model::{ChatModel, RuleBackend, SamplingParams};
+use bevy_ecs::world::World;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use ron::error::{Position, Span, SpannedError};
+use serde::de::DeserializeOwned;
+
+use crate::RunError;
+use crate::mechanism::Mechanism;
+use crate::record::{Recorder, RunInfo};
+use crate::scheduler::{Progress, RunOutcome, SchedulerLimits, run_rounds};
+
+/// A problem in a mechanism's settings found after parsing (a file that cannot be
+/// read, a reference that names nothing), with the text that locates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsIssue {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+    /// Exact text to search for in the mechanism block to locate the problem.
+    pub needle: String,
+}
+
+/// What a mechanism is built from for one run.
+pub struct Build<'a> {
+    /// Sampling parameters of the run's model calls.
+    pub params: SamplingParams,
+    /// The run's world, population already spawned.
+    pub world: &'a World,
+    /// Where the mechanism opens its tables.
+    pub recorder: &'a mut Recorder,
+    /// The run's identity and seeds.
+    pub info: &'a RunInfo,
+}
+
+/// One mechanism's description of itself.
+pub trait MechanismDef: Send + Sync + 'static {
+    /// The settings block as written in a scenario, inside `Keyword(( ... ))`.
+    type Settings: DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static;
+    /// The mechanism played for a run.
+    type Mechanism: Mechanism;
+
+    /// The keyword of its block in scenarios (`Survey`).
+    const KEYWORD: &'static str;
+    /// Its name in tables and manifests (`survey`).
+    const NAME: &'static str;
+
+    /// The most rounds a run of these settings plays.
+    fn max_rounds(settings: &Self::Settings) -> u32;
+
+    /// Names of population traits and attributes the settings refer to (checked
+    /// against the population before anything runs).
+    fn drivers(_settings: &Self::Settings) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Make relative file paths in the settings relative to `base`, the scenario's folder.
+    fn resolve_paths(_settings: &mut Self::Settings, _base: &Path) {}
+
+    /// Checks beyond parsing (files exist and parse, ...); empty when all is well.
+    fn check(_settings: &Self::Settings) -> Vec<SettingsIssue> {
+        Vec::new()
+    }
+
+    /// The rule-based policies of the `rules` backend for these settings.
+    fn rule_backend(settings: &Self::Settings) -> RuleBackend;
+
+    /// Build the mechanism for one run: resolve what it needs from the world and open
+    /// its tables.
+    fn build(settings: &Self::Settings, build: Build<'_>) -> Result<Self::Mechanism, RunError>;
+}
+
+/// Everything a run needs to play a mechanism, handed to [`MechanismSettings::play`].
+pub struct Play<'a> {
+    /// Sampling parameters of the run's model calls.
+    pub params: SamplingParams,
+    /// The run's world.
+    pub world: &'a mut World,
+    /// Where rows go.
+    pub recorder: &'a mut Recorder,
+    /// The model answering decisions.
+    pub model: &'a dyn ChatModel,
+    /// Most rounds (the run's cap).
+    pub max_rounds: u32,
+    /// Concurrency and budget limits.
+    pub limits: SchedulerLimits,
+    /// Progress observer.
+    pub progress: &'a mut dyn Progress,
+}
+
+/// Settings of a registered mechanism, with the mechanism's type erased.
+trait ErasedSettings: fmt::Debug + Send + Sync {
+    fn keyword(&self) -> &'static str;
+    fn name(&self) -> &'static str;
+    fn max_rounds(&self) -> u32;
+    fn drivers(&self) -> Vec<String>;
+    fn check(&self) -> Vec<SettingsIssue>;
+    fn rule_backend(&self) -> RuleBackend;
+    fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunOutcome, RunError>>;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+struct Typed<D: MechanismDef>(D::Settings);
+
+impl<D: MechanismDef> fmt::Debug for Typed<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple(D::KEYWORD).field(&self.0).finish()
+    }
+}
+
+impl<D: MechanismDef> ErasedSettings for Typed<D> {
+    fn keyword(&self) -> &'static str {
+        D::KEYWORD
+    }
+
+    fn name(&self) -> &'static str {
+        D::NAME
+    }
+
+    fn max_rounds(&self) -> u32 {
+        D::max_rounds(&self.0)
+    }
+
+    fn drivers(&self) -> Vec<String> {
+        D::drivers(&self.0)
+    }
+
+    fn check(&self) -> Vec<SettingsIssue> {
+        D::check(&self.0)
+    }
+
+    fn rule_backend(&self) -> RuleBackend {
+        D::rule_backend(&self.0)
+    }
+
+    fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunOutcome, RunError>> {
+        async move {
+            let info = play.recorder.info().clone();
+            let mut mechanism = D::build(
+                &self.0,
+                Build {
+                    params: play.params,
+                    world: play.world,
+                    recorder: play.recorder,
+                    info: &info,
+                },
+            )?;
+            run_rounds(
+                &mut mechanism,
+                play.world,
+                play.recorder,
+                play.model,
+                play.max_rounds,
+                play.limits,
+                play.progress,
+            )
+            .await
+        }
+        .boxed()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        &self.0
+    }
+}
+
+/// The parsed settings of one scenario's mechanism, of whichever registered kind.
+#[derive(Clone)]
+pub struct MechanismSettings(Arc<dyn ErasedSettings>);
+
+impl fmt::Debug for MechanismSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl MechanismSettings {
+    /// Wrap typed settings of mechanism `D`.
+    pub fn new<D: MechanismDef>(settings: D::Settings) -> Self {
+        Self(Arc::new(Typed::<D>(settings)))
+    }
+
+    /// The keyword of the block in scenarios (`Survey`).
+    pub fn keyword(&self) -> &'static str {
+        self.0.keyword()
+    }
+
+    /// The mechanism's name in tables and the manifest (`survey`).
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// Rounds the mechanism plays at most.
+    pub fn max_rounds(&self) -> u32 {
+        self.0.max_rounds()
+    }
+
+    /// Names of population traits and attributes the settings refer to.
+    pub fn referenced_drivers(&self) -> Vec<String> {
+        self.0.drivers()
+    }
+
+    /// Problems beyond parsing (unreadable files, ...).
+    pub fn check(&self) -> Vec<SettingsIssue> {
+        self.0.check()
+    }
+
+    /// A `rules` backend with the policies this mechanism asks for.
+    pub fn rule_backend(&self) -> RuleBackend {
+        self.0.rule_backend()
+    }
+
+    /// The typed settings, when they are those of mechanism `D`.
+    pub fn downcast<D: MechanismDef>(&self) -> Option<&D::Settings> {
+        self.0.as_any().downcast_ref::<D::Settings>()
+    }
+
+    /// Build the mechanism for a run and play it until it stops.
+    pub fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunOutcome, RunError>> {
+        self.0.play(play)
+    }
+}
+
+type Parser = fn(&str, &Path) -> Result<MechanismSettings, SpannedError>;
+
+/// One registered mechanism.
+#[derive(Clone, Copy)]
+struct Entry {
+    keyword: &'static str,
+    name: &'static str,
+    parse: Parser,
+}
+
+fn parse_typed<D: MechanismDef>(
+    inner: &str,
+    base: &Path,
+) -> Result<MechanismSettings, SpannedError> {
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let mut settings: D::Settings = options.from_str(inner)?;
+    D::resolve_paths(&mut settings, base);
+    Ok(MechanismSettings::new::<D>(settings))
+}
+
+/// Why a mechanism block could not be parsed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseSettingsError {
+    /// The block names no registered mechanism.
+    #[error("unknown mechanism `{found}`")]
+    Unknown {
+        /// The keyword written.
+        found: String,
+        /// Registered keywords.
+        known: Vec<&'static str>,
+        /// Where the keyword is, relative to the block's text.
+        at: Position,
+    },
+    /// The block is not `Keyword(( ... ))`.
+    #[error("expected a mechanism such as `Survey(( ... ))`")]
+    Shape {
+        /// Registered keywords.
+        known: Vec<&'static str>,
+        /// Where, relative to the block's text.
+        at: Position,
+    },
+    /// The settings inside the block are invalid; positions are relative to the block.
+    #[error("{0}")]
+    Ron(SpannedError),
+}
+
+/// The list of mechanisms an engine knows.
+#[derive(Clone, Default)]
+pub struct Registry {
+    entries: Vec<Entry>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register mechanism `D` (a later registration of the same keyword replaces it).
+    pub fn add<D: MechanismDef>(mut self) -> Self {
+        self.entries.retain(|e| e.keyword != D::KEYWORD);
+        self.entries.push(Entry {
+            keyword: D::KEYWORD,
+            name: D::NAME,
+            parse: parse_typed::<D>,
+        });
+        self
+    }
+
+    /// The keywords of the registered mechanisms, in registration order.
+    pub fn keywords(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.keyword).collect()
+    }
+
+    /// The table names of the registered mechanisms, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// Parse a mechanism block `Keyword(( ... ))` (`text` is the block alone); relative
+    /// paths inside are taken from `base`. Error positions are relative to `text`.
+    pub fn parse(&self, text: &str, base: &Path) -> Result<MechanismSettings, ParseSettingsError> {
+        let lead = text.len() - text.trim_start().len();
+        let body = &text[lead..];
+        let ident_len = body
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(body.len());
+        let keyword = &body[..ident_len];
+        let rest = body[ident_len..].trim_start();
+        let at = position_of(text, lead);
+        if keyword.is_empty() || !rest.starts_with('(') || !rest.trim_end().ends_with(')') {
+            return Err(ParseSettingsError::Shape {
+                known: self.keywords(),
+                at,
+            });
+        }
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.keyword == keyword)
+            .ok_or_else(|| ParseSettingsError::Unknown {
+                found: keyword.to_string(),
+                known: self.keywords(),
+                at,
+            })?;
+        // The settings are the newtype's content: between the outer parentheses.
+        let open = text.len() - rest.len();
+        let close = text.rfind(')').unwrap_or(text.len());
+        let inner = &text[open + 1..close];
+        let offset = position_of(text, open + 1);
+        (entry.parse)(inner, base).map_err(|e| ParseSettingsError::Ron(shift(e, offset)))
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+fn position_of(text: &str, offset: usize) -> Position {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Position { line, col }
+}
+
+/// Move a position found in a slice that starts at `origin` into the outer text.
+pub fn shift_position(p: Position, origin: Position) -> Position {
+    if p.line <= 1 {
+        Position {
+            line: origin.line,
+            col: origin.col + p.col.saturating_sub(1),
+        }
+    } else {
+        Position {
+            line: origin.line + p.line - 1,
+            col: p.col,
+        }
+    }
+}
+
+fn shift(mut e: SpannedError, origin: Position) -> SpannedError {
+    e.span = Span {
+        start: shift_position(e.span.start, origin),
+        end: shift_position(e.span.end, origin),
+    };
+    e
+}

@@ -1,0 +1,102 @@
+//! Per-run set-up: the population sampled into a world, a recorder for the run's
+//! partition, and the population's own tables. The experiment, the dry run and tests
+//! all start a run here.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use agora_core::record::{Recorder, RunInfo};
+use agora_core::seed::SeedStream;
+use agora_core::tables::{marginals_table, write_agents};
+use agora_core::world::spawn_population;
+use agora_export::{OutputLayout, Partition};
+use agora_population::{MarginalRow, PopulationSpec, sample};
+use bevy_ecs::world::World;
+
+use crate::ExperimentError;
+
+/// Memory items each agent holds unless its mechanism asks for more.
+pub const MEMORY_CAPACITY: u16 = 32;
+
+/// Which run to set up.
+#[derive(Clone, Debug)]
+pub struct RunIdentity<'a> {
+    /// Deterministic run id.
+    pub run_id: &'a str,
+    /// Arm name.
+    pub arm: &'a str,
+    /// Replicate index.
+    pub replicate: u32,
+    /// The experiment's base seed.
+    pub seed: u64,
+}
+
+/// A run ready to play: its world, its recorder (population tables written) and how
+/// the sampled population compares with its targets.
+pub struct RunSetup {
+    /// The world with one entity per agent.
+    pub world: World,
+    /// The run's recorder; `agents` and `population_marginals` are written.
+    pub recorder: Recorder,
+    /// Sampled shares and moments against the targets.
+    pub marginals: Vec<MarginalRow>,
+}
+
+/// Sample `agents` agents of `population` for run `run` (arms of a replicate share the
+/// replicate's seed, hence its people) and prepare its recorder below `layout`.
+pub fn prepare_run(
+    population: &PopulationSpec,
+    agents: usize,
+    base_dir: &Path,
+    scenario_path: &Path,
+    run: &RunIdentity<'_>,
+    layout: &OutputLayout,
+) -> Result<RunSetup, ExperimentError> {
+    let seeds = SeedStream::for_replicate(run.seed, run.replicate);
+    let sampled = sample(population, agents, &seeds, base_dir).map_err(|source| {
+        ExperimentError::Population {
+            scenario: scenario_path.to_path_buf(),
+            source: Box::new(source),
+        }
+    })?;
+    let mut world = World::new();
+    spawn_population(
+        &mut world,
+        sampled.schema,
+        sampled.personas,
+        MEMORY_CAPACITY,
+    );
+    let info = RunInfo {
+        run_id: Arc::from(run.run_id),
+        partition: Partition {
+            arm: run.arm.to_string(),
+            replicate: run.replicate,
+        },
+        seeds,
+    };
+    let mut recorder = Recorder::new(layout.clone(), info);
+    write_agents(&world, &mut recorder)?;
+    write_marginals(&mut recorder, &sampled.marginals)?;
+    Ok(RunSetup {
+        world,
+        recorder,
+        marginals: sampled.marginals,
+    })
+}
+
+fn write_marginals(
+    recorder: &mut Recorder,
+    rows: &[MarginalRow],
+) -> Result<(), agora_export::ExportError> {
+    let table = recorder.open(marginals_table())?;
+    for m in rows {
+        recorder
+            .row(table, 0, None)?
+            .str(&m.attribute)
+            .str(&m.level)
+            .f64(m.target)
+            .f64(m.observed)
+            .end();
+    }
+    Ok(())
+}
