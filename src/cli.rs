@@ -90,7 +90,7 @@ pub struct RunArgs {
     /// Directory of the call cache (default: $AGORA_CACHE_DIR or ~/.cache/agora).
     #[arg(long, help_heading = "Model calls")]
     pub cache_dir: Option<PathBuf>,
-    /// Seconds allowed for one model call attempt.
+    /// Seconds allowed for one model call attempt (at most 3600).
     #[arg(long, value_parser = parse_seconds, help_heading = "Model calls")]
     pub timeout: Option<Duration>,
     /// Most attempts per model call (retries on timeouts, 429 and 5xx).
@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Most calls in flight per server URL (OPENAI_BASE_URL may list several).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Model calls")]
     pub endpoint_concurrency: Option<u64>,
+    /// Ask again the calls that the cache holds as failed (answers that did not match
+    /// their schema, also after the repair) instead of replaying the failure.
+    #[arg(long, help_heading = "Model calls")]
+    pub retry_failed: bool,
     /// Ask OpenAI-compatible servers for JSON mode instead of structured output.
     #[arg(long, help_heading = "Model calls")]
     pub json_mode: bool,
@@ -132,6 +136,7 @@ impl RunArgs {
             endpoint_concurrency: self.endpoint_concurrency.map(|n| n as usize),
             prices: self.prices.clone(),
             json_mode: self.json_mode,
+            retry_failed: self.retry_failed,
         }
     }
 }
@@ -140,11 +145,10 @@ fn parse_cache_mode(text: &str) -> Result<CacheMode, String> {
     text.parse()
 }
 
+/// A per-attempt timeout in seconds: positive and at most one hour.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!("`{text}` is not a positive number of seconds")),
-    }
+    agora_llm::gateway::seconds_at_most(text, agora_llm::gateway::MAX_TIMEOUT)
+        .map_err(|e| e.to_string())
 }
 
 /// Arguments of `agora validate`.
@@ -222,4 +226,36 @@ pub struct ModelBenchArgs {
 
 fn parse_model(text: &str) -> Result<ModelSpec, String> {
     ModelSpec::parse(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn timeouts_must_be_positive_and_at_most_an_hour() {
+        assert_eq!(parse_seconds("2.5"), Ok(Duration::from_millis(2500)));
+        let huge = parse_seconds("1e300").unwrap_err();
+        assert!(huge.contains("at most 3600"), "{huge}");
+        assert!(parse_seconds("-1").unwrap_err().contains("positive"));
+        assert!(parse_seconds("NaN").unwrap_err().contains("positive"));
+        let err = Cli::try_parse_from(["agora", "run", "s.ron", "--timeout", "1e300"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--timeout") && err.contains("at most 3600"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn retry_failed_reaches_the_call_options() {
+        let cli = Cli::try_parse_from(["agora", "run", "s.ron", "--retry-failed"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not a run");
+        };
+        assert!(args.call_options().retry_failed);
+    }
 }

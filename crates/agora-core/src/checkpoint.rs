@@ -1,89 +1,256 @@
-//! Checkpoints: a world's agents as plain serializable data, and back.
+//! Snapshots: everything that changes during a run, as plain data, and back.
+//!
+//! State lives in one home: the ECS world, as components of agents (and of a
+//! mechanism's own entities, such as a model moderator) and as resources. A
+//! [`StateTypes`] list names the serializable types a run holds: the engine's own
+//! (identity, demographics, traits, memory, the population schema) and those each
+//! mechanism registers. [`WorldSnapshot::capture`] copies them after a round;
+//! [`WorldSnapshot::restore`] rebuilds an equal world. With the event log's shared
+//! events of the last round and the run's totals ([`RunSnapshot`]), that is enough to
+//! continue the run exactly: random draws come from seed streams derived from
+//! (round, agent, call) paths, so there is no generator position to keep.
+
+use std::collections::BTreeMap;
 
 use bevy_ecs::prelude::*;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::components::{
-    AgentId, Demographics, Identity, Memory, Opinions, PopulationSchema, Traits,
-};
+use crate::components::{AgentId, Demographics, Identity, Memory, PopulationSchema, Traits};
+use crate::events::Event;
+use crate::scheduler::RunOutcome;
 use crate::world::Roster;
 
-/// Every component of one agent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AgentSnapshot {
-    /// Agent id.
-    pub id: AgentId,
-    /// Name and narrative.
-    pub identity: Identity,
-    /// Attribute values.
-    pub demographics: Demographics,
-    /// Personality.
-    pub traits: Traits,
-    /// Beliefs.
-    pub opinions: Opinions,
-    /// Episodic memory.
-    pub memory: Memory,
+/// Why a snapshot could not be taken or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// A value could not be encoded or decoded.
+    #[error("snapshot of `{name}`: {source}")]
+    Codec {
+        /// The component or resource.
+        name: String,
+        /// What went wrong.
+        source: serde_json::Error,
+    },
+    /// The snapshot names an entity that it does not hold.
+    #[error("snapshot of `{name}` refers to entity {index} of {count}")]
+    Entity {
+        /// The component.
+        name: String,
+        /// The entity's position in the snapshot.
+        index: usize,
+        /// Entities in the snapshot.
+        count: usize,
+    },
 }
 
-/// A world's agents and schema, in roster order.
+type Save = fn(&World, &[Entity]) -> Result<Option<Value>, serde_json::Error>;
+type Load = fn(&mut World, &[Entity], Value) -> Result<(), SnapshotError>;
+
+#[derive(Clone, Copy)]
+struct Entry {
+    name: &'static str,
+    component: bool,
+    save: Save,
+    load: Load,
+}
+
+/// The serializable types that make up a run's state.
+#[derive(Clone)]
+pub struct StateTypes {
+    entries: Vec<Entry>,
+}
+
+impl Default for StateTypes {
+    /// The engine's own types: persona components, memory and the population schema.
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+        .component::<AgentId>("agent_id")
+        .component::<Identity>("identity")
+        .component::<Demographics>("demographics")
+        .component::<Traits>("traits")
+        .component::<Memory>("memory")
+        .resource::<PopulationSchema>("population_schema")
+    }
+}
+
+fn save_component<T: Component + Serialize>(
+    world: &World,
+    entities: &[Entity],
+) -> Result<Option<Value>, serde_json::Error> {
+    let held: Vec<(usize, &T)> = entities
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &e)| world.get::<T>(e).map(|c| (i, c)))
+        .collect();
+    if held.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_value(held).map(Some)
+}
+
+fn load_component<T: Component + DeserializeOwned>(
+    world: &mut World,
+    entities: &[Entity],
+    value: Value,
+) -> Result<(), SnapshotError> {
+    let name = std::any::type_name::<T>();
+    let held: Vec<(usize, T)> =
+        serde_json::from_value(value).map_err(|source| SnapshotError::Codec {
+            name: name.into(),
+            source,
+        })?;
+    for (i, component) in held {
+        let entity = *entities.get(i).ok_or_else(|| SnapshotError::Entity {
+            name: name.into(),
+            index: i,
+            count: entities.len(),
+        })?;
+        world.entity_mut(entity).insert(component);
+    }
+    Ok(())
+}
+
+fn save_resource<R: Resource + Serialize>(
+    world: &World,
+    _entities: &[Entity],
+) -> Result<Option<Value>, serde_json::Error> {
+    world
+        .get_resource::<R>()
+        .map(serde_json::to_value)
+        .transpose()
+}
+
+fn load_resource<R: Resource + DeserializeOwned>(
+    world: &mut World,
+    _entities: &[Entity],
+    value: Value,
+) -> Result<(), SnapshotError> {
+    let resource: R = serde_json::from_value(value).map_err(|source| SnapshotError::Codec {
+        name: std::any::type_name::<R>().into(),
+        source,
+    })?;
+    world.insert_resource(resource);
+    Ok(())
+}
+
+impl StateTypes {
+    /// Add component `T`, stored under `name` (names are part of the snapshot format).
+    pub fn component<T: Component + Serialize + DeserializeOwned>(
+        mut self,
+        name: &'static str,
+    ) -> Self {
+        self.entries.retain(|e| e.name != name);
+        self.entries.push(Entry {
+            name,
+            component: true,
+            save: save_component::<T>,
+            load: load_component::<T>,
+        });
+        self
+    }
+
+    /// Add resource `R`, stored under `name`.
+    pub fn resource<R: Resource + Serialize + DeserializeOwned>(
+        mut self,
+        name: &'static str,
+    ) -> Self {
+        self.entries.retain(|e| e.name != name);
+        self.entries.push(Entry {
+            name,
+            component: false,
+            save: save_resource::<R>,
+            load: load_resource::<R>,
+        });
+        self
+    }
+
+    /// Names of the registered types, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name).collect()
+    }
+}
+
+/// The state of a world: its entities' registered components and its resources.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorldSnapshot {
-    /// Round after which the snapshot was taken.
-    pub round: u32,
-    /// The population's vocabulary.
-    pub schema: PopulationSchema,
-    /// The agents.
-    pub agents: Vec<AgentSnapshot>,
+    /// Entities held, agents first (in id order), then the mechanism's own.
+    pub entities: usize,
+    /// Agents among them (the roster).
+    pub agents: usize,
+    /// Per registered component: `(entity position, value)` pairs; per resource: its value.
+    pub values: BTreeMap<String, Value>,
 }
 
-/// Capture the agents of `world` (spawned by [`crate::world::spawn_population`]).
-pub fn snapshot(world: &World, round: u32) -> WorldSnapshot {
-    let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
-    let agents = roster
-        .0
-        .iter()
-        .filter_map(|&e| {
-            Some(AgentSnapshot {
-                id: *world.get::<AgentId>(e)?,
-                identity: world.get::<Identity>(e)?.clone(),
-                demographics: world.get::<Demographics>(e)?.clone(),
-                traits: world.get::<Traits>(e)?.clone(),
-                opinions: world.get::<Opinions>(e)?.clone(),
-                memory: world.get::<Memory>(e)?.clone(),
+impl WorldSnapshot {
+    /// Copy the registered state of `world`.
+    pub fn capture(world: &World, types: &StateTypes) -> Result<Self, SnapshotError> {
+        let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
+        let mut entities = roster.0.clone();
+        // The mechanism's own entities: any other entity holding a registered component.
+        let agents: std::collections::HashSet<Entity> = roster.0.iter().copied().collect();
+        let mut others: Vec<Entity> = world
+            .iter_entities()
+            .map(|e| e.id())
+            .filter(|e| !agents.contains(e))
+            .filter(|&e| {
+                types
+                    .entries
+                    .iter()
+                    .filter(|x| x.component)
+                    .any(|x| (x.save)(world, &[e]).is_ok_and(|v| v.is_some()))
             })
+            .collect();
+        others.sort_by_key(|e| e.index_u32());
+        entities.extend(others);
+        let mut values = BTreeMap::new();
+        for entry in &types.entries {
+            let value = (entry.save)(world, &entities).map_err(|source| SnapshotError::Codec {
+                name: entry.name.into(),
+                source,
+            })?;
+            if let Some(value) = value {
+                values.insert(entry.name.to_string(), value);
+            }
+        }
+        Ok(Self {
+            entities: entities.len(),
+            agents: roster.len(),
+            values,
         })
-        .collect();
-    WorldSnapshot {
-        round,
-        schema: world
-            .get_resource::<PopulationSchema>()
-            .cloned()
-            .unwrap_or_default(),
-        agents,
+    }
+
+    /// Rebuild a world holding the same state: the same entities in the same order,
+    /// the same components and resources, the roster of its agents.
+    pub fn restore(&self, types: &StateTypes) -> Result<World, SnapshotError> {
+        let mut world = World::new();
+        let entities: Vec<Entity> = (0..self.entities)
+            .map(|_| world.spawn_empty().id())
+            .collect();
+        for entry in &types.entries {
+            if let Some(value) = self.values.get(entry.name) {
+                (entry.load)(&mut world, &entities, value.clone())?;
+            }
+        }
+        world.insert_resource(Roster(entities[..self.agents.min(entities.len())].to_vec()));
+        Ok(world)
     }
 }
 
-/// Rebuild a world from a snapshot: same ids, same order, same components.
-pub fn restore(snapshot: WorldSnapshot) -> World {
-    let mut world = World::new();
-    let mut roster = Vec::with_capacity(snapshot.agents.len());
-    for a in snapshot.agents {
-        roster.push(
-            world
-                .spawn((
-                    a.id,
-                    a.identity,
-                    a.demographics,
-                    a.traits,
-                    a.opinions,
-                    a.memory,
-                ))
-                .id(),
-        );
-    }
-    world.insert_resource(snapshot.schema);
-    world.insert_resource(Roster(roster));
-    world
+/// A run paused after a round: enough to continue it exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSnapshot {
+    /// The last round played.
+    pub round: u32,
+    /// Totals so far.
+    pub outcome: RunOutcome,
+    /// Shared events of the last round (agents perceive them next round).
+    pub events: Vec<Event>,
+    /// The world's state.
+    pub world: WorldSnapshot,
 }
 
 #[cfg(test)]
@@ -92,8 +259,11 @@ mod tests {
     use crate::components::{AttrValue, MemoryKind, Persona};
     use crate::world::spawn_population;
 
+    #[derive(Component, Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Moderator(u32);
+
     #[test]
-    fn a_world_survives_a_json_round_trip() {
+    fn a_world_survives_a_json_round_trip_with_its_own_entities() {
         let mut world = World::new();
         let personas = (0..5)
             .map(|i| Persona {
@@ -110,9 +280,19 @@ mod tests {
             .get_mut::<Memory>(roster.0[2])
             .unwrap()
             .remember(1, MemoryKind::Said, "hello");
-        let before = snapshot(&world, 1);
+        world.spawn((Moderator(7), Memory::with_capacity(3)));
+        let types = StateTypes::default().component::<Moderator>("moderator");
+        let before = WorldSnapshot::capture(&world, &types).unwrap();
+        assert_eq!((before.entities, before.agents), (6, 5));
         let json = serde_json::to_string(&before).unwrap();
-        let restored = restore(serde_json::from_str(&json).unwrap());
-        assert_eq!(snapshot(&restored, 1), before);
+        let restored =
+            WorldSnapshot::restore(&serde_json::from_str(&json).unwrap(), &types).unwrap();
+        assert_eq!(WorldSnapshot::capture(&restored, &types).unwrap(), before);
+        let roster = restored.resource::<Roster>();
+        assert_eq!(roster.len(), 5);
+        assert_eq!(
+            restored.get::<Memory>(roster.0[2]).unwrap().items().count(),
+            1
+        );
     }
 }

@@ -70,21 +70,6 @@ impl Default for Traits {
     }
 }
 
-/// A stance on one topic: where the agent stands and how sure it is.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Opinion {
-    /// Topic name, as the mechanism or scenario defines it.
-    pub topic: Box<str>,
-    /// Position on the topic's scale (mechanisms define the scale; -1..1 by convention).
-    pub stance: f32,
-    /// Certainty in 0..1.
-    pub confidence: f32,
-}
-
-/// What the agent believes; mechanisms read and update it.
-#[derive(Component, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Opinions(pub Vec<Opinion>);
-
 /// Whether the agent itself saw, said or thought a remembered thing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MemoryKind {
@@ -283,6 +268,4 @@ pub struct Persona {
     pub demographics: Demographics,
     /// Personality traits.
     pub traits: Traits,
-    /// Initial opinions.
-    pub opinions: Opinions,
 }

@@ -5,10 +5,12 @@
 //! the previous round's (which mechanisms project into memories when a round starts);
 //! everything is streamed to the `events` table as rounds end.
 
+use serde::{Deserialize, Deserializer, Serialize};
+
 use crate::components::AgentId;
 
 /// Who may know about an event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Visibility {
     /// Everyone in the run.
     Public,
@@ -16,6 +18,42 @@ pub enum Visibility {
     Private,
     /// The actor and the listed agents.
     Audience(Vec<AgentId>),
+}
+
+/// Event kinds are a small fixed vocabulary: a restored kind is stored once for the
+/// life of the process.
+fn intern(text: String) -> &'static str {
+    static KINDS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut kinds = KINDS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = kinds.iter().find(|k| **k == text) {
+        return k;
+    }
+    let k: &'static str = Box::leak(text.into_boxed_str());
+    kinds.push(k);
+    k
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Stored {
+            round: u32,
+            actor: Option<AgentId>,
+            kind: String,
+            target: Option<AgentId>,
+            visibility: Visibility,
+            payload: String,
+        }
+        let e = Stored::deserialize(d)?;
+        Ok(Event {
+            round: e.round,
+            actor: e.actor,
+            kind: intern(e.kind),
+            target: e.target,
+            visibility: e.visibility,
+            payload: e.payload,
+        })
+    }
 }
 
 impl Visibility {
@@ -29,7 +67,7 @@ impl Visibility {
 }
 
 /// One thing that happened.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Event {
     /// Round it happened in.
     pub round: u32,
@@ -136,6 +174,13 @@ impl EventLog {
     /// Close the round: its shared events become the previous round's.
     pub fn end_round(&mut self) {
         self.previous = std::mem::take(&mut self.current);
+    }
+
+    /// Continue a log after a snapshot: `previous` are the shared events of the last
+    /// round played.
+    pub fn resume(&mut self, previous: Vec<Event>) {
+        self.current.clear();
+        self.previous = previous;
     }
 }
 

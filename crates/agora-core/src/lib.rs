@@ -23,7 +23,7 @@ pub mod world;
 
 pub use components::{
     AgentId, AttrKind, AttrValue, AttributeDef, Demographics, Identity, Memory, MemoryKind,
-    Opinion, Opinions, Persona, PopulationSchema, Traits,
+    Persona, PopulationSchema, Traits,
 };
 pub use events::{Event, EventLog, Visibility};
 pub use mechanism::{Ask, Decision, Flow, Mechanism, RoundCtx};
@@ -44,6 +44,9 @@ pub enum RunError {
         "replay found a call that is not in the cache; the scenario, seed or model differ from the cached run (use --cache write to call the model)"
     )]
     Replay,
+    /// The run's state could not be captured or restored.
+    #[error("snapshot: {0}")]
+    Snapshot(String),
     /// A mechanism hit a condition it cannot continue from.
     #[error("{mechanism}: {message}")]
     Mechanism {

@@ -19,9 +19,10 @@ use ron::error::{Position, Span, SpannedError};
 use serde::de::DeserializeOwned;
 
 use crate::RunError;
+use crate::checkpoint::StateTypes;
 use crate::mechanism::Mechanism;
 use crate::record::{Recorder, RunInfo};
-use crate::scheduler::{Progress, RunOutcome, SchedulerLimits, run_rounds};
+use crate::scheduler::{Progress, RunControl, RunEnd, SchedulerLimits, play_rounds};
 
 /// A problem in a mechanism's settings found after parsing (a file that cannot be
 /// read, a reference that names nothing), with the text that locates it.
@@ -79,6 +80,12 @@ pub trait MechanismDef: Send + Sync + 'static {
     /// The rule-based policies of the `rules` backend for these settings.
     fn rule_backend(settings: &Self::Settings) -> RuleBackend;
 
+    /// Add the components and resources the mechanism keeps in the world, so that a
+    /// snapshot after any round holds everything that changes during a run.
+    fn state_types(types: StateTypes) -> StateTypes {
+        types
+    }
+
     /// Build the mechanism for one run: resolve what it needs from the world and open
     /// its tables.
     fn build(settings: &Self::Settings, build: Build<'_>) -> Result<Self::Mechanism, RunError>;
@@ -100,6 +107,8 @@ pub struct Play<'a> {
     pub limits: SchedulerLimits,
     /// Progress observer.
     pub progress: &'a mut dyn Progress,
+    /// Fresh or resumed, and whether to pause (the state types are filled in).
+    pub control: RunControl,
 }
 
 /// Settings of a registered mechanism, with the mechanism's type erased.
@@ -110,7 +119,8 @@ trait ErasedSettings: fmt::Debug + Send + Sync {
     fn drivers(&self) -> Vec<String>;
     fn check(&self) -> Vec<SettingsIssue>;
     fn rule_backend(&self) -> RuleBackend;
-    fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunOutcome, RunError>>;
+    fn state_types(&self) -> StateTypes;
+    fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
@@ -147,8 +157,13 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
         D::rule_backend(&self.0)
     }
 
-    fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunOutcome, RunError>> {
+    fn state_types(&self) -> StateTypes {
+        D::state_types(StateTypes::default())
+    }
+
+    fn play<'a>(&'a self, mut play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>> {
         async move {
+            play.control.state = self.state_types();
             let info = play.recorder.info().clone();
             let mut mechanism = D::build(
                 &self.0,
@@ -159,7 +174,7 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
                     info: &info,
                 },
             )?;
-            run_rounds(
+            play_rounds(
                 &mut mechanism,
                 play.world,
                 play.recorder,
@@ -167,6 +182,7 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
                 play.max_rounds,
                 play.limits,
                 play.progress,
+                &play.control,
             )
             .await
         }
@@ -229,8 +245,15 @@ impl MechanismSettings {
         self.0.as_any().downcast_ref::<D::Settings>()
     }
 
-    /// Build the mechanism for a run and play it until it stops.
-    pub fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunOutcome, RunError>> {
+    /// The serializable state a run of this mechanism keeps in its world: the
+    /// engine's own types and the mechanism's.
+    pub fn state_types(&self) -> StateTypes {
+        self.0.state_types()
+    }
+
+    /// Build the mechanism for a run (on a fresh world, or one restored from a
+    /// snapshot) and play it until it stops or pauses.
+    pub fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>> {
         self.0.play(play)
     }
 }

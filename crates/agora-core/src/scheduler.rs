@@ -13,6 +13,7 @@ use bevy_ecs::prelude::*;
 use futures::StreamExt;
 
 use crate::RunError;
+use crate::checkpoint::{RunSnapshot, StateTypes, WorldSnapshot};
 use crate::components::AgentId;
 use crate::events::EventLog;
 pub use crate::mechanism::{Ask, Decision, Flow, Mechanism, RoundCtx};
@@ -32,7 +33,7 @@ pub struct Silent;
 impl Progress for Silent {}
 
 /// Totals of a finished run.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunOutcome {
     /// Rounds played.
     pub rounds: u32,
@@ -122,29 +123,82 @@ pub async fn run_rounds<M: Mechanism>(
     limits: SchedulerLimits,
     progress: &mut dyn Progress,
 ) -> Result<RunOutcome, RunError> {
+    let control = RunControl::default();
+    match play_rounds(
+        mechanism, world, recorder, model, max_rounds, limits, progress, &control,
+    )
+    .await?
+    {
+        RunEnd::Finished(outcome) => Ok(outcome),
+        RunEnd::Paused(snapshot) => Ok(snapshot.outcome),
+    }
+}
+
+/// Where a run starts and whether it pauses.
+#[derive(Clone, Default)]
+pub struct RunControl {
+    /// Continue after the snapshot's round (its world already restored) instead of
+    /// starting fresh.
+    pub resume: Option<RunSnapshot>,
+    /// Stop after this round and hand back a snapshot instead of finishing.
+    pub pause_after: Option<u32>,
+    /// The run's serializable state types (for the snapshot taken when pausing).
+    pub state: StateTypes,
+}
+
+/// How a call to [`play_rounds`] ended.
+#[derive(Debug)]
+pub enum RunEnd {
+    /// The run is over: the mechanism stopped, the round limit or the budget was reached.
+    Finished(RunOutcome),
+    /// The run paused after a round; the snapshot continues it.
+    Paused(Box<RunSnapshot>),
+}
+
+/// Play `mechanism` as [`run_rounds`] does, starting fresh or from `control.resume`,
+/// and pausing after `control.pause_after` if set.
+#[allow(clippy::too_many_arguments)]
+pub async fn play_rounds<M: Mechanism>(
+    mechanism: &mut M,
+    world: &mut World,
+    recorder: &mut Recorder,
+    model: &dyn ChatModel,
+    max_rounds: u32,
+    limits: SchedulerLimits,
+    progress: &mut dyn Progress,
+    control: &RunControl,
+) -> Result<RunEnd, RunError> {
     let info = recorder.info().clone();
     let mut events = EventLog::new(recorder.open(tables::events_table())?);
     let tables = CallTables {
         llm_calls: recorder.open(tables::llm_calls_table())?,
     };
     let reads_text = model.reads_messages();
-    {
-        let mut ctx = RoundCtx {
-            round: 0,
-            info: &info,
-            recorder,
-            events: &mut events,
-            reads_text,
-        };
-        mechanism.setup(world, &mut ctx)?;
-    }
     let mut outcome = RunOutcome::default();
+    let first = match &control.resume {
+        Some(snapshot) => {
+            events.resume(snapshot.events.clone());
+            outcome = snapshot.outcome.clone();
+            snapshot.round + 1
+        }
+        None => {
+            let mut ctx = RoundCtx {
+                round: 0,
+                info: &info,
+                recorder,
+                events: &mut events,
+                reads_text,
+            };
+            mechanism.setup(world, &mut ctx)?;
+            outcome.stop_reason = "max_rounds".into();
+            1
+        }
+    };
     let max_rounds = max_rounds.min(mechanism.max_rounds());
-    outcome.stop_reason = "max_rounds".into();
     // Calls each agent made this round, by entity index (an agent may act in several steps).
     let mut calls = CallCounter::default();
 
-    for round in 1..=max_rounds {
+    for round in first..=max_rounds {
         progress.round_started(round, max_rounds);
         let mut ctx = RoundCtx {
             round,
@@ -186,6 +240,16 @@ pub async fn run_rounds<M: Mechanism>(
             outcome.stop_reason = reason;
             break;
         }
+        if control.pause_after == Some(round) && round < max_rounds {
+            let world = WorldSnapshot::capture(world, &control.state)
+                .map_err(|e| RunError::Snapshot(e.to_string()))?;
+            return Ok(RunEnd::Paused(Box::new(RunSnapshot {
+                round,
+                outcome,
+                events: events.previous().to_vec(),
+                world,
+            })));
+        }
     }
     let mut ctx = RoundCtx {
         round: outcome.rounds,
@@ -196,7 +260,7 @@ pub async fn run_rounds<M: Mechanism>(
     };
     mechanism.finish(world, &mut ctx)?;
     recorder.flush()?;
-    Ok(outcome)
+    Ok(RunEnd::Finished(outcome))
 }
 
 /// Why the run must stop for its budget, if it must.
@@ -344,15 +408,17 @@ fn record_call(
             r.latency.as_secs_f64() * 1000.0,
             Some(&r.meta),
         ),
+        // A failed call still counts the tokens and cost of the attempts that reached
+        // the model (answers that failed validation, a repair).
         Err(e) => {
             outcome.errors += 1;
-            ("error", Some(e.to_string()), Default::default(), 0.0, None)
+            ("error", Some(e.to_string()), e.usage(), 0.0, e.meta())
         }
     };
-    let attempts = meta.map_or_else(
-        || answer.as_ref().err().map_or(0, LlmError::attempts),
-        |m| m.attempts,
-    );
+    let attempts = match answer {
+        Ok(r) => r.meta.attempts,
+        Err(e) => e.attempts(),
+    };
     let cache_hit = meta.is_some_and(|m| m.cache_hit);
     let cost = meta.and_then(|m| m.cost_usd);
     outcome.prompt_tokens += u64::from(usage.prompt_tokens);

@@ -17,7 +17,7 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 /// Word counts of one text, in word order (deterministic iteration).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WordCounts {
     counts: BTreeMap<String, u32>,
     norm: f64,

@@ -36,7 +36,6 @@ pub fn spawn_population(
                 p.identity,
                 p.demographics,
                 p.traits,
-                p.opinions,
                 Memory::with_capacity(memory_capacity),
             ))
             .id();

@@ -3,7 +3,9 @@
 //! It answers `POST /v1/chat/completions` with JSON that conforms to the request's
 //! `response_format` schema, after a configurable latency, with a capacity limit
 //! (requests beyond it get 429 with `Retry-After`) and injected faults: 429, 500,
-//! malformed JSON, answers that break the schema, and hangs. Faults and answers are
+//! malformed JSON, answers that break the schema, and hangs. It can also send a given
+//! `Retry-After` header with its 429s, and echo the caller's API key back in answers
+//! and errors, to test that clients survive and scrub them. Faults and answers are
 //! drawn from a hash of the request body and how often that body was seen, so the
 //! same run meets the same faults whatever order its requests arrive in.
 
@@ -39,6 +41,20 @@ pub struct Faults {
     pub hang: f64,
 }
 
+/// Where the server echoes the caller's API key (the `Authorization` bearer token),
+/// as careless or hostile servers do; for testing that the key is scrubbed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EchoKey {
+    /// Inside every string of a valid answer (answers without strings gain none).
+    InAnswer,
+    /// As an answer that breaks the schema: `{"answer": "KEY"}`.
+    InInvalidAnswer,
+    /// As content that is not JSON.
+    InMalformedAnswer,
+    /// In the body of a 400 error.
+    InError,
+}
+
 /// How the fake server behaves.
 #[derive(Clone, Debug)]
 pub struct FakeConfig {
@@ -54,6 +70,10 @@ pub struct FakeConfig {
     pub seed: u64,
     /// Answer 400 to `json_schema` response formats, like servers without structured output.
     pub reject_json_schema: bool,
+    /// Send exactly this `Retry-After` header (and no `retry-after-ms`) with every 429.
+    pub retry_after_header: Option<String>,
+    /// Echo the caller's API key back.
+    pub echo_key: Option<EchoKey>,
 }
 
 impl Default for FakeConfig {
@@ -65,6 +85,8 @@ impl Default for FakeConfig {
             faults: Faults::default(),
             seed: 0,
             reject_json_schema: false,
+            retry_after_header: None,
+            echo_key: None,
         }
     }
 }
@@ -185,7 +207,15 @@ async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     };
     let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     stats.peak_in_flight.fetch_max(now, Ordering::SeqCst);
-    let response = answer(&shared, &body).await;
+    let key = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(|auth| auth.strip_prefix("Bearer ").unwrap_or(auth).to_string())
+        .unwrap_or_default();
+    let response = match shared.config.echo_key {
+        Some(echo) => echo_key(&shared, &body, echo, &key).await,
+        None => answer(&shared, &body).await,
+    };
     stats.in_flight.fetch_sub(1, Ordering::SeqCst);
     response
 }
@@ -266,11 +296,54 @@ async fn answer(shared: &Shared, body: &[u8]) -> Response {
         (None, Some("invalid_answer")) => "{}".to_string(),
         (None, _) => json!({ "answer": 1 }).to_string(),
     };
+    completion(shared, &request, body, &content)
+}
+
+/// An answer that carries `key` where `echo` says.
+async fn echo_key(shared: &Shared, body: &[u8], echo: EchoKey, key: &str) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return error(StatusCode::BAD_REQUEST, "the request body is not JSON");
+    };
+    let content = match echo {
+        EchoKey::InError => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Incorrect API key provided: {key}. You passed {key}."),
+            );
+        }
+        EchoKey::InAnswer => {
+            let schema = request
+                .pointer("/response_format/json_schema/schema")
+                .cloned()
+                .unwrap_or(json!({ "type": "object" }));
+            let mut rng = Pcg64Mcg::seed_from_u64(fnv1a(body));
+            let mut value = instance(&schema, &mut rng);
+            with_key(&mut value, key);
+            value.to_string()
+        }
+        EchoKey::InInvalidAnswer => json!({ "answer": key }).to_string(),
+        EchoKey::InMalformedAnswer => format!("my key is {key}, not JSON"),
+    };
+    completion(shared, &request, body, &content)
+}
+
+/// Put `key` into every string of `value`.
+fn with_key(value: &mut Value, key: &str) {
+    match value {
+        Value::String(text) => *text = format!("{key} {text}"),
+        Value::Array(items) => items.iter_mut().for_each(|v| with_key(v, key)),
+        Value::Object(map) => map.values_mut().for_each(|v| with_key(v, key)),
+        _ => {}
+    }
+}
+
+/// A chat completion whose message is `content`.
+fn completion(shared: &Shared, request: &Value, body: &[u8], content: &str) -> Response {
     let prompt_tokens = body.len() as u64 / 4;
     let completion_tokens = (content.len() as u64 / 4).max(1);
     shared.stats.completions.fetch_add(1, Ordering::SeqCst);
     axum::Json(json!({
-        "id": format!("chatcmpl-{hash:x}"),
+        "id": format!("chatcmpl-{:x}", fnv1a(body)),
         "object": "chat.completion",
         "created": 0,
         "model": request.get("model").cloned().unwrap_or(Value::Null),
@@ -282,6 +355,12 @@ async fn answer(shared: &Shared, body: &[u8]) -> Response {
 
 fn rate_limited(config: &FakeConfig, message: &str) -> Response {
     let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);
+    if let Some(header) = &config.retry_after_header {
+        if let Ok(value) = HeaderValue::from_str(header) {
+            response.headers_mut().insert("retry-after", value);
+        }
+        return response;
+    }
     let ms = config.retry_after.as_millis().to_string();
     let secs = config.retry_after.as_secs_f64().ceil().to_string();
     if let (Ok(ms), Ok(secs)) = (HeaderValue::from_str(&ms), HeaderValue::from_str(&secs)) {
@@ -420,6 +499,46 @@ mod tests {
         }
         let share = after_limited.1 as f64 / after_limited.0 as f64;
         assert!((0.4..0.6).contains(&share), "P(429 | 429 before) = {share}");
+    }
+
+    #[tokio::test]
+    async fn a_given_retry_after_is_sent_verbatim_and_keys_are_echoed_where_asked() {
+        let config = FakeConfig {
+            faults: Faults {
+                rate_limited: 1.0,
+                ..Faults::default()
+            },
+            retry_after_header: Some("1e300".into()),
+            ..FakeConfig::default()
+        };
+        let shared = Shared {
+            config,
+            slots: None,
+            seen: Mutex::new(HashMap::new()),
+            stats: Arc::new(Stats::default()),
+        };
+        let response = answer(&shared, b"{}").await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "1e300");
+        assert!(response.headers().get("retry-after-ms").is_none());
+        let body = json!({
+            "response_format": { "json_schema": { "schema": {
+                "type": "object", "properties": { "why": { "type": "string" } }
+            } } }
+        })
+        .to_string();
+        for echo in [
+            EchoKey::InAnswer,
+            EchoKey::InInvalidAnswer,
+            EchoKey::InMalformedAnswer,
+            EchoKey::InError,
+        ] {
+            let response = echo_key(&shared, body.as_bytes(), echo, "k3y").await;
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            assert!(String::from_utf8_lossy(&bytes).contains("k3y"), "{echo:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Run the fake OpenAI-compatible server on its own, for benchmarks and manual tests.
 //!
 //! Usage: agora-fake-openai [--port P] [--latency-ms L] [--capacity C] [--fault-rate F]
-//!                          [--hang-rate H] [--seed S]
-//! A fault rate F splits evenly into 429s, 500s and malformed bodies.
+//!                          [--hang-rate H] [--seed S] [--retry-after VALUE]
+//! A fault rate F splits evenly into 429s, 500s and malformed bodies; `--retry-after`
+//! sends VALUE verbatim as the `Retry-After` header of every 429.
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--hang-rate" => config.faults.hang = value.parse()?,
             "--seed" => config.seed = value.parse()?,
+            "--retry-after" => config.retry_after_header = Some(value),
             other => return Err(format!("unknown option {other}").into()),
         }
     }

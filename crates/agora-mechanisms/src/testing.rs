@@ -14,8 +14,7 @@ use bevy_ecs::prelude::*;
 
 /// A finished in-process run.
 pub struct Finished<M> {
-    /// The mechanism after its last round.
-    pub mechanism: M,
+    _mechanism: std::marker::PhantomData<M>,
     /// The run's totals.
     pub outcome: RunOutcome,
     /// The world after the run.
@@ -81,10 +80,20 @@ pub fn run_in_process<M: Mechanism>(
         .into_iter()
         .map(|t| (t.name, t.rows))
         .collect();
+    drop(mechanism);
     Finished {
-        mechanism,
+        _mechanism: std::marker::PhantomData,
         outcome,
         world,
         rows,
+    }
+}
+
+impl Finished<crate::auction::Auction> {
+    /// The lots closed in the run, in order.
+    pub fn lots(&self) -> &[crate::auction::LotOutcome] {
+        self.world
+            .get_resource::<crate::auction::ClosedLots>()
+            .map_or(&[], |c| c.0.as_slice())
     }
 }

@@ -18,6 +18,24 @@ pub struct Usage {
     pub cached_tokens: u32,
 }
 
+impl Usage {
+    /// The tokens of `self` and `other` together.
+    pub fn plus(&self, other: &Usage) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
+            completion_tokens: self
+                .completion_tokens
+                .saturating_add(other.completion_tokens),
+            cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
+        }
+    }
+
+    /// Whether no token was counted.
+    pub fn is_zero(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
 /// How a call went, beyond its answer: filled in by the middleware around a backend.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CallMeta {
@@ -61,7 +79,10 @@ impl ChatResponse {
 }
 
 /// Why a call produced no usable answer.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// Serializable so that the call cache can store a call that ended in an answer the
+/// schema rejects and replay exactly the same failure.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum LlmError {
     /// The backend has no policy or capability for this kind of decision.
     #[error("model `{model}` cannot answer `{task}` decisions: {hint}")]
@@ -113,12 +134,25 @@ pub enum LlmError {
         /// The last error.
         last: Box<LlmError>,
     },
+    /// A failed call whose attempts reached the model: the failure, with the tokens
+    /// those attempts used and how the call went. It reads exactly as `error`.
+    #[error("{error}")]
+    Spent {
+        /// Why the call failed.
+        error: Box<LlmError>,
+        /// Tokens of every attempt that reached the model.
+        usage: Usage,
+        /// Attempts, cost of the tokens, and whether the failure was replayed from the
+        /// call cache.
+        meta: CallMeta,
+    },
 }
 
 impl LlmError {
     /// Whether trying again may help: timeouts, connection failures, 429 and 5xx.
     pub fn is_retryable(&self) -> bool {
         match self {
+            LlmError::Spent { error, .. } => error.is_retryable(),
             LlmError::Http { status, .. } => *status == 429 || *status >= 500,
             LlmError::Timeout(_) | LlmError::Transport(_) => true,
             _ => false,
@@ -129,8 +163,106 @@ impl LlmError {
     pub fn attempts(&self) -> u32 {
         match self {
             LlmError::GaveUp { attempts, .. } => *attempts,
+            LlmError::Spent { error, meta, .. } => meta.attempts.max(error.attempts()),
             LlmError::CacheMiss | LlmError::Unsupported { .. } | LlmError::InvalidRequest(_) => 0,
             _ => 1,
+        }
+    }
+
+    /// Tokens that the failed call's attempts used (zero when none reached the model).
+    pub fn usage(&self) -> Usage {
+        match self {
+            LlmError::Spent { usage, .. } => *usage,
+            LlmError::GaveUp { last, .. } => last.usage(),
+            _ => Usage::default(),
+        }
+    }
+
+    /// How the failed call went (attempts, cost, cache hit), when it reached the model.
+    pub fn meta(&self) -> Option<&CallMeta> {
+        match self {
+            LlmError::Spent { meta, .. } => Some(meta),
+            LlmError::GaveUp { last, .. } => last.meta(),
+            _ => None,
+        }
+    }
+
+    /// The failure itself, without the accounting of [`LlmError::Spent`].
+    pub fn cause(&self) -> &LlmError {
+        match self {
+            LlmError::Spent { error, .. } => error.cause(),
+            other => other,
+        }
+    }
+
+    /// The final attempt's failure, through [`LlmError::Spent`] and [`LlmError::GaveUp`].
+    pub fn last(&self) -> &LlmError {
+        match self.cause() {
+            LlmError::GaveUp { last, .. } => last.last(),
+            other => other,
+        }
+    }
+
+    /// This error with `f` applied to every message text it carries (to scrub a
+    /// secret, say).
+    pub fn map_messages(self, f: &dyn Fn(String) -> String) -> LlmError {
+        match self {
+            LlmError::Unsupported { model, task, hint } => LlmError::Unsupported {
+                model: f(model),
+                task: f(task),
+                hint: f(hint),
+            },
+            LlmError::InvalidRequest(m) => LlmError::InvalidRequest(f(m)),
+            LlmError::Malformed(m) => LlmError::Malformed(f(m)),
+            LlmError::Backend(m) => LlmError::Backend(f(m)),
+            LlmError::Http {
+                status,
+                message,
+                retry_after,
+            } => LlmError::Http {
+                status,
+                message: f(message),
+                retry_after,
+            },
+            LlmError::Transport(m) => LlmError::Transport(f(m)),
+            LlmError::SchemaMismatch(m) => LlmError::SchemaMismatch(f(m)),
+            LlmError::GaveUp { attempts, last } => LlmError::GaveUp {
+                attempts,
+                last: Box::new(last.map_messages(f)),
+            },
+            LlmError::Spent {
+                error,
+                usage,
+                mut meta,
+            } => {
+                meta.repaired = meta.repaired.map(f);
+                LlmError::Spent {
+                    error: Box::new(error.map_messages(f)),
+                    usage,
+                    meta,
+                }
+            }
+            other @ (LlmError::Timeout(_) | LlmError::CacheMiss) => other,
+        }
+    }
+
+    /// This error without any [`LlmError::Spent`] wrapper (also inside
+    /// [`LlmError::GaveUp`]), and the tokens the outermost wrapper counted.
+    pub fn into_unspent(self) -> (LlmError, Usage) {
+        match self {
+            // The outer accounting covers everything inside it.
+            LlmError::Spent { error, usage, .. } => (error.into_unspent().0, usage),
+            LlmError::GaveUp { attempts, last } => {
+                let (last, usage) = last.into_unspent();
+                (
+                    LlmError::GaveUp {
+                        attempts,
+                        last: Box::new(last),
+                    },
+                    usage,
+                )
+            }
+            other => (other, Usage::default()),
         }
     }
 }
@@ -159,5 +291,55 @@ pub trait ChatModel: Send + Sync {
     /// immediate answers skip the machinery that keeps slow calls in flight.
     fn answer_now(&self, _request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spent() -> LlmError {
+        LlmError::Spent {
+            error: Box::new(LlmError::GaveUp {
+                attempts: 2,
+                last: Box::new(LlmError::SchemaMismatch(
+                    "$.answer: 9 is above the maximum 5".into(),
+                )),
+            }),
+            usage: Usage {
+                prompt_tokens: 200,
+                completion_tokens: 20,
+                cached_tokens: 0,
+            },
+            meta: CallMeta {
+                attempts: 2,
+                cost_usd: Some(0.5),
+                ..CallMeta::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_spent_failure_reads_as_its_cause_and_carries_its_accounting() {
+        let error = spent();
+        assert_eq!(
+            error.to_string(),
+            "gave up after 2 attempts: the answer does not match the schema: $.answer: 9 is above the maximum 5"
+        );
+        assert_eq!(error.usage().prompt_tokens, 200);
+        assert_eq!(error.meta().and_then(|m| m.cost_usd), Some(0.5));
+        assert_eq!(error.attempts(), 2);
+        assert!(matches!(error.last(), LlmError::SchemaMismatch(_)));
+        let (bare, usage) = error.clone().into_unspent();
+        assert!(matches!(bare, LlmError::GaveUp { .. }));
+        assert_eq!(usage, error.usage());
+        let text = serde_json::to_string(&error).unwrap();
+        assert_eq!(serde_json::from_str::<LlmError>(&text).unwrap(), error);
+    }
+
+    #[test]
+    fn messages_can_be_rewritten_everywhere() {
+        let scrubbed = spent().map_messages(&|m| m.replace("9", "#"));
+        assert!(!scrubbed.to_string().contains('9'), "{scrubbed}");
     }
 }

@@ -15,8 +15,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use agora_core::components::{
-    AttrKind, AttrValue, AttributeDef, Demographics, Identity, Opinions, Persona, PopulationSchema,
-    Traits,
+    AttrKind, AttrValue, AttributeDef, Demographics, Identity, Persona, PopulationSchema, Traits,
 };
 use agora_core::seed::{SeedStream, purpose};
 
@@ -241,7 +240,6 @@ fn persona(
         },
         demographics,
         traits,
-        opinions: Opinions::default(),
     }
 }
 

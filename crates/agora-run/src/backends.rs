@@ -75,6 +75,8 @@ pub struct CallOptions {
     pub prices: Option<PathBuf>,
     /// Ask for JSON mode instead of structured output.
     pub json_mode: bool,
+    /// Ask again the calls cached as failed instead of replaying their failure.
+    pub retry_failed: bool,
 }
 
 impl CallOptions {
@@ -126,6 +128,7 @@ impl CallOptions {
             limits,
             prices: self.price_table()?,
             cache,
+            retry_failed: self.retry_failed,
         })
     }
 }

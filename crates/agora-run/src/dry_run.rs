@@ -10,7 +10,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use agora_core::Play;
-use agora_core::scheduler::{SchedulerLimits, Silent};
+use agora_core::scheduler::{RunControl, SchedulerLimits, Silent};
 use agora_export::OutputLayout;
 use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, ModelSpec, RuleBackend};
 use agora_scenario::{ExperimentPlan, Scenario};
@@ -116,6 +116,7 @@ pub fn estimate(
             max_rounds: plan.max_rounds,
             limits: SchedulerLimits::default(),
             progress: &mut Silent,
+            control: RunControl::default(),
         }))
         .map_err(|source| ExperimentError::Run {
             arm: "dry-run".into(),

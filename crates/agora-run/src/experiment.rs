@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use agora_core::Play;
-use agora_core::scheduler::SchedulerLimits;
+use agora_core::scheduler::{RunControl, RunEnd, SchedulerLimits};
 use agora_export::{Manifest, OutputLayout, RunRecord};
 use agora_scenario::{ExperimentPlan, RunPlan, Scenario};
 
@@ -219,13 +219,20 @@ fn perform_run(
         max_rounds: plan.max_rounds,
         limits,
         progress: observer.as_mut(),
+        control: RunControl::default(),
     }));
     drop(observer);
-    let outcome = played.map_err(|source| ExperimentError::Run {
-        arm: run.arm.clone(),
-        replicate: run.replicate,
-        source: Box::new(source),
-    })?;
+    let outcome = match played {
+        Ok(RunEnd::Finished(outcome)) => outcome,
+        Ok(RunEnd::Paused(snapshot)) => snapshot.outcome,
+        Err(source) => {
+            return Err(ExperimentError::Run {
+                arm: run.arm.clone(),
+                replicate: run.replicate,
+                source: Box::new(source),
+            });
+        }
+    };
     let tables = setup.recorder.close()?;
     let record = RunRecord {
         run_id: run.run_id.clone(),

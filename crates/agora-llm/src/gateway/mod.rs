@@ -5,13 +5,15 @@
 //! accounting right, outermost first:
 //!
 //! 1. [`Cached`]: answers repeated calls from the on-disk call cache (or fails loudly
-//!    in replay mode) and stores new answers;
+//!    in replay mode) and stores new answers, durable at once, including calls whose
+//!    answers failed validation (replayed as the same failure);
 //! 2. [`Deduplicated`]: identical requests in flight at the same time are sent once;
 //! 3. [`Priced`]: the cost of the call from the price table;
 //! 4. [`Validated`]: every answer is checked against the request's JSON Schema, with
 //!    one repair re-ask before the call is reported as failed;
 //! 5. [`Retrying`]: per-attempt timeout, retries with exponential backoff and jitter
-//!    for timeouts, connection failures, 429 (honouring `Retry-After`) and 5xx;
+//!    for timeouts, connection failures, 429 (honouring `Retry-After` up to
+//!    [`MAX_RETRY_AFTER`] and the timeout) and 5xx;
 //! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight.
 
 /// Implements [`ChatModel`] for a middleware whose `call(&self, &ChatRequest)` future does
@@ -59,13 +61,15 @@ mod testing;
 
 use std::sync::Arc;
 
-pub use cache::{CacheMode, Cached, CallCache};
+pub use cache::{CacheError, CacheMode, Cached, CallCache};
 pub use dedup::Deduplicated;
 pub use key::call_key;
 pub use limit::{RateLimited, RateLimits};
 pub use pricing::{Price, PriceTable, Priced};
 pub use repair::Validated;
-pub use retry::{RetryPolicy, Retrying};
+pub use retry::{
+    DurationError, MAX_RETRY_AFTER, MAX_TIMEOUT, RetryPolicy, Retrying, seconds_at_most,
+};
 
 use crate::model::ChatModel;
 
@@ -80,6 +84,9 @@ pub struct Gateway {
     pub prices: PriceTable,
     /// Call cache and how to use it (`None`: no cache).
     pub cache: Option<(Arc<CallCache>, CacheMode)>,
+    /// Ask calls cached as failed (answers the schema rejected) again instead of
+    /// replaying the failure.
+    pub retry_failed: bool,
 }
 
 impl Gateway {
@@ -92,9 +99,9 @@ impl Gateway {
         let priced: Arc<dyn ChatModel> = Arc::new(Priced::new(validated, price));
         let deduplicated: Arc<dyn ChatModel> = Arc::new(Deduplicated::new(priced));
         match &self.cache {
-            Some((cache, mode)) if *mode != CacheMode::Off => {
-                Arc::new(Cached::new(deduplicated, cache.clone(), *mode))
-            }
+            Some((cache, mode)) if *mode != CacheMode::Off => Arc::new(
+                Cached::new(deduplicated, cache.clone(), *mode).retry_failed(self.retry_failed),
+            ),
             _ => deduplicated,
         }
     }

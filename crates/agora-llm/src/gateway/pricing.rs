@@ -91,7 +91,8 @@ impl PriceTable {
     }
 }
 
-/// Sets each response's cost from the price of its model.
+/// Sets each response's cost from the price of its model, and the cost of the tokens
+/// spent by a failed call ([`LlmError::Spent`]).
 pub struct Priced {
     inner: Arc<dyn ChatModel>,
     price: Option<Price>,
@@ -103,9 +104,27 @@ impl Priced {
         Self { inner, price }
     }
 
-    fn priced(&self, mut response: ChatResponse) -> ChatResponse {
-        response.meta.cost_usd = self.price.map(|p| p.cost(&response.usage));
-        response
+    fn priced(&self, answer: Result<ChatResponse, LlmError>) -> Result<ChatResponse, LlmError> {
+        match answer {
+            Ok(mut response) => {
+                response.meta.cost_usd = self.price.map(|p| p.cost(&response.usage));
+                Ok(response)
+            }
+            // A failure whose attempts reached the model costs their tokens.
+            Err(error) => match error.meta().cloned() {
+                Some(mut meta) => {
+                    meta.attempts = error.attempts();
+                    let (error, usage) = error.into_unspent();
+                    meta.cost_usd = self.price.map(|p| p.cost(&usage));
+                    Err(LlmError::Spent {
+                        error: Box::new(error),
+                        usage,
+                        meta,
+                    })
+                }
+                None => Err(error),
+            },
+        }
     }
 }
 
@@ -122,20 +141,19 @@ impl ChatModel for Priced {
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
-        async move { self.inner.complete(request).await.map(|r| self.priced(r)) }.boxed()
+        async move { self.priced(self.inner.complete(request).await) }.boxed()
     }
 
     fn answer_now(&self, request: &ChatRequest) -> Option<Result<ChatResponse, LlmError>> {
-        self.inner
-            .answer_now(request)
-            .map(|r| r.map(|r| self.priced(r)))
+        self.inner.answer_now(request).map(|r| self.priced(r))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::testing::{Scripted, request};
+    use crate::gateway::Validated;
+    use crate::gateway::testing::{Scripted, Step, request};
 
     #[test]
     fn the_built_in_table_parses_and_prices_by_the_million() {
@@ -187,5 +205,25 @@ mod tests {
         let priced = Priced::new(Scripted::new(vec![]), Some(price));
         let r = priced.complete(&request(1)).await.unwrap();
         assert!((r.meta.cost_usd.unwrap() - (100.0 + 20.0) / 1e6).abs() < 1e-12);
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_answers_never_validate_costs_every_attempt() {
+        let price = Price {
+            input: 1.0,
+            cached_input: None,
+            output: 2.0,
+        };
+        let never_valid = vec![Step::AnswerWith(serde_json::json!({ "answer": 9 })); 2];
+        let inner = Scripted::new(never_valid);
+        let priced = Priced::new(Arc::new(Validated::new(inner)), Some(price));
+        let err = priced.complete(&request(1)).await.unwrap_err();
+        assert_eq!(
+            (err.usage().prompt_tokens, err.usage().completion_tokens),
+            (200, 20)
+        );
+        let cost = err.meta().and_then(|m| m.cost_usd).unwrap();
+        assert!((cost - (200.0 + 40.0) / 1e6).abs() < 1e-12, "{cost}");
+        assert_eq!(err.attempts(), 2);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::model::{ChatModel, ChatResponse, LlmError};
+use crate::model::{CallMeta, ChatModel, ChatResponse, LlmError, Usage};
 use crate::request::{ChatMessage, ChatRequest, Role};
 use crate::schema::validate;
 
@@ -13,7 +13,9 @@ use crate::schema::validate;
 /// match (or is not JSON at all) gets one repair attempt: the request is asked again
 /// with the bad answer and the validation error appended. If the repaired answer
 /// matches, the response records why a repair was needed; otherwise the call fails
-/// with [`LlmError::SchemaMismatch`] and the mechanism applies its fallback.
+/// with [`LlmError::SchemaMismatch`] and the mechanism applies its fallback. A failed
+/// call that reached the model is an [`LlmError::Spent`] with the tokens of both
+/// attempts, and a repaired answer counts the tokens of the first attempt too.
 pub struct Validated {
     inner: Arc<dyn ChatModel>,
 }
@@ -29,42 +31,74 @@ impl Validated {
     }
 
     async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let (first, problem) = match self.inner.complete(request).await {
+        // What the first attempt produced, what was wrong with it, and what it used.
+        let (first, problem, first_usage, first_attempts) = match self.inner.complete(request).await
+        {
             Ok(response) => match Self::check(request, &response) {
                 Ok(()) => return Ok(response),
-                Err(problem) => (Some(response), problem),
+                Err(problem) => {
+                    let (usage, attempts) = (response.usage, response.meta.attempts.max(1));
+                    (Some(response), problem, usage, attempts)
+                }
             },
-            Err(LlmError::Malformed(text)) => (
-                None,
-                format!("the reply was not valid JSON: {}", excerpt(&text)),
-            ),
-            Err(other) => return Err(other),
+            Err(error) => match error.last() {
+                LlmError::Malformed(text) => (
+                    None,
+                    format!("the reply was not valid JSON: {}", excerpt(text)),
+                    error.usage(),
+                    error.attempts().max(1),
+                ),
+                _ => return Err(error),
+            },
         };
         let repair = repair_request(request, first.as_ref(), &problem);
-        let first_attempts = first.as_ref().map_or(1, |r| r.meta.attempts.max(1));
         match self.inner.complete(&repair).await {
             Ok(mut second) => {
+                let attempts = first_attempts + second.meta.attempts.max(1);
+                let usage = first_usage.plus(&second.usage);
                 if let Err(again) = Self::check(request, &second) {
-                    return Err(LlmError::GaveUp {
-                        attempts: first_attempts + second.meta.attempts.max(1),
-                        last: Box::new(LlmError::SchemaMismatch(again)),
-                    });
+                    return Err(spent(
+                        LlmError::GaveUp {
+                            attempts,
+                            last: Box::new(LlmError::SchemaMismatch(again)),
+                        },
+                        usage,
+                        attempts,
+                    ));
                 }
                 if let Some(first) = &first {
-                    second.usage.prompt_tokens += first.usage.prompt_tokens;
-                    second.usage.completion_tokens += first.usage.completion_tokens;
-                    second.usage.cached_tokens += first.usage.cached_tokens;
                     second.latency += first.latency;
                 }
-                second.meta.attempts += first_attempts;
+                second.usage = usage;
+                second.meta.attempts = attempts;
                 second.meta.repaired = Some(problem);
                 Ok(second)
             }
-            Err(error) => Err(LlmError::GaveUp {
-                attempts: first_attempts + error.attempts().max(1),
-                last: Box::new(error),
-            }),
+            Err(error) => {
+                let attempts = first_attempts + error.attempts().max(1);
+                let (error, second_usage) = error.into_unspent();
+                Err(spent(
+                    LlmError::GaveUp {
+                        attempts,
+                        last: Box::new(error),
+                    },
+                    first_usage.plus(&second_usage),
+                    attempts,
+                ))
+            }
         }
+    }
+}
+
+/// A failure after attempts that reached the model, with their tokens.
+fn spent(error: LlmError, usage: Usage, attempts: u32) -> LlmError {
+    LlmError::Spent {
+        error: Box::new(error),
+        usage,
+        meta: CallMeta {
+            attempts,
+            ..CallMeta::default()
+        },
     }
 }
 
@@ -118,7 +152,11 @@ impl ChatModel for Validated {
         Some(
             answer.and_then(|response| match Self::check(request, &response) {
                 Ok(()) => Ok(response),
-                Err(problem) => Err(LlmError::SchemaMismatch(problem)),
+                Err(problem) => Err(spent(
+                    LlmError::SchemaMismatch(problem),
+                    response.usage,
+                    response.meta.attempts.max(1),
+                )),
             }),
         )
     }
@@ -181,6 +219,37 @@ mod tests {
         );
         assert_eq!(err.attempts(), 2);
         assert_eq!(inner.calls(), 2);
+        // Both paid attempts are counted.
+        assert_eq!(
+            (err.usage().prompt_tokens, err.usage().completion_tokens),
+            (200, 20)
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_and_a_failed_repair_still_count_every_token() {
+        let malformed = || LlmError::Spent {
+            error: Box::new(LlmError::Malformed("four".into())),
+            usage: crate::model::Usage {
+                prompt_tokens: 50,
+                completion_tokens: 5,
+                cached_tokens: 0,
+            },
+            meta: CallMeta {
+                attempts: 1,
+                ..CallMeta::default()
+            },
+        };
+        let inner = Scripted::new(vec![Step::Fail(malformed()), Step::Answer]);
+        let r = Validated::new(inner).complete(&request(1)).await.unwrap();
+        assert_eq!((r.usage.prompt_tokens, r.meta.attempts), (150, 2));
+        let inner = Scripted::new(vec![Step::Fail(malformed()), Step::Fail(malformed())]);
+        let err = Validated::new(inner)
+            .complete(&request(1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
+        assert_eq!((err.usage().prompt_tokens, err.attempts()), (100, 2));
     }
 
     #[tokio::test]

@@ -9,6 +9,56 @@ use rand_pcg::Pcg64Mcg;
 use crate::model::{ChatModel, ChatResponse, LlmError};
 use crate::request::ChatRequest;
 
+/// The longest wait a server's `Retry-After` can impose before a retry; a longer
+/// request is cut to it (and every wait is also at most the per-attempt timeout).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The longest per-attempt timeout accepted from a flag or a file: one hour.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Why a number of seconds is not a usable duration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a number.
+    #[error("`{0}` is not a number of seconds; give one such as 60 or 2.5")]
+    NotANumber(String),
+    /// Zero, negative or not finite.
+    #[error("`{0}` is not a positive number of seconds; give one such as 60 or 2.5")]
+    NotPositive(String),
+    /// Longer than the maximum.
+    #[error("`{text}` seconds is more than the maximum of {max} seconds; give at most {max}")]
+    TooLong {
+        /// The value given.
+        text: String,
+        /// The maximum in seconds.
+        max: u64,
+    },
+}
+
+/// A positive number of seconds, at most `max`, as a [`Duration`]: for timeouts from
+/// a flag or a file (see [`MAX_TIMEOUT`]).
+pub fn seconds_at_most(text: &str, max: Duration) -> Result<Duration, DurationError> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| DurationError::NotANumber(text.to_string()))?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(DurationError::NotPositive(text.to_string()));
+    }
+    let too_long = || DurationError::TooLong {
+        text: text.to_string(),
+        max: max.as_secs(),
+    };
+    let duration = Duration::try_from_secs_f64(secs).map_err(|_| too_long())?;
+    if duration > max {
+        return Err(too_long());
+    }
+    if duration.is_zero() {
+        return Err(DurationError::NotPositive(text.to_string()));
+    }
+    Ok(duration)
+}
+
 /// How long to wait for one attempt and how to back off between attempts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
@@ -35,7 +85,8 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1`: full jitter over an exponential backoff,
-    /// but never shorter than what the server asked for.
+    /// but never shorter than what the server asked for, up to [`MAX_RETRY_AFTER`] and
+    /// the per-attempt timeout.
     pub fn backoff(
         &self,
         attempt: u32,
@@ -48,7 +99,7 @@ impl RetryPolicy {
         let cap = exp.min(self.max_delay);
         let jittered = Duration::from_secs_f64(rng.random_range(0.0..=cap.as_secs_f64().max(0.0)));
         match retry_after {
-            Some(wait) => jittered.max(wait),
+            Some(wait) => jittered.max(wait.min(MAX_RETRY_AFTER).min(self.timeout)),
             None => jittered,
         }
     }
@@ -168,7 +219,11 @@ mod tests {
             Step::Answer,
         ]);
         let started = tokio::time::Instant::now();
-        Retrying::new(inner, policy())
+        let patient = RetryPolicy {
+            timeout: Duration::from_secs(10),
+            ..policy()
+        };
+        Retrying::new(inner, patient)
             .complete(&request(1))
             .await
             .unwrap();
@@ -177,6 +232,46 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_retry_after_waits_at_most_the_cap() {
+        let inner = Scripted::new(vec![
+            Step::RateLimited(Duration::from_secs(100_000)),
+            Step::Answer,
+        ]);
+        let started = tokio::time::Instant::now();
+        Retrying::new(inner, policy())
+            .complete(&request(1))
+            .await
+            .unwrap();
+        // The policy's timeout (500 ms) is below the 60 s cap.
+        assert_eq!(started.elapsed(), Duration::from_millis(500));
+        let p = RetryPolicy::default();
+        let mut rng = Pcg64Mcg::seed_from_u64(1);
+        assert_eq!(p.backoff(1, Some(Duration::MAX), &mut rng), MAX_RETRY_AFTER);
+    }
+
+    #[test]
+    fn seconds_are_checked_for_sign_size_and_form() {
+        let max = MAX_TIMEOUT;
+        assert_eq!(seconds_at_most("2.5", max), Ok(Duration::from_millis(2500)));
+        assert_eq!(seconds_at_most("3600", max), Ok(max));
+        for bad in ["1e300", "3601", "1e20"] {
+            let err = seconds_at_most(bad, max).unwrap_err();
+            assert!(err.to_string().contains("at most 3600"), "{bad}: {err}");
+        }
+        for bad in ["0", "-1", "NaN", "inf", "1e-300"] {
+            assert_eq!(
+                seconds_at_most(bad, max),
+                Err(DurationError::NotPositive(bad.into())),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            seconds_at_most("soon", max),
+            Err(DurationError::NotANumber(_))
+        ));
     }
 
     #[test]

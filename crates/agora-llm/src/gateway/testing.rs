@@ -27,6 +27,8 @@ pub enum Step {
     Hang,
     /// Not JSON.
     Garbage,
+    /// This error.
+    Fail(LlmError),
 }
 
 /// A backend that follows a script (then answers validly), counting calls and keeping
@@ -112,6 +114,7 @@ impl ChatModel for Scripted {
                 }),
                 Step::Hang => futures::future::pending().await,
                 Step::Garbage => Err(LlmError::Malformed("<html>oops</html>".into())),
+                Step::Fail(error) => Err(error),
             }
         }
         .boxed()

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 
 pub use transport::{HttpFailure, StatusAware};
 
-use crate::model::{ChatModel, ChatResponse, LlmError, Usage};
+use crate::model::{CallMeta, ChatModel, ChatResponse, LlmError, Usage};
 use crate::request::{ChatRequest, Role};
 
 /// The default base URL when `OPENAI_BASE_URL` is not set.
@@ -198,7 +198,19 @@ impl OpenAiBackend {
         })
     }
 
+    /// One call, with the API key scrubbed from everything it returns: error messages,
+    /// and every string of the answer (a model may echo the key).
     async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        match self.send(request).await {
+            Ok(mut response) => {
+                scrub_value(&mut response.answer, &self.api_key);
+                Ok(response)
+            }
+            Err(error) => Err(error.map_messages(&|text| redact(&text, &self.api_key))),
+        }
+    }
+
+    async fn send(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len();
         let endpoint = &self.endpoints[index];
         let _slot = endpoint
@@ -268,25 +280,39 @@ fn rejects_response_format(error: &LlmError) -> bool {
         if message.contains("response_format") || message.contains("json_schema"))
 }
 
-/// Pull the answer and token counts out of a chat completion.
+/// Pull the answer and token counts out of a chat completion. A completion whose
+/// content is not JSON is [`LlmError::Malformed`], wrapped in [`LlmError::Spent`] with
+/// the completion's tokens (the attempt reached the model and is paid for).
 fn parse_completion(raw: &Value, latency: Duration) -> Result<ChatResponse, LlmError> {
-    let content = raw
-        .pointer("/choices/0/message/content")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            LlmError::Malformed(format!(
-                "no message content in the completion: {}",
-                excerpt(&raw.to_string())
-            ))
-        })?;
-    let answer: Value = serde_json::from_str(strip_fences(content))
-        .map_err(|e| LlmError::Malformed(format!("{e}: {}", excerpt(content))))?;
-    let count = |path: &str| raw.pointer(path).and_then(Value::as_u64).unwrap_or(0) as u32;
+    let count = |path: &str| {
+        raw.pointer(path)
+            .and_then(Value::as_u64)
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
     let usage = Usage {
         prompt_tokens: count("/usage/prompt_tokens"),
         completion_tokens: count("/usage/completion_tokens"),
         cached_tokens: count("/usage/prompt_tokens_details/cached_tokens"),
     };
+    let malformed = |message: String| LlmError::Spent {
+        error: Box::new(LlmError::Malformed(message)),
+        usage,
+        meta: CallMeta {
+            attempts: 1,
+            ..CallMeta::default()
+        },
+    };
+    let content = raw
+        .pointer("/choices/0/message/content")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            malformed(format!(
+                "no message content in the completion: {}",
+                excerpt(&raw.to_string())
+            ))
+        })?;
+    let answer: Value = serde_json::from_str(strip_fences(content))
+        .map_err(|e| malformed(format!("{e}: {}", excerpt(content))))?;
     Ok(ChatResponse::new(answer, usage, latency))
 }
 
@@ -309,13 +335,23 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// Remove the API key (and any long piece of it) from a message a server sent back.
+/// Remove the API key, whatever its length, and any 8-character piece of a longer key
+/// from a text a server sent back.
 pub fn redact(text: &str, key: &str) -> String {
     let key = key.trim();
-    if key.len() < 8 {
+    if key.is_empty() || (!text.contains(key) && key.chars().count() < 8) {
         return text.to_string();
     }
-    let mut out = text.replace(key, "[redacted]");
+    // A key that is part of the marker (a one-letter key, say) is removed outright.
+    let marker = if "[redacted]".contains(key) {
+        ""
+    } else {
+        "[redacted]"
+    };
+    let mut out = text.replace(key, marker);
+    if key.chars().count() < 8 {
+        return out;
+    }
     // Servers often echo a key with its middle masked: hide any 8-character piece.
     let chars: Vec<char> = key.chars().collect();
     for window in chars.windows(8) {
@@ -325,6 +361,28 @@ pub fn redact(text: &str, key: &str) -> String {
         }
     }
     out
+}
+
+/// Redact the API key from every string of `value`, keys of objects included.
+fn scrub_value(value: &mut Value, key: &str) {
+    if key.trim().is_empty() {
+        return;
+    }
+    match value {
+        Value::String(text) => *text = redact(text, key),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, key)),
+        Value::Object(map) => {
+            let leaked = map.keys().any(|k| redact(k, key) != *k);
+            if leaked {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (redact(&k, key), v))
+                    .collect();
+            }
+            map.values_mut().for_each(|v| scrub_value(v, key));
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
 }
 
 impl ChatModel for OpenAiBackend {
@@ -369,11 +427,13 @@ mod tests {
                 cached_tokens: 64
             }
         );
-        let bad = json!({ "choices": [{ "message": { "content": "four" } }] });
-        assert!(matches!(
-            parse_completion(&bad, Duration::ZERO),
-            Err(LlmError::Malformed(_))
-        ));
+        let bad = json!({
+            "choices": [{ "message": { "content": "four" } }],
+            "usage": { "prompt_tokens": 50, "completion_tokens": 1 }
+        });
+        let err = parse_completion(&bad, Duration::ZERO).unwrap_err();
+        assert!(matches!(err.cause(), LlmError::Malformed(_)), "{err}");
+        assert_eq!(err.usage().prompt_tokens, 50, "the paid attempt is counted");
     }
 
     #[test]
@@ -387,6 +447,18 @@ mod tests {
         );
         assert!(!clean.contains("sk-test-0123"), "{clean}");
         assert_eq!(redact("nothing here", key), "nothing here");
+    }
+
+    #[test]
+    fn short_keys_are_redacted_too_and_answers_are_scrubbed_to_the_leaves() {
+        assert_eq!(redact("key abc here", "abc"), "key [redacted] here");
+        assert_eq!(redact("a [b] c", "d"), "a [b] c");
+        assert!(!redact("dad", "d").contains('d'));
+        assert_eq!(redact("anything", ""), "anything");
+        let mut answer = json!({ "reason": "my key is q~Z", "list": ["q~Z"], "q~Z": 1, "n": 3 });
+        scrub_value(&mut answer, "q~Z");
+        assert!(!answer.to_string().contains("q~Z"), "{answer}");
+        assert_eq!(answer["n"], 3);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! the gateway's job), and error statuses kept with their `Retry-After`.
 
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_openai::error::OpenAIError;
 use async_openai::middleware::{HttpRequestFactory, ReqwestService};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+
+use crate::gateway::MAX_RETRY_AFTER;
 
 /// An HTTP error status with what the server said and how long it asked us to wait.
 #[derive(Debug)]
@@ -16,7 +18,8 @@ pub struct HttpFailure {
     pub status: u16,
     /// The response body (trimmed).
     pub body: String,
-    /// Parsed `Retry-After` (seconds or `retry-after-ms`).
+    /// Parsed `Retry-After` (seconds, an HTTP date or `retry-after-ms`), at most
+    /// [`MAX_RETRY_AFTER`].
     pub retry_after: Option<Duration>,
 }
 
@@ -74,21 +77,37 @@ impl tower::Service<HttpRequestFactory> for StatusAware {
     }
 }
 
-/// `retry-after-ms` (milliseconds) or `Retry-After` (seconds); HTTP dates are ignored.
+/// The wait a server asked for: `retry-after-ms` (milliseconds), else `Retry-After`
+/// (seconds, or an HTTP date). Negative, NaN and non-numeric values are ignored; a
+/// wait beyond [`MAX_RETRY_AFTER`] is cut to it, and a date in the past
+/// means no wait.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let number = |name: &str| {
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite() && *x >= 0.0)
+    retry_after_at(headers, SystemTime::now())
+}
+
+fn retry_after_at(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
+    let seconds = |secs: f64| {
+        // NaN and negative waits are no waits asked for; an infinite one is the cap.
+        (secs >= 0.0)
+            .then(|| Duration::try_from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())).ok())
+            .flatten()
     };
-    number("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
+    if let Some(wait) = text("retry-after-ms")
+        .and_then(|ms| ms.parse::<f64>().ok())
+        .and_then(|ms| seconds(ms / 1000.0))
+    {
+        return Some(wait);
+    }
+    let value = text("retry-after")?;
+    match value.parse::<f64>() {
+        Ok(secs) => seconds(secs),
+        Err(_) => httpdate::parse_http_date(value).ok().map(|date| {
+            date.duration_since(now)
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_RETRY_AFTER)
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +127,31 @@ mod tests {
             "retry-after",
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a past date");
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:27:50 GMT").unwrap();
+        assert_eq!(retry_after_at(&headers, now), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn retry_after_survives_hostile_values() {
+        let with = |name: &str, value: &str| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+            retry_after(&headers)
+        };
+        for huge in ["1e300", "100000", "1e400", "inf"] {
+            assert_eq!(with("retry-after", huge), Some(MAX_RETRY_AFTER), "{huge}");
+        }
+        assert_eq!(with("retry-after-ms", "1e300"), Some(MAX_RETRY_AFTER));
+        for bad in ["-5", "NaN", "-inf", "soon", ""] {
+            assert_eq!(with("retry-after", bad), None, "{bad}");
+        }
+        assert_eq!(
+            with("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
     }
 }

@@ -49,7 +49,7 @@ pub struct Pending {
 }
 
 /// How one lot ended, with its welfare figures.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LotOutcome {
     /// Index of the lot in the scenario.
     pub lot: usize,
@@ -67,14 +67,24 @@ struct Tables {
     bidders: TableId,
 }
 
-/// A bidder's running totals.
-#[derive(Clone, Copy, Debug, Default)]
-struct Tally {
-    won: u32,
-    surplus: f64,
-    decisions: u32,
-    fallbacks: u32,
+/// A bidder's running totals over the auction (a component of each bidder).
+#[derive(
+    Component, Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+pub struct Tally {
+    /// Lots won.
+    pub won: u32,
+    /// Value minus price over the lots won.
+    pub surplus: f64,
+    /// Decisions made.
+    pub decisions: u32,
+    /// Decisions that fell back.
+    pub fallbacks: u32,
 }
+
+/// The lots closed so far, in order (a resource of the run's world).
+#[derive(Resource, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClosedLots(pub Vec<LotOutcome>);
 
 /// The lot being sold.
 struct LotState {
@@ -111,9 +121,8 @@ pub struct Auction {
     drivers: Vec<Vec<(ResolvedDriver, f64)>>,
     /// Bidders in agent-id order (the roster).
     bidders: Vec<Entity>,
-    tallies: Vec<Tally>,
+    /// The lot being sold (within a round only: every round starts a new lot).
     lot: Option<LotState>,
-    outcomes: Vec<LotOutcome>,
 }
 
 /// The bidders whose decision in `answers` was `wanted`, in answer order.
@@ -197,16 +206,9 @@ impl Auction {
                 bidders: recorder.open(auction_bidders_table())?,
             },
             drivers: per_lot,
-            tallies: vec![Tally::default(); roster.len()],
             bidders: roster.0,
             lot: None,
-            outcomes: Vec::new(),
         })
-    }
-
-    /// The lots closed so far, in order.
-    pub fn outcomes(&self) -> &[LotOutcome] {
-        &self.outcomes
     }
 
     /// Draw every bidder's value of lot `index` (sold in `round`).
@@ -437,7 +439,9 @@ impl Auction {
             .get_mut::<Wallet>(entity)
             .ok_or_else(|| failure("the winner has no wallet"))?;
         wallet.pay(sale.price).map_err(failure)?;
-        let tally = &mut self.tallies[sale.winner as usize];
+        let mut tally = world
+            .get_mut::<Tally>(entity)
+            .ok_or_else(|| failure("the winner has no tally"))?;
         tally.won += 1;
         tally.surplus += state.values[sale.winner as usize] - sale.price;
         Ok(())
@@ -577,15 +581,16 @@ impl Mechanism for Auction {
             .unwrap_or_default();
         let source =
             BudgetSource::resolve(&self.spec.budget, &schema, ctx.info.seeds).map_err(failure)?;
-        let wallets: Vec<(Entity, Wallet)> = self
+        let wallets: Vec<(Entity, (Wallet, Tally))> = self
             .bidders
             .iter()
             .enumerate()
             .map(|(i, &entity)| {
                 let budget = source.budget(i as u32, world.get::<Demographics>(entity));
-                (entity, Wallet::new(budget))
+                (entity, (Wallet::new(budget), Tally::default()))
             })
             .collect();
+        world.insert_resource(ClosedLots::default());
         world
             .try_insert_batch(wallets)
             .map_err(|e| failure(format!("giving bidders their wallets: {e}")))
@@ -718,7 +723,7 @@ impl Mechanism for Auction {
             (failed.as_deref(), reason),
         )?;
         let i = id.0 as usize;
-        if let Some(tally) = self.tallies.get_mut(i) {
+        if let Some(mut tally) = world.get_mut::<Tally>(agent) {
             tally.decisions += 1;
             tally.fallbacks += u32::from(failed.is_some());
         }
@@ -752,12 +757,15 @@ impl Mechanism for Auction {
         if ctx.reads_text {
             self.remember(world, ctx.round, &state, &close, &revealed);
         }
-        self.outcomes.push(LotOutcome {
-            lot: state.index,
-            close,
-            metrics: m,
-            steps: state.step,
-        });
+        world
+            .get_resource_or_init::<ClosedLots>()
+            .0
+            .push(LotOutcome {
+                lot: state.index,
+                close,
+                metrics: m,
+                steps: state.step,
+            });
         if state.index + 1 >= self.spec.lots.len() {
             return Ok(Flow::Stop("lots_complete".into()));
         }
@@ -768,7 +776,7 @@ impl Mechanism for Auction {
         let table = self.tables.bidders;
         for (i, &entity) in self.bidders.iter().enumerate() {
             let wallet = world.get::<Wallet>(entity).copied().unwrap_or_default();
-            let tally = self.tallies.get(i).copied().unwrap_or_default();
+            let tally = world.get::<Tally>(entity).copied().unwrap_or_default();
             ctx.recorder
                 .row(table, ctx.round, Some(AgentId(i as u32)))?
                 .opt_f64(wallet.budget)

@@ -23,7 +23,7 @@ mod wallet;
 mod tests;
 
 pub use dist::ValueDist;
-pub use mechanism::{Auction, LotOutcome, Pending, REVEALED_BIDS};
+pub use mechanism::{Auction, ClosedLots, LotOutcome, Pending, REVEALED_BIDS, Tally};
 pub use policy::{AuctionRules, BidFacts, first_price_bid, rule_backend};
 pub use prompt::money;
 pub use schema::answer_schema;
@@ -58,6 +58,15 @@ impl agora_core::MechanismDef for AuctionDef {
 
     fn rule_backend(settings: &AuctionSpec) -> agora_model::RuleBackend {
         rule_backend(settings)
+    }
+
+    fn state_types(
+        types: agora_core::checkpoint::StateTypes,
+    ) -> agora_core::checkpoint::StateTypes {
+        types
+            .component::<Wallet>("auction.wallet")
+            .component::<Tally>("auction.tally")
+            .resource::<ClosedLots>("auction.closed_lots")
     }
 
     fn build(

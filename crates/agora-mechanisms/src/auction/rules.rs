@@ -160,7 +160,7 @@ pub fn reason(answer: &Value) -> Option<&str> {
 }
 
 /// How a lot ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// Sold to a bidder.
     Sold,
@@ -188,7 +188,7 @@ impl Outcome {
 }
 
 /// Who bought a lot, at what price, and who tied for it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sale {
     /// The winner's agent id.
     pub winner: u32,
@@ -199,7 +199,7 @@ pub struct Sale {
 }
 
 /// The end of a lot: how it ended and the sale, if any.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Close {
     /// How the lot ended.
     pub outcome: Outcome,
@@ -353,7 +353,7 @@ pub fn clock_price(format: Format, lot: &Lot, step: u32) -> Option<f64> {
 }
 
 /// Welfare figures of one closed lot.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     /// The highest value among all bidders.
     pub highest_value: f64,

@@ -108,11 +108,7 @@ fn spec(text: &str) -> AuctionSpec {
 }
 
 fn sale(f: &Finished, lot: usize) -> (u32, f64) {
-    let s = f.mechanism.outcomes()[lot]
-        .close
-        .sale
-        .as_ref()
-        .expect("the lot was sold");
+    let s = f.lots()[lot].close.sale.as_ref().expect("the lot was sold");
     (s.winner, s.price)
 }
 
@@ -138,7 +134,7 @@ fn an_english_clock_sells_to_the_last_bidder_in_at_the_current_price() {
     let run = run_with(&s, 3, 0, &model);
     // Prices 0, 5, 10 (all in), 15 (bidder 0 drops), 20 (1 and 2 in), 25 (only 2).
     assert_eq!(sale(&run, 0), (2, 25.0));
-    assert_eq!(run.mechanism.outcomes()[0].steps, 6);
+    assert_eq!(run.lots()[0].steps, 6);
     assert_eq!(run.outcome.decisions, 3 + 3 + 3 + 3 + 2 + 2);
     assert_eq!(run.rows["bids"], run.outcome.decisions);
     assert_eq!(run.rows["auction_outcomes"], 1);
@@ -155,9 +151,9 @@ fn a_dutch_clock_sells_to_the_first_to_accept_and_stops_at_the_reserve() {
     let run = run_with(&s, 3, 0, &model);
     // Lot a: 50, 45, 40, 35, 30: bidder 2 (limit 30) accepts at step 5.
     assert_eq!(sale(&run, 0), (2, 30.0));
-    assert_eq!(run.mechanism.outcomes()[0].steps, 5);
+    assert_eq!(run.lots()[0].steps, 5);
     // Lot b: 50, 45, 40 and nobody accepts above 30: unsold at the reserve.
-    let b = &run.mechanism.outcomes()[1];
+    let b = &run.lots()[1];
     assert_eq!((b.close.outcome, b.steps), (Outcome::NoAcceptance, 3));
     assert_eq!(b.metrics.revenue, 0.0);
 }
@@ -178,7 +174,7 @@ fn clocks_close_when_all_drop_out_and_at_the_step_limit() {
         json!({ "stay": stay })
     });
     let run = run_with(&english, 3, 0, &model);
-    let o = run.mechanism.outcomes();
+    let o = run.lots();
     assert_eq!(o[0].close.outcome, Outcome::AllDropped);
     assert!(o[0].close.sale.is_none());
     let together = o[1].close.sale.as_ref().unwrap();
@@ -191,7 +187,7 @@ fn clocks_close_when_all_drop_out_and_at_the_step_limit() {
     assert_eq!((stubborn.price, stubborn.tied.len()), (15.0, 3));
     // The tie-breaks are seeded: the same run picks the same winners.
     let again = run_with(&english, 3, 0, &model);
-    assert_eq!(again.mechanism.outcomes(), o);
+    assert_eq!(again.lots(), o);
 }
 
 #[test]
@@ -202,7 +198,7 @@ fn a_single_bidder_pays_the_reserve_in_second_price_and_english() {
         ));
         let run = rules_run(&s, 1, 0);
         assert_eq!(sale(&run, 0), (0, 20.0), "{format}");
-        assert_eq!(run.mechanism.outcomes()[0].metrics.second_value, None);
+        assert_eq!(run.lots()[0].metrics.second_value, None);
     }
 }
 
@@ -215,7 +211,7 @@ fn budgets_are_never_exceeded_and_bids_beyond_them_fall_back() {
     );
     let model = Scripted::new(false, |_| json!({"bid": 70.0, "reason": "fixed"}));
     let run = run_with(&s, 2, 0, &model);
-    let o = run.mechanism.outcomes();
+    let o = run.lots();
     // Lot one: a tie at 70, broken by the seeded draw and recorded.
     let first = o[0].close.sale.as_ref().unwrap();
     assert_eq!((first.price, first.tied.clone()), (70.0, vec![0, 1]));
@@ -244,7 +240,7 @@ fn bidder_totals_are_written_when_a_round_cap_stops_the_auction_early() {
     );
     let run = run_rounds_with(&s, 5, 0, &rule_backend(&s), 1);
     assert_eq!(run.outcome.rounds, 1);
-    assert_eq!(run.mechanism.outcomes().len(), 1);
+    assert_eq!(run.lots().len(), 1);
     assert_eq!(run.rows["auction_outcomes"], 1);
     assert_eq!(
         run.rows["auction_bidders"], 5,
@@ -359,20 +355,12 @@ fn runs_are_reproducible_and_values_are_paired_across_formats() {
     let first = rules_run(&sealed("FirstPrice"), 5, 3);
     let again = rules_run(&sealed("FirstPrice"), 5, 3);
     let second = rules_run(&sealed("SecondPrice"), 5, 3);
-    assert_eq!(first.mechanism.outcomes(), again.mechanism.outcomes());
-    for (a, b) in first
-        .mechanism
-        .outcomes()
-        .iter()
-        .zip(second.mechanism.outcomes())
-    {
+    assert_eq!(first.lots(), again.lots());
+    for (a, b) in first.lots().iter().zip(second.lots()) {
         assert_eq!(a.metrics.highest_value, b.metrics.highest_value);
         assert_eq!(a.metrics.second_value, b.metrics.second_value);
     }
-    assert_ne!(
-        rules_run(&sealed("FirstPrice"), 5, 4).mechanism.outcomes(),
-        first.mechanism.outcomes()
-    );
+    assert_ne!(rules_run(&sealed("FirstPrice"), 5, 4).lots(), first.lots());
 }
 
 /// Revenue per replicate of a one-lot auction with 4 rule-based bidders, U(0, 100).
@@ -390,7 +378,7 @@ fn revenues(format: &str, replicates: u32) -> (Vec<f64>, Vec<f64>) {
     (0..replicates)
         .map(|r| {
             let run = rules_run(&s, 4, r);
-            let m = run.mechanism.outcomes()[0].metrics;
+            let m = run.lots()[0].metrics;
             (m.revenue, m.efficiency.unwrap_or(0.0))
         })
         .unzip()

@@ -23,7 +23,9 @@ pub mod voice;
 #[cfg(test)]
 mod tests;
 
-pub use mechanism::{Conversation, MAX_FOLDED_ITEMS, Pending};
+pub use mechanism::{
+    AgentState, Conversation, ConversationState, MAX_FOLDED_ITEMS, ModeratorSeat, Pending,
+};
 pub use policy::{ConversationRules, TurnFacts, rule_backend, rule_summary};
 pub use tables::{
     conversation_end_table, focus_group_answers_table, messages_table, metrics_table,
@@ -59,6 +61,16 @@ pub(crate) mod def {
     /// Read an edge-list audience from the scenario's folder.
     pub fn resolve_paths(setup: &mut Setup, base: &Path) {
         setup.audience.resolve_paths(base);
+    }
+
+    /// What a conversation keeps in the world: its state resource and the model
+    /// moderator's seat.
+    pub fn state_types(
+        types: agora_core::checkpoint::StateTypes,
+    ) -> agora_core::checkpoint::StateTypes {
+        types
+            .resource::<super::ConversationState>("conversation.state")
+            .component::<super::ModeratorSeat>("conversation.moderator")
     }
 
     /// An edge-list audience must be readable and well formed before anything runs.

@@ -18,10 +18,8 @@ use serde_json::{Value, json};
 use super::dynamics::{
     after_stimulus, bounded_confidence, initial_opinion, public_stance, updated_confidence,
 };
-use super::setup::{Kind, Setup};
+use super::setup::Setup;
 use super::voice::Voice;
-use crate::debate::debate_line;
-use crate::focus_group::focus_group_line;
 
 /// Typed facts of one conversation request, for rule-based agents. Opinions and
 /// stances are shares of the scale (0..1).
@@ -118,10 +116,7 @@ impl ConversationRules {
                 voice,
             } => {
                 let stance = public_stance(*opinion, heard, rules.conformity, *agreeableness);
-                let line = match self.setup.kind {
-                    Kind::Debate => debate_line(voice, stance),
-                    Kind::FocusGroup => focus_group_line(voice, stance),
-                };
+                let line = (self.setup.kind.rule_line)(voice, stance);
                 let text: String = line.chars().take(self.setup.max_chars as usize).collect();
                 json!({
                     "reasoning": "rule: my opinion, leaning towards what I heard",

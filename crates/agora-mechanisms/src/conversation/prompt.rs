@@ -6,14 +6,11 @@ use std::fmt::Write;
 
 use agora_core::components::format_number;
 
-use super::setup::{Kind, Setup};
+use super::setup::Setup;
 
 /// The system message: instructions and the topic.
 pub fn system_message(setup: &Setup) -> String {
-    let topic = match setup.kind {
-        Kind::Debate => format!("The motion of the debate: \"{}\".", setup.topic),
-        Kind::FocusGroup => format!("The group discusses: {}.", setup.topic),
-    };
+    let topic = (setup.kind.topic_line)(&setup.topic);
     format!(
         "{}\n{topic}\nWhat you say in public is heard by the others; your private opinions and reasoning are never shown to anyone.",
         setup.instructions
@@ -49,8 +46,8 @@ fn scale_words(setup: &Setup) -> String {
 
 /// What a speaker is asked in `round` (the question for a focus group).
 pub fn speak_task(setup: &Setup, round: u32, question: Option<&str>) -> String {
-    let ask = match (setup.kind, question) {
-        (Kind::FocusGroup, Some(q)) => format!(
+    let ask = match question.filter(|_| setup.kind.asks_questions) {
+        Some(q) => format!(
             "Round {round}. The moderator asks: \"{q}\" It is your turn to answer the group."
         ),
         _ => format!("Round {round}. It is your turn to speak to the group about the motion."),

@@ -6,22 +6,37 @@ use agora_population::graph::GraphSpec;
 
 use super::settings::{Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings};
 
-/// Which kind of conversation is played.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Agents argue about a motion.
-    Debate,
-    /// A moderator puts questions about a product to participants.
-    FocusGroup,
+/// What makes one kind of conversation what it is. Debates and focus groups each
+/// define one (`debate::KIND`, `focus_group::KIND`); the conversation engine asks it
+/// instead of naming the kinds, so a new kind is a module that defines its own.
+pub struct Kind {
+    /// Name in tables and the manifest.
+    pub label: &'static str,
+    /// Task name of a public message.
+    pub speak_task: &'static str,
+    /// Whether public answers are also recorded in `focus_group_answers`.
+    pub answers_table: bool,
+    /// Whether speakers are asked the round's scripted question.
+    pub asks_questions: bool,
+    /// The topic line of the system message.
+    pub topic_line: fn(&str) -> String,
+    /// The topic as mentioned in short (a product's name).
+    pub short_topic: fn(&str) -> &str,
+    /// The private question when the opinion scale names none.
+    pub opinion_question: fn(&str) -> String,
+    /// A rule-based participant's public words at `stance` (a share of the scale).
+    pub rule_line: fn(&super::voice::Voice, f64) -> String,
 }
 
-impl Kind {
-    /// Name used in tables and the manifest.
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Debate => "debate",
-            Kind::FocusGroup => "focus_group",
-        }
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label)
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Self) -> bool {
+        self.label == other.label
     }
 }
 
@@ -71,7 +86,7 @@ pub enum Moderator {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Setup {
     /// Debate or focus group.
-    pub kind: Kind,
+    pub kind: &'static Kind,
     /// The motion of a debate, the product or concept of a focus group.
     pub topic: String,
     /// Two sides of a debate, assigned alternately by agent id; `None` for free positions.
@@ -116,10 +131,7 @@ impl Setup {
 
     /// The topic up to its first comma (a product's name), for short mentions.
     pub fn short_topic(&self) -> &str {
-        match self.kind {
-            Kind::Debate => &self.topic,
-            Kind::FocusGroup => self.topic.split(',').next().unwrap_or(&self.topic).trim(),
-        }
+        (self.kind.short_topic)(&self.topic)
     }
 
     /// The question put in round `round` (focus groups), if any.
@@ -132,10 +144,7 @@ impl Setup {
         if !self.scale.question.is_empty() {
             return self.scale.question.clone();
         }
-        match self.kind {
-            Kind::Debate => format!("How much do you agree with the motion \"{}\"?", self.topic),
-            Kind::FocusGroup => format!("How likely would you be to buy or use {}?", self.topic),
-        }
+        (self.kind.opinion_question)(&self.topic)
     }
 
     /// The side of agent `id` (0 or 1) in a two-sided debate.

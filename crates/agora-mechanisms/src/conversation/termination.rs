@@ -13,7 +13,7 @@
 use super::settings::StopSettings;
 
 /// What the detector reads of one round.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundSignal {
     /// Standard deviation of private opinions, as shares of the scale.
     pub spread: f64,

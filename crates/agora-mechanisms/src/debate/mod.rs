@@ -12,6 +12,18 @@ mod voice;
 pub use spec::DebateSpec;
 pub use voice::debate_line;
 
+/// What makes a conversation a debate: a motion, sides, no scripted questions.
+pub static KIND: crate::conversation::setup::Kind = crate::conversation::setup::Kind {
+    label: "debate",
+    speak_task: crate::conversation::TASK_DEBATE,
+    answers_table: false,
+    asks_questions: false,
+    topic_line: |topic| format!("The motion of the debate: \"{topic}\"."),
+    short_topic: |topic| topic,
+    opinion_question: |topic| format!("How much do you agree with the motion \"{topic}\"?"),
+    rule_line: debate_line,
+};
+
 /// The debate's entry in the mechanism registry.
 pub struct DebateDef;
 
@@ -36,6 +48,12 @@ impl agora_core::MechanismDef for DebateDef {
 
     fn check(settings: &DebateSpec) -> Vec<agora_core::SettingsIssue> {
         crate::conversation::def::check(&settings.0)
+    }
+
+    fn state_types(
+        types: agora_core::checkpoint::StateTypes,
+    ) -> agora_core::checkpoint::StateTypes {
+        crate::conversation::def::state_types(types)
     }
 
     fn rule_backend(settings: &DebateSpec) -> agora_model::RuleBackend {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::conversation::settings::{
     Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings, check_max_chars,
 };
-use crate::conversation::setup::{Kind, Moderator, Setup, Sides, Topic, check_common};
+use crate::conversation::setup::{Moderator, Setup, Sides, Topic, check_common};
 
 /// The `Debate(...)` mechanism block of a scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -61,7 +61,7 @@ impl TryFrom<RawDebateSpec> for DebateSpec {
     fn try_from(raw: RawDebateSpec) -> Result<Self, String> {
         check_common(raw.rounds, raw.speakers_per_round)?;
         Ok(DebateSpec(Setup {
-            kind: Kind::Debate,
+            kind: &super::KIND,
             topic: raw.motion.0,
             sides: raw.sides.map(|Sides(a, b)| (a, b)),
             questions: Vec::new(),

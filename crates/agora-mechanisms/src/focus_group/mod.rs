@@ -14,6 +14,19 @@ mod voice;
 pub use spec::FocusGroupSpec;
 pub use voice::focus_group_line;
 
+/// What makes a conversation a focus group: a product, a moderator's script, and
+/// answers recorded per question.
+pub static KIND: crate::conversation::setup::Kind = crate::conversation::setup::Kind {
+    label: "focus_group",
+    speak_task: crate::conversation::TASK_ANSWER,
+    answers_table: true,
+    asks_questions: true,
+    topic_line: |topic| format!("The group discusses: {topic}."),
+    short_topic: |topic| topic.split(',').next().unwrap_or(topic).trim(),
+    opinion_question: |topic| format!("How likely would you be to buy or use {topic}?"),
+    rule_line: focus_group_line,
+};
+
 /// The focus group's entry in the mechanism registry.
 pub struct FocusGroupDef;
 
@@ -38,6 +51,12 @@ impl agora_core::MechanismDef for FocusGroupDef {
 
     fn check(settings: &FocusGroupSpec) -> Vec<agora_core::SettingsIssue> {
         crate::conversation::def::check(&settings.0)
+    }
+
+    fn state_types(
+        types: agora_core::checkpoint::StateTypes,
+    ) -> agora_core::checkpoint::StateTypes {
+        crate::conversation::def::state_types(types)
     }
 
     fn rule_backend(settings: &FocusGroupSpec) -> agora_model::RuleBackend {

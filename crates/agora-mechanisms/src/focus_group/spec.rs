@@ -7,7 +7,7 @@ use crate::conversation::settings::{
     Dynamics, MemorySettings, OpinionScale, SpeakingOrder, StopSettings, check_max_chars,
 };
 use crate::conversation::setup::{
-    Kind, Moderator, Question, Setup, Stimulus, Topic, check_common, first_duplicate,
+    Moderator, Question, Setup, Stimulus, Topic, check_common, first_duplicate,
 };
 
 /// The `FocusGroup(...)` mechanism block of a scenario.
@@ -119,7 +119,7 @@ impl TryFrom<RawFocusGroupSpec> for FocusGroupSpec {
             }
         }
         Ok(FocusGroupSpec(Setup {
-            kind: Kind::FocusGroup,
+            kind: &super::KIND,
             topic: raw.product.0,
             sides: None,
             questions: raw.questions.0,

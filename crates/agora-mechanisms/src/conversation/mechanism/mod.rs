@@ -39,7 +39,7 @@ use super::schema::{
     opinion_schema, question_schema, summary_schema,
 };
 use super::settings::SpeakingOrder;
-use super::setup::{Kind, Moderator, Setup};
+use super::setup::{Moderator, Setup};
 use super::tables;
 use super::termination::{RoundSignal, Stop, detect};
 use super::view::{kind, project_parsed};
@@ -85,8 +85,8 @@ pub struct Pending {
 }
 
 /// One agent's running state; opinions and stances are shares of the scale.
-#[derive(Clone, Debug, Default)]
-struct AgentState {
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AgentState {
     opinion: f64,
     confidence: f64,
     initial: f64,
@@ -119,6 +119,28 @@ struct RoundTally {
     words: Vec<WordCounts>,
 }
 
+/// Everything a conversation changes from round to round, kept in the world as a
+/// resource so that a snapshot after any round continues the run exactly. A hook that
+/// changes it checks it out of the world and back in before returning; hooks that only
+/// read (requests) read it in the world.
+#[derive(Resource, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConversationState {
+    /// Per agent, in id order.
+    agents: Vec<AgentState>,
+    /// The previous message's words (for the echo score).
+    previous: Option<WordCounts>,
+    /// Messages of earlier rounds, newest last, for novelty.
+    earlier: VecDeque<Vec<WordCounts>>,
+    /// One signal per round played, for the stopping rules.
+    history: Vec<RoundSignal>,
+}
+
+/// Marks the entity of a model moderator (it is not an agent of the population).
+#[derive(
+    Component, Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+pub struct ModeratorSeat;
+
 /// A running debate or focus group.
 pub struct Conversation {
     setup: Arc<Setup>,
@@ -139,17 +161,15 @@ pub struct Conversation {
     /// Per stimulus: per agent, its push on the rating.
     stimulus_shift: Vec<Vec<f64>>,
     graph: SocialGraph,
-    state: Vec<AgentState>,
+    /// The run's state, checked out of the world during a hook that changes it
+    /// (see [`ConversationState`]); empty otherwise.
+    st: ConversationState,
     /// The round's steps, and the one being played.
     steps: Vec<Step>,
     cursor: usize,
     speakers: Vec<u32>,
     tally: RoundTally,
-    /// The previous message: speaker and words (for the echo score).
-    previous: Option<WordCounts>,
-    /// Messages of earlier rounds, newest last, for novelty.
-    earlier: VecDeque<Vec<WordCounts>>,
-    history: Vec<RoundSignal>,
+    /// Why the conversation stopped, set in its last round and read by `finish`.
     stop: Option<Stop>,
     /// A model moderator's entity (it is not an agent of the population).
     moderator: Option<Entity>,
@@ -192,9 +212,10 @@ impl Conversation {
             messages: recorder.open(tables::messages_table())?,
             opinions: recorder.open(tables::opinions_table())?,
             metrics: recorder.open(tables::metrics_table())?,
-            answers: match setup.kind {
-                Kind::FocusGroup => Some(recorder.open(tables::focus_group_answers_table())?),
-                Kind::Debate => None,
+            answers: if setup.kind.answers_table {
+                Some(recorder.open(tables::focus_group_answers_table())?)
+            } else {
+                None
             },
             end: recorder.open(tables::conversation_end_table())?,
         };
@@ -216,19 +237,22 @@ impl Conversation {
             prior_scores: Vec::new(),
             stimulus_shift: Vec::new(),
             graph: SocialGraph::complete(0),
-            state: Vec::new(),
+            st: ConversationState::default(),
             steps: Vec::new(),
             cursor: 0,
             speakers: Vec::new(),
             tally: RoundTally::default(),
-            previous: None,
-            earlier: VecDeque::new(),
-            history: Vec::new(),
             stop: None,
             moderator: None,
             asked: None,
         };
         conversation.learn_agents(build.world, build.info)?;
+        // A restored world already holds the moderator of the run.
+        conversation.moderator = build
+            .world
+            .iter_entities()
+            .find(|e| e.contains::<ModeratorSeat>())
+            .map(|e| e.id());
         Ok(conversation)
     }
 
@@ -318,13 +342,6 @@ impl Conversation {
             }
         }
         self.agents = roster.0;
-        self.state = vec![
-            AgentState {
-                confidence: 0.5,
-                ..Default::default()
-            };
-            n
-        ];
         let mut rng = info.seeds.rng(&[purpose::MECHANISM, 0, GRAPH_DRAW]);
         self.graph = SocialGraph::build(&self.setup.audience, n, &mut rng)
             .map_err(|e| failure(format!("building the audience graph: {e}")))?;
@@ -332,7 +349,7 @@ impl Conversation {
     }
 
     fn label(&self) -> &'static str {
-        self.setup.kind.label()
+        self.setup.kind.label
     }
 
     fn budget(&self) -> MemoryBudget {
@@ -397,15 +414,20 @@ impl Conversation {
                 order.shuffle(&mut rng);
             }
             SpeakingOrder::Moderator => {
-                let publics: Vec<f64> = self.state.iter().filter_map(|s| s.last_public).collect();
+                let publics: Vec<f64> = self
+                    .st
+                    .agents
+                    .iter()
+                    .filter_map(|s| s.last_public)
+                    .collect();
                 let centre = mean(&publics).unwrap_or(0.5);
                 let distance = |i: u32| {
-                    self.state[i as usize]
+                    self.st.agents[i as usize]
                         .last_public
                         .map_or(0.0, |p| (p - centre).abs())
                 };
                 order.sort_by(|&a, &b| {
-                    let (sa, sb) = (&self.state[a as usize], &self.state[b as usize]);
+                    let (sa, sb) = (&self.st.agents[a as usize], &self.st.agents[b as usize]);
                     sa.spoke
                         .cmp(&sb.spoke)
                         .then(distance(b).total_cmp(&distance(a)))
@@ -426,7 +448,7 @@ impl Conversation {
             .filter(|&i| i < self.agents.len())
     }
 
-    fn voice(&self, i: usize, round: u32) -> Voice {
+    fn voice(&self, i: usize, round: u32, state: &AgentState) -> Voice {
         Voice {
             topic: self.setup.short_topic().to_string(),
             question: self
@@ -435,7 +457,7 @@ impl Conversation {
                 .filter(|_| self.setup.question(round).is_some()),
             side: self.setup.side_of(i as u32).map(|(_, s)| s.to_string()),
             persona: self.personas[i].clone(),
-            previous: self.state[i]
+            previous: state
                 .last_heard
                 .map(|(who, stance)| (self.names[who as usize].clone(), stance)),
         }
@@ -468,13 +490,78 @@ impl Mechanism for Conversation {
         }
         if self.setup.moderator == Moderator::Model {
             let memory = Memory::with_capacity(self.setup.memory.capacity);
-            self.moderator = Some(world.spawn(memory).id());
+            self.moderator = Some(world.spawn((ModeratorSeat, memory)).id());
         }
+        world.insert_resource(ConversationState {
+            agents: vec![
+                AgentState {
+                    confidence: 0.5,
+                    ..Default::default()
+                };
+                self.agents.len()
+            ],
+            ..Default::default()
+        });
         Ok(())
     }
 
     fn start_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        for s in &mut self.state {
+        self.checked_out(world, |c, world| c.round_start(world, ctx))
+    }
+
+    fn next_step(&self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+        self.step_actors(world)
+    }
+
+    fn end_step(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        self.cursor += 1;
+        Ok(())
+    }
+
+    fn request(&self, world: &World, ctx: &RoundCtx<'_>, agent: Entity, call: u32) -> Ask<Pending> {
+        self.ask_of(world, ctx, agent, call)
+    }
+
+    fn resolve(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        agent: Entity,
+        pending: Pending,
+        answer: Result<&ChatResponse, &LlmError>,
+    ) -> Result<Decision, RunError> {
+        self.checked_out(world, |c, world| {
+            c.resolve_answer(world, ctx, agent, pending, answer)
+        })
+    }
+
+    fn end_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {
+        self.checked_out(world, |c, world| c.round_end(world, ctx))
+    }
+
+    fn finish(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        self.record_end(world, ctx)
+    }
+}
+
+impl Conversation {
+    /// Run `f` with the run's state checked out of the world into `self.st`, and put
+    /// it back whatever `f` returns.
+    fn checked_out<T>(
+        &mut self,
+        world: &mut World,
+        f: impl FnOnce(&mut Self, &mut World) -> Result<T, RunError>,
+    ) -> Result<T, RunError> {
+        self.st = world
+            .remove_resource::<ConversationState>()
+            .ok_or_else(|| failure("the conversation's state is missing from the world"))?;
+        let result = f(self, world);
+        world.insert_resource(std::mem::take(&mut self.st));
+        result
+    }
+
+    fn round_start(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        for s in &mut self.st.agents {
             s.at_round_start = s.opinion;
             s.public_now = None;
             s.heard_round.clear();
@@ -520,7 +607,7 @@ impl Mechanism for Conversation {
         Ok(())
     }
 
-    fn next_step(&self, world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
+    fn step_actors(&self, world: &World) -> Option<Vec<Entity>> {
         let step = *self.steps.get(self.cursor)?;
         Some(match step {
             Step::Speak(turn) => vec![self.agents[self.speakers[turn] as usize]],
@@ -541,12 +628,7 @@ impl Mechanism for Conversation {
         })
     }
 
-    fn end_step(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        self.cursor += 1;
-        Ok(())
-    }
-
-    fn request(&self, world: &World, ctx: &RoundCtx<'_>, agent: Entity, call: u32) -> Ask<Pending> {
+    fn ask_of(&self, world: &World, ctx: &RoundCtx<'_>, agent: Entity, call: u32) -> Ask<Pending> {
         let asked = if Some(agent) == self.moderator {
             self.moderator_request(world, ctx, call)
         } else {
@@ -562,7 +644,7 @@ impl Mechanism for Conversation {
         }
     }
 
-    fn resolve(
+    fn resolve_answer(
         &mut self,
         world: &mut World,
         ctx: &mut RoundCtx<'_>,
@@ -592,25 +674,26 @@ impl Mechanism for Conversation {
         }
     }
 
-    fn end_round(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {
-        let xs: Vec<f64> = self.state.iter().map(|s| s.opinion).collect();
+    fn round_end(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {
+        let xs: Vec<f64> = self.st.agents.iter().map(|s| s.opinion).collect();
         let (_, var) = metrics::mean_variance(&xs);
         let signal = RoundSignal {
             spread: var.sqrt(),
             shift: metrics::mean_abs_difference(
-                self.state.iter().map(|s| (s.opinion, s.at_round_start)),
+                self.st.agents.iter().map(|s| (s.opinion, s.at_round_start)),
             )
             .unwrap_or(0.0),
             novelty: mean(&self.tally.novelty),
         };
-        self.history.push(signal);
-        let stop = detect(&self.setup.stop, &self.history, self.setup.rounds);
+        self.st.history.push(signal);
+        let stop = detect(&self.setup.stop, &self.st.history, self.setup.rounds);
         self.write_metrics(ctx, stop.as_ref(), signal)?;
         let window = self.setup.stop.stagnation.map_or(1, |s| s.window.max(1)) as usize;
-        self.earlier
+        self.st
+            .earlier
             .push_back(std::mem::take(&mut self.tally.words));
-        while self.earlier.len() > window {
-            self.earlier.pop_front();
+        while self.st.earlier.len() > window {
+            self.st.earlier.pop_front();
         }
         match stop {
             Some(stop) => {
@@ -624,7 +707,7 @@ impl Mechanism for Conversation {
         }
     }
 
-    fn finish(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+    fn record_end(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         let (reason, detail) = match &self.stop {
             Some(stop) => (stop.reason, stop.detail.clone()),
             None => (

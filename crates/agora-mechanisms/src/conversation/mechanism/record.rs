@@ -15,7 +15,7 @@ impl Conversation {
         let scale = self.setup.scale.clone();
         let (decision, reasoning) = match &held {
             Ok(h) => {
-                let state = &mut self.state[i];
+                let state = &mut self.st.agents[i];
                 state.opinion = scale.normalise(h.stance);
                 state.confidence = h.confidence;
                 (Decision::Valid, Some(h.reasoning.clone()))
@@ -23,18 +23,18 @@ impl Conversation {
             Err(reason) => {
                 if prior {
                     // No usable answer: the rule prior without noise.
-                    self.state[i].opinion =
+                    self.st.agents[i].opinion =
                         crate::conversation::dynamics::initial_opinion(self.prior_scores[i], 0.0);
-                    self.state[i].confidence = 0.5;
+                    self.st.agents[i].confidence = 0.5;
                 }
                 (Decision::Fallback(reason.clone()), None)
             }
         };
         if prior {
-            self.state[i].initial = self.state[i].opinion;
-            self.state[i].at_round_start = self.state[i].opinion;
+            self.st.agents[i].initial = self.st.agents[i].opinion;
+            self.st.agents[i].at_round_start = self.st.agents[i].opinion;
         }
-        let state = self.state[i].clone();
+        let state = self.st.agents[i].clone();
         let stance = scale.point(state.opinion);
         let public = if prior {
             None
@@ -135,9 +135,9 @@ impl Conversation {
         };
         let share = scale.normalise(said.stance);
         let words = WordCounts::of(&said.text);
-        let echo = self.previous.as_ref().map(|p| words.cosine(p));
+        let echo = self.st.previous.as_ref().map(|p| words.cosine(p));
         let (own, others) = metrics::persona_drift(&words, &self.card_words, i);
-        let novelty = metrics::novelty(&words, self.earlier.iter().flatten());
+        let novelty = metrics::novelty(&words, self.st.earlier.iter().flatten());
         if let Some(e) = echo {
             self.tally.echo.push(e);
         }
@@ -160,17 +160,17 @@ impl Conversation {
             .str("valid")
             .opt_str(None)
             .end();
-        self.previous = Some(words.clone());
+        self.st.previous = Some(words.clone());
         self.tally.words.push(words);
         {
-            let speaker = &mut self.state[i];
+            let speaker = &mut self.st.agents[i];
             speaker.spoke += 1;
             speaker.last_public = Some(share);
             speaker.public_now = Some((share, turn as u32 + 1));
             speaker.heard.clear();
         }
         for &j in &audience {
-            let listener = &mut self.state[j as usize];
+            let listener = &mut self.st.agents[j as usize];
             if listener.heard.len() >= MAX_HEARD {
                 listener.heard.remove(0);
             }
@@ -249,13 +249,14 @@ impl Conversation {
     ) -> Result<(), RunError> {
         let scale = &self.setup.scale;
         let range = scale.max - scale.min;
-        let xs: Vec<f64> = self.state.iter().map(|s| s.opinion).collect();
+        let xs: Vec<f64> = self.st.agents.iter().map(|s| s.opinion).collect();
         let (m, var) = metrics::mean_variance(&xs);
         let distance =
-            metrics::mean_abs_difference(self.state.iter().map(|s| (s.opinion, s.initial)))
+            metrics::mean_abs_difference(self.st.agents.iter().map(|s| (s.opinion, s.initial)))
                 .unwrap_or(0.0);
         let gap = metrics::mean_abs_difference(
-            self.state
+            self.st
+                .agents
                 .iter()
                 .filter_map(|s| s.public_now.map(|(p, _)| (p, s.opinion))),
         );
@@ -264,7 +265,13 @@ impl Conversation {
             .row(table, ctx.round, None)?
             .str(self.label())
             .u32(self.agents.len() as u32)
-            .u32(self.state.iter().filter(|s| s.public_now.is_some()).count() as u32)
+            .u32(
+                self.st
+                    .agents
+                    .iter()
+                    .filter(|s| s.public_now.is_some())
+                    .count() as u32,
+            )
             .f64(scale.point(m))
             .f64(var * range * range)
             .f64(metrics::polarisation(&xs))

@@ -10,7 +10,7 @@ impl Conversation {
         i: usize,
         ctx: &RoundCtx<'_>,
     ) -> Option<(TurnFacts, Option<Fold>)> {
-        let state = &self.state[i];
+        let state = world.get_resource::<ConversationState>()?.agents.get(i)?;
         Some(match self.asking() {
             Step::Moderate => return None,
             Step::Prior => (
@@ -24,7 +24,7 @@ impl Conversation {
                     opinion: state.opinion,
                     heard: state.heard.clone(),
                     agreeableness: self.agreeableness[i],
-                    voice: self.voice(i, ctx.round),
+                    voice: self.voice(i, ctx.round, state),
                 },
                 None,
             ),
@@ -101,13 +101,7 @@ impl Conversation {
         facts: TurnFacts,
     ) -> ChatRequest {
         let (task, schema) = match self.asking() {
-            Step::Speak(_) => (
-                match self.setup.kind {
-                    Kind::Debate => crate::conversation::TASK_DEBATE,
-                    Kind::FocusGroup => crate::conversation::TASK_ANSWER,
-                },
-                &self.message_schema,
-            ),
+            Step::Speak(_) => (self.setup.kind.speak_task, &self.message_schema),
             Step::Prior | Step::Opinion => {
                 (crate::conversation::TASK_OPINION, &self.opinion_schema)
             }
