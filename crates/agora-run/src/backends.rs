@@ -92,7 +92,7 @@ impl CallOptions {
                     .unwrap_or_else(|| PathBuf::from("."))
                     .join(".cache/agora")
             });
-        dir.join("calls.redb")
+        dir.join("calls.sqlite")
     }
 
     /// The price table: built-in prices, extended by `--prices`.
@@ -134,7 +134,7 @@ impl CallOptions {
 }
 
 /// The model backends of one experiment: the call caches it opened (one handle per
-/// file, as the store allows one) and the gateway settings.
+/// file per experiment) and the gateway settings.
 #[derive(Debug, Default)]
 pub struct Backends {
     options: CallOptions,

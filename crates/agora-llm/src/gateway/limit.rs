@@ -54,7 +54,9 @@ impl Bucket {
                     return;
                 }
                 *state = (tokens, now);
-                Duration::from_secs_f64((amount - tokens) / self.per_second)
+                // At most a minute's refill; the fallback only guards the arithmetic.
+                Duration::try_from_secs_f64((amount - tokens) / self.per_second)
+                    .unwrap_or(Duration::from_secs(60))
             };
             tokio::time::sleep(wait).await;
         }

@@ -97,7 +97,9 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
         let cap = exp.min(self.max_delay);
-        let jittered = Duration::from_secs_f64(rng.random_range(0.0..=cap.as_secs_f64().max(0.0)));
+        let jittered =
+            Duration::try_from_secs_f64(rng.random_range(0.0..=cap.as_secs_f64().max(0.0)))
+                .unwrap_or(cap);
         match retry_after {
             Some(wait) => jittered.max(wait.min(MAX_RETRY_AFTER).min(self.timeout)),
             None => jittered,
