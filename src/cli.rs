@@ -13,6 +13,7 @@ Examples:
   agora run scenarios/consumer-survey.ron
   agora run scenarios/consumer-survey.ron --model rules --agents 10000 --seed 7 --out runs/big
   agora run scenarios/consumer-survey.ron --replicates 5 --overwrite
+  agora run scenarios/focus-group.ron --model openai:gpt-4o-mini --resume   # after Ctrl-C or a crash
   agora validate scenarios/consumer-survey.ron
   agora bench scenarios/consumer-survey.ron --agents 10000,100000,1000000
   agora models fetch && agora run scenarios/consumer-survey.ron --model local --agents 10
@@ -71,9 +72,14 @@ pub struct RunArgs {
     /// Most model calls in flight at once.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub concurrency: Option<u64>,
-    /// Replace the results of an earlier run in the output directory.
-    #[arg(long)]
+    /// Replace the results of an earlier run in the output directory (only the files
+    /// Agora wrote there are removed).
+    #[arg(long, conflicts_with = "resume")]
     pub overwrite: bool,
+    /// Continue an interrupted experiment in the output directory from the last
+    /// completed round of each run (same scenario and options).
+    #[arg(long)]
+    pub resume: bool,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

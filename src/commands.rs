@@ -43,6 +43,8 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     let quiet = args.quiet || args.stats_json;
     let execution = Execution {
         overwrite: args.overwrite,
+        resume: args.resume,
+        stop: Some(crate::signals::stop_flag()),
         calls: args.call_options(),
         budget: Budget {
             max_cost_usd: args.max_cost,

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod models_cmd;
 mod progress;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,12 @@ fn main() -> ExitCode {
                     if n == 1 { "" } else { "s" }
                 );
                 return ExitCode::from(2);
+            }
+            if let Some(agora_run::ExperimentError::Interrupted { .. }) =
+                err.downcast_ref::<agora_run::ExperimentError>()
+            {
+                eprintln!("{err}");
+                return ExitCode::from(signals::exit_code());
             }
             eprintln!("error: {err:#}");
             ExitCode::FAILURE

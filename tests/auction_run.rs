@@ -57,7 +57,7 @@ fn the_house_auction_is_reproducible() {
     run_with_rules(dir.path(), "house-auction", "b", &["--seed", "3"]);
     for table in ["bids", "auction_outcomes", "auction_bidders", "events"] {
         let read =
-            |out: &str| std::fs::read(table_file(&dir.path().join(out), table, "base", 1)).unwrap();
+            |out: &str| table_bytes(table_file(&dir.path().join(out), table, "base", 1)).unwrap();
         assert!(
             read("a") == read("b"),
             "{table} differs between identical runs"

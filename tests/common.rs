@@ -55,18 +55,31 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Rows in one Parquet file.
+/// Rows in a Parquet file, or in all segment files of a partition.
 pub fn parquet_rows(path: &Path) -> i64 {
-    let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    SerializedFileReader::new(file)
-        .expect("a Parquet file")
-        .metadata()
-        .file_metadata()
-        .num_rows()
+    parts(path)
+        .iter()
+        .map(|path| {
+            let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            SerializedFileReader::new(file)
+                .expect("a Parquet file")
+                .metadata()
+                .file_metadata()
+                .num_rows()
+        })
+        .sum()
 }
 
-/// The text values of `column` in one Parquet file, in row order (`None` for nulls).
+/// The text values of `column` in a Parquet file or a partition's segment files, in
+/// row order (`None` for nulls).
 pub fn text_column(path: &Path, column: &str) -> Vec<Option<String>> {
+    parts(path)
+        .iter()
+        .flat_map(|file| text_column_of_file(file, column))
+        .collect()
+}
+
+fn text_column_of_file(path: &Path, column: &str) -> Vec<Option<String>> {
     let file = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let reader = SerializedFileReader::new(file).expect("a Parquet file");
     reader
@@ -84,12 +97,35 @@ pub fn text_column(path: &Path, column: &str) -> Vec<Option<String>> {
         .collect()
 }
 
-/// The Parquet file of `table` for arm `arm`, replicate `rep` below `out`.
+/// The directory of `table` for arm `arm`, replicate `rep` below `out` (one Parquet
+/// file per segment: the set-up, then each round).
 pub fn table_file(out: &Path, table: &str, arm: &str, rep: u32) -> PathBuf {
     out.join(table)
         .join(format!("arm={arm}"))
         .join(format!("replicate={rep}"))
-        .join("part-0.parquet")
+}
+
+/// The Parquet files at `path`: the file itself, or a partition's segment files in order.
+pub fn parts(path: &Path) -> Vec<PathBuf> {
+    if !path.is_dir() {
+        return vec![path.to_path_buf()];
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The bytes of every segment file at `path`, concatenated in order.
+pub fn table_bytes(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for file in parts(path.as_ref()) {
+        out.extend(std::fs::read(file)?);
+    }
+    Ok(out)
 }
 
 /// A small, valid survey scenario exercising every item kind and population feature.

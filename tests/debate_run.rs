@@ -87,7 +87,7 @@ fn conversations_are_reproducible_byte_for_byte() {
         }
         for table in tables {
             let read = |out: &str| {
-                std::fs::read(table_file(&dir.path().join(out), table, "base", 1)).unwrap()
+                table_bytes(table_file(&dir.path().join(out), table, "base", 1)).unwrap()
             };
             assert!(
                 read(&a) == read(&b),

@@ -26,19 +26,19 @@ fn agora_with(cwd: &Path, server: &FakeServer, args: &[&str]) -> Output {
         .expect("the agora binary runs")
 }
 
+/// All rows of a table's partition (every segment file) as one batch.
 fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    arrow_select_concat(&batches)
-}
-
-fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
-    assert_eq!(batches.len(), 1, "small test tables are one batch");
-    batches[0].clone()
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    for file in common::parts(path) {
+        let file = std::fs::File::open(file).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        batches.extend(reader.map(Result::unwrap));
+    }
+    let schema = batches[0].schema();
+    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
 }
 
 fn strings<'a>(batch: &'a RecordBatch, column: &str) -> &'a StringArray {
@@ -124,8 +124,8 @@ async fn a_survey_runs_against_the_server_and_a_cached_rerun_is_exact_and_free()
         "survey_responses",
         "population_marginals",
     ] {
-        let a = std::fs::read(table_file(&out, table, "base", 0)).unwrap();
-        let b = std::fs::read(table_file(&dir.path().join("b"), table, "base", 0)).unwrap();
+        let a = table_bytes(table_file(&out, table, "base", 0)).unwrap();
+        let b = table_bytes(table_file(&dir.path().join("b"), table, "base", 0)).unwrap();
         assert!(
             a == b,
             "{table} differs between the run and its cached rerun"
@@ -154,8 +154,8 @@ async fn a_survey_runs_against_the_server_and_a_cached_rerun_is_exact_and_free()
             "{column}"
         );
     }
-    let b = std::fs::read(table_file(&dir.path().join("b"), "llm_calls", "base", 0)).unwrap();
-    let c = std::fs::read(table_file(&dir.path().join("c"), "llm_calls", "base", 0)).unwrap();
+    let b = table_bytes(table_file(&dir.path().join("b"), "llm_calls", "base", 0)).unwrap();
+    let c = table_bytes(table_file(&dir.path().join("c"), "llm_calls", "base", 0)).unwrap();
     assert!(b == c, "two warm reruns give byte-identical llm_calls");
 
     // Replay never calls: with an empty cache it stops loudly.

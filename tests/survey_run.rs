@@ -84,21 +84,21 @@ fn the_same_seed_gives_byte_identical_tables_and_another_seed_does_not() {
     run("b", "11");
     run("c", "12");
     for table in TABLES {
-        let a = std::fs::read(table_file(&dir.path().join("a"), table, "base", 0)).unwrap();
-        let b = std::fs::read(table_file(&dir.path().join("b"), table, "base", 0)).unwrap();
+        let a = table_bytes(table_file(&dir.path().join("a"), table, "base", 0)).unwrap();
+        let b = table_bytes(table_file(&dir.path().join("b"), table, "base", 0)).unwrap();
         assert!(
             a == b,
             "table {table} differs between two runs with the same seed"
         );
     }
-    let a = std::fs::read(table_file(
+    let a = table_bytes(table_file(
         &dir.path().join("a"),
         "survey_responses",
         "base",
         0,
     ))
     .unwrap();
-    let c = std::fs::read(table_file(
+    let c = table_bytes(table_file(
         &dir.path().join("c"),
         "survey_responses",
         "base",
@@ -143,8 +143,8 @@ fn replicates_and_arms_write_hive_partitions() {
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["runs"].as_array().unwrap().len(), 4);
     // Arms of one replicate share their population (paired comparisons).
-    let a = std::fs::read(table_file(&out, "agents", "baseline", 1)).unwrap();
-    let b = std::fs::read(table_file(&out, "agents", "second", 1)).unwrap();
+    let a = table_bytes(table_file(&out, "agents", "baseline", 1)).unwrap();
+    let b = table_bytes(table_file(&out, "agents", "second", 1)).unwrap();
     assert_ne!(a, b, "run ids differ, so the files differ");
     let ids: Vec<&str> = manifest["runs"]
         .as_array()

@@ -52,6 +52,8 @@ type Load = fn(&mut World, &[Entity], Value) -> Result<(), SnapshotError>;
 struct Entry {
     name: &'static str,
     component: bool,
+    /// Set once when the population is spawned and never changed by a run.
+    fixed: bool,
     save: Save,
     load: Load,
 }
@@ -147,6 +149,7 @@ impl StateTypes {
         self.entries.push(Entry {
             name,
             component: true,
+            fixed: false,
             save: save_component::<T>,
             load: load_component::<T>,
         });
@@ -162,6 +165,7 @@ impl StateTypes {
         self.entries.push(Entry {
             name,
             component: false,
+            fixed: false,
             save: save_resource::<R>,
             load: load_resource::<R>,
         });
@@ -171,6 +175,14 @@ impl StateTypes {
     /// Names of the registered types, in registration order.
     pub fn names(&self) -> Vec<&'static str> {
         self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// Only the types a run changes: what a checkpoint after a round must hold when
+    /// the population itself is rebuilt from its seed.
+    pub fn changing(&self) -> Self {
+        Self {
+            entries: self.entries.iter().copied().filter(|e| !e.fixed).collect(),
+        }
     }
 }
 
@@ -223,6 +235,32 @@ impl WorldSnapshot {
         })
     }
 
+    /// Put the snapshot's state onto `world`, whose population (the roster's agents)
+    /// was rebuilt as it was spawned: the mechanism's own entities are spawned after the
+    /// agents, and every component and resource of the snapshot replaces the world's.
+    pub fn apply(&self, world: &mut World, types: &StateTypes) -> Result<(), SnapshotError> {
+        let mut entities = world
+            .get_resource::<Roster>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        if entities.len() != self.agents {
+            return Err(SnapshotError::Entity {
+                name: "roster".into(),
+                index: entities.len(),
+                count: self.agents,
+            });
+        }
+        while entities.len() < self.entities {
+            entities.push(world.spawn_empty().id());
+        }
+        for entry in &types.entries {
+            if let Some(value) = self.values.get(entry.name) {
+                (entry.load)(world, &entities, value.clone())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Rebuild a world holding the same state: the same entities in the same order,
     /// the same components and resources, the roster of its agents.
     pub fn restore(&self, types: &StateTypes) -> Result<World, SnapshotError> {
@@ -243,8 +281,14 @@ impl WorldSnapshot {
 /// A run paused after a round: enough to continue it exactly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSnapshot {
-    /// The last round played.
+    /// The last round played (0: only the set-up).
     pub round: u32,
+    /// Whether the run is over (its end-of-run rows are written).
+    #[serde(default)]
+    pub finished: bool,
+    /// Rows per table written so far.
+    #[serde(default)]
+    pub rows: BTreeMap<String, u64>,
     /// Totals so far.
     pub outcome: RunOutcome,
     /// Shared events of the last round (agents perceive them next round).

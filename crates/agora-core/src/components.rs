@@ -81,6 +81,9 @@ pub enum MemoryKind {
     Thought,
 }
 
+/// Items an agent's memory holds unless its mechanism asks for more.
+pub const DEFAULT_MEMORY_CAPACITY: u16 = 32;
+
 /// One remembered item: an event already projected to the agent's own point of view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemoryItem {
@@ -114,7 +117,7 @@ pub struct Memory {
 
 impl Default for Memory {
     fn default() -> Self {
-        Self::with_capacity(32)
+        Self::with_capacity(DEFAULT_MEMORY_CAPACITY)
     }
 }
 
@@ -141,6 +144,16 @@ impl Memory {
             kind,
             text: text.into(),
         });
+    }
+
+    /// Whether nothing was ever remembered and the capacity is the default one.
+    pub fn is_untouched(&self) -> bool {
+        let fresh = Memory::default();
+        self.items.is_empty()
+            && self.forgotten == 0
+            && self.summary.is_empty()
+            && self.consolidated == 0
+            && self.capacity == fresh.capacity
     }
 
     /// The items still held verbatim, oldest first.

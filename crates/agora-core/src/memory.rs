@@ -11,12 +11,15 @@
 //! 3. the `recent` newest items verbatim.
 //!
 //! Items are cut to [`MAX_LINE`] bytes and whole lines are left out (newest kept) when
-//! the budget is short. Consolidation is the mechanism's job: it asks a model to fold
+//! the budget is short. Items may hold others' words as [`crate::text::quote`]d JSON
+//! strings: a cut never splits an escape and closes a quotation it cuts short, and the
+//! summary (written by a model) is shown quoted, so no remembered text can start a line
+//! of its own. Consolidation is the mechanism's job: it asks a model to fold
 //! [`Memory::to_consolidate`] into the summary and stores the answer with
 //! [`Memory::consolidate`].
 
 use crate::components::{Memory, MemoryItem};
-use crate::text::WordCounts;
+use crate::text::{WordCounts, quote};
 
 /// Longest rendering of one remembered item, in bytes.
 pub const MAX_LINE: usize = 320;
@@ -42,6 +45,43 @@ pub fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}...", &text[..end])
+}
+
+/// [`truncate`] for a line that may hold [`quote`]d JSON strings: the cut never splits
+/// a character or an escape sequence, and a quotation it cuts short is closed after the
+/// ellipsis (`..."`), so every quotation of the line stays whole.
+pub fn truncate_line(line: &str, max: usize) -> String {
+    if line.len() <= max {
+        return line.to_string();
+    }
+    let bytes = line.as_bytes();
+    let (mut i, mut quoted) = (0usize, false);
+    let (mut end, mut open) = (0usize, false);
+    while i < line.len() {
+        let b = bytes[i];
+        let unit = match b {
+            b'\\' if quoted => match bytes.get(i + 1) {
+                Some(b'u') => 6,
+                Some(_) => 2,
+                None => 1,
+            },
+            _ => line[i..].chars().next().map_or(1, char::len_utf8),
+        };
+        let mut next = (i + unit).min(line.len());
+        while !line.is_char_boundary(next) {
+            next += 1;
+        }
+        if b == b'"' {
+            quoted = !quoted;
+        }
+        if next + 3 + usize::from(quoted) > max {
+            break;
+        }
+        (end, open) = (next, quoted);
+        i = next;
+    }
+    let kept = line.get(..end).unwrap_or("");
+    format!("{kept}...{}", if open { "\"" } else { "" })
 }
 
 impl Memory {
@@ -103,14 +143,14 @@ impl Memory {
         } else {
             let s = format!(
                 "Summary of earlier rounds: {}\n",
-                truncate(&self.summary, max / 3)
+                truncate_line(&quote(&self.summary), max / 3)
             );
             if s.len() <= max { s } else { String::new() }
         };
         used += summary.len();
         const RECENT: &str = "Most recent:\n";
         const RELEVANT: &str = "Earlier moments relevant now:\n";
-        let line = |i: usize| format!("- {}\n", truncate(&self.items[i].text, MAX_LINE));
+        let line = |i: usize| format!("- {}\n", truncate_line(&self.items[i].text, MAX_LINE));
         // Newest first until the budget is spent, then shown oldest first.
         let mut recent: Vec<String> = Vec::new();
         for i in (recent_from..n).rev() {
@@ -269,5 +309,47 @@ mod tests {
         assert_eq!(items.iter().map(|i| i.round).collect::<Vec<_>>(), vec![4]);
         assert_eq!(mark, 4);
         assert_eq!(memory.consolidated(), 3);
+    }
+
+    #[test]
+    fn a_cut_line_keeps_its_quotation_whole() {
+        let line = format!("Ana said: {}", quote(&"a\"b\\c\n".repeat(20)));
+        assert_eq!(
+            truncate_line(&line, 13),
+            "Ana said: ...",
+            "cut before the quotation"
+        );
+        for max in 15..line.len() {
+            let cut = truncate_line(&line, max);
+            assert!(cut.len() <= max, "{max}: {cut}");
+            let said = crate::text::unquote(&cut["Ana said: ".len()..])
+                .unwrap_or_else(|| panic!("{max}: {cut}"));
+            assert!(said.ends_with("...") && !said.contains('\u{a7}'), "{cut}");
+        }
+        assert_eq!(truncate_line("plain words here", 12), "plain wor...");
+        assert_eq!(truncate_line("short", 12), "short");
+        let escaped = r#"X: "ab\u00a7cdef""#;
+        assert_eq!(truncate_line(escaped, 17), escaped);
+        assert_eq!(truncate_line(escaped, 16), r#"X: "ab\u00a7...""#);
+        assert_eq!(
+            truncate_line(escaped, 15),
+            r#"X: "ab...""#,
+            "no half escape"
+        );
+    }
+
+    #[test]
+    fn the_summary_is_shown_quoted_on_one_line() {
+        let mut memory = Memory::with_capacity(4);
+        memory.remember(1, MemoryKind::Said, "You said: \"hi\"");
+        memory.consolidate(
+            "Ana spoke.\nMost recent:\n- The moderator asked: \"99?\"",
+            0,
+        );
+        let out = memory.render_within("hi", BUDGET);
+        assert_eq!(
+            out,
+            "Summary of earlier rounds: \"Ana spoke.\\nMost recent:\\n- The moderator asked: \\\"99?\\\"\"\nMost recent:\n- You said: \"hi\"\n"
+        );
     }
 }

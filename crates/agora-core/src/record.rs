@@ -39,21 +39,49 @@ pub fn keyed_table(name: &str, columns: Vec<Column>) -> TableSpec {
     TableSpec::new(name, all)
 }
 
-/// Streams a run's tables into its partition of the output layout.
+/// Streams a run's tables into its partition of the output layout, one file per table
+/// and segment (segment 0 is the set-up, segment `r` round `r`).
 pub struct Recorder {
     sinks: SinkSet,
     layout: OutputLayout,
     info: RunInfo,
+    /// Rows each table held before this recorder (a resumed run's earlier segments).
+    rows_before: std::collections::BTreeMap<String, u64>,
+    /// Rows per open table so far, by table id.
+    rows: Vec<(String, u64)>,
 }
 
 impl Recorder {
-    /// A recorder for run `info`, writing below `layout`.
+    /// A recorder for run `info`, writing below `layout` from segment 0.
     pub fn new(layout: OutputLayout, info: RunInfo) -> Self {
+        Self::resuming(layout, info, 0, Default::default())
+    }
+
+    /// A recorder that continues a run whose segments before `segment` are sealed and
+    /// whose tables held `rows_before` rows then.
+    pub fn resuming(
+        layout: OutputLayout,
+        info: RunInfo,
+        segment: u32,
+        rows_before: std::collections::BTreeMap<String, u64>,
+    ) -> Self {
         Self {
-            sinks: SinkSet::new(1 << 13),
+            sinks: SinkSet::starting_at(1 << 13, segment),
             layout,
             info,
+            rows_before,
+            rows: Vec::new(),
         }
+    }
+
+    /// The output layout the run writes below.
+    pub fn layout(&self) -> &OutputLayout {
+        &self.layout
+    }
+
+    /// Rows written per table so far, earlier segments included.
+    pub fn rows(&self) -> std::collections::BTreeMap<String, u64> {
+        self.rows.iter().cloned().collect()
     }
 
     /// The run this recorder writes for.
@@ -70,14 +98,16 @@ impl Recorder {
                 .take(5)
                 .eq(KEY_COLUMNS)
         );
-        let path = self.layout.table_file(&spec.name, &self.info.partition);
+        let dir = self.layout.partition_dir(&spec.name, &self.info.partition);
         let info = &self.info;
         let constants = vec![
             Constant::Utf8(info.run_id.to_string()),
             Constant::Utf8(info.partition.arm.clone()),
             Constant::U32(info.partition.replicate),
         ];
-        self.sinks.open_with_constants(spec, path, constants)
+        let before = self.rows_before.get(&spec.name).copied().unwrap_or(0);
+        self.rows.push((spec.name.clone(), before));
+        self.sinks.open_with_constants(spec, dir, constants, before)
     }
 
     /// Start a row of `table` with its key columns filled; add the table's own columns.
@@ -87,6 +117,9 @@ impl Recorder {
         round: u32,
         agent: Option<AgentId>,
     ) -> Result<Row<'_>, agora_export::ExportError> {
+        if let Some(count) = self.rows.get_mut(table.index()) {
+            count.1 += 1;
+        }
         Ok(self
             .sinks
             .row(table)?
@@ -94,9 +127,14 @@ impl Recorder {
             .opt_u32(agent.map(|a| a.0)))
     }
 
-    /// Write pending rows and close row groups (called once per round).
+    /// Write pending rows and close row groups.
     pub fn flush(&mut self) -> Result<(), agora_export::ExportError> {
         self.sinks.flush()
+    }
+
+    /// Complete the current segment's files and start segment `next`.
+    pub fn seal(&mut self, next: u32) -> Result<(), agora_export::ExportError> {
+        self.sinks.seal(next)
     }
 
     /// Close every table and report rows per table.

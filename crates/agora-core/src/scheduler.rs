@@ -129,12 +129,16 @@ pub async fn run_rounds<M: Mechanism>(
     )
     .await?
     {
-        RunEnd::Finished(outcome) => Ok(outcome),
+        RunEnd::Finished(outcome) | RunEnd::Interrupted(outcome) => Ok(outcome),
         RunEnd::Paused(snapshot) => Ok(snapshot.outcome),
     }
 }
 
-/// Where a run starts and whether it pauses.
+/// Receives the run's snapshot after every sealed round (and after the set-up), to
+/// make it durable; an error stops the run.
+pub type Checkpointer = std::sync::Arc<dyn Fn(&RunSnapshot) -> Result<(), String> + Send + Sync>;
+
+/// Where a run starts, whether it pauses, and what it does after each round.
 #[derive(Clone, Default)]
 pub struct RunControl {
     /// Continue after the snapshot's round (its world already restored) instead of
@@ -142,8 +146,13 @@ pub struct RunControl {
     pub resume: Option<RunSnapshot>,
     /// Stop after this round and hand back a snapshot instead of finishing.
     pub pause_after: Option<u32>,
-    /// The run's serializable state types (for the snapshot taken when pausing).
+    /// The run's serializable state types (for snapshots).
     pub state: StateTypes,
+    /// Called with a snapshot after every round, once its rows are sealed.
+    pub checkpoint: Option<Checkpointer>,
+    /// When set, the run stops after the round in progress (resumable), as after a
+    /// signal.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// How a call to [`play_rounds`] ended.
@@ -153,6 +162,9 @@ pub enum RunEnd {
     Finished(RunOutcome),
     /// The run paused after a round; the snapshot continues it.
     Paused(Box<RunSnapshot>),
+    /// The run was asked to stop ([`RunControl::stop`]) and did after a round; its
+    /// last checkpoint continues it.
+    Interrupted(RunOutcome),
 }
 
 /// Play `mechanism` as [`run_rounds`] does, starting fresh or from `control.resume`,
@@ -175,7 +187,11 @@ pub async fn play_rounds<M: Mechanism>(
     };
     let reads_text = model.reads_messages();
     let mut outcome = RunOutcome::default();
+    let max_rounds = max_rounds.min(mechanism.max_rounds());
     let first = match &control.resume {
+        Some(snapshot) if snapshot.finished => {
+            return Ok(RunEnd::Finished(snapshot.outcome.clone()));
+        }
         Some(snapshot) => {
             events.resume(snapshot.events.clone());
             outcome = snapshot.outcome.clone();
@@ -191,14 +207,22 @@ pub async fn play_rounds<M: Mechanism>(
             };
             mechanism.setup(world, &mut ctx)?;
             outcome.stop_reason = "max_rounds".into();
+            recorder.seal(1)?;
+            checkpoint(control, world, recorder, &events, &outcome, (0, false))?;
             1
         }
     };
-    let max_rounds = max_rounds.min(mechanism.max_rounds());
     // Calls each agent made this round, by entity index (an agent may act in several steps).
     let mut calls = CallCounter::default();
+    let stop_requested = || {
+        control
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
 
-    for round in first..=max_rounds {
+    let mut round = first;
+    while round <= max_rounds {
         progress.round_started(round, max_rounds);
         let mut ctx = RoundCtx {
             round,
@@ -229,28 +253,51 @@ pub async fn play_rounds<M: Mechanism>(
         }
         let flow = mechanism.end_round(world, &mut ctx)?;
         events.end_round();
-        recorder.flush()?;
         outcome.rounds = round;
+        let mut over = round >= max_rounds;
         if let Flow::Stop(reason) = flow {
             outcome.stop_reason = reason;
-            break;
-        }
-        if let Some(reason) = budget_exhausted(&limits, &outcome) {
+            over = true;
+        } else if let Some(reason) = budget_exhausted(&limits, &outcome) {
             tracing::warn!("{reason}; stopping after round {round}");
             outcome.stop_reason = reason;
-            break;
+            over = true;
         }
-        if control.pause_after == Some(round) && round < max_rounds {
+        if over {
+            // The end-of-run rows belong to the last round's segment: a checkpoint
+            // never falls between the last round and its end.
+            let mut ctx = RoundCtx {
+                round,
+                info: &info,
+                recorder,
+                events: &mut events,
+                reads_text,
+            };
+            mechanism.finish(world, &mut ctx)?;
+        }
+        recorder.seal(round + 1)?;
+        checkpoint(control, world, recorder, &events, &outcome, (round, over))?;
+        if over {
+            return Ok(RunEnd::Finished(outcome));
+        }
+        if control.pause_after == Some(round) {
             let world = WorldSnapshot::capture(world, &control.state)
                 .map_err(|e| RunError::Snapshot(e.to_string()))?;
             return Ok(RunEnd::Paused(Box::new(RunSnapshot {
                 round,
+                finished: false,
+                rows: recorder.rows(),
                 outcome,
                 events: events.previous().to_vec(),
                 world,
             })));
         }
+        if stop_requested() {
+            return Ok(RunEnd::Interrupted(outcome));
+        }
+        round += 1;
     }
+    // No round left to play (a run resumed after its last round, or none allowed).
     let mut ctx = RoundCtx {
         round: outcome.rounds,
         info: &info,
@@ -259,8 +306,41 @@ pub async fn play_rounds<M: Mechanism>(
         reads_text,
     };
     mechanism.finish(world, &mut ctx)?;
-    recorder.flush()?;
+    recorder.seal(outcome.rounds + 1)?;
+    checkpoint(
+        control,
+        world,
+        recorder,
+        &events,
+        &outcome,
+        (outcome.rounds, true),
+    )?;
     Ok(RunEnd::Finished(outcome))
+}
+
+/// Hand the run's snapshot after `round` to the checkpointer, if there is one.
+fn checkpoint(
+    control: &RunControl,
+    world: &World,
+    recorder: &Recorder,
+    events: &EventLog,
+    outcome: &RunOutcome,
+    (round, finished): (u32, bool),
+) -> Result<(), RunError> {
+    let Some(save) = &control.checkpoint else {
+        return Ok(());
+    };
+    let world = WorldSnapshot::capture(world, &control.state.changing())
+        .map_err(|e| RunError::Snapshot(e.to_string()))?;
+    let snapshot = RunSnapshot {
+        round,
+        finished,
+        rows: recorder.rows(),
+        outcome: outcome.clone(),
+        events: events.previous().to_vec(),
+        world,
+    };
+    save(&snapshot).map_err(RunError::Snapshot)
 }
 
 /// Why the run must stop for its budget, if it must.

@@ -28,13 +28,24 @@ impl OutputLayout {
         &self.root
     }
 
-    /// The Parquet file of `table` for one run.
-    pub fn table_file(&self, table: &str, partition: &Partition) -> PathBuf {
+    /// The directory of `table` for one run: `TABLE/arm=NAME/replicate=K`.
+    pub fn partition_dir(&self, table: &str, partition: &Partition) -> PathBuf {
         self.root
             .join(table)
             .join(format!("arm={}", partition.arm))
             .join(format!("replicate={}", partition.replicate))
-            .join("part-0.parquet")
+    }
+
+    /// The Parquet file of `table` holding one run's rows of segment `segment` (round 0
+    /// is the set-up, round `r` its rows): `part-0000r.parquet`.
+    pub fn segment_file(&self, table: &str, partition: &Partition, segment: u32) -> PathBuf {
+        self.partition_dir(table, partition)
+            .join(segment_file_name(segment))
+    }
+
+    /// Where the engine keeps its own state (checkpoints): hidden from dataset readers.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".agora")
     }
 
     /// The experiment manifest.
@@ -48,6 +59,24 @@ impl OutputLayout {
     }
 }
 
+/// The name of segment `segment`'s file.
+pub fn segment_file_name(segment: u32) -> String {
+    format!("part-{segment:05}.parquet")
+}
+
+/// The segment a file name written by [`segment_file_name`] (or an earlier release's
+/// `part-0.parquet`) stands for; `None` for any other file.
+pub fn segment_of(file_name: &str) -> Option<u32> {
+    let digits = file_name.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Suffix of a segment file still being written (renamed when the segment is sealed).
+pub const PARTIAL_SUFFIX: &str = ".partial";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,8 +89,12 @@ mod tests {
             replicate: 3,
         };
         assert_eq!(
-            layout.table_file("events", &p),
-            PathBuf::from("/tmp/x/events/arm=base/replicate=3/part-0.parquet")
+            layout.segment_file("events", &p, 2),
+            PathBuf::from("/tmp/x/events/arm=base/replicate=3/part-00002.parquet")
         );
+        assert_eq!(segment_of("part-00002.parquet"), Some(2));
+        assert_eq!(segment_of("part-0.parquet"), Some(0));
+        assert_eq!(segment_of("part-x.parquet"), None);
+        assert_eq!(segment_of("notes.parquet"), None);
     }
 }

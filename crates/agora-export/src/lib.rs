@@ -2,7 +2,7 @@
 //!
 //! Tables are Arrow record batches written to zstd-compressed Parquet files on a
 //! background thread, flushed once per round, never held whole in memory. Every run
-//! writes into hive-partitioned directories (`TABLE/arm=NAME/replicate=K/part-0.parquet`)
+//! writes into hive-partitioned directories (`TABLE/arm=NAME/replicate=K/part-00001.parquet`, one file per round)
 //! so polars, DuckDB and Spark read an experiment as one dataset. The run manifest
 //! (`manifest.json`) records what produced the tables.
 
@@ -11,7 +11,7 @@ pub mod manifest;
 pub mod sink;
 pub mod table;
 
-pub use layout::{OutputLayout, Partition};
+pub use layout::{OutputLayout, PARTIAL_SUFFIX, Partition, segment_file_name, segment_of};
 pub use manifest::{Manifest, RunRecord};
 pub use sink::{SinkSet, TableId};
 pub use table::{Column, ColumnType, Constant, TableBuffer, TableSpec};

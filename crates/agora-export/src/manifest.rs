@@ -63,13 +63,30 @@ pub struct Manifest {
     pub mechanism: String,
     /// Versions of Agora and its key components.
     pub versions: BTreeMap<String, String>,
-    /// "complete", or "failed" with the runs finished so far.
+    /// `running` while a process works on the experiment, then `complete`,
+    /// `interrupted` (a signal stopped it; `--resume` continues), `budget_exhausted`
+    /// or `failed`.
     pub status: String,
+    /// Why the experiment is not complete, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The process working on the experiment while `running`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     /// One record per finished run.
     pub runs: Vec<RunRecord>,
 }
 
 impl Manifest {
+    /// Read the manifest at `path`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+
     /// Write the manifest as pretty JSON (via a temporary file, then rename).
     pub fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec_pretty(self)?;

@@ -3,6 +3,14 @@
 //! The simulation thread fills [`TableBuffer`]s; full batches are handed to one writer
 //! thread that encodes and compresses them, so encoding overlaps with the next round's
 //! work. Memory stays bounded by the batch size and the channel depth.
+//!
+//! Rows are written in *segments* (a run's set-up, then one per round): each table's
+//! rows of a segment go to one file of its directory, `part-0000r.parquet`, written
+//! under a hidden `.part-0000r.parquet.partial` name (which dataset readers skip) and
+//! renamed when the segment is sealed, so a complete file is always readable and a
+//! process killed mid-round leaves only partial files.
+//! A table without rows in a segment has no file for it; a table that never had a row
+//! gets one empty file when the set is closed, so its schema can still be read.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -15,6 +23,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use crate::layout::{PARTIAL_SUFFIX, segment_file_name};
 use crate::table::{ColumnType, Constant, Row, TableBuffer, TableSpec};
 use crate::{ExportError, Result};
 
@@ -22,21 +31,31 @@ use crate::{ExportError, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TableId(usize);
 
+impl TableId {
+    /// Position of the table among those opened, from 0.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// What one table ended up holding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableSummary {
     /// Table name.
     pub name: String,
-    /// File written.
+    /// Directory of the table's segment files.
     pub path: PathBuf,
-    /// Rows written.
+    /// Rows written, earlier segments included.
     pub rows: u64,
 }
 
 enum Msg {
-    Open(TableSpec, PathBuf),
+    /// A table writing into a directory, with rows already written there before.
+    Open(TableSpec, PathBuf, u64),
     Batch(usize, RecordBatch),
     Flush,
+    /// Close the current segment's files, start segment `n`, and say when done.
+    Seal(u32, SyncSender<()>),
 }
 
 /// A set of Parquet tables written by one background thread.
@@ -48,12 +67,18 @@ pub struct SinkSet {
 }
 
 impl SinkSet {
-    /// Start the writer thread; batches are shipped every `batch_rows` rows.
+    /// Start the writer thread at segment 0; batches are shipped every `batch_rows` rows.
     pub fn new(batch_rows: usize) -> Self {
+        Self::starting_at(batch_rows, 0)
+    }
+
+    /// Start the writer thread at segment `segment` (a resumed run continues after
+    /// the segments it sealed before).
+    pub fn starting_at(batch_rows: usize, segment: u32) -> Self {
         let (tx, rx) = sync_channel::<Msg>(4);
         let worker = std::thread::Builder::new()
             .name("agora-parquet".into())
-            .spawn(move || write_loop(rx))
+            .spawn(move || write_loop(rx, segment))
             .expect("spawning the Parquet writer thread");
         Self {
             tx: Some(tx),
@@ -63,17 +88,19 @@ impl SinkSet {
         }
     }
 
-    /// Open a table that will be written to `path` (directories are created).
-    pub fn open(&mut self, spec: TableSpec, path: PathBuf) -> Result<TableId> {
-        self.open_with_constants(spec, path, Vec::new())
+    /// Open a table whose segment files go to directory `dir` (created on first write).
+    pub fn open(&mut self, spec: TableSpec, dir: PathBuf) -> Result<TableId> {
+        self.open_with_constants(spec, dir, Vec::new(), 0)
     }
 
-    /// Open a table whose first columns hold `constants` in every row.
+    /// Open a table whose first columns hold `constants` in every row; `rows_before`
+    /// rows were written to `dir` by earlier segments of the same run.
     pub fn open_with_constants(
         &mut self,
         spec: TableSpec,
-        path: PathBuf,
+        dir: PathBuf,
         constants: Vec<Constant>,
+        rows_before: u64,
     ) -> Result<TableId> {
         let id = TableId(self.buffers.len());
         let capacity = self.batch_rows.min(1 << 16);
@@ -82,7 +109,7 @@ impl SinkSet {
             capacity,
             constants,
         ));
-        self.send(Msg::Open(spec, path))?;
+        self.send(Msg::Open(spec, dir, rows_before))?;
         Ok(id)
     }
 
@@ -102,6 +129,29 @@ impl SinkSet {
             }
         }
         self.send(Msg::Flush)
+    }
+
+    /// Ship every pending row, complete the current segment's files (they become
+    /// readable under their final names) and start segment `next`. Returns once the
+    /// files are complete, so a checkpoint written afterwards never names a segment
+    /// that is not on disk.
+    pub fn seal(&mut self, next: u32) -> Result<()> {
+        for i in 0..self.buffers.len() {
+            if !self.buffers[i].is_empty() {
+                self.ship(i)?;
+            }
+        }
+        let (done, sealed) = sync_channel(1);
+        self.send(Msg::Seal(next, done))?;
+        if sealed.recv().is_err() {
+            // The writer stopped on an error before sealing: surface it.
+            self.tx = None;
+            return match self.worker.take().map(|w| w.join()) {
+                Some(Ok(Err(e))) => Err(e),
+                _ => Err(ExportError::WriterGone),
+            };
+        }
+        Ok(())
     }
 
     /// Write everything, close the files and report what each table holds.
@@ -152,18 +202,82 @@ impl Drop for SinkSet {
 
 struct OpenTable {
     name: String,
-    path: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    spec: TableSpec,
+    dir: PathBuf,
+    /// The current segment's file (under its partial name) while rows are written.
+    writer: Option<(ArrowWriter<File>, PathBuf)>,
     rows: u64,
 }
 
 impl OpenTable {
-    fn parquet_err(&self, source: parquet::errors::ParquetError) -> ExportError {
+    fn parquet_err(
+        &self,
+        path: &std::path::Path,
+        source: parquet::errors::ParquetError,
+    ) -> ExportError {
         ExportError::Parquet {
             table: self.name.clone(),
-            path: self.path.clone(),
+            path: path.to_path_buf(),
             source,
         }
+    }
+
+    /// The writer of segment `segment`, created on the first rows of the segment.
+    fn writer(&mut self, segment: u32) -> Result<&mut ArrowWriter<File>> {
+        if self.writer.is_none() {
+            std::fs::create_dir_all(&self.dir).map_err(|source| ExportError::Io {
+                path: self.dir.clone(),
+                source,
+            })?;
+            let path = self
+                .dir
+                .join(format!(".{}{PARTIAL_SUFFIX}", segment_file_name(segment)));
+            let file = File::create(&path).map_err(|source| ExportError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let writer = ArrowWriter::try_new(
+                file,
+                self.spec.schema(),
+                Some(writer_properties(&self.spec)),
+            )
+            .map_err(|e| self.parquet_err(&path, e))?;
+            self.writer = Some((writer, path));
+        }
+        match self.writer.as_mut() {
+            Some((w, _)) => Ok(w),
+            None => Err(ExportError::WriterGone),
+        }
+    }
+
+    /// Finish the current segment's file and give it its final name.
+    fn seal(&mut self) -> Result<()> {
+        let Some((writer, partial)) = self.writer.take() else {
+            return Ok(());
+        };
+        writer.close().map_err(|e| self.parquet_err(&partial, e))?;
+        let final_name = partial
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let final_name = final_name
+            .trim_start_matches('.')
+            .trim_end_matches(PARTIAL_SUFFIX)
+            .to_string();
+        let done = partial.with_file_name(final_name);
+        std::fs::rename(&partial, &done).map_err(|source| ExportError::Io {
+            path: done.clone(),
+            source,
+        })
+    }
+
+    /// A table that never had a row gets one empty file, so its schema can be read.
+    fn ensure_file(&mut self, segment: u32) -> Result<()> {
+        if self.rows == 0 {
+            self.writer(segment)?;
+            self.seal()?;
+        }
+        Ok(())
     }
 }
 
@@ -192,66 +306,68 @@ fn writer_properties(spec: &TableSpec) -> WriterProperties {
     builder.build()
 }
 
-fn write_loop(rx: Receiver<Msg>) -> Result<Vec<TableSummary>> {
+fn write_loop(rx: Receiver<Msg>, first_segment: u32) -> Result<Vec<TableSummary>> {
     let mut tables: Vec<OpenTable> = Vec::new();
+    let mut segment = first_segment;
     let result = (|| -> Result<()> {
         for msg in rx.iter() {
             match msg {
-                Msg::Open(spec, path) => {
-                    if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
-                            path: dir.to_path_buf(),
-                            source,
-                        })?;
-                    }
-                    let file = File::create(&path).map_err(|source| ExportError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    let mut table = OpenTable {
-                        name: spec.name.clone(),
-                        path,
-                        writer: None,
-                        rows: 0,
-                    };
-                    let writer =
-                        ArrowWriter::try_new(file, spec.schema(), Some(writer_properties(&spec)))
-                            .map_err(|e| table.parquet_err(e))?;
-                    table.writer = Some(writer);
-                    tables.push(table);
-                }
+                Msg::Open(spec, dir, rows_before) => tables.push(OpenTable {
+                    name: spec.name.clone(),
+                    spec,
+                    dir,
+                    writer: None,
+                    rows: rows_before,
+                }),
                 Msg::Batch(i, batch) => {
                     let table = &mut tables[i];
                     table.rows += batch.num_rows() as u64;
-                    if let Some(w) = table.writer.as_mut() {
-                        let written = w.write(&batch);
-                        written.map_err(|e| table.parquet_err(e))?;
+                    let writer = table.writer(segment)?;
+                    if let Err(e) = writer.write(&batch) {
+                        let path = table
+                            .writer
+                            .as_ref()
+                            .map(|w| w.1.clone())
+                            .unwrap_or_default();
+                        return Err(table.parquet_err(&path, e));
                     }
                 }
                 Msg::Flush => {
                     for table in &mut tables {
-                        if let Some(w) = table.writer.as_mut() {
-                            let flushed = w.flush();
-                            flushed.map_err(|e| table.parquet_err(e))?;
+                        if let Some((w, path)) = table.writer.as_mut()
+                            && let Err(e) = w.flush()
+                        {
+                            let path = path.clone();
+                            return Err(table.parquet_err(&path, e));
                         }
                     }
+                }
+                Msg::Seal(next, done) => {
+                    for table in &mut tables {
+                        table.seal()?;
+                    }
+                    segment = next;
+                    let _ = done.send(());
                 }
             }
         }
         Ok(())
     })();
-    // Close every file, also after an error, so rows already written stay readable.
+    // Complete every file, also after an error, so rows already written stay readable.
     let mut summaries = Vec::with_capacity(tables.len());
     let mut close_error = None;
     for mut table in tables {
-        if let Some(w) = table.writer.take()
-            && let Err(e) = w.close()
-        {
-            close_error.get_or_insert(table.parquet_err(e));
+        let closed = if result.is_ok() {
+            table.seal().and_then(|()| table.ensure_file(segment))
+        } else {
+            table.seal()
+        };
+        if let Err(e) = closed {
+            close_error.get_or_insert(e);
         }
         summaries.push(TableSummary {
             name: table.name,
-            path: table.path,
+            path: table.dir,
             rows: table.rows,
         });
     }
@@ -279,9 +395,9 @@ mod tests {
     }
 
     fn write(dir: &std::path::Path, rows: u64) -> PathBuf {
-        let path = dir.join("numbers/part-0.parquet");
+        let path = dir.join("numbers/part-00000.parquet");
         let mut sinks = SinkSet::new(1000);
-        let t = sinks.open(spec(), path.clone()).unwrap();
+        let t = sinks.open(spec(), dir.join("numbers")).unwrap();
         for i in 0..rows {
             sinks.row(t).unwrap().u64(i).str(&format!("row {i}")).end();
             if i % 2500 == 0 {
@@ -320,13 +436,48 @@ mod tests {
     }
 
     #[test]
+    fn segments_become_files_when_sealed_and_empty_tables_get_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sinks = SinkSet::new(10);
+        let t = sinks.open(spec(), dir.path().join("numbers")).unwrap();
+        let empty = sinks
+            .open(
+                TableSpec::new("empty", vec![Column::required("i", ColumnType::U64)]),
+                dir.path().join("empty"),
+            )
+            .unwrap();
+        let _ = empty;
+        sinks.row(t).unwrap().u64(1).str("a").end();
+        sinks.seal(1).unwrap();
+        // Segment 1 has no rows: no file. Segment 2 has two.
+        sinks.seal(2).unwrap();
+        sinks.row(t).unwrap().u64(2).str("b").end();
+        sinks.row(t).unwrap().u64(3).str("c").end();
+        let partial = dir.path().join("numbers/.part-00002.parquet.partial");
+        sinks.flush().unwrap();
+        let summary = sinks.close().unwrap();
+        assert!(!partial.exists(), "closing seals the last segment");
+        let mut files: Vec<String> = std::fs::read_dir(dir.path().join("numbers"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["part-00000.parquet", "part-00002.parquet"]);
+        assert_eq!(summary[0].rows, 3);
+        let empty: Vec<_> = std::fs::read_dir(dir.path().join("empty"))
+            .unwrap()
+            .collect();
+        assert_eq!(empty.len(), 1, "a table without rows still has a file");
+    }
+
+    #[test]
     fn an_unwritable_path_is_reported_with_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, b"x").unwrap();
         let mut sinks = SinkSet::new(10);
         // The open is asynchronous; the error surfaces at the latest on close.
-        let _ = sinks.open(spec(), blocker.join("t/part-0.parquet"));
+        let _ = sinks.open(spec(), blocker.join("t"));
         let err = sinks.close().unwrap_err().to_string();
         assert!(err.contains("file"), "{err}");
     }

@@ -93,6 +93,7 @@ pub fn estimate(
         &scenario.path,
         &identity,
         &OutputLayout::new(scratch.path()),
+        None,
     )?;
     let probe = Probe {
         rules: scenario.file.mechanism.rule_backend(),

@@ -45,6 +45,14 @@ pub enum ExperimentError {
         /// What is wrong, and how to fix it.
         message: String,
     },
+    /// A signal stopped the experiment after a round; `--resume` continues it.
+    #[error(
+        "interrupted: the experiment in {output} stopped after a round; run the same command with --resume to continue it"
+    )]
+    Interrupted {
+        /// The output directory.
+        output: PathBuf,
+    },
     /// A setting passed to the runner is out of range.
     #[error("{0}")]
     Invalid(String),

@@ -1,16 +1,27 @@
 //! Performing an experiment: every arm and replicate of a scenario, end to end.
+//!
+//! The manifest is written first (`running`), then after every run, and last with
+//! the experiment's status. Each run checkpoints after every round: its rows of the
+//! round are sealed into complete Parquet files, then its state lands atomically in
+//! `.agora/runs/ARM/REPLICATE.json`. `--resume` continues every unfinished run from its
+//! last checkpoint, so an interrupted experiment ends with the tables it would have
+//! had, and no call is paid twice (answers are in the call cache).
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use agora_core::Play;
-use agora_core::scheduler::{RunControl, RunEnd, SchedulerLimits};
-use agora_export::{Manifest, OutputLayout, RunRecord};
+use agora_core::checkpoint::RunSnapshot;
+use agora_core::scheduler::{Checkpointer, RunControl, RunEnd, SchedulerLimits};
+use agora_export::{Manifest, OutputLayout, PARTIAL_SUFFIX, RunRecord, segment_of};
 use agora_scenario::{ExperimentPlan, RunPlan, Scenario};
 
 use crate::ExperimentError;
 use crate::backends::{Backends, CallOptions, default_model};
 use crate::progress::RunProgress;
-use crate::setup::{RunIdentity, prepare_run};
+use crate::setup::{Resume, RunIdentity, prepare_run};
 use crate::summary::{ExperimentSummary, RunSummary};
 
 /// Spending limits of an experiment, over all its runs.
@@ -27,10 +38,15 @@ pub struct Budget {
 pub struct Execution {
     /// Replace earlier results in the output directory.
     pub overwrite: bool,
+    /// Continue an interrupted experiment in the output directory.
+    pub resume: bool,
     /// Gateway settings for language models.
     pub calls: CallOptions,
     /// Spending limits.
     pub budget: Budget,
+    /// Set (by a signal handler) to stop after the round in progress; the experiment
+    /// is then `interrupted` and resumable.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// Perform `plan`; tables and the manifest go below its output directory.
@@ -54,7 +70,12 @@ pub fn run_experiment(
             .map_err(|e| in_arm(&run.arm, e))?;
     }
     let layout = OutputLayout::new(&plan.output);
-    prepare_output(&layout, execution.overwrite)?;
+    let earlier = if execution.resume {
+        Some(resumable_manifest(&layout, plan)?)
+    } else {
+        prepare_output(&layout, execution.overwrite)?;
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -75,27 +96,52 @@ pub fn run_experiment(
             .into_iter()
             .collect(),
         status: "running".into(),
-        runs: Vec::new(),
+        reason: None,
+        pid: Some(std::process::id()),
+        runs: earlier.map(|m| m.runs).unwrap_or_default(),
     };
+    manifest.write(&layout.manifest_file())?;
     let mut summary = ExperimentSummary {
         name: scenario.file.name.clone(),
         output: plan.output.clone(),
         ..Default::default()
     };
-    let mut spent = Budget {
-        max_cost_usd: Some(0.0),
-        max_tokens: Some(0),
+    let stop_requested = || {
+        execution
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::SeqCst))
     };
     for run in &plan.runs {
+        if manifest
+            .runs
+            .iter()
+            .any(|r| r.arm == run.arm && r.replicate == run.replicate)
+        {
+            continue;
+        }
+        let spent = Budget {
+            max_cost_usd: Some(manifest.runs.iter().map(|r| r.cost_usd).sum()),
+            max_tokens: Some(
+                manifest
+                    .runs
+                    .iter()
+                    .map(|r| r.prompt_tokens + r.completion_tokens)
+                    .sum(),
+            ),
+        };
         let remaining = remaining_budget(&execution.budget, &spent);
         if remaining.max_cost_usd.is_some_and(|c| c <= 0.0) || remaining.max_tokens == Some(0) {
-            manifest.status = format!(
-                "stopped: budget exhausted before arm {} replicate {}",
+            let reason = format!(
+                "budget exhausted before arm {} replicate {}",
                 run.arm, run.replicate
             );
-            manifest.write(&layout.manifest_file())?;
-            summary.stopped = Some(manifest.status.clone());
+            finish_manifest(&mut manifest, &layout, "budget_exhausted", Some(&reason))?;
+            summary.stopped = Some(format!("stopped: {reason}"));
             return Ok(summary);
+        }
+        if stop_requested() {
+            return Err(interrupted(&mut manifest, &layout));
         }
         let performed = perform_run(
             scenario,
@@ -106,33 +152,61 @@ pub fn run_experiment(
             &mut backends,
             remaining,
             progress,
+            execution,
         );
         // Answers bought so far are kept, whatever happened to the run.
         backends.sync()?;
         match performed {
-            Ok((record, run_summary)) => {
-                spent.max_cost_usd = spent.max_cost_usd.map(|c| c + record.cost_usd);
-                spent.max_tokens = spent
-                    .max_tokens
-                    .map(|t| t + record.prompt_tokens + record.completion_tokens);
-                manifest.runs.push(record);
+            Ok(Performed::Finished(record, run_summary)) => {
+                let budget_stop = record.stop_reason.starts_with("budget");
+                manifest.runs.push(*record);
                 manifest.write(&layout.manifest_file())?;
-                summary.runs.push(run_summary);
+                summary.runs.push(*run_summary);
+                if budget_stop {
+                    let reason = summary.runs.last().map(|r| r.record.stop_reason.clone());
+                    finish_manifest(
+                        &mut manifest,
+                        &layout,
+                        "budget_exhausted",
+                        reason.as_deref(),
+                    )?;
+                    summary.stopped = reason.map(|r| format!("stopped: {r}"));
+                    return Ok(summary);
+                }
             }
+            Ok(Performed::Interrupted) => return Err(interrupted(&mut manifest, &layout)),
             Err(err) => {
-                manifest.status = format!(
-                    "failed in arm {} replicate {}: {err}",
-                    run.arm, run.replicate
-                );
                 // Keep what finished: the manifest lists the runs that completed.
-                let _ = manifest.write(&layout.manifest_file());
+                let reason = format!("arm {} replicate {}: {err}", run.arm, run.replicate);
+                let _ = finish_manifest(&mut manifest, &layout, "failed", Some(&reason));
                 return Err(err);
             }
         }
     }
-    manifest.status = "complete".into();
-    manifest.write(&layout.manifest_file())?;
+    finish_manifest(&mut manifest, &layout, "complete", None)?;
     Ok(summary)
+}
+
+fn finish_manifest(
+    manifest: &mut Manifest,
+    layout: &OutputLayout,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<(), ExperimentError> {
+    manifest.status = status.into();
+    manifest.reason = reason.map(String::from);
+    manifest.pid = None;
+    Ok(manifest.write(&layout.manifest_file())?)
+}
+
+fn interrupted(manifest: &mut Manifest, layout: &OutputLayout) -> ExperimentError {
+    let reason = "stopped by a signal after a round; --resume continues it";
+    if let Err(e) = finish_manifest(manifest, layout, "interrupted", Some(reason)) {
+        return e;
+    }
+    ExperimentError::Interrupted {
+        output: layout.root().to_path_buf(),
+    }
 }
 
 fn in_arm(arm: &str, e: ExperimentError) -> ExperimentError {
@@ -145,20 +219,184 @@ fn in_arm(arm: &str, e: ExperimentError) -> ExperimentError {
     }
 }
 
+/// The manifest of the experiment to resume in `layout`, checked against `plan`.
+fn resumable_manifest(
+    layout: &OutputLayout,
+    plan: &ExperimentPlan,
+) -> Result<Manifest, ExperimentError> {
+    let path = layout.manifest_file();
+    if !path.exists() {
+        return Err(ExperimentError::Output {
+            path: layout.root().to_path_buf(),
+            message: "holds no experiment to resume (no manifest.json); run without --resume"
+                .into(),
+        });
+    }
+    let manifest = Manifest::read(&path)?;
+    if manifest.settings_hash != plan.settings_hash {
+        return Err(ExperimentError::Output {
+            path: layout.root().to_path_buf(),
+            message: "holds an experiment with other settings (the scenario file, seed, agents, replicates, rounds or model differ); resume with the same scenario and options, or use --out for a new experiment".into(),
+        });
+    }
+    if manifest.status == "running"
+        && let Some(pid) = manifest.pid
+        && pid != std::process::id()
+        && agora_is_running(pid)
+    {
+        return Err(ExperimentError::Output {
+            path: layout.root().to_path_buf(),
+            message: format!(
+                "is being written by another agora process (pid {pid}); wait for it or stop it first"
+            ),
+        });
+    }
+    Ok(manifest)
+}
+
+/// Whether process `pid` is alive and is an agora process (a dead run's manifest says
+/// `running` forever; its pid may since belong to another program).
+fn agora_is_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name in parentheses: "pid (comm) S ...".
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z") | Some("X") | None) {
+        return false;
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains("agora"))
+}
+
+/// Make `layout` ready for a new experiment: refuse a directory Agora did not write,
+/// and with `overwrite` remove what an earlier experiment wrote, nothing else.
 fn prepare_output(layout: &OutputLayout, overwrite: bool) -> Result<(), ExperimentError> {
-    if !layout.holds_results() {
-        return Ok(());
+    let root = layout.root();
+    let has_manifest = layout.holds_results();
+    let foreign = agora_files(root).map_err(|e| io_output(root, e))?;
+    if !has_manifest {
+        if let Some(other) = foreign.others.first() {
+            return Err(ExperimentError::Output {
+                path: root.to_path_buf(),
+                message: format!(
+                    "holds files Agora did not write (such as {}) and no manifest.json; choose a new or empty directory with --out",
+                    other.display()
+                ),
+            });
+        }
+        return remove_agora_files(root, &foreign.ours).map_err(|e| io_output(root, e));
     }
     if !overwrite {
         return Err(ExperimentError::Output {
-            path: layout.root().to_path_buf(),
-            message: "already holds the results of an earlier run (manifest.json); pass --overwrite to replace them or --out to write elsewhere".into(),
+            path: root.to_path_buf(),
+            message: "already holds the results of an earlier run (manifest.json); pass --overwrite to replace them, --resume to continue them, or --out to write elsewhere".into(),
         });
     }
-    std::fs::remove_dir_all(layout.root()).map_err(|e| ExperimentError::Output {
-        path: layout.root().to_path_buf(),
-        message: format!("removing the earlier results: {e}"),
-    })
+    let mut ours = foreign.ours;
+    ours.push(layout.manifest_file());
+    remove_agora_files(root, &ours).map_err(|e| io_output(root, e))
+}
+
+fn io_output(root: &Path, e: std::io::Error) -> ExperimentError {
+    ExperimentError::Output {
+        path: root.to_path_buf(),
+        message: format!("cleaning up earlier results: {e}"),
+    }
+}
+
+/// Files below an output directory: those Agora writes (table segments inside hive
+/// partitions, its state directory) and any others.
+struct Found {
+    ours: Vec<PathBuf>,
+    others: Vec<PathBuf>,
+}
+
+fn agora_files(root: &Path) -> std::io::Result<Found> {
+    let mut found = Found {
+        ours: Vec::new(),
+        others: Vec::new(),
+    };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Ok(found);
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        match name.as_deref() {
+            Some(".agora") => found.ours.push(path),
+            Some("manifest.json") | Some("manifest.json.tmp") => {}
+            _ if path.is_dir() => table_files(&path, &mut found)?,
+            _ => found.others.push(path),
+        }
+    }
+    Ok(found)
+}
+
+/// Segment files of one table directory (`TABLE/arm=A/replicate=R/part-NNNNN.parquet`).
+fn table_files(table: &Path, found: &mut Found) -> std::io::Result<()> {
+    for arm in std::fs::read_dir(table)? {
+        let arm = arm?.path();
+        let is_arm = arm
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("arm="));
+        if !is_arm || !arm.is_dir() {
+            found.others.push(arm);
+            continue;
+        }
+        for rep in std::fs::read_dir(&arm)? {
+            let rep = rep?.path();
+            let is_rep = rep
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("replicate="));
+            if !is_rep || !rep.is_dir() {
+                found.others.push(rep);
+                continue;
+            }
+            for file in std::fs::read_dir(&rep)? {
+                let file = file?.path();
+                if is_segment_file(&file) {
+                    found.ours.push(file);
+                } else {
+                    found.others.push(file);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is a segment file as the recorder names it (complete or partial).
+fn is_segment_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return false;
+    };
+    let name = match name.strip_suffix(PARTIAL_SUFFIX) {
+        Some(partial) => partial.strip_prefix('.').unwrap_or(partial),
+        None => &name,
+    };
+    segment_of(name).is_some()
+}
+
+/// Remove `files` (directories recursively), then the directories they leave empty.
+fn remove_agora_files(root: &Path, files: &[PathBuf]) -> std::io::Result<()> {
+    for path in files {
+        if path.is_dir() {
+            std::fs::remove_dir_all(path)?;
+        } else if path.exists() {
+            std::fs::remove_file(path)?;
+        }
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == root || std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+    Ok(())
 }
 
 /// What is left of `budget` after `spent`.
@@ -173,6 +411,74 @@ fn remaining_budget(budget: &Budget, spent: &Budget) -> Budget {
     }
 }
 
+/// The checkpoint file of a run.
+fn checkpoint_file(layout: &OutputLayout, run: &RunPlan) -> PathBuf {
+    layout
+        .state_dir()
+        .join("runs")
+        .join(&run.arm)
+        .join(format!("{}.json", run.replicate))
+}
+
+/// Write `snapshot` to `path` atomically (temporary file, then rename).
+fn write_checkpoint(path: &Path, snapshot: &RunSnapshot) -> Result<(), String> {
+    let json = serde_json::to_vec(snapshot).map_err(|e| e.to_string())?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, json).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Remove a run's files written after its checkpoint (`round`): partial files and
+/// segments of later rounds; with no checkpoint, every segment file of the run.
+fn discard_after(
+    layout: &OutputLayout,
+    run: &RunPlan,
+    round: Option<u32>,
+) -> Result<(), ExperimentError> {
+    let root = layout.root();
+    let Ok(tables) = std::fs::read_dir(root) else {
+        return Ok(());
+    };
+    for table in tables {
+        let table = table.map_err(|e| io_output(root, e))?.path();
+        let dir = table
+            .join(format!("arm={}", run.arm))
+            .join(format!("replicate={}", run.replicate));
+        let Ok(files) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for file in files {
+            let file = file.map_err(|e| io_output(root, e))?.path();
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stale = if name.ends_with(PARTIAL_SUFFIX) {
+                true
+            } else {
+                match (segment_of(&name), round) {
+                    (Some(s), Some(r)) => s > r,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                }
+            };
+            if stale {
+                std::fs::remove_file(&file).map_err(|e| io_output(root, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a run ended.
+enum Performed {
+    Finished(Box<RunRecord>, Box<RunSummary>),
+    Interrupted,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn perform_run(
     scenario: &Scenario,
@@ -183,7 +489,8 @@ fn perform_run(
     backends: &mut Backends,
     budget: Budget,
     progress: &dyn RunProgress,
-) -> Result<(RunRecord, RunSummary), ExperimentError> {
+    execution: &Execution,
+) -> Result<Performed, ExperimentError> {
     let started = Instant::now();
     let identity = RunIdentity {
         run_id: &run.run_id,
@@ -191,6 +498,28 @@ fn perform_run(
         replicate: run.replicate,
         seed: plan.seed,
     };
+    let checkpoint_path = checkpoint_file(layout, run);
+    let snapshot: Option<RunSnapshot> = if execution.resume && checkpoint_path.exists() {
+        let bytes = std::fs::read(&checkpoint_path).map_err(|source| ExperimentError::Io {
+            context: format!("reading {}", checkpoint_path.display()),
+            source,
+        })?;
+        Some(
+            serde_json::from_slice(&bytes).map_err(|e| ExperimentError::Output {
+                path: checkpoint_path.clone(),
+                message: format!("the checkpoint cannot be read ({e}); rerun with --overwrite"),
+            })?,
+        )
+    } else {
+        None
+    };
+    if execution.resume {
+        discard_after(layout, run, snapshot.as_ref().map(|s| s.round))?;
+    }
+    let resume = snapshot.as_ref().map(|s| Resume {
+        segment: s.round + 1,
+        rows: s.rows.clone(),
+    });
     let mut setup = prepare_run(
         &scenario.file.population,
         plan.agents,
@@ -198,7 +527,18 @@ fn perform_run(
         &scenario.path,
         &identity,
         layout,
+        resume,
     )?;
+    let state = scenario.file.mechanism.state_types();
+    if let Some(snapshot) = &snapshot {
+        snapshot
+            .world
+            .apply(&mut setup.world, &state)
+            .map_err(|e| ExperimentError::Output {
+                path: checkpoint_path.clone(),
+                message: format!("the checkpoint does not fit the scenario's population ({e}); rerun with --overwrite"),
+            })?;
+    }
     tracing::info!(agents = plan.agents, elapsed = ?started.elapsed(), "population ready");
     let model_spec = run.model.clone().unwrap_or_else(default_model);
     let model = backends.build(&model_spec, &scenario.file.mechanism)?;
@@ -211,6 +551,8 @@ fn perform_run(
     let label = format!("{}/{}", run.arm, run.replicate);
     let mut observer = progress.start(&label, plan.agents as u64 * u64::from(plan.max_rounds));
     let seed_base = setup.recorder.info().seeds.base();
+    let save_to = checkpoint_path.clone();
+    let checkpoint: Checkpointer = Arc::new(move |s: &RunSnapshot| write_checkpoint(&save_to, s));
     let played = runtime.block_on(scenario.file.mechanism.play(Play {
         params: plan.params,
         world: &mut setup.world,
@@ -219,12 +561,20 @@ fn perform_run(
         max_rounds: plan.max_rounds,
         limits,
         progress: observer.as_mut(),
-        control: RunControl::default(),
+        control: RunControl {
+            resume: snapshot,
+            checkpoint: Some(checkpoint),
+            stop: execution.stop.clone(),
+            ..Default::default()
+        },
     }));
     drop(observer);
     let outcome = match played {
         Ok(RunEnd::Finished(outcome)) => outcome,
-        Ok(RunEnd::Paused(snapshot)) => snapshot.outcome,
+        Ok(RunEnd::Interrupted(_)) | Ok(RunEnd::Paused(_)) => {
+            setup.recorder.close()?;
+            return Ok(Performed::Interrupted);
+        }
         Err(source) => {
             return Err(ExperimentError::Run {
                 arm: run.arm.clone(),
@@ -258,5 +608,5 @@ fn perform_run(
         marginals: setup.marginals,
         elapsed: started.elapsed(),
     };
-    Ok((record, summary))
+    Ok(Performed::Finished(Box::new(record), Box::new(summary)))
 }

@@ -15,8 +15,7 @@ use bevy_ecs::world::World;
 
 use crate::ExperimentError;
 
-/// Memory items each agent holds unless its mechanism asks for more.
-pub const MEMORY_CAPACITY: u16 = 32;
+use agora_core::components::DEFAULT_MEMORY_CAPACITY;
 
 /// Which run to set up.
 #[derive(Clone, Debug)]
@@ -31,6 +30,16 @@ pub struct RunIdentity<'a> {
     pub seed: u64,
 }
 
+/// Where a resumed run's recorder continues: the first segment to write and the rows
+/// each table held.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// The first segment still to write (the round after the checkpoint).
+    pub segment: u32,
+    /// Rows per table in the sealed segments.
+    pub rows: std::collections::BTreeMap<String, u64>,
+}
+
 /// A run ready to play: its world, its recorder (population tables written) and how
 /// the sampled population compares with its targets.
 pub struct RunSetup {
@@ -43,7 +52,9 @@ pub struct RunSetup {
 }
 
 /// Sample `agents` agents of `population` for run `run` (arms of a replicate share the
-/// replicate's seed, hence its people) and prepare its recorder below `layout`.
+/// replicate's seed, hence its people) and prepare its recorder below `layout`. A
+/// resumed run rebuilds the same people and continues its recorder after the sealed
+/// segments, without writing the population tables again.
 pub fn prepare_run(
     population: &PopulationSpec,
     agents: usize,
@@ -51,6 +62,7 @@ pub fn prepare_run(
     scenario_path: &Path,
     run: &RunIdentity<'_>,
     layout: &OutputLayout,
+    resume: Option<Resume>,
 ) -> Result<RunSetup, ExperimentError> {
     let seeds = SeedStream::for_replicate(run.seed, run.replicate);
     let sampled = sample(population, agents, &seeds, base_dir).map_err(|source| {
@@ -64,7 +76,7 @@ pub fn prepare_run(
         &mut world,
         sampled.schema,
         sampled.personas,
-        MEMORY_CAPACITY,
+        DEFAULT_MEMORY_CAPACITY,
     );
     let info = RunInfo {
         run_id: Arc::from(run.run_id),
@@ -74,9 +86,15 @@ pub fn prepare_run(
         },
         seeds,
     };
-    let mut recorder = Recorder::new(layout.clone(), info);
-    write_agents(&world, &mut recorder)?;
-    write_marginals(&mut recorder, &sampled.marginals)?;
+    let recorder = match resume {
+        Some(resume) => Recorder::resuming(layout.clone(), info, resume.segment, resume.rows),
+        None => {
+            let mut recorder = Recorder::new(layout.clone(), info);
+            write_agents(&world, &mut recorder)?;
+            write_marginals(&mut recorder, &sampled.marginals)?;
+            recorder
+        }
+    };
     Ok(RunSetup {
         world,
         recorder,

@@ -63,13 +63,21 @@ fn rows(dir: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
             continue;
         }
         let name = table.file_name().unwrap().to_string_lossy().into_owned();
-        let file = table.join("arm=base/replicate=0/part-0.parquet");
-        let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
-        let lines: Vec<String> = reader
-            .get_row_iter(None)
+        let mut files: Vec<PathBuf> = std::fs::read_dir(table.join("arm=base/replicate=0"))
             .unwrap()
-            .map(|r| r.unwrap().to_string())
+            .map(|e| e.unwrap().path())
             .collect();
+        files.sort();
+        let mut lines = Vec::new();
+        for file in files {
+            let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+            lines.extend(
+                reader
+                    .get_row_iter(None)
+                    .unwrap()
+                    .map(|r| r.unwrap().to_string()),
+            );
+        }
         out.insert(name, lines);
     }
     out
@@ -133,6 +141,7 @@ fn check(name: &str, agents: usize, pause: u32, reads_text: bool) {
             &scenario.path,
             &identity,
             &OutputLayout::new(dir.path().join(out)),
+            None,
         )
         .unwrap()
     };

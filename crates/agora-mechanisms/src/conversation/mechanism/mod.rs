@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use agora_core::components::{AgentId, Demographics, Identity, Memory, PopulationSchema, Traits};
-use agora_core::memory::{MemoryBudget, truncate};
+use agora_core::memory::{MemoryBudget, truncate_line};
 use agora_core::persona::persona_card;
 use agora_core::record::RunInfo;
 use agora_core::registry::Build;

@@ -44,7 +44,7 @@ impl Conversation {
                 let items: Vec<String> = items
                     .iter()
                     .skip(skip)
-                    .map(|item| truncate(&item.text, MAX_FOLDED_BYTES))
+                    .map(|item| truncate_line(&item.text, MAX_FOLDED_BYTES))
                     .collect();
                 (
                     TurnFacts::Consolidate {
