@@ -311,3 +311,64 @@ fn overwrite_removes_only_what_agora_wrote() {
     assert!(stderr(&run).contains("did not write"), "{}", stderr(&run));
     assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_budget_is_never_exceeded_and_resume_with_a_larger_one_pays_nothing_twice() {
+    let server = FakeServer::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/debate-two-sided.ron");
+    let scenario = scenario.to_str().unwrap();
+    let args = [
+        "run",
+        scenario,
+        "--model",
+        "openai:fake",
+        "--out",
+        "out",
+        "--max-tokens",
+        "5000",
+    ];
+    let first =
+        tokio::task::block_in_place(|| command(dir.path(), Some(&server), &args).output().unwrap());
+    assert!(first.status.success(), "{}", stderr(&first));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "budget_exhausted");
+    let reason = manifest["reason"].as_str().unwrap();
+    assert!(reason.contains("token budget (5000)"), "{reason}");
+    // What was sent fits the budget: the reason states the tokens spent.
+    let spent: u64 = reason
+        .split("cannot cover this call: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(spent <= 5000, "{spent} tokens spent of 5000");
+    let sent = server.stats().requests();
+    assert!(sent > 0);
+
+    let mut resume = args.to_vec();
+    resume[7] = "1000000";
+    resume.push("--resume");
+    let resumed = tokio::task::block_in_place(|| {
+        command(dir.path(), Some(&server), &resume)
+            .output()
+            .unwrap()
+    });
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "complete");
+    let replicates = manifest["runs"].as_array().unwrap().len() as u32;
+    assert_eq!(replicates, 4);
+    let calls: u64 = (0..replicates)
+        .map(|r| parquet_rows(&table_file(&dir.path().join("out"), "llm_calls", "base", r)) as u64)
+        .sum();
+    assert_eq!(
+        server.stats().requests(),
+        calls,
+        "every call was sent once: those paid before the budget stopped came from the cache"
+    );
+}

@@ -44,6 +44,11 @@ pub enum RunError {
         "replay found a call that is not in the cache; the scenario, seed or model differ from the cached run (use --cache write to call the model)"
     )]
     Replay,
+    /// The experiment's budget cannot cover a call of this round: the round was not
+    /// completed, and the run can be resumed from its last checkpoint with a larger
+    /// budget.
+    #[error("budget exhausted: {0}")]
+    BudgetExhausted(String),
     /// The run's state could not be captured or restored.
     #[error("snapshot: {0}")]
     Snapshot(String),

@@ -410,9 +410,21 @@ async fn deliberate<M: Mechanism>(
     // Replay must never call a model, nor quietly fall back: a miss stops the run.
     if answers
         .iter()
-        .any(|a| matches!(a, Some(Err(LlmError::CacheMiss))))
+        .any(|a| matches!(a, Some(Err(e)) if matches!(e.last(), LlmError::CacheMiss)))
     {
         return Err(RunError::Replay);
+    }
+    // A call the budget could not cover was not sent: the round cannot be completed
+    // as it would have been, so it is not resolved (the run resumes from its last
+    // checkpoint once the budget allows).
+    if let Some(why) = answers.iter().find_map(|a| match a {
+        Some(Err(e)) => match e.last() {
+            LlmError::BudgetExhausted(why) => Some(why.clone()),
+            _ => None,
+        },
+        _ => None,
+    }) {
+        return Err(RunError::BudgetExhausted(why));
     }
     // Resolve in the batch's order, then record each call.
     for ((agent, call, request, pending), answer) in batch.into_iter().zip(answers) {

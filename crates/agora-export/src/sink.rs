@@ -56,6 +56,9 @@ enum Msg {
     Flush,
     /// Close the current segment's files, start segment `n`, and say when done.
     Seal(u32, SyncSender<()>),
+    /// Leave the current segment's files incomplete (hidden partial files): the
+    /// segment was not finished.
+    Abandon,
 }
 
 /// A set of Parquet tables written by one background thread.
@@ -191,8 +194,12 @@ impl SinkSet {
 
 impl Drop for SinkSet {
     fn drop(&mut self) {
-        // Dropping without close (an error path) still finishes the files written so far,
-        // so what was already recorded stays readable.
+        // Dropping without close (an error path): the segment in progress was not
+        // finished, so its files stay partial (hidden; a resumed run discards them);
+        // every sealed segment is complete already.
+        if let Some(tx) = self.tx.as_ref() {
+            let _ = tx.send(Msg::Abandon);
+        }
         self.tx = None;
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
@@ -309,6 +316,7 @@ fn writer_properties(spec: &TableSpec) -> WriterProperties {
 fn write_loop(rx: Receiver<Msg>, first_segment: u32) -> Result<Vec<TableSummary>> {
     let mut tables: Vec<OpenTable> = Vec::new();
     let mut segment = first_segment;
+    let mut abandoned = false;
     let result = (|| -> Result<()> {
         for msg in rx.iter() {
             match msg {
@@ -349,6 +357,12 @@ fn write_loop(rx: Receiver<Msg>, first_segment: u32) -> Result<Vec<TableSummary>
                     segment = next;
                     let _ = done.send(());
                 }
+                Msg::Abandon => {
+                    for table in &mut tables {
+                        table.writer = None;
+                    }
+                    abandoned = true;
+                }
             }
         }
         Ok(())
@@ -357,7 +371,9 @@ fn write_loop(rx: Receiver<Msg>, first_segment: u32) -> Result<Vec<TableSummary>
     let mut summaries = Vec::with_capacity(tables.len());
     let mut close_error = None;
     for mut table in tables {
-        let closed = if result.is_ok() {
+        let closed = if abandoned {
+            Ok(())
+        } else if result.is_ok() {
             table.seal().and_then(|()| table.ensure_file(segment))
         } else {
             table.seal()

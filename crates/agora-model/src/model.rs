@@ -134,6 +134,9 @@ pub enum LlmError {
         /// The last error.
         last: Box<LlmError>,
     },
+    /// The experiment's spending limit cannot cover this call, so it was not sent.
+    #[error("not sent: {0}")]
+    BudgetExhausted(String),
     /// A failed call whose attempts reached the model: the failure, with the tokens
     /// those attempts used and how the call went. It reads exactly as `error`.
     #[error("{error}")]
@@ -164,7 +167,10 @@ impl LlmError {
         match self {
             LlmError::GaveUp { attempts, .. } => *attempts,
             LlmError::Spent { error, meta, .. } => meta.attempts.max(error.attempts()),
-            LlmError::CacheMiss | LlmError::Unsupported { .. } | LlmError::InvalidRequest(_) => 0,
+            LlmError::CacheMiss
+            | LlmError::Unsupported { .. }
+            | LlmError::InvalidRequest(_)
+            | LlmError::BudgetExhausted(_) => 0,
             _ => 1,
         }
     }
@@ -226,6 +232,7 @@ impl LlmError {
             },
             LlmError::Transport(m) => LlmError::Transport(f(m)),
             LlmError::SchemaMismatch(m) => LlmError::SchemaMismatch(f(m)),
+            LlmError::BudgetExhausted(m) => LlmError::BudgetExhausted(f(m)),
             LlmError::GaveUp { attempts, last } => LlmError::GaveUp {
                 attempts,
                 last: Box::new(last.map_messages(f)),

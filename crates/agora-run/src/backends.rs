@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agora_core::MechanismSettings;
-use agora_llm::gateway::{CacheMode, CallCache, Gateway, PriceTable, RateLimits, RetryPolicy};
+use agora_llm::gateway::{
+    CacheMode, CallCache, Gateway, PriceTable, RateLimits, RetryPolicy, SpendingLimit,
+};
 use agora_llm::openai::{OpenAiSettings, ResponseFormat};
 use agora_llm::{ChatModel, ModelSpec};
 
@@ -129,6 +131,7 @@ impl CallOptions {
             prices: self.price_table()?,
             cache,
             retry_failed: self.retry_failed,
+            spending: backends.spending.clone(),
         })
     }
 }
@@ -139,6 +142,7 @@ impl CallOptions {
 pub struct Backends {
     options: CallOptions,
     caches: HashMap<PathBuf, Arc<CallCache>>,
+    spending: Option<Arc<SpendingLimit>>,
 }
 
 impl Backends {
@@ -147,7 +151,14 @@ impl Backends {
         Self {
             options,
             caches: HashMap::new(),
+            spending: None,
         }
+    }
+
+    /// Keep every language-model call of the experiment within `limit`.
+    pub fn with_spending(mut self, limit: Arc<SpendingLimit>) -> Self {
+        self.spending = Some(limit);
+        self
     }
 
     /// The gateway settings.

@@ -16,6 +16,7 @@ use agora_core::Play;
 use agora_core::checkpoint::RunSnapshot;
 use agora_core::scheduler::{Checkpointer, RunControl, RunEnd, SchedulerLimits};
 use agora_export::{Manifest, OutputLayout, PARTIAL_SUFFIX, RunRecord, segment_of};
+use agora_llm::gateway::SpendingLimit;
 use agora_scenario::{ExperimentPlan, RunPlan, Scenario};
 
 use crate::ExperimentError;
@@ -61,7 +62,13 @@ pub fn run_experiment(
             "--agents must be at least 1".into(),
         ));
     }
+    let spending = (execution.budget.max_cost_usd.is_some()
+        || execution.budget.max_tokens.is_some())
+    .then(|| SpendingLimit::new(execution.budget.max_cost_usd, execution.budget.max_tokens));
     let mut backends = Backends::new(execution.calls.clone());
+    if let Some(limit) = &spending {
+        backends = backends.with_spending(limit.clone());
+    }
     // Every run's backend must be usable before anything is written.
     for run in &plan.runs {
         let spec = run.model.clone().unwrap_or_else(default_model);
@@ -100,6 +107,11 @@ pub fn run_experiment(
         pid: Some(std::process::id()),
         runs: earlier.map(|m| m.runs).unwrap_or_default(),
     };
+    if let Some(limit) = &spending {
+        for r in &manifest.runs {
+            limit.add_spent(r.cost_usd, r.prompt_tokens + r.completion_tokens);
+        }
+    }
     manifest.write(&layout.manifest_file())?;
     let mut summary = ExperimentSummary {
         name: scenario.file.name.clone(),
@@ -153,6 +165,7 @@ pub fn run_experiment(
             remaining,
             progress,
             execution,
+            spending.as_ref(),
         );
         // Answers bought so far are kept, whatever happened to the run.
         backends.sync()?;
@@ -175,6 +188,15 @@ pub fn run_experiment(
                 }
             }
             Ok(Performed::Interrupted) => return Err(interrupted(&mut manifest, &layout)),
+            Ok(Performed::OverBudget(why)) => {
+                let reason = format!(
+                    "arm {} replicate {}: {why}; --resume with a larger budget continues it",
+                    run.arm, run.replicate
+                );
+                finish_manifest(&mut manifest, &layout, "budget_exhausted", Some(&reason))?;
+                summary.stopped = Some(format!("stopped: {reason}"));
+                return Ok(summary);
+            }
             Err(err) => {
                 // Keep what finished: the manifest lists the runs that completed.
                 let reason = format!("arm {} replicate {}: {err}", run.arm, run.replicate);
@@ -477,6 +499,9 @@ fn discard_after(
 enum Performed {
     Finished(Box<RunRecord>, Box<RunSummary>),
     Interrupted,
+    /// A call of the round in progress did not fit the budget: the run stopped at its
+    /// last checkpoint.
+    OverBudget(String),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -490,6 +515,7 @@ fn perform_run(
     budget: Budget,
     progress: &dyn RunProgress,
     execution: &Execution,
+    spending: Option<&Arc<SpendingLimit>>,
 ) -> Result<Performed, ExperimentError> {
     let started = Instant::now();
     let identity = RunIdentity {
@@ -530,6 +556,11 @@ fn perform_run(
         resume,
     )?;
     let state = scenario.file.mechanism.state_types();
+    if let (Some(snapshot), Some(limit)) = (&snapshot, spending) {
+        // What the run spent before its checkpoint counts against the budget.
+        let o = &snapshot.outcome;
+        limit.add_spent(o.cost_usd, o.prompt_tokens + o.completion_tokens);
+    }
     if let Some(snapshot) = &snapshot {
         snapshot
             .world
@@ -575,6 +606,7 @@ fn perform_run(
             setup.recorder.close()?;
             return Ok(Performed::Interrupted);
         }
+        Err(agora_core::RunError::BudgetExhausted(why)) => return Ok(Performed::OverBudget(why)),
         Err(source) => {
             return Err(ExperimentError::Run {
                 arm: run.arm.clone(),

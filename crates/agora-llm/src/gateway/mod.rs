@@ -14,7 +14,9 @@
 //! 5. [`Retrying`]: per-attempt timeout, retries with exponential backoff and jitter
 //!    for timeouts, connection failures, 429 (honouring `Retry-After` up to
 //!    [`MAX_RETRY_AFTER`] and the timeout) and 5xx;
-//! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight.
+//! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight;
+//! 7. [`Budgeted`]: every attempt reserves its most expensive outcome against the
+//!    experiment's [`SpendingLimit`] and is not sent when that does not fit.
 
 /// Implements [`ChatModel`] for a middleware whose `call(&self, &ChatRequest)` future does
 /// its work on every model call; immediate answers pass through to `self.inner` untouched.
@@ -49,6 +51,7 @@ macro_rules! middleware_chat_model {
     };
 }
 
+mod budget;
 mod cache;
 mod dedup;
 mod key;
@@ -61,6 +64,7 @@ mod testing;
 
 use std::sync::Arc;
 
+pub use budget::{Budgeted, SpendingLimit};
 pub use cache::{CacheError, CacheMode, Cached, CallCache};
 pub use dedup::Deduplicated;
 pub use key::call_key;
@@ -87,12 +91,18 @@ pub struct Gateway {
     /// Ask calls cached as failed (answers the schema rejected) again instead of
     /// replaying the failure.
     pub retry_failed: bool,
+    /// The experiment's spending limit, shared by all its calls (`None`: unlimited).
+    pub spending: Option<Arc<SpendingLimit>>,
 }
 
 impl Gateway {
     /// Wrap `backend` in the full stack.
     pub fn wrap(&self, backend: Arc<dyn ChatModel>) -> Arc<dyn ChatModel> {
         let price = self.prices.get(backend.name());
+        let backend: Arc<dyn ChatModel> = match &self.spending {
+            Some(limit) => Arc::new(Budgeted::new(backend, limit.clone(), price)),
+            None => backend,
+        };
         let limited: Arc<dyn ChatModel> = Arc::new(RateLimited::new(backend, &self.limits));
         let retrying: Arc<dyn ChatModel> = Arc::new(Retrying::new(limited, self.retry.clone()));
         let validated: Arc<dyn ChatModel> = Arc::new(Validated::new(retrying));
