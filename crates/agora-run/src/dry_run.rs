@@ -24,6 +24,9 @@ use crate::setup::{RunIdentity, prepare_run};
 /// Agents of the sample that is played.
 const SAMPLE: usize = 20;
 
+/// Characters of framing a chat API adds around each message (role, quotes, braces).
+const MESSAGE_FRAMING: usize = 32;
+
 /// Renders prompts like a language model would receive them, counts their size, and
 /// answers with rule policies.
 struct Probe {
@@ -36,7 +39,14 @@ struct Probe {
 impl Probe {
     fn answer(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
+        // What a server counts as the prompt: the messages, a little framing for each,
+        // and the answer's JSON Schema sent as the response format.
+        let chars: usize = request
+            .messages
+            .iter()
+            .map(|m| m.content.len() + MESSAGE_FRAMING)
+            .sum::<usize>()
+            + request.schema.to_string().len();
         self.prompt_chars.fetch_add(chars as u64, Ordering::Relaxed);
         let answer = self
             .rules
@@ -169,6 +179,10 @@ pub fn estimate(
             cost(most)
         );
     }
+    let _ = writeln!(
+        out,
+        "Assumptions: {agents} sampled agents play every round with the rule-based policies, so later prompts hold answers as long as the rules' (a model's may be longer or shorter); a prompt token is 4 characters of the messages, their framing and the answer's JSON Schema; the typical answer is as long as the rules' answer, at most `max_tokens`; calls, tokens and cost scale with agents and runs."
+    );
     let _ = writeln!(
         out,
         "Nothing was called or written. Prices: built-in table{}.",
