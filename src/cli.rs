@@ -14,6 +14,7 @@ Examples:
   agora run scenarios/consumer-survey.ron --model rules --agents 10000 --seed 7 --out runs/big
   agora run scenarios/consumer-survey.ron --replicates 5 --overwrite
   agora run scenarios/focus-group.ron --model openai:gpt-4o-mini --resume   # after Ctrl-C or a crash
+  agora run scenarios/debate-two-sided.ron --from runs/debate-two-sided --at-round 3 --out runs/branch
   agora validate scenarios/consumer-survey.ron
   agora bench scenarios/consumer-survey.ron --agents 10000,100000,1000000
   agora models fetch && agora run scenarios/consumer-survey.ron --model local --agents 10
@@ -80,6 +81,17 @@ pub struct RunArgs {
     /// completed round of each run (same scenario and options).
     #[arg(long)]
     pub resume: bool,
+    /// Start every run from another experiment's state after round --at-round: a
+    /// counterfactual that shares its history (same people: same seed and agents).
+    #[arg(long, requires = "at_round", conflicts_with = "resume")]
+    pub from: Option<PathBuf>,
+    /// The round of --from after which the runs continue.
+    #[arg(long, requires = "from")]
+    pub at_round: Option<u32>,
+    /// The arm of --from that every run starts from (default: the arm of the same name,
+    /// or its only arm).
+    #[arg(long, requires = "from")]
+    pub from_arm: Option<String>,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

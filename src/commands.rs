@@ -44,6 +44,11 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     let execution = Execution {
         overwrite: args.overwrite,
         resume: args.resume,
+        branch: args.from.clone().map(|from| agora_run::Branch {
+            from,
+            round: args.at_round.unwrap_or(0),
+            arm: args.from_arm.clone(),
+        }),
         stop: Some(crate::signals::stop_flag()),
         calls: args.call_options(),
         budget: Budget {

@@ -53,6 +53,12 @@ fn main() -> ExitCode {
                 return ExitCode::from(signals::exit_code());
             }
             eprintln!("error: {err:#}");
+            if err
+                .downcast_ref::<agora_run::ExperimentError>()
+                .is_some_and(agora_run::ExperimentError::is_invalid_input)
+            {
+                return ExitCode::from(2);
+            }
             ExitCode::FAILURE
         }
     }

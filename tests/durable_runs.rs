@@ -372,3 +372,90 @@ async fn a_token_budget_is_never_exceeded_and_resume_with_a_larger_one_pays_noth
         "every call was sent once: those paid before the budget stopped came from the cache"
     );
 }
+
+#[test]
+fn a_branch_after_round_k_continues_the_earlier_runs_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    run_with_rules(dir.path(), "debate-two-sided", "whole", &[]);
+    let scenario = repo().join("scenarios/debate-two-sided.ron");
+    let scenario = scenario.to_str().unwrap();
+    let branch = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario,
+            "--model",
+            "rules",
+            "--replicates",
+            "2",
+            "--quiet",
+            "--out",
+            "branch",
+            "--from",
+            "whole",
+            "--at-round",
+            "3",
+        ],
+    );
+    assert!(branch.status.success(), "{}", stderr(&branch));
+    let whole = dir.path().join("whole");
+    let branched = dir.path().join("branch");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(branched.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["branched_from"]
+            .as_str()
+            .unwrap()
+            .ends_with("after round 3"),
+        "{manifest}"
+    );
+    for table in [
+        "messages",
+        "opinions",
+        "debate_metrics",
+        "events",
+        "llm_calls",
+        "conversation_end",
+    ] {
+        for rep in 0..2 {
+            let files = parts(&table_file(&branched, table, "base", rep));
+            assert!(!files.is_empty(), "{table}");
+            for file in &files {
+                let name = file.file_name().unwrap().to_string_lossy().into_owned();
+                let segment: u32 = name[5..10].parse().unwrap();
+                assert!(segment > 3, "{table}: {name} belongs to the shared history");
+                let original = table_file(&whole, table, "base", rep).join(&name);
+                assert_eq!(
+                    std::fs::read(file).unwrap(),
+                    std::fs::read(&original).unwrap(),
+                    "{table} {name}: the branch continues the run exactly"
+                );
+            }
+        }
+    }
+
+    let late = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario,
+            "--model",
+            "rules",
+            "--replicates",
+            "2",
+            "--quiet",
+            "--out",
+            "late",
+            "--from",
+            "whole",
+            "--at-round",
+            "99",
+        ],
+    );
+    assert_eq!(late.status.code(), Some(2), "{}", stderr(&late));
+    assert!(
+        stderr(&late).contains("has rounds up to"),
+        "{}",
+        stderr(&late)
+    );
+}

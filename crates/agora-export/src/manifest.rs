@@ -73,6 +73,9 @@ pub struct Manifest {
     /// The process working on the experiment while `running`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// The experiment and round whose state every run started from, for a branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branched_from: Option<String>,
     /// One record per finished run.
     pub runs: Vec<RunRecord>,
 }

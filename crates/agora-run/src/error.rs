@@ -68,11 +68,14 @@ pub enum ExperimentError {
 
 impl ExperimentError {
     /// Whether the error is about the user's input (exit code 2) rather than a failure
-    /// while running.
+    /// while running: an invalid scenario or setting, or a population that cannot be
+    /// built from it (too large, beyond memory, a bad import file).
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            ExperimentError::Scenario(_) | ExperimentError::Invalid(_)
+            ExperimentError::Scenario(_)
+                | ExperimentError::Invalid(_)
+                | ExperimentError::Population { .. }
         )
     }
 }

@@ -48,6 +48,72 @@ pub struct Execution {
     /// Set (by a signal handler) to stop after the round in progress; the experiment
     /// is then `interrupted` and resumable.
     pub stop: Option<Arc<AtomicBool>>,
+    /// Start every run from another experiment's checkpoint after a round.
+    pub branch: Option<Branch>,
+}
+
+/// Where runs branch from: an earlier experiment's state after round `round`.
+#[derive(Clone, Debug)]
+pub struct Branch {
+    /// The earlier experiment's output directory.
+    pub from: PathBuf,
+    /// The round after which its runs are continued.
+    pub round: u32,
+    /// The arm of the earlier experiment every run starts from; by default the arm of
+    /// the same name, or its only arm.
+    pub arm: Option<String>,
+}
+
+impl Branch {
+    /// The checkpoint `run` starts from.
+    fn checkpoint(&self, run: &RunPlan) -> Result<RunSnapshot, ExperimentError> {
+        let source = OutputLayout::new(&self.from);
+        let runs = source.state_dir().join("runs");
+        let arms: Vec<String> = std::fs::read_dir(&runs)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let arm = match &self.arm {
+            Some(a) => a.clone(),
+            None if arms.contains(&run.arm) => run.arm.clone(),
+            None if arms.len() == 1 => arms[0].clone(),
+            None => {
+                return Err(ExperimentError::Invalid(format!(
+                    "{} holds the arms {} and none is called `{}`; choose one with --from-arm",
+                    self.from.display(),
+                    arms.join(", "),
+                    run.arm
+                )));
+            }
+        };
+        let dir = checkpoint_dir(&source, &arm, run.replicate);
+        let last = last_checkpoint(&dir).ok_or_else(|| {
+            ExperimentError::Invalid(format!(
+                "{} has no checkpoints of arm `{arm}` replicate {}; it must be an experiment written by this version of agora",
+                self.from.display(),
+                run.replicate
+            ))
+        })?;
+        if self.round > last {
+            return Err(ExperimentError::Invalid(format!(
+                "--at-round {}: arm `{arm}` replicate {} of {} has rounds up to {last}",
+                self.round,
+                run.replicate,
+                self.from.display()
+            )));
+        }
+        let snapshot = read_checkpoint(&dir, self.round)?;
+        if snapshot.finished && snapshot.round == last && self.round == last {
+            return Err(ExperimentError::Invalid(format!(
+                "--at-round {}: the run ended after that round; branch from an earlier one",
+                self.round
+            )));
+        }
+        Ok(snapshot)
+    }
 }
 
 /// Perform `plan`; tables and the manifest go below its output directory.
@@ -77,6 +143,9 @@ pub fn run_experiment(
             .map_err(|e| in_arm(&run.arm, e))?;
     }
     let layout = OutputLayout::new(&plan.output);
+    if let Some(branch) = &execution.branch {
+        check_branch(branch, plan)?;
+    }
     let earlier = if execution.resume {
         Some(resumable_manifest(&layout, plan)?)
     } else {
@@ -105,6 +174,17 @@ pub fn run_experiment(
         status: "running".into(),
         reason: None,
         pid: Some(std::process::id()),
+        branched_from: execution.branch.as_ref().map(|b| {
+            format!(
+                "{} after round {}{}",
+                b.from.display(),
+                b.round,
+                b.arm
+                    .as_ref()
+                    .map(|a| format!(", arm {a}"))
+                    .unwrap_or_default()
+            )
+        }),
         runs: earlier.map(|m| m.runs).unwrap_or_default(),
     };
     if let Some(limit) = &spending {
@@ -239,6 +319,45 @@ fn in_arm(arm: &str, e: ExperimentError) -> ExperimentError {
         },
         other => other,
     }
+}
+
+/// A branch must start from an experiment with the same people: the same seed and
+/// number of agents (and the same population block, which the checkpoint's roster
+/// checks again).
+fn check_branch(branch: &Branch, plan: &ExperimentPlan) -> Result<(), ExperimentError> {
+    let source = OutputLayout::new(&branch.from);
+    let manifest = Manifest::read(&source.manifest_file()).map_err(|_| {
+        ExperimentError::Invalid(format!(
+            "--from {}: no experiment there (manifest.json is missing or unreadable)",
+            branch.from.display()
+        ))
+    })?;
+    if manifest.seed != plan.seed {
+        return Err(ExperimentError::Invalid(format!(
+            "--from {}: its seed is {}, this experiment's is {}; a branch continues the same people, so use --seed {}",
+            branch.from.display(),
+            manifest.seed,
+            plan.seed,
+            manifest.seed
+        )));
+    }
+    if let Some(r) = manifest.runs.first()
+        && r.agents != plan.agents as u64
+    {
+        return Err(ExperimentError::Invalid(format!(
+            "--from {}: it has {} agents, this experiment {}; use --agents {}",
+            branch.from.display(),
+            r.agents,
+            plan.agents,
+            r.agents
+        )));
+    }
+    if std::fs::canonicalize(&branch.from).ok() == std::fs::canonicalize(&plan.output).ok() {
+        return Err(ExperimentError::Invalid(
+            "--from and --out name the same directory; write the branch elsewhere".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The manifest of the experiment to resume in `layout`, checked against `plan`.
@@ -433,24 +552,55 @@ fn remaining_budget(budget: &Budget, spent: &Budget) -> Budget {
     }
 }
 
-/// The checkpoint file of a run.
-fn checkpoint_file(layout: &OutputLayout, run: &RunPlan) -> PathBuf {
+/// The folder of a run's checkpoints: one `round-NNNNN.json` per round played.
+fn checkpoint_dir(layout: &OutputLayout, arm: &str, replicate: u32) -> PathBuf {
     layout
         .state_dir()
         .join("runs")
-        .join(&run.arm)
-        .join(format!("{}.json", run.replicate))
+        .join(arm)
+        .join(replicate.to_string())
 }
 
-/// Write `snapshot` to `path` atomically (temporary file, then rename).
-fn write_checkpoint(path: &Path, snapshot: &RunSnapshot) -> Result<(), String> {
+fn checkpoint_name(round: u32) -> String {
+    format!("round-{round:05}.json")
+}
+
+/// Write `snapshot` into `dir` atomically (temporary file, then rename).
+fn write_checkpoint(dir: &Path, snapshot: &RunSnapshot) -> Result<(), String> {
     let json = serde_json::to_vec(snapshot).map_err(|e| e.to_string())?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(checkpoint_name(snapshot.round));
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, json).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The last round a run checkpointed in `dir`, if any.
+fn last_checkpoint(dir: &Path) -> Option<u32> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("round-")?
+                .strip_suffix(".json")?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+}
+
+/// Read the checkpoint of round `round` in `dir`.
+fn read_checkpoint(dir: &Path, round: u32) -> Result<RunSnapshot, ExperimentError> {
+    let path = dir.join(checkpoint_name(round));
+    let bytes = std::fs::read(&path).map_err(|source| ExperimentError::Io {
+        context: format!("reading the checkpoint {}", path.display()),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ExperimentError::Output {
+        path,
+        message: format!("the checkpoint cannot be read ({e}); rerun with --overwrite"),
+    })
 }
 
 /// Remove a run's files written after its checkpoint (`round`): partial files and
@@ -524,23 +674,18 @@ fn perform_run(
         replicate: run.replicate,
         seed: plan.seed,
     };
-    let checkpoint_path = checkpoint_file(layout, run);
-    let snapshot: Option<RunSnapshot> = if execution.resume && checkpoint_path.exists() {
-        let bytes = std::fs::read(&checkpoint_path).map_err(|source| ExperimentError::Io {
-            context: format!("reading {}", checkpoint_path.display()),
-            source,
-        })?;
-        Some(
-            serde_json::from_slice(&bytes).map_err(|e| ExperimentError::Output {
-                path: checkpoint_path.clone(),
-                message: format!("the checkpoint cannot be read ({e}); rerun with --overwrite"),
-            })?,
-        )
+    let checkpoints = checkpoint_dir(layout, &run.arm, run.replicate);
+    let last = if execution.resume {
+        last_checkpoint(&checkpoints)
     } else {
         None
     };
+    let mut snapshot: Option<RunSnapshot> = match last {
+        Some(round) => Some(read_checkpoint(&checkpoints, round)?),
+        None => None,
+    };
     if execution.resume {
-        discard_after(layout, run, snapshot.as_ref().map(|s| s.round))?;
+        discard_after(layout, run, last)?;
     }
     let resume = snapshot.as_ref().map(|s| Resume {
         segment: s.round + 1,
@@ -555,6 +700,20 @@ fn perform_run(
         layout,
         resume,
     )?;
+    if let Some(branch) = &execution.branch {
+        let mut from = branch.checkpoint(run)?;
+        // The history belongs to the run branched from; this run's tables and totals
+        // start after it.
+        from.outcome = agora_core::RunOutcome {
+            rounds: from.round,
+            stop_reason: "max_rounds".into(),
+            ..Default::default()
+        };
+        from.rows.clear();
+        setup.recorder.seal(from.round + 1)?;
+        snapshot = Some(from);
+    }
+    let checkpoint_path = checkpoints.clone();
     let state = scenario.file.mechanism.state_types();
     if let (Some(snapshot), Some(limit)) = (&snapshot, spending) {
         // What the run spent before its checkpoint counts against the budget.
@@ -582,7 +741,7 @@ fn perform_run(
     let label = format!("{}/{}", run.arm, run.replicate);
     let mut observer = progress.start(&label, plan.agents as u64 * u64::from(plan.max_rounds));
     let seed_base = setup.recorder.info().seeds.base();
-    let save_to = checkpoint_path.clone();
+    let save_to = checkpoints;
     let checkpoint: Checkpointer = Arc::new(move |s: &RunSnapshot| write_checkpoint(&save_to, s));
     let played = runtime.block_on(scenario.file.mechanism.play(Play {
         params: plan.params,

@@ -20,6 +20,6 @@ pub use backends::{
     Backends, CallOptions, default_model, default_model_notice, default_model_notice_if_needed,
 };
 pub use error::ExperimentError;
-pub use experiment::{Budget, Execution, run_experiment};
+pub use experiment::{Branch, Budget, Execution, run_experiment};
 pub use progress::{NoProgress, RunProgress};
 pub use summary::{ExperimentSummary, RunSummary};
