@@ -154,6 +154,7 @@ impl RunArgs {
             endpoint_concurrency: self.endpoint_concurrency.map(|n| n as usize),
             prices: self.prices.clone(),
             json_mode: self.json_mode,
+            concurrency: None,
             retry_failed: self.retry_failed,
         }
     }

@@ -67,7 +67,7 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
         eprintln!("{notice}");
     }
     let started = Instant::now();
-    let summary = agora_run::run_experiment(&scenario, &plan, &execution, &Bars { hidden: quiet })?;
+    let summary = agora_run::run_experiment(&scenario, &plan, &execution, &Bars::new(quiet))?;
     let elapsed = started.elapsed();
     if args.stats_json {
         println!("{}", summary.stats_json(elapsed));

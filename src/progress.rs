@@ -2,17 +2,31 @@
 
 use agora_core::scheduler::Progress;
 use agora_run::RunProgress;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-/// A progress bar per run, unless `hidden`.
+/// A progress bar per run in flight, one line each, unless `hidden`.
 pub struct Bars {
-    /// Show nothing.
-    pub hidden: bool,
+    hidden: bool,
+    lines: MultiProgress,
+}
+
+impl Bars {
+    /// Bars on standard error, or none when `hidden`.
+    pub fn new(hidden: bool) -> Self {
+        Self {
+            hidden,
+            lines: MultiProgress::new(),
+        }
+    }
 }
 
 impl RunProgress for Bars {
     fn start(&self, label: &str, total: u64) -> Box<dyn Progress> {
-        Box::new(Bar::new(total, label.to_string(), self.hidden))
+        let bar = Bar::new(total, label.to_string(), self.hidden);
+        if !self.hidden {
+            self.lines.add(bar.bar.clone());
+        }
+        Box::new(bar)
     }
 }
 

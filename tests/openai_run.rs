@@ -264,7 +264,7 @@ async fn with_a_fifth_of_calls_failing_and_some_hanging_every_decision_is_accoun
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_budget_stops_at_a_round_boundary_and_the_dry_run_spends_nothing() {
+async fn a_token_budget_sends_no_call_it_cannot_cover_and_the_dry_run_spends_nothing() {
     let server = FakeServer::start(FakeConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
@@ -294,6 +294,8 @@ async fn a_token_budget_stops_at_a_round_boundary_and_the_dry_run_spends_nothing
     assert_eq!(server.stats().requests(), 0);
     assert!(!dir.path().join("dry").exists());
 
+    // A call reserves its prompt plus `max_tokens` of answer: 100 tokens cover none,
+    // so nothing is sent and nothing is paid.
     let run = agora_with(
         dir.path(),
         &server,
@@ -316,24 +318,52 @@ async fn a_token_budget_stops_at_a_round_boundary_and_the_dry_run_spends_nothing
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(
-        manifest["runs"][0]["rounds"], 1,
-        "stopped after the first round"
-    );
+    assert_eq!(manifest["status"], "budget_exhausted");
     assert!(
-        manifest["runs"][0]["stop_reason"]
+        manifest["reason"]
             .as_str()
             .unwrap()
-            .starts_with("budget")
+            .contains("token budget (100) cannot cover this call"),
+        "{manifest}"
     );
     assert_eq!(
-        parquet_rows(&table_file(
-            &dir.path().join("out"),
-            "survey_responses",
-            "base",
-            0
-        )),
-        20
+        server.stats().requests(),
+        0,
+        "no call the budget cannot cover is sent"
     );
-    assert_eq!(server.stats().requests(), 20);
+
+    // A budget that covers the first round: the round is completed and paid within it.
+    let run = agora_with(
+        dir.path(),
+        &server,
+        &[
+            "run",
+            s,
+            "--model",
+            "openai:gpt-4o-mini",
+            "--agents",
+            "20",
+            "--max-tokens",
+            "12000",
+            "--out",
+            "out2",
+            "--cache",
+            "off",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out2/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "budget_exhausted", "{manifest}");
+    let sealed = parquet_rows(&table_file(
+        &dir.path().join("out2"),
+        "survey_responses",
+        "base",
+        0,
+    ));
+    assert!(
+        sealed >= 20 && sealed % 20 == 0,
+        "whole rounds only: {sealed}"
+    );
 }

@@ -77,6 +77,8 @@ pub struct CallOptions {
     pub prices: Option<PathBuf>,
     /// Ask for JSON mode instead of structured output.
     pub json_mode: bool,
+    /// Most calls in flight at once over every run of the experiment.
+    pub concurrency: Option<usize>,
     /// Ask again the calls cached as failed instead of replaying their failure.
     pub retry_failed: bool,
 }
@@ -118,7 +120,7 @@ impl CallOptions {
         let limits = RateLimits {
             requests_per_minute: self.requests_per_minute,
             tokens_per_minute: self.tokens_per_minute,
-            max_in_flight: None,
+            max_in_flight: self.concurrency,
         };
         let mode = self.cache.unwrap_or(CacheMode::Write);
         let cache = match mode {

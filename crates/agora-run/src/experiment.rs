@@ -7,6 +7,7 @@
 //! last checkpoint, so an interrupted experiment ends with the tables it would have
 //! had, and no call is paid twice (answers are in the call cache).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,8 +17,10 @@ use agora_core::Play;
 use agora_core::checkpoint::RunSnapshot;
 use agora_core::scheduler::{Checkpointer, RunControl, RunEnd, SchedulerLimits};
 use agora_export::{Manifest, OutputLayout, PARTIAL_SUFFIX, RunRecord, segment_of};
+use agora_llm::ChatModel;
 use agora_llm::gateway::SpendingLimit;
 use agora_scenario::{ExperimentPlan, RunPlan, Scenario};
+use futures::StreamExt;
 
 use crate::ExperimentError;
 use crate::backends::{Backends, CallOptions, default_model};
@@ -131,7 +134,12 @@ pub fn run_experiment(
     let spending = (execution.budget.max_cost_usd.is_some()
         || execution.budget.max_tokens.is_some())
     .then(|| SpendingLimit::new(execution.budget.max_cost_usd, execution.budget.max_tokens));
-    let mut backends = Backends::new(execution.calls.clone());
+    // One limit on calls in flight over every run of the experiment.
+    let calls = CallOptions {
+        concurrency: Some(plan.concurrency),
+        ..execution.calls.clone()
+    };
+    let mut backends = Backends::new(calls);
     if let Some(limit) = &spending {
         backends = backends.with_spending(limit.clone());
     }
@@ -198,95 +206,189 @@ pub fn run_experiment(
         output: plan.output.clone(),
         ..Default::default()
     };
-    let stop_requested = || {
-        execution
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(Ordering::SeqCst))
-    };
-    for run in &plan.runs {
-        if manifest
-            .runs
-            .iter()
-            .any(|r| r.arm == run.arm && r.replicate == run.replicate)
-        {
-            continue;
-        }
-        let spent = Budget {
-            max_cost_usd: Some(manifest.runs.iter().map(|r| r.cost_usd).sum()),
-            max_tokens: Some(
-                manifest
-                    .runs
-                    .iter()
-                    .map(|r| r.prompt_tokens + r.completion_tokens)
-                    .sum(),
-            ),
-        };
-        let remaining = remaining_budget(&execution.budget, &spent);
-        if remaining.max_cost_usd.is_some_and(|c| c <= 0.0) || remaining.max_tokens == Some(0) {
-            let reason = format!(
-                "budget exhausted before arm {} replicate {}",
-                run.arm, run.replicate
+    // The runs still to play, in plan order; several are in flight together and share
+    // one model per backend (one gateway: its cache, deduplication, limits, budget).
+    let pending: Vec<&RunPlan> = plan
+        .runs
+        .iter()
+        .filter(|run| {
+            !manifest
+                .runs
+                .iter()
+                .any(|r| r.arm == run.arm && r.replicate == run.replicate)
+        })
+        .collect();
+    let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
+    for run in &pending {
+        let spec = run.model.clone().unwrap_or_else(default_model);
+        if let std::collections::hash_map::Entry::Vacant(e) = models.entry(spec.to_string()) {
+            e.insert(
+                backends
+                    .build(&spec, &scenario.file.mechanism)
+                    .map_err(|e| in_arm(&run.arm, e))?,
             );
-            finish_manifest(&mut manifest, &layout, "budget_exhausted", Some(&reason))?;
-            summary.stopped = Some(format!("stopped: {reason}"));
-            return Ok(summary);
-        }
-        if stop_requested() {
-            return Err(interrupted(&mut manifest, &layout));
-        }
-        let performed = perform_run(
-            scenario,
-            plan,
-            run,
-            &layout,
-            &runtime,
-            &mut backends,
-            remaining,
-            progress,
-            execution,
-            spending.as_ref(),
-        );
-        // Answers bought so far are kept, whatever happened to the run.
-        backends.sync()?;
-        match performed {
-            Ok(Performed::Finished(record, run_summary)) => {
-                let budget_stop = record.stop_reason.starts_with("budget");
-                manifest.runs.push(*record);
-                manifest.write(&layout.manifest_file())?;
-                summary.runs.push(*run_summary);
-                if budget_stop {
-                    let reason = summary.runs.last().map(|r| r.record.stop_reason.clone());
-                    finish_manifest(
-                        &mut manifest,
-                        &layout,
-                        "budget_exhausted",
-                        reason.as_deref(),
-                    )?;
-                    summary.stopped = reason.map(|r| format!("stopped: {r}"));
-                    return Ok(summary);
-                }
-            }
-            Ok(Performed::Interrupted) => return Err(interrupted(&mut manifest, &layout)),
-            Ok(Performed::OverBudget(why)) => {
-                let reason = format!(
-                    "arm {} replicate {}: {why}; --resume with a larger budget continues it",
-                    run.arm, run.replicate
-                );
-                finish_manifest(&mut manifest, &layout, "budget_exhausted", Some(&reason))?;
-                summary.stopped = Some(format!("stopped: {reason}"));
-                return Ok(summary);
-            }
-            Err(err) => {
-                // Keep what finished: the manifest lists the runs that completed.
-                let reason = format!("arm {} replicate {}: {err}", run.arm, run.replicate);
-                let _ = finish_manifest(&mut manifest, &layout, "failed", Some(&reason));
-                return Err(err);
-            }
         }
     }
-    finish_manifest(&mut manifest, &layout, "complete", None)?;
-    Ok(summary)
+    let in_flight = runs_in_flight(plan, pending.len());
+    // Set when the experiment must not start more runs (a failure, the budget).
+    let halt = Arc::new(AtomicBool::new(false));
+    let stop = combined_stop(execution.stop.clone(), halt.clone(), &runtime);
+    let context = RunContext {
+        scenario,
+        plan,
+        layout: &layout,
+        progress,
+        execution,
+        spending: spending.as_ref(),
+        stop,
+        halt: &halt,
+    };
+    let mut outcome: Result<(), ExperimentError> = Ok(());
+    let mut stopped: Option<(String, String)> = None;
+    runtime.block_on(async {
+        let mut results = futures::stream::iter(pending.iter().map(|run| {
+            let model = models
+                .get(&run.model.clone().unwrap_or_else(default_model).to_string())
+                .cloned();
+            let context = &context;
+            async move { (*run, perform_run(context, run, model).await) }
+        }))
+        .buffer_unordered(in_flight);
+        while let Some((run, performed)) = results.next().await {
+            // Answers bought so far are kept, whatever happened to the run.
+            if let Err(e) = backends.sync() {
+                keep_first(&mut outcome, e);
+            }
+            match performed {
+                Ok(Performed::Finished(record, run_summary)) => {
+                    if record.stop_reason.starts_with("budget") && stopped.is_none() {
+                        halt.store(true, Ordering::SeqCst);
+                        stopped = Some(("budget_exhausted".into(), record.stop_reason.clone()));
+                    }
+                    manifest.runs.push(*record);
+                    sort_runs(&mut manifest, plan);
+                    if let Err(e) = manifest.write(&layout.manifest_file()) {
+                        keep_first(&mut outcome, e.into());
+                    }
+                    summary.runs.push(*run_summary);
+                }
+                Ok(Performed::NotStarted) => {}
+                Ok(Performed::Interrupted) => {
+                    if stopped.is_none() && !halt.load(Ordering::SeqCst) {
+                        stopped = Some(("interrupted".into(), String::new()));
+                    }
+                }
+                Ok(Performed::OverBudget(why)) => {
+                    halt.store(true, Ordering::SeqCst);
+                    let reason = format!(
+                        "arm {} replicate {}: {why}; --resume with a larger budget continues it",
+                        run.arm, run.replicate
+                    );
+                    if !matches!(&stopped, Some((s, _)) if s == "failed") {
+                        stopped = Some(("budget_exhausted".into(), reason));
+                    }
+                }
+                Err(err) => {
+                    halt.store(true, Ordering::SeqCst);
+                    let reason = format!("arm {} replicate {}: {err}", run.arm, run.replicate);
+                    stopped = Some(("failed".into(), reason));
+                    keep_first(&mut outcome, err);
+                }
+            }
+        }
+    });
+    summary
+        .runs
+        .sort_by_key(|r| plan_position(plan, &r.record.arm, r.record.replicate));
+    match (outcome, stopped) {
+        (Err(err), stopped) => {
+            let reason = stopped.map(|s| s.1).unwrap_or_else(|| err.to_string());
+            let _ = finish_manifest(&mut manifest, &layout, "failed", Some(&reason));
+            Err(err)
+        }
+        (Ok(()), Some((status, _))) if status == "interrupted" => {
+            Err(interrupted(&mut manifest, &layout))
+        }
+        (Ok(()), Some((status, reason))) => {
+            finish_manifest(&mut manifest, &layout, &status, Some(&reason))?;
+            summary.stopped = Some(format!("stopped: {reason}"));
+            Ok(summary)
+        }
+        (Ok(()), None) => {
+            finish_manifest(&mut manifest, &layout, "complete", None)?;
+            Ok(summary)
+        }
+    }
+}
+
+/// Runs played at once: enough to keep `concurrency` calls in flight when each run
+/// asks at most its agents at a time, and no more than 64 (each run holds its world
+/// in memory).
+fn runs_in_flight(plan: &ExperimentPlan, pending: usize) -> usize {
+    let per_run = plan.agents.clamp(1, plan.concurrency.max(1));
+    (plan.concurrency.max(1) / per_run)
+        .clamp(1, MAX_RUNS_IN_FLIGHT)
+        .min(pending.max(1))
+}
+
+/// Keep the first error of an experiment.
+fn keep_first(slot: &mut Result<(), ExperimentError>, error: ExperimentError) {
+    if slot.is_ok() {
+        *slot = Err(error);
+    }
+}
+
+/// Most runs of an experiment in flight at once.
+pub const MAX_RUNS_IN_FLIGHT: usize = 64;
+
+/// The stop flag runs watch: set by a signal, or by the experiment halting.
+fn combined_stop(
+    signal: Option<Arc<AtomicBool>>,
+    halt: Arc<AtomicBool>,
+    runtime: &tokio::runtime::Runtime,
+) -> Arc<AtomicBool> {
+    let combined = Arc::new(AtomicBool::new(false));
+    let watch = combined.clone();
+    runtime.spawn(async move {
+        loop {
+            let signalled = signal.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+            if signalled || halt.load(Ordering::SeqCst) {
+                watch.store(true, Ordering::SeqCst);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    combined
+}
+
+/// The position of a run in the plan (arms in order, replicates in order).
+fn plan_position(plan: &ExperimentPlan, arm: &str, replicate: u32) -> usize {
+    plan.runs
+        .iter()
+        .position(|r| r.arm == arm && r.replicate == replicate)
+        .unwrap_or(usize::MAX)
+}
+
+/// Keep the manifest's runs in plan order, whichever finished first.
+fn sort_runs(manifest: &mut Manifest, plan: &ExperimentPlan) {
+    manifest
+        .runs
+        .sort_by_key(|r| plan_position(plan, &r.arm, r.replicate));
+}
+
+/// What every run of an experiment shares.
+struct RunContext<'a> {
+    scenario: &'a Scenario,
+    plan: &'a ExperimentPlan,
+    layout: &'a OutputLayout,
+    progress: &'a dyn RunProgress,
+    execution: &'a Execution,
+    spending: Option<&'a Arc<SpendingLimit>>,
+    /// Runs stop after their round in progress when set.
+    stop: Arc<AtomicBool>,
+    /// No further run starts when set.
+    halt: &'a AtomicBool,
 }
 
 fn finish_manifest(
@@ -540,18 +642,6 @@ fn remove_agora_files(root: &Path, files: &[PathBuf]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// What is left of `budget` after `spent`.
-fn remaining_budget(budget: &Budget, spent: &Budget) -> Budget {
-    Budget {
-        max_cost_usd: budget
-            .max_cost_usd
-            .map(|max| max - spent.max_cost_usd.unwrap_or(0.0)),
-        max_tokens: budget
-            .max_tokens
-            .map(|max| max.saturating_sub(spent.max_tokens.unwrap_or(0))),
-    }
-}
-
 /// The folder of a run's checkpoints: one `round-NNNNN.json` per round played.
 fn checkpoint_dir(layout: &OutputLayout, arm: &str, replicate: u32) -> PathBuf {
     layout
@@ -648,25 +738,52 @@ fn discard_after(
 /// How a run ended.
 enum Performed {
     Finished(Box<RunRecord>, Box<RunSummary>),
+    /// The experiment halted before the run started.
+    NotStarted,
     Interrupted,
     /// A call of the round in progress did not fit the budget: the run stopped at its
     /// last checkpoint.
     OverBudget(String),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn perform_run(
-    scenario: &Scenario,
-    plan: &ExperimentPlan,
+async fn perform_run(
+    context: &RunContext<'_>,
     run: &RunPlan,
-    layout: &OutputLayout,
-    runtime: &tokio::runtime::Runtime,
-    backends: &mut Backends,
-    budget: Budget,
-    progress: &dyn RunProgress,
-    execution: &Execution,
-    spending: Option<&Arc<SpendingLimit>>,
+    model: Option<Arc<dyn ChatModel>>,
 ) -> Result<Performed, ExperimentError> {
+    let RunContext {
+        scenario,
+        plan,
+        layout,
+        progress,
+        execution,
+        spending,
+        ..
+    } = *context;
+    if context.halt.load(Ordering::SeqCst) || context.stop.load(Ordering::SeqCst) {
+        return Ok(if context.halt.load(Ordering::SeqCst) {
+            Performed::NotStarted
+        } else {
+            Performed::Interrupted
+        });
+    }
+    let model = model.ok_or_else(|| ExperimentError::Backend {
+        context: format!("arm `{}`", run.arm),
+        message: "no backend was built for this run's model".into(),
+    })?;
+    // What is left of the experiment's budget (the spending limit keeps the hard
+    // limit; this lets the round-end check stop a run that reached it).
+    let spent = spending.map(|l| l.spent());
+    let budget = Budget {
+        max_cost_usd: execution
+            .budget
+            .max_cost_usd
+            .map(|max| max - spent.map_or(0.0, |s| s.0)),
+        max_tokens: execution
+            .budget
+            .max_tokens
+            .map(|max| max.saturating_sub(spent.map_or(0, |s| s.1))),
+    };
     let started = Instant::now();
     let identity = RunIdentity {
         run_id: &run.run_id,
@@ -730,8 +847,6 @@ fn perform_run(
             })?;
     }
     tracing::info!(agents = plan.agents, elapsed = ?started.elapsed(), "population ready");
-    let model_spec = run.model.clone().unwrap_or_else(default_model);
-    let model = backends.build(&model_spec, &scenario.file.mechanism)?;
     let limits = SchedulerLimits {
         concurrency: plan.concurrency,
         max_cost_usd: budget.max_cost_usd,
@@ -743,21 +858,25 @@ fn perform_run(
     let seed_base = setup.recorder.info().seeds.base();
     let save_to = checkpoints;
     let checkpoint: Checkpointer = Arc::new(move |s: &RunSnapshot| write_checkpoint(&save_to, s));
-    let played = runtime.block_on(scenario.file.mechanism.play(Play {
-        params: plan.params,
-        world: &mut setup.world,
-        recorder: &mut setup.recorder,
-        model: model.as_ref(),
-        max_rounds: plan.max_rounds,
-        limits,
-        progress: observer.as_mut(),
-        control: RunControl {
-            resume: snapshot,
-            checkpoint: Some(checkpoint),
-            stop: execution.stop.clone(),
-            ..Default::default()
-        },
-    }));
+    let played = scenario
+        .file
+        .mechanism
+        .play(Play {
+            params: plan.params,
+            world: &mut setup.world,
+            recorder: &mut setup.recorder,
+            model: model.as_ref(),
+            max_rounds: plan.max_rounds,
+            limits,
+            progress: observer.as_mut(),
+            control: RunControl {
+                resume: snapshot,
+                checkpoint: Some(checkpoint),
+                stop: Some(context.stop.clone()),
+                ..Default::default()
+            },
+        })
+        .await;
     drop(observer);
     let outcome = match played {
         Ok(RunEnd::Finished(outcome)) => outcome,
