@@ -97,3 +97,17 @@ bench-focus-group: venv
         print(table.with_columns(pl.exclude("round").round(0).cast(pl.Int64)))
     PY
 
+
+# Runs in flight together against the fake server: SCENARIO with R replicates, capacity
+# C, latency L ms. Prints wall time and ideal / wall, ideal = calls / C x L (1.0 = full).
+bench-runs scenario="house-auction" replicates="40" capacity="64" latency="200":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p agora -p agora-fake-openai
+    ./target/release/agora-fake-openai --port 8093 --latency-ms {{latency}} --capacity {{capacity}} > /dev/null &
+    server=$!
+    trap 'kill $server' EXIT
+    sleep 1
+    stats=$(OPENAI_BASE_URL=http://127.0.0.1:8093/v1 OPENAI_API_KEY=bench ./target/release/agora run scenarios/{{scenario}}.ron \
+        --model openai:bench --replicates {{replicates}} --concurrency {{capacity}} --cache off --out /tmp/agora-bench-runs --overwrite --stats-json)
+    python3 -c "import json,sys; s=json.loads(sys.argv[1]); ideal=s['decisions']/{{capacity}}*{{latency}}/1000; print(f'{s[\"decisions\"]} calls, wall {s[\"seconds\"]:.3f} s, ideal {ideal:.3f} s, ratio {ideal/s[\"seconds\"]:.3f}')" "$stats"

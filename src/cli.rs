@@ -95,8 +95,10 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Print a one-line JSON summary on stdout (used by `agora bench`).
-    #[arg(long, hide = true)]
+    /// Print the run's figures as one line of JSON on stdout instead of the summary:
+    /// agents per run, runs, totals (decisions, fallbacks, tokens, cost), wall seconds,
+    /// peak memory, and `per_run` figures.
+    #[arg(long)]
     pub stats_json: bool,
     /// Estimate calls, tokens and cost without calling any model or writing anything.
     #[arg(long)]

@@ -262,3 +262,37 @@ fn an_unusable_backend_is_refused_before_anything_is_written() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+#[test]
+fn stats_json_gives_agents_per_run_totals_and_per_run_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/consumer-survey.ron");
+    let run = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--agents",
+            "30",
+            "--replicates",
+            "3",
+            "--out",
+            "out",
+            "--stats-json",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let stats: serde_json::Value = serde_json::from_str(stdout(&run).trim()).unwrap();
+    assert_eq!(stats["agents"], 30, "agents per run, not summed: {stats}");
+    assert_eq!(stats["runs"], 3);
+    let per_run = stats["per_run"].as_array().unwrap();
+    assert_eq!(per_run.len(), 3);
+    let decisions: u64 = per_run
+        .iter()
+        .map(|r| r["decisions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(stats["decisions"].as_u64().unwrap(), decisions);
+    assert_eq!(decisions, 3 * 30 * 10);
+}

@@ -321,14 +321,19 @@ pub fn run_experiment(
     }
 }
 
-/// Runs played at once: enough to keep `concurrency` calls in flight when each run
-/// asks at most its agents at a time, and no more than 64 (each run holds its world
-/// in memory).
+/// Runs played at once: four times as many as would keep `concurrency` calls in flight
+/// if every step asked all of a run's agents, because many steps ask fewer (a debate's
+/// speakers one by one); the gateway's limit keeps the calls in flight at
+/// `concurrency`. At most 64 (each run holds its world in memory), and one for a
+/// population larger than the concurrency.
 fn runs_in_flight(plan: &ExperimentPlan, pending: usize) -> usize {
-    let per_run = plan.agents.clamp(1, plan.concurrency.max(1));
-    (plan.concurrency.max(1) / per_run)
-        .clamp(1, MAX_RUNS_IN_FLIGHT)
-        .min(pending.max(1))
+    let concurrency = plan.concurrency.max(1);
+    let runs = if plan.agents > concurrency {
+        1
+    } else {
+        (4 * concurrency / plan.agents.max(1)).max(1)
+    };
+    runs.min(MAX_RUNS_IN_FLIGHT).min(pending.max(1))
 }
 
 /// Keep the first error of an experiment.

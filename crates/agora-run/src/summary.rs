@@ -122,14 +122,42 @@ impl ExperimentSummary {
         out
     }
 
-    /// One JSON line with the figures `agora bench` needs.
+    /// One JSON line of figures for scripts and `agora bench`: `agents` per run, `runs`,
+    /// totals over the experiment (`decisions`, `fallbacks`, tokens, `cost_usd`),
+    /// `seconds` of wall time, `peak_rss_kib`, and `per_run` with each run's own figures.
     pub fn stats_json(&self, elapsed: Duration) -> String {
-        let agents: u64 = self.runs.iter().map(|r| r.record.agents).sum();
+        let sum = |f: fn(&RunRecord) -> u64| self.runs.iter().map(|r| f(&r.record)).sum::<u64>();
+        let per_run: Vec<serde_json::Value> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let rec = &r.record;
+                serde_json::json!({
+                    "arm": rec.arm,
+                    "replicate": rec.replicate,
+                    "agents": rec.agents,
+                    "rounds": rec.rounds,
+                    "stop_reason": rec.stop_reason,
+                    "decisions": rec.decisions,
+                    "fallbacks": rec.fallbacks,
+                    "prompt_tokens": rec.prompt_tokens,
+                    "completion_tokens": rec.completion_tokens,
+                    "cost_usd": rec.cost_usd,
+                    "seconds": r.elapsed.as_secs_f64(),
+                })
+            })
+            .collect();
         serde_json::json!({
-            "agents": agents,
+            "agents": self.runs.first().map_or(0, |r| r.record.agents),
+            "runs": self.runs.len(),
             "decisions": self.decisions(),
+            "fallbacks": sum(|r| r.fallbacks),
+            "prompt_tokens": sum(|r| r.prompt_tokens),
+            "completion_tokens": sum(|r| r.completion_tokens),
+            "cost_usd": self.runs.iter().map(|r| r.record.cost_usd).sum::<f64>(),
             "seconds": elapsed.as_secs_f64(),
             "peak_rss_kib": peak_rss_kib(),
+            "per_run": per_run,
         })
         .to_string()
     }
