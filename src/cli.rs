@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and write its tables.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a scenario file without running it.
     Validate(ValidateArgs),
     /// Measure decisions per second and memory per agent at several population sizes.

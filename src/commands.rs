@@ -39,6 +39,9 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
         rounds: args.rounds,
         concurrency: args.concurrency.map(|c| c as usize),
     };
+    // Command-line sizes are checked before anything is written (a population too
+    // large for memory, too many replicates).
+    scenario.check_overrides(&overrides)?;
     let plan = scenario.plan(&overrides);
     let quiet = args.quiet || args.stats_json;
     let execution = Execution {

@@ -52,13 +52,15 @@ fn main() -> ExitCode {
                 eprintln!("{err}");
                 return ExitCode::from(signals::exit_code());
             }
-            eprintln!("error: {err:#}");
             if err
                 .downcast_ref::<agora_run::ExperimentError>()
                 .is_some_and(agora_run::ExperimentError::is_invalid_input)
             {
+                // The message already carries its cause; the chain would repeat it.
+                eprintln!("error: {err}");
                 return ExitCode::from(2);
             }
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

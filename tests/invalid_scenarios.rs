@@ -107,6 +107,34 @@ const CASES: &[(&str, &str, &str, usize, &[&str])] = &[
         &["Expected comma"],
     ),
     (
+        "replicates beyond the maximum",
+        "    seed: 7,",
+        "    seed: 7,\n    replicates: 1000000000,",
+        5,
+        &["replicates must be at most 10000", "1000000000"],
+    ),
+    (
+        "population beyond the maximum",
+        "size: 50",
+        "size: 18446744073709551615",
+        6,
+        &["maximum population of 10000000"],
+    ),
+    (
+        "LogNormal mu on the wrong scale",
+        "Normal(mean: 40.0, std_dev: 12.0, min: 18.0, max: 90.0)",
+        "LogNormal(mu: 1000.0, sigma: 0.5)",
+        8,
+        &["mu is on the log scale", "ln(1000)"],
+    ),
+    (
+        "Uniform range that overflows",
+        "Normal(mean: 40.0, std_dev: 12.0, min: 18.0, max: 90.0)",
+        "Uniform(min: -1e308, max: 1e308)",
+        8,
+        &["too large to compute with"],
+    ),
+    (
         "duplicate item ids",
         "(id: \"brand\"",
         "(id: \"like\"",
@@ -319,4 +347,156 @@ fn a_missing_file_is_a_clear_error() {
     assert_eq!(run.status.code(), Some(2));
     assert!(stderr(&run).contains("nope.ron"), "{}", stderr(&run));
     assert!(stderr(&run).contains("cannot read"), "{}", stderr(&run));
+}
+
+/// A survey of personas imported from `people.csv` next to it.
+const IMPORTED_SURVEY: &str = r#"// An imported survey for tests.
+Scenario(
+    name: "Imported survey",
+    seed: 7,
+    population: (
+        size: 2,
+        attributes: [
+            (name: "age", dist: Uniform(min: 18.0, max: 90.0)),
+            (name: "region", dist: Categorical([("north", 0.5), ("south", 0.5)])),
+        ],
+        import: (path: "people.csv"),
+    ),
+    mechanism: Survey((
+        mode: OnePerRound,
+        items: [(id: "like", text: "Do you like it?", kind: Likert(points: 5), drivers: [("age", 0.1)])],
+    )),
+)
+"#;
+
+#[test]
+fn import_problems_are_found_by_validate_at_their_line_and_column() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "age,region\n30,north\n-1,south\n",
+            "people.csv:3:1:",
+            &["value -1 is below the minimum 18", "widen min/max"],
+        ),
+        (
+            "age,region\n30,north\n1e308,south\n",
+            "people.csv:3:1:",
+            &["is above the maximum 90"],
+        ),
+        (
+            "age,region\n30,north\n41,mars\n",
+            "people.csv:3:4:",
+            &["unknown category \"mars\"", "north"],
+        ),
+        (
+            "age,region,shoe\n30,north,4\n41,south,5\n",
+            "people.csv:1:12:",
+            &["not an attribute of the population"],
+        ),
+        (
+            "age,region\n30,north\n",
+            "imported.ron:11:",
+            &["holds 1 persona but 2 were requested"],
+        ),
+    ];
+    for (csv, location, words) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let scenario = write_scenario(dir.path(), "imported.ron", IMPORTED_SURVEY);
+        std::fs::write(dir.path().join("people.csv"), csv).unwrap();
+        let out = agora(dir.path(), &["validate", scenario.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{csv:?}: {err}");
+        assert!(
+            err.contains(location),
+            "{csv:?}: expected {location} in:\n{err}"
+        );
+        assert!(err.contains("help:"), "{csv:?}: expected a hint in:\n{err}");
+        for word in *words {
+            assert!(err.contains(word), "{csv:?}: expected {word:?} in:\n{err}");
+        }
+    }
+}
+
+#[test]
+fn a_bad_import_keeps_earlier_results_and_exits_with_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "imported.ron", IMPORTED_SURVEY);
+    let csv = dir.path().join("people.csv");
+    std::fs::write(&csv, "age,region\n30,north\n41,south\n").unwrap();
+    let out_dir = dir.path().join("out");
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--model",
+        "rules",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+        "--overwrite",
+    ];
+    let first = agora(dir.path(), &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let manifest = out_dir.join("manifest.json");
+    let before = std::fs::read(&manifest).expect("the first run wrote a manifest");
+
+    std::fs::write(&csv, "age,region\n30,north\n-1,south\n").unwrap();
+    let second = agora(dir.path(), &args);
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(err.contains("people.csv:3:1:"), "{err}");
+    assert_eq!(
+        std::fs::read(&manifest).ok(),
+        Some(before),
+        "the earlier results must be kept"
+    );
+}
+
+#[test]
+fn import_paths_that_are_not_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = IMPORTED_SURVEY.replace(
+        "import: (path: \"people.csv\")",
+        "import: (path: \"/dev/zero\", format: Csv)",
+    );
+    let scenario = write_scenario(dir.path(), "zero.ron", &text);
+    let out = agora(dir.path(), &["validate", scenario.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("zero.ron:11:") && err.contains("not a regular file") && err.contains("help:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn agents_beyond_the_maximum_are_refused_before_sampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "survey.ron", SMALL_SURVEY);
+    let out_dir = dir.path().join("out");
+    let run = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--agents",
+            "100000000",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("100000000 agents requested")
+            && err.contains("maximum population of 10000000")
+            && err.contains("lower size"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !out_dir.join("agents").exists(),
+        "no population may be written"
+    );
 }

@@ -21,6 +21,22 @@ pub const MIN_TRUNCATED_MASS: f64 = 0.05;
 /// Normal.
 pub const MAX_POISSON_LAMBDA: f64 = 1e9;
 
+/// Largest magnitude a numeric distribution's values may reach (its mean plus or minus
+/// ten standard deviations, `Uniform`'s ends): beyond it squares overflow `f64`, so
+/// draws or the marginals report would be infinite or NaN.
+pub const MAX_ABS_VALUE: f64 = 1e100;
+
+/// Largest Beta shape parameter accepted; larger shapes give a spike no different
+/// from a constant, and their moments overflow.
+pub const MAX_BETA_SHAPE: f64 = 1e6;
+
+/// Smallest Beta shape parameter accepted; smaller shapes put nearly all values on 0
+/// or 1 and their truncated moments cannot be computed.
+pub const MIN_BETA_SHAPE: f64 = 0.01;
+
+/// Standard deviations from the centre that draws are assumed to reach.
+const TAIL: f64 = 10.0;
+
 /// A distribution to draw one attribute or trait from.
 ///
 /// Numeric variants (`Normal`, `LogNormal`, `Beta`, `Poisson`) take optional truncation
@@ -315,7 +331,71 @@ impl Dist {
             Dist::Categorical(_) => {}
             Dist::Conditional { given, table } => check_table(given, table)?,
         }
+        self.check_overflow()?;
         self.check_mass()
+    }
+
+    /// Reject finite parameters whose draws or moments overflow `f64` (see
+    /// [`MAX_ABS_VALUE`] and [`MAX_BETA_SHAPE`]).
+    fn check_overflow(&self) -> Result<(), String> {
+        let max_ln = MAX_ABS_VALUE.ln();
+        match self {
+            Dist::Normal { mean, std_dev, .. } => {
+                if mean.abs() + TAIL * std_dev > MAX_ABS_VALUE {
+                    return Err(with_hint(
+                        format!(
+                            "Normal(mean: {mean:e}, std_dev: {std_dev:e}) gives values beyond ±{MAX_ABS_VALUE:e}, too large to compute with"
+                        ),
+                        "express the attribute in a larger unit (thousands, millions) so mean and std_dev stay below 1e99",
+                    ));
+                }
+            }
+            Dist::LogNormal { mu, sigma, .. } => {
+                if mu + TAIL * sigma > max_ln
+                    || mu + sigma * sigma > max_ln / 2.0
+                    || sigma * sigma > max_ln
+                {
+                    let hint = if *mu > max_ln / 4.0 {
+                        format!(
+                            "mu is on the log scale: for values around {mu} use mu: ln({mu}) ≈ {:.1} (an income around 50000 has mu ≈ 10.8)",
+                            mu.ln()
+                        )
+                    } else {
+                        "sigma is the spread of the logarithm: values from 0.1 to 2 are typical (0.5 spreads values by a factor of about 1.6)".to_string()
+                    };
+                    return Err(with_hint(
+                        format!(
+                            "LogNormal(mu: {mu}, sigma: {sigma}) gives values or a variance beyond {MAX_ABS_VALUE:e}, too large to compute with (values are exp(mu ± {TAIL} sigma))"
+                        ),
+                        hint,
+                    ));
+                }
+            }
+            Dist::Beta { alpha, beta, .. } => {
+                for (field, v) in [("alpha", alpha), ("beta", beta)] {
+                    if !(MIN_BETA_SHAPE..=MAX_BETA_SHAPE).contains(v) {
+                        return Err(with_hint(
+                            format!(
+                                "Beta {field} must be between {MIN_BETA_SHAPE} and {MAX_BETA_SHAPE:e}, got {v:e}"
+                            ),
+                            "use shapes such as alpha: 2.0, beta: 5.0; for a near-constant value use Normal with a small std_dev",
+                        ));
+                    }
+                }
+            }
+            Dist::Uniform { min, max } => {
+                if min.abs() > MAX_ABS_VALUE || max.abs() > MAX_ABS_VALUE {
+                    return Err(with_hint(
+                        format!(
+                            "Uniform(min: {min:e}, max: {max:e}) reaches beyond ±{MAX_ABS_VALUE:e}, too large to compute with"
+                        ),
+                        "narrow the range, or express the attribute in a larger unit so both ends lie within ±1e99",
+                    ));
+                }
+            }
+            Dist::Poisson { .. } | Dist::Categorical(_) | Dist::Conditional { .. } => {}
+        }
+        Ok(())
     }
 
     /// Reject bounds that keep too little of the distribution for rejection sampling.
@@ -611,6 +691,84 @@ pub(crate) mod tests {
             "Normal(mean: 1.0, std_dev: 1.0, min: NaN)",
             "Normal min must be a finite number",
         );
+    }
+
+    #[test]
+    fn parameters_whose_values_overflow_are_rejected() {
+        rejects(
+            "LogNormal(mu: 1000.0, sigma: 0.5)",
+            "mu is on the log scale",
+        );
+        rejects("LogNormal(mu: 50000.0, sigma: 0.5)", "ln(50000) ≈ 10.8");
+        rejects("LogNormal(mu: 10.0, sigma: 40.0)", "sigma is the spread");
+        rejects(
+            "Uniform(min: -1e308, max: 1e308)",
+            "too large to compute with",
+        );
+        rejects(
+            "Normal(mean: 1e300, std_dev: 1.0)",
+            "express the attribute in a larger unit",
+        );
+        rejects("Normal(mean: 0.0, std_dev: 1e200)", "beyond");
+        rejects(
+            "Beta(alpha: 1e300, beta: 2.0)",
+            "Beta alpha must be between",
+        );
+        rejects("Beta(alpha: 2.0, beta: 1e-16)", "Beta beta must be between");
+        assert!(parse("LogNormal(mu: 10.8, sigma: 1.0)").is_ok());
+        assert!(parse("Uniform(min: -1e100, max: 1e100)").is_ok());
+    }
+
+    /// Any finite parameter, from tiny to huge magnitudes, either way round.
+    fn wide() -> impl proptest::strategy::Strategy<Value = f64> {
+        use proptest::prelude::*;
+        prop_oneof![
+            -10.0..10.0f64,
+            (-320i32..=308, any::<bool>(), 1.0..10.0f64).prop_map(|(e, neg, m)| if neg {
+                -m * 10f64.powi(e)
+            } else {
+                m * 10f64.powi(e)
+            }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        /// Every distribution that passes its checks draws finite values and has a
+        /// finite mean and standard deviation.
+        #[test]
+        fn accepted_distributions_draw_finite_values(
+            kind in 0..5u8,
+            a in wide(),
+            b in wide(),
+            lo in proptest::option::of(wide()),
+            hi in proptest::option::of(wide()),
+            seed in 0..u64::MAX,
+        ) {
+            use rand::SeedableRng;
+            let dist = match kind {
+                0 => Dist::Normal { mean: a, std_dev: b, min: lo, max: hi },
+                1 => Dist::LogNormal { mu: a, sigma: b, min: lo, max: hi },
+                2 => Dist::Beta { alpha: a, beta: b, min: lo, max: hi },
+                3 => Dist::Uniform { min: a, max: b },
+                _ => Dist::Poisson { lambda: a, min: lo, max: hi },
+            };
+            if dist.check().is_ok() {
+                let post = crate::draw::Post::default();
+                let sampler = crate::draw::NumericSampler::new(&dist, post)
+                    .ok()
+                    .flatten();
+                proptest::prop_assert!(sampler.is_some(), "{:?} has no sampler", dist);
+                let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(seed);
+                for _ in 0..50 {
+                    let x = sampler.as_ref().map_or(f64::NAN, |s| s.sample(&mut rng));
+                    proptest::prop_assert!(x.is_finite(), "{:?} drew {}", dist, x);
+                }
+                let (mean, sd) = crate::moments::moments(&dist, &post);
+                proptest::prop_assert!(mean.is_finite() && sd.is_finite(), "{:?}: moments {} {}", dist, mean, sd);
+            }
+        }
     }
 
     #[test]

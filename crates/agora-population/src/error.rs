@@ -58,6 +58,37 @@ pub enum PopulationError {
     /// Reading or interpreting the import file failed.
     #[error(transparent)]
     Import(#[from] ImportError),
+    /// More agents were requested than [`MAX_POPULATION`](crate::MAX_POPULATION).
+    #[error(
+        "{agents} agents requested, more than the maximum population of {max}; lower size (or the agent count given on the command line) to at most {max}, or split the population into several runs"
+    )]
+    TooManyAgents {
+        /// Agents requested.
+        agents: u64,
+        /// The maximum.
+        max: usize,
+    },
+    /// The population's estimated memory exceeds the share of memory it may use.
+    #[error(
+        "{agents} agents need about {} ({bytes_per_agent} bytes per agent), more than the limit of {} ({}% of the {} of memory available); lower size (or the agent count given on the command line) to at most {}, or drop attributes or custom traits",
+        crate::limits::human_bytes(*.estimate),
+        crate::limits::human_bytes(*.limit),
+        crate::limits::MEMORY_SHARE_PERCENT,
+        crate::limits::human_bytes(*.available),
+        .limit / .bytes_per_agent.max(&1)
+    )]
+    OutOfMemory {
+        /// Agents requested.
+        agents: u64,
+        /// Estimated bytes per agent.
+        bytes_per_agent: u64,
+        /// Estimated bytes for the whole population.
+        estimate: u64,
+        /// Most bytes the population may use.
+        limit: u64,
+        /// Memory available on the machine, in bytes.
+        available: u64,
+    },
 }
 
 fn render_issues(issues: &[SpecIssue]) -> String {
@@ -70,8 +101,8 @@ fn render_issues(issues: &[SpecIssue]) -> String {
 
 /// A problem with an import file, located as precisely as the problem allows.
 ///
-/// Displayed as `file:line: column "x": problem; hint`, leaving out the parts that do
-/// not apply (a missing file has no line, a short file has no column).
+/// Displayed as `file:line:col: column "x": problem; hint`, leaving out the parts that
+/// do not apply (a missing file has no line, a short file has no column).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}", self.render())]
 pub struct ImportError {
@@ -79,6 +110,8 @@ pub struct ImportError {
     pub file: PathBuf,
     /// 1-based line in the file (the header is line 1 of a CSV file).
     pub line: Option<usize>,
+    /// 1-based character column of the bad value on its line, when known.
+    pub col: Option<u32>,
     /// Column (CSV header name or JSONL key) holding the bad value.
     pub column: Option<String>,
     /// What is wrong.
@@ -96,6 +129,7 @@ impl ImportError {
         Self {
             file: file.to_path_buf(),
             line: None,
+            col: None,
             column: None,
             message: message.into(),
             hint: hint.into(),
@@ -104,6 +138,11 @@ impl ImportError {
 
     pub(crate) fn at_line(mut self, line: usize) -> Self {
         self.line = Some(line);
+        self
+    }
+
+    pub(crate) fn at_col(mut self, col: usize) -> Self {
+        self.col = Some(u32::try_from(col).unwrap_or(u32::MAX));
         self
     }
 
@@ -116,6 +155,9 @@ impl ImportError {
         let mut out = self.file.display().to_string();
         if let Some(line) = self.line {
             out.push_str(&format!(":{line}"));
+            if let Some(col) = self.col {
+                out.push_str(&format!(":{col}"));
+            }
         }
         out.push_str(": ");
         if let Some(column) = &self.column {
@@ -148,5 +190,7 @@ mod tests {
             .at_line(3)
             .in_column("age");
         assert_eq!(e.to_string(), r#"p.csv:3: column "age": bad; fix it"#);
+        let e = e.at_col(7);
+        assert_eq!(e.to_string(), r#"p.csv:3:7: column "age": bad; fix it"#);
     }
 }

@@ -3,12 +3,15 @@
 //! Columns (CSV header names, JSONL keys) are matched by name: attribute names give
 //! demographics; `name`, `narrative`, the Big Five names and custom trait names give
 //! those parts of the persona. When the spec lists attributes, they fix the schema (and
-//! categorical values must be known labels); otherwise every other column becomes an
-//! attribute whose kind is inferred. Every error names the file, the line and the
-//! column.
+//! categorical values must be known labels, numeric values lie within the attribute's
+//! `min`/`max`); otherwise every other column becomes an attribute whose kind is
+//! inferred. Only regular files of at most [`MAX_IMPORT_BYTES`] are read, with at most
+//! [`MAX_IMPORT_COLUMNS`] columns and lines of at most [`MAX_IMPORT_LINE_BYTES`]. Every
+//! error names the file, the line and the column.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use agora_core::components::{AttrKind, AttrValue, AttributeDef, BIG_FIVE, format_number};
@@ -17,6 +20,7 @@ use serde::de::{MapAccess, Visitor};
 
 use crate::categories::MAX_CATEGORIES;
 use crate::error::ImportError;
+use crate::limits::{MAX_IMPORT_BYTES, MAX_IMPORT_COLUMNS, MAX_IMPORT_LINE_BYTES};
 use crate::spec::{ImportFormat, ImportSpec, PopulationSpec};
 
 /// Column names with a fixed meaning, which attributes and traits may not use.
@@ -70,10 +74,61 @@ impl fmt::Display for Cell {
 /// The file's columns and its first rows, aligned with the columns.
 struct Table {
     file: PathBuf,
+    format: ImportFormat,
     columns: Vec<String>,
     /// Line on which each column is named (the header, or a JSONL key's first use).
     column_lines: Vec<usize>,
+    /// Byte offset of the line on which each column is named.
+    column_starts: Vec<usize>,
     rows: Vec<(usize, Vec<Cell>)>,
+    /// Byte offset of each row's first line, aligned with `rows`.
+    starts: Vec<usize>,
+}
+
+impl Table {
+    /// 1-based character column where column `c` starts on the line at byte `start`.
+    fn col_of(&self, bytes: &[u8], start: usize, c: usize) -> usize {
+        let rest = bytes.get(start..).unwrap_or_default();
+        let end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+        let line = String::from_utf8_lossy(&rest[..end]);
+        match self.format {
+            ImportFormat::Csv => csv_field_col(&line, c),
+            ImportFormat::Jsonl => self
+                .columns
+                .get(c)
+                .map_or(1, |key| json_key_col(&line, key)),
+        }
+    }
+}
+
+/// 1-based character column of field `field` (0-based) on a CSV line; commas inside
+/// double quotes do not separate fields.
+fn csv_field_col(line: &str, field: usize) -> usize {
+    if field == 0 {
+        return 1;
+    }
+    let mut seen = 0;
+    let mut quoted = false;
+    for (i, c) in line.chars().enumerate() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                seen += 1;
+                if seen == field {
+                    return i + 2;
+                }
+            }
+            _ => {}
+        }
+    }
+    1
+}
+
+/// 1-based character column of `key` (as a JSON string) on a JSONL line.
+fn json_key_col(line: &str, key: &str) -> usize {
+    let quoted = serde_json::to_string(key).unwrap_or_else(|_| format!("{key:?}"));
+    line.find(&quoted)
+        .map_or(1, |at| line[..at].chars().count() + 1)
 }
 
 /// One persona as read; `None` parts are generated or sampled by the caller.
@@ -102,6 +157,24 @@ enum Role {
     Attribute(usize),
 }
 
+/// Read and check the import of `spec` (resolved against `base_dir`) as sampling
+/// `agents` personas would: file type and size, columns, categories, values against
+/// the attributes' bounds, and that the file holds at least `agents` rows. `Ok` when
+/// the spec imports nothing.
+///
+/// # Errors
+/// The first problem found, with the file, line and column.
+pub fn check_import(
+    spec: &PopulationSpec,
+    agents: usize,
+    base_dir: &Path,
+) -> Result<(), ImportError> {
+    match &spec.import {
+        Some(import) => load(spec, import, agents, base_dir).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
 /// Read the first `n` personas of `import` (resolved against `base_dir`).
 pub(crate) fn load(
     spec: &PopulationSpec,
@@ -118,21 +191,13 @@ pub(crate) fn load(
         let (problem, hint) = crate::split_hint(&e);
         ImportError::new(&file, problem, hint.unwrap_or_default())
     })?;
-    let text = std::fs::read(&file).map_err(|e| {
-        ImportError::new(
-            &file,
-            format!("cannot read the import file: {e}"),
-            format!(
-                "check import path; relative paths are resolved against the scenario's folder ({})",
-                base_dir.display()
-            ),
-        )
-    })?;
+    let text = read_bounded(&file, base_dir)?;
+    check_line_lengths(&file, &text)?;
     let table = match format {
         ImportFormat::Csv => read_csv(&file, &text, n)?,
         ImportFormat::Jsonl => read_jsonl(&file, &text, n)?,
     };
-    let imported = build(spec, &table)?;
+    let imported = build(spec, &table, &text)?;
     if table.rows.len() < n {
         let held = table.rows.len();
         return Err(ImportError::new(
@@ -148,6 +213,94 @@ pub(crate) fn load(
         ));
     }
     Ok(imported)
+}
+
+/// The bytes of `file`, which must be a regular file of at most [`MAX_IMPORT_BYTES`].
+fn read_bounded(file: &Path, base_dir: &Path) -> Result<Vec<u8>, ImportError> {
+    let unreadable = |e: std::io::Error| {
+        ImportError::new(
+            file,
+            format!("cannot read the import file: {e}"),
+            format!(
+                "check import path; relative paths are resolved against the scenario's folder ({})",
+                base_dir.display()
+            ),
+        )
+    };
+    let too_large = |size: u64| {
+        ImportError::new(
+            file,
+            format!(
+                "the import file has {size} bytes, more than the limit of {MAX_IMPORT_BYTES} bytes ({} MiB)",
+                MAX_IMPORT_BYTES / (1024 * 1024)
+            ),
+            "import fewer personas (keep the rows you need), drop unused columns, or sample the population from attributes instead",
+        )
+    };
+    let meta = std::fs::metadata(file).map_err(unreadable)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, pipe or socket)"
+        };
+        return Err(ImportError::new(
+            file,
+            format!("the import path is {what}"),
+            "point import path at a .csv or .jsonl file",
+        ));
+    }
+    if meta.len() > MAX_IMPORT_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_IMPORT_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > MAX_IMPORT_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Refuse lines longer than [`MAX_IMPORT_LINE_BYTES`], at the first character past
+/// the limit.
+fn check_line_lengths(file: &Path, bytes: &[u8]) -> Result<(), ImportError> {
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.len() > MAX_IMPORT_LINE_BYTES {
+            let col = String::from_utf8_lossy(&line[..MAX_IMPORT_LINE_BYTES])
+                .chars()
+                .count()
+                + 1;
+            return Err(ImportError::new(
+                file,
+                format!(
+                    "the line is longer than the limit of {MAX_IMPORT_LINE_BYTES} bytes ({} bytes)",
+                    line.len()
+                ),
+                "write one persona per line and shorten long fields such as narrative; check the file has line breaks",
+            )
+            .at_line(i + 1)
+            .at_col(col));
+        }
+    }
+    Ok(())
+}
+
+/// Error for column `c` (0-based) of a file whose columns exceed the limit.
+fn too_many_columns(file: &Path, count: usize, line: usize, col: usize, name: &str) -> ImportError {
+    ImportError::new(
+        file,
+        format!(
+            "the file has {count} or more columns, more than the limit of {MAX_IMPORT_COLUMNS}"
+        ),
+        format!(
+            "keep at most {MAX_IMPORT_COLUMNS} columns: drop the ones the personas do not need"
+        ),
+    )
+    .at_line(line)
+    .at_col(col)
+    .in_column(name)
 }
 
 fn read_csv(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError> {
@@ -176,6 +329,17 @@ fn read_csv(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError> {
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
+    if columns.len() > MAX_IMPORT_COLUMNS {
+        let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+        let col = csv_field_col(&String::from_utf8_lossy(first_line), MAX_IMPORT_COLUMNS);
+        return Err(too_many_columns(
+            file,
+            columns.len(),
+            1,
+            col,
+            &columns[MAX_IMPORT_COLUMNS],
+        ));
+    }
     if columns.iter().all(String::is_empty) {
         return Err(ImportError::new(
             file,
@@ -195,19 +359,25 @@ fn read_csv(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError> {
         }
     }
     let mut rows = Vec::new();
+    let mut starts = Vec::new();
     let mut record = csv::StringRecord::new();
     while rows.len() < n && reader.read_record(&mut record).map_err(csv_error)? {
         let line = record
             .position()
             .map_or(rows.len() + 2, |p| p.line() as usize);
+        starts.push(record.position().map_or(usize::MAX, |p| p.byte() as usize));
         rows.push((line, record.iter().map(Cell::from_text).collect()));
     }
     let column_lines = vec![1; columns.len()];
+    let column_starts = vec![0; columns.len()];
     Ok(Table {
         file: file.to_path_buf(),
+        format: ImportFormat::Csv,
         columns,
         column_lines,
+        column_starts,
         rows,
+        starts,
     })
 }
 
@@ -246,14 +416,19 @@ fn read_jsonl(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError>
     })?;
     let mut columns: Vec<String> = Vec::new();
     let mut column_lines = Vec::new();
+    let mut column_starts = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut sparse: Vec<(usize, Vec<(usize, Cell)>)> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    let mut starts = Vec::new();
+    let mut start = 0;
+    for (i, whole) in text.split('\n').enumerate() {
+        let line_start = start;
+        start += whole.len() + 1;
         if sparse.len() >= n {
             break;
         }
         let line = i + 1;
-        let raw = raw.trim();
+        let raw = whole.trim();
         if raw.is_empty() {
             continue;
         }
@@ -265,6 +440,16 @@ fn read_jsonl(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError>
             )
             .at_line(line)
         })?;
+        if object.0.len() > MAX_IMPORT_COLUMNS {
+            let key = &object.0[MAX_IMPORT_COLUMNS].0;
+            return Err(too_many_columns(
+                file,
+                object.0.len(),
+                line,
+                json_key_col(whole, key),
+                key,
+            ));
+        }
         let mut cells = Vec::with_capacity(object.0.len());
         for (key, value) in object.0 {
             let cell = match value {
@@ -288,9 +473,19 @@ fn read_jsonl(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError>
             let col = match index.get(&key) {
                 Some(&c) => c,
                 None => {
+                    if columns.len() >= MAX_IMPORT_COLUMNS {
+                        return Err(too_many_columns(
+                            file,
+                            columns.len() + 1,
+                            line,
+                            json_key_col(whole, &key),
+                            &key,
+                        ));
+                    }
                     index.insert(key.clone(), columns.len());
                     columns.push(key.clone());
                     column_lines.push(line);
+                    column_starts.push(line_start);
                     columns.len() - 1
                 }
             };
@@ -301,11 +496,13 @@ fn read_jsonl(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError>
                     "keep one value per key",
                 )
                 .at_line(line)
+                .at_col(json_key_col(whole, &key))
                 .in_column(&key));
             }
             cells.push((col, cell));
         }
         sparse.push((line, cells));
+        starts.push(line_start);
     }
     let width = columns.len();
     let rows = sparse
@@ -320,14 +517,17 @@ fn read_jsonl(file: &Path, bytes: &[u8], n: usize) -> Result<Table, ImportError>
         .collect();
     Ok(Table {
         file: file.to_path_buf(),
+        format: ImportFormat::Jsonl,
         columns,
         column_lines,
+        column_starts,
         rows,
+        starts,
     })
 }
 
 /// Assign roles to columns, derive the schema and convert every cell.
-fn build(spec: &PopulationSpec, table: &Table) -> Result<Imported, ImportError> {
+fn build(spec: &PopulationSpec, table: &Table, bytes: &[u8]) -> Result<Imported, ImportError> {
     let file = &table.file;
     let from_spec = !spec.attributes.is_empty();
     let mut roles = Vec::with_capacity(table.columns.len());
@@ -351,6 +551,7 @@ fn build(spec: &PopulationSpec, table: &Table) -> Result<Imported, ImportError> 
         let at = |msg: String, hint: String| {
             ImportError::new(file, msg, hint)
                 .at_line(table.column_lines[c])
+                .at_col(table.col_of(bytes, table.column_starts[c], c))
                 .in_column(column)
         };
         if table.columns[..c].contains(column) {
@@ -424,7 +625,7 @@ fn build(spec: &PopulationSpec, table: &Table) -> Result<Imported, ImportError> 
         .collect();
     let mut names_seen: HashMap<String, usize> = HashMap::new();
     let mut rows = Vec::with_capacity(table.rows.len());
-    for (line, cells) in &table.rows {
+    for ((line, cells), start) in table.rows.iter().zip(&table.starts) {
         let mut row = ImportedRow {
             name: None,
             narrative: None,
@@ -432,10 +633,12 @@ fn build(spec: &PopulationSpec, table: &Table) -> Result<Imported, ImportError> 
             big_five: [None; 5],
             custom: vec![None; spec.custom_traits.len()],
         };
-        for ((cell, role), column) in cells.iter().zip(&roles).zip(&table.columns) {
+        for (c, ((cell, role), column)) in cells.iter().zip(&roles).zip(&table.columns).enumerate()
+        {
             let at = |msg: String, hint: &str| {
                 ImportError::new(file, msg, hint)
                     .at_line(*line)
+                    .at_col(table.col_of(bytes, *start, c))
                     .in_column(column)
             };
             match *role {
@@ -461,7 +664,13 @@ fn build(spec: &PopulationSpec, table: &Table) -> Result<Imported, ImportError> 
                     row.demographics[i] = match (&attributes[i].kind, cell) {
                         (_, Cell::Empty) => AttrValue::Missing,
                         (AttrKind::Numeric, cell) => match cell.as_number() {
-                            Some(x) => AttrValue::Number(x),
+                            Some(x) => {
+                                if from_spec {
+                                    check_bounds(&spec.attributes[i], x)
+                                        .map_err(|(m, h)| at(m, &h))?;
+                                }
+                                AttrValue::Number(x)
+                            }
                             None => {
                                 return Err(at(
                                     format!("{:?} is not a number", cell.to_string()),
@@ -497,6 +706,26 @@ fn build(spec: &PopulationSpec, table: &Table) -> Result<Imported, ImportError> 
         rows.push(row);
     }
     Ok(Imported { attributes, rows })
+}
+
+/// Whether imported value `x` lies within the declared `min`/`max` of `attribute`;
+/// on failure the problem and the fix.
+fn check_bounds(attribute: &crate::AttributeSpec, x: f64) -> Result<(), (String, String)> {
+    let (lo, hi) = attribute.dist.bounds();
+    let name = &attribute.name;
+    let (side, bound) = if x < lo {
+        ("below the minimum", lo)
+    } else if x > hi {
+        ("above the maximum", hi)
+    } else {
+        return Ok(());
+    };
+    Err((
+        format!("value {x} is {side} {bound} of attribute {name:?}"),
+        format!(
+            "correct the value, leave the cell empty if it is unknown, or widen min/max of attribute {name:?} in the scenario ({lo}..{hi})"
+        ),
+    ))
 }
 
 const TRAIT_HINT: &str =

@@ -10,7 +10,9 @@
 //! Problems are reported as early and as precisely as possible: per-value checks run
 //! during deserialization (so the RON parser gives line and column), cross-field checks
 //! in [`PopulationSpec::validate`] (with a needle to locate them), import problems with
-//! file, line and column. Every message says what is wrong, then after
+//! file, line and column. [`check_population`] refuses populations above
+//! [`MAX_POPULATION`] or beyond a share of the machine's memory before sampling, and
+//! imports are bounded in size, columns and line length. Every message says what is wrong, then after
 //! [`HINT_SEPARATOR`] how to fix it.
 
 #![warn(missing_docs)]
@@ -22,6 +24,7 @@ mod draw;
 mod error;
 pub mod graph;
 mod import;
+mod limits;
 mod marginals;
 mod moments;
 mod names;
@@ -35,6 +38,12 @@ pub use categories::{Categories, MAX_CATEGORIES, WEIGHT_TOLERANCE};
 pub use dist::{Dist, MAX_POISSON_LAMBDA, MIN_TRUNCATED_MASS};
 pub use draw::MAX_TRUNCATION_TRIES;
 pub use error::{HINT_SEPARATOR, ImportError, PopulationError, split_hint};
+pub use import::check_import;
+pub use limits::{
+    MAX_IMPORT_BYTES, MAX_IMPORT_COLUMNS, MAX_IMPORT_LINE_BYTES, MAX_POPULATION,
+    MEMORY_SHARE_PERCENT, MemoryEstimate, available_memory, bytes_per_agent, check_population,
+    parse_mem_available,
+};
 pub use marginals::MarginalRow;
 pub use quota::largest_remainder;
 pub use sampler::{SampledPopulation, sample};

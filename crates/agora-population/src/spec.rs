@@ -19,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::bigfive::BigFiveSpec;
 use crate::dist::Dist;
 use crate::error::with_hint;
+use crate::limits::MAX_POPULATION;
 
 /// Agent count used when a spec gives no `size`.
 pub const DEFAULT_SIZE: usize = 100;
@@ -28,8 +29,9 @@ pub const DEFAULT_SIZE: usize = 100;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "population")]
 pub struct PopulationSpec {
-    /// Default number of agents (a command-line option may override it); at least 1.
-    /// Defaults to [`DEFAULT_SIZE`].
+    /// Default number of agents (a command-line option may override it); at least 1
+    /// and at most [`MAX_POPULATION`](crate::MAX_POPULATION). Defaults to
+    /// [`DEFAULT_SIZE`].
     #[serde(default = "default_size", deserialize_with = "deserialize_size")]
     pub size: usize,
     /// Demographic attributes, sampled in this order (a `Conditional` attribute may
@@ -77,12 +79,20 @@ fn deserialize_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> 
             format!("set size to the number of agents to simulate, e.g. {DEFAULT_SIZE}"),
         )));
     }
-    usize::try_from(n).map_err(|_| {
-        serde::de::Error::custom(with_hint(
-            format!("size {n} is too large for this machine"),
-            "use a smaller population",
-        ))
-    })
+    match usize::try_from(n) {
+        Ok(size) if size <= MAX_POPULATION => Ok(size),
+        _ => Err(serde::de::Error::custom(too_large(n))),
+    }
+}
+
+/// The message for a size above [`MAX_POPULATION`].
+pub(crate) fn too_large(n: u64) -> String {
+    with_hint(
+        format!("size {n} is more than the maximum population of {MAX_POPULATION}"),
+        format!(
+            "use at most {MAX_POPULATION} agents; run several experiments with different seeds for more"
+        ),
+    )
 }
 
 /// One demographic attribute: its name, distribution and whether to round it.
@@ -388,6 +398,15 @@ mod tests {
         rejects("(\n  size: 0,\n)", "size must be at least 1, got 0");
         let err = parse("(\n  size: 0,\n)").err().map(|e| e.span.start.line);
         assert_eq!(err, Some(2));
+    }
+
+    #[test]
+    fn sizes_above_the_maximum_are_rejected_with_position() {
+        let src = "(\n  size: 18446744073709551615,\n)";
+        rejects(src, "more than the maximum population of 10000000");
+        assert_eq!(parse(src).err().map(|e| e.span.start.line), Some(2));
+        rejects("(size: 10000001)", "use at most 10000000 agents");
+        assert!(parse("(size: 10000000)").is_ok());
     }
 
     #[test]

@@ -81,6 +81,12 @@ impl PopulationSpec {
                 "size",
             ));
         }
+        if self.size > crate::MAX_POPULATION {
+            issues.push(SpecIssue::from_check(
+                &crate::spec::too_large(self.size as u64),
+                "size".into(),
+            ));
+        }
         self.check_attributes(&mut issues);
         self.check_quotas(&mut issues);
         if let Err(e) = self.big_five.check() {

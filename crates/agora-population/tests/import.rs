@@ -148,7 +148,7 @@ fn unknown_category_names_file_line_column_and_fix() {
     assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("region")));
     let msg = e.to_string();
     assert!(
-        msg.contains("people.csv:3: column \"region\": unknown category \"mars\""),
+        msg.contains("people.csv:3:4: column \"region\": unknown category \"mars\""),
         "{msg}"
     );
     assert!(
@@ -168,7 +168,7 @@ fn bad_number_names_file_line_and_column() {
     let msg = e.to_string();
     assert!(
         msg.contains(
-            "people.jsonl:2: column \"age\": \"old\" is not a number; write a plain number"
+            "people.jsonl:2:2: column \"age\": \"old\" is not a number; write a plain number"
         ),
         "{msg}"
     );
@@ -234,4 +234,117 @@ fn column_and_row_problems_are_located() {
         assert_eq!(e.line, line, "{e}");
         assert!(e.to_string().contains(needle) && !e.hint.is_empty(), "{e}");
     }
+}
+
+#[test]
+fn non_regular_files_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(dir.path().join("people.csv")).unwrap_or_else(|e| panic!("{e}"));
+    let spec = parse(r#"(import: (path: "people.csv"))"#);
+    let msg = import_error(run(dir.path(), &spec, 1)).to_string();
+    assert!(
+        msg.contains("people.csv: the import path is a directory"),
+        "{msg}"
+    );
+    let zero = parse(r#"(import: (path: "/dev/zero", format: Csv))"#);
+    let msg = import_error(run(dir.path(), &zero, 1)).to_string();
+    assert!(
+        msg.contains("/dev/zero: the import path is not a regular file")
+            && msg.contains("point import path at a .csv or .jsonl file"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn files_above_the_size_limit_are_refused() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("people.csv");
+    let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
+    file.set_len(agora_population::MAX_IMPORT_BYTES + 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let spec = parse(r#"(import: (path: "people.csv"))"#);
+    let msg = import_error(run(dir.path(), &spec, 1)).to_string();
+    assert!(
+        msg.contains("more than the limit of 67108864 bytes (64 MiB)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn too_many_columns_are_refused_at_the_first_extra_column() {
+    let header: Vec<String> = (0..1_001).map(|i| format!("c{i}")).collect();
+    let row = vec!["1"; 1_001].join(",");
+    let (dir, _) = setup("wide.csv", &format!("{}\n{row}\n", header.join(",")), ATTRS);
+    let spec = parse(r#"(import: (path: "wide.csv"))"#);
+    let e = import_error(run(dir.path(), &spec, 1));
+    let col = header[..1_000].iter().map(|h| h.len() + 1).sum::<usize>() + 1;
+    assert_eq!(
+        (e.line, e.col, e.column.as_deref()),
+        (Some(1), Some(col as u32), Some("c1000"))
+    );
+    assert!(e.to_string().contains("more than the limit of 1000"), "{e}");
+
+    let keys: Vec<String> = (0..1_001).map(|i| format!("\"k{i}\": 1")).collect();
+    let (dir, _) = setup("wide.jsonl", &format!("{{{}}}\n", keys.join(", ")), ATTRS);
+    let spec = parse(r#"(import: (path: "wide.jsonl"))"#);
+    let e = import_error(run(dir.path(), &spec, 1));
+    assert_eq!((e.line, e.column.as_deref()), (Some(1), Some("k1000")));
+    assert!(e.col.is_some_and(|c| c > 1), "{e}");
+}
+
+#[test]
+fn over_long_lines_are_refused_with_line_and_column() {
+    let long = "x".repeat(agora_population::MAX_IMPORT_LINE_BYTES + 10);
+    let (dir, spec) = setup(
+        "people.csv",
+        &format!("age,region,narrative\n30,north,{long}\n"),
+        ATTRS,
+    );
+    let e = import_error(run(dir.path(), &spec, 1));
+    assert_eq!(
+        (e.line, e.col),
+        (
+            Some(2),
+            Some(agora_population::MAX_IMPORT_LINE_BYTES as u32 + 1)
+        )
+    );
+    assert!(e.to_string().contains("longer than the limit"), "{e}");
+}
+
+#[test]
+fn imported_values_must_lie_within_the_attribute_bounds() {
+    for (value, words) in [
+        (
+            "-1",
+            "value -1 is below the minimum 18 of attribute \"age\"",
+        ),
+        ("1e308", "is above the maximum 90 of attribute \"age\""),
+    ] {
+        let (dir, spec) = setup(
+            "people.csv",
+            &format!("age,region\n30,north\n{value},south\n"),
+            ATTRS,
+        );
+        let e = import_error(run(dir.path(), &spec, 2));
+        assert_eq!((e.line, e.col), (Some(3), Some(1)), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(words) && msg.contains("widen min/max"),
+            "{msg}"
+        );
+        // Checking the import alone finds the same problem.
+        let checked = agora_population::check_import(&spec, 2, dir.path()).err();
+        assert_eq!(checked, Some(e));
+    }
+}
+
+#[test]
+fn check_import_reports_too_few_rows() {
+    let (dir, spec) = setup("people.csv", CSV, ATTRS);
+    assert_eq!(agora_population::check_import(&spec, 3, dir.path()), Ok(()));
+    let e = agora_population::check_import(&spec, 5, dir.path()).err();
+    assert!(
+        e.is_some_and(|e| e.message.contains("holds 3 personas but 5 were requested")),
+        "too few rows"
+    );
 }

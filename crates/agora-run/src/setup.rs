@@ -65,6 +65,19 @@ pub fn prepare_run(
     resume: Option<Resume>,
 ) -> Result<RunSetup, ExperimentError> {
     let seeds = SeedStream::for_replicate(run.seed, run.replicate);
+    // Refuse populations above the maximum or beyond the machine's memory before
+    // anything is sampled.
+    let population_error = |source| ExperimentError::Population {
+        scenario: scenario_path.to_path_buf(),
+        source: Box::new(source),
+    };
+    agora_population::check_population(
+        population,
+        agents as u64,
+        DEFAULT_MEMORY_CAPACITY,
+        agora_population::available_memory(),
+    )
+    .map_err(population_error)?;
     let sampled = sample(population, agents, &seeds, base_dir).map_err(|source| {
         ExperimentError::Population {
             scenario: scenario_path.to_path_buf(),

@@ -33,7 +33,7 @@ pub(crate) struct RawScenarioFile<'a> {
     #[serde(default)]
     pub seed: u64,
     #[serde(default)]
-    pub replicates: AtLeastOne,
+    pub replicates: Replicates,
     #[serde(default)]
     pub rounds: Option<AtLeastOne>,
     #[serde(default)]
@@ -56,8 +56,8 @@ pub struct ScenarioFile {
     pub description: String,
     /// Base seed of the experiment.
     pub seed: u64,
-    /// Replicates per arm (at least 1).
-    pub replicates: AtLeastOne,
+    /// Replicates per arm (1 to [`MAX_REPLICATES`]).
+    pub replicates: Replicates,
     /// Cap on rounds (the mechanism has its own limit too).
     pub rounds: Option<AtLeastOne>,
     /// Model and sampling settings shared by all arms.
@@ -110,6 +110,47 @@ impl TryFrom<u64> for AtLeastOne {
             Ok(n) => Ok(Self(n)),
             Err(_) => Err(format!("{n} is too large; use a count below 4294967296")),
         }
+    }
+}
+
+/// Most replicates per arm (ten thousand).
+///
+/// Every replicate is a full run with its own population and its own partition of
+/// every table; ten thousand already estimate a mean to a hundredth of a standard
+/// deviation, while a count in the millions could never finish and would only make
+/// the plan large.
+pub const MAX_REPLICATES: u32 = 10_000;
+
+/// Most runs (arms x replicates) an experiment may have (one hundred thousand).
+pub const MAX_RUNS: u64 = 100_000;
+
+/// A replicate count: from 1 to [`MAX_REPLICATES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct Replicates(pub u32);
+
+impl Default for Replicates {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+impl TryFrom<u64> for Replicates {
+    type Error = String;
+
+    fn try_from(n: u64) -> Result<Self, String> {
+        check_replicates(n).map(|n| Self(n as u32))
+    }
+}
+
+/// `n` if it is a valid replicate count; otherwise the problem and the fix.
+pub fn check_replicates(n: u64) -> Result<u64, String> {
+    match n {
+        0 => Err("replicates must be at least 1, got 0; use 1 or more".into()),
+        n if n > u64::from(MAX_REPLICATES) => Err(format!(
+            "replicates must be at most {MAX_REPLICATES}, got {n}; use at most {MAX_REPLICATES} (more replicates narrow intervals only by the square root of their number), or split the experiment across seeds"
+        )),
+        n => Ok(n),
     }
 }
 
@@ -293,6 +334,22 @@ impl ScenarioFile {
                 hint: issue.hint,
                 needle: issue.needle,
                 section: Some("mechanism"),
+            });
+        }
+        let runs = self.arms.len().max(1) as u64 * u64::from(self.replicates.0);
+        if runs > MAX_RUNS {
+            issues.push(Issue {
+                message: format!(
+                    "{} arms x {} replicates make {runs} runs, more than the maximum of {MAX_RUNS}",
+                    self.arms.len(),
+                    self.replicates.0
+                ),
+                hint: format!(
+                    "lower replicates to at most {}, or use fewer arms",
+                    MAX_RUNS / self.arms.len().max(1) as u64
+                ),
+                needle: "replicates".into(),
+                section: Some("replicates"),
             });
         }
         let mut seen = std::collections::HashSet::new();

@@ -4,7 +4,10 @@
 //! model and output directory. [`load`] parses and validates the whole file; every
 //! problem is reported as `file:line:col` with what is wrong and how to fix it, and a
 //! valid [`Scenario`] turns into an [`ExperimentPlan`] (arms x replicates) once
-//! command-line overrides are applied.
+//! command-line overrides are applied. Validation reads and checks the population's
+//! import file too (problems are reported at the file's line and column), and refuses
+//! populations above the maximum size or beyond the machine's memory, and more than
+//! [`MAX_REPLICATES`] replicates.
 
 mod diagnostic;
 mod file;
@@ -14,10 +17,17 @@ mod plan;
 pub use agora_core::Registry;
 pub use diagnostic::{Diagnostic, ScenarioError};
 use file::RawScenarioFile;
-pub use file::{ArmSpec, ModelBlock, ScenarioFile, is_known_driver};
+pub use file::{
+    ArmSpec, MAX_REPLICATES, MAX_RUNS, ModelBlock, Replicates, ScenarioFile, check_replicates,
+    is_known_driver,
+};
 pub use plan::{ExperimentPlan, Overrides, RunPlan};
 
 use std::path::{Path, PathBuf};
+
+/// Episodic memory items per agent assumed by the memory estimate (the runner's
+/// default capacity).
+pub const MEMORY_CAPACITY: u16 = 32;
 
 /// A parsed and validated scenario file.
 #[derive(Clone, Debug)]
@@ -80,15 +90,124 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<ScenarioFil
         .parse(block, base)
         .map_err(|e| ScenarioError::single(diagnostic::from_settings(path, text, e, origin)))?;
     let file = raw.with_mechanism(mechanism);
-    let issues = file.cross_check();
-    if issues.is_empty() {
+    let mut issues = file.cross_check();
+    let population = &file.population;
+    if issues.is_empty()
+        && let Err(e) = agora_population::check_population(
+            population,
+            population.size as u64,
+            MEMORY_CAPACITY,
+            agora_population::available_memory(),
+        )
+    {
+        let message = e.to_string();
+        let (message, hint) = agora_population::split_hint(&message);
+        issues.push(file::Issue {
+            message: message.to_string(),
+            hint: hint.unwrap_or_default().to_string(),
+            needle: "size".into(),
+            section: Some("population"),
+        });
+    }
+    let mut diagnostics: Vec<Diagnostic> = issues
+        .into_iter()
+        .map(|i| locate::diagnostic(path, text, i))
+        .collect();
+    if diagnostics.is_empty()
+        && let Err(e) = agora_population::check_import(population, population.size, base)
+    {
+        diagnostics.push(import_diagnostic(path, text, e));
+    }
+    if diagnostics.is_empty() {
         Ok(file)
     } else {
-        Err(ScenarioError {
-            diagnostics: issues
-                .into_iter()
-                .map(|i| locate::diagnostic(path, text, i))
-                .collect(),
-        })
+        Err(ScenarioError { diagnostics })
+    }
+}
+
+/// Place an import problem at its line and column in the import file, or, when it
+/// concerns the whole file, at the import block of the scenario.
+fn import_diagnostic(path: &Path, text: &str, e: agora_population::ImportError) -> Diagnostic {
+    let column = e
+        .column
+        .as_ref()
+        .map(|c| format!("column {c:?}: "))
+        .unwrap_or_default();
+    match e.line {
+        Some(line) => Diagnostic {
+            path: e.file.clone(),
+            line,
+            col: e.col.map_or(1, |c| c as usize),
+            message: format!("{column}{} (import of {})", e.message, path.display()),
+            hint: e.hint,
+        },
+        None => {
+            let mut d = locate::diagnostic(
+                path,
+                text,
+                file::Issue {
+                    message: format!("import file {}: {column}{}", e.file.display(), e.message),
+                    hint: e.hint,
+                    needle: "path".into(),
+                    section: Some("import"),
+                },
+            );
+            d.path = path.to_path_buf();
+            d
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicates_are_limited_with_a_fix() {
+        assert_eq!(check_replicates(1), Ok(1));
+        assert_eq!(
+            check_replicates(u64::from(MAX_REPLICATES)),
+            Ok(u64::from(MAX_REPLICATES))
+        );
+        let err = check_replicates(1_000_000_000).err().unwrap_or_default();
+        assert!(
+            err.contains("at most 10000, got 1000000000") && err.contains("; use at most"),
+            "{err}"
+        );
+        assert!(check_replicates(0).is_err());
+        let parsed: Result<Replicates, _> = ron::from_str("\n  1000000000");
+        let err = parsed.err();
+        assert_eq!(err.as_ref().map(|e| e.span.start.line), Some(2));
+        assert!(
+            err.is_some_and(|e| e.code.to_string().contains("replicates must be at most")),
+            "positioned error"
+        );
+    }
+
+    fn import_error(line: Option<usize>) -> agora_population::ImportError {
+        agora_population::ImportError {
+            file: PathBuf::from("dir/people.csv"),
+            line,
+            col: line.map(|_| 4),
+            column: Some("region".into()),
+            message: "unknown category \"mars\"".into(),
+            hint: "use one of \"north\"".into(),
+        }
+    }
+
+    #[test]
+    fn import_problems_point_into_the_import_file() {
+        let text = "Scenario(\n  population: (\n    import: (path: \"people.csv\"),\n  ),\n)";
+        let d = import_diagnostic(Path::new("dir/s.ron"), text, import_error(Some(3)));
+        assert_eq!(
+            d.to_string(),
+            "dir/people.csv:3:4: error: column \"region\": unknown category \"mars\" (import of dir/s.ron)\n  help: use one of \"north\""
+        );
+        let d = import_diagnostic(Path::new("dir/s.ron"), text, import_error(None));
+        assert_eq!(
+            (d.path.as_path(), d.line, d.col),
+            (Path::new("dir/s.ron"), 3, 14)
+        );
+        assert!(d.message.starts_with("import file dir/people.csv: "), "{d}");
     }
 }

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use agora_model::{ModelSpec, SamplingParams};
 
-use crate::Scenario;
+use crate::file::{MAX_REPLICATES, MAX_RUNS, check_replicates};
+use crate::{Diagnostic, Scenario, ScenarioError};
 
 /// Command-line settings that win over the scenario file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,12 +61,75 @@ pub struct ExperimentPlan {
 }
 
 impl Scenario {
+    /// Check `overrides` the way [`crate::load`] checks the file: `agents` between 1
+    /// and [`MAX_POPULATION`](agora_population::MAX_POPULATION) and fitting in memory,
+    /// enough rows in an import file for them, `replicates` between 1 and
+    /// [`MAX_REPLICATES`] and at most [`MAX_RUNS`] runs. Each problem names the
+    /// option and how to fix it.
+    pub fn check_overrides(&self, overrides: &Overrides) -> Result<(), ScenarioError> {
+        let mut diagnostics = Vec::new();
+        let mut problem = |message: String| {
+            let (message, hint) = agora_population::split_hint(&message);
+            diagnostics.push(Diagnostic {
+                path: self.path.clone(),
+                line: 0,
+                col: 0,
+                message: message.to_string(),
+                hint: hint.unwrap_or_default().to_string(),
+            });
+        };
+        let population = &self.file.population;
+        if let Some(agents) = overrides.agents {
+            if agents == 0 {
+                problem("--agents must be at least 1; give the number of agents to simulate, e.g. --agents 100".into());
+            } else if let Err(e) = agora_population::check_population(
+                population,
+                agents as u64,
+                crate::MEMORY_CAPACITY,
+                agora_population::available_memory(),
+            ) {
+                problem(format!("--agents {agents}: {e}"));
+            } else if agents > population.size
+                && let Err(e) = agora_population::check_import(population, agents, self.base_dir())
+            {
+                problem(format!("--agents {agents}: {e}"));
+            }
+        }
+        if let Some(replicates) = overrides.replicates {
+            match check_replicates(u64::from(replicates)) {
+                Err(e) => problem(format!("--replicates: {e}")),
+                Ok(r) => {
+                    let arms = self.file.arms.len().max(1) as u64;
+                    if arms * r > MAX_RUNS {
+                        problem(format!(
+                            "--replicates {r} with {arms} arms makes {} runs, more than the maximum of {MAX_RUNS}; use --replicates {} or less",
+                            arms * r,
+                            MAX_RUNS / arms
+                        ));
+                    }
+                }
+            }
+        }
+        if diagnostics.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioError { diagnostics })
+        }
+    }
+
     /// The experiment this scenario describes, with `overrides` applied.
+    ///
+    /// Overridden replicates are capped at [`MAX_REPLICATES`], so the plan stays small
+    /// whatever is asked; check overrides first with [`Scenario::check_overrides`] to
+    /// refuse values beyond the limits instead.
     pub fn plan(&self, overrides: &Overrides) -> ExperimentPlan {
         let file = &self.file;
         let seed = overrides.seed.unwrap_or(file.seed);
         let agents = overrides.agents.unwrap_or(file.population.size);
-        let replicates = overrides.replicates.unwrap_or(file.replicates.0).max(1);
+        let replicates = overrides
+            .replicates
+            .unwrap_or(file.replicates.0)
+            .clamp(1, MAX_REPLICATES);
         let output = overrides
             .out
             .clone()
