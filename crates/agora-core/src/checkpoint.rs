@@ -65,18 +65,44 @@ pub struct StateTypes {
 }
 
 impl Default for StateTypes {
-    /// The engine's own types: persona components, memory and the population schema.
+    /// The engine's own types: persona components and the population schema (fixed
+    /// once the population is spawned) and memory.
     fn default() -> Self {
-        Self {
+        let mut types = Self {
             entries: Vec::new(),
         }
         .component::<AgentId>("agent_id")
         .component::<Identity>("identity")
         .component::<Demographics>("demographics")
         .component::<Traits>("traits")
-        .component::<Memory>("memory")
-        .resource::<PopulationSchema>("population_schema")
+        .resource::<PopulationSchema>("population_schema");
+        for entry in &mut types.entries {
+            entry.fixed = true;
+        }
+        types.entries.push(Entry {
+            name: "memory",
+            component: true,
+            fixed: false,
+            save: save_memories,
+            load: load_component::<Memory>,
+        });
+        types
     }
+}
+
+/// Memories an agent has not touched since it was spawned are left out: a rule-based
+/// survey of a million agents keeps none, and its checkpoints stay small.
+fn save_memories(world: &World, entities: &[Entity]) -> Result<Option<Value>, serde_json::Error> {
+    let held: Vec<(usize, &Memory)> = entities
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &e)| world.get::<Memory>(e).map(|c| (i, c)))
+        .filter(|(_, m)| !m.is_untouched())
+        .collect();
+    if held.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_value(held).map(Some)
 }
 
 fn save_component<T: Component + Serialize>(

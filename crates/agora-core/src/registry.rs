@@ -80,6 +80,13 @@ pub trait MechanismDef: Send + Sync + 'static {
     /// The rule-based policies of the `rules` backend for these settings.
     fn rule_backend(settings: &Self::Settings) -> RuleBackend;
 
+    /// How many of `agents` a typical step asks at once (all of them by default; one
+    /// for turn-taking conversations): how many runs an experiment plays together to
+    /// keep a model server full.
+    fn actors_per_step(_settings: &Self::Settings, agents: usize) -> usize {
+        agents
+    }
+
     /// Add the components and resources the mechanism keeps in the world, so that a
     /// snapshot after any round holds everything that changes during a run.
     fn state_types(types: StateTypes) -> StateTypes {
@@ -119,6 +126,7 @@ trait ErasedSettings: fmt::Debug + Send + Sync {
     fn drivers(&self) -> Vec<String>;
     fn check(&self) -> Vec<SettingsIssue>;
     fn rule_backend(&self) -> RuleBackend;
+    fn actors_per_step(&self, agents: usize) -> usize;
     fn state_types(&self) -> StateTypes;
     fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>>;
     fn as_any(&self) -> &dyn std::any::Any;
@@ -155,6 +163,10 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
 
     fn rule_backend(&self) -> RuleBackend {
         D::rule_backend(&self.0)
+    }
+
+    fn actors_per_step(&self, agents: usize) -> usize {
+        D::actors_per_step(&self.0, agents)
     }
 
     fn state_types(&self) -> StateTypes {
@@ -243,6 +255,11 @@ impl MechanismSettings {
     /// The typed settings, when they are those of mechanism `D`.
     pub fn downcast<D: MechanismDef>(&self) -> Option<&D::Settings> {
         self.0.as_any().downcast_ref::<D::Settings>()
+    }
+
+    /// How many of `agents` a typical step of this mechanism asks at once.
+    pub fn actors_per_step(&self, agents: usize) -> usize {
+        self.0.actors_per_step(agents)
     }
 
     /// The serializable state a run of this mechanism keeps in its world: the

@@ -229,7 +229,8 @@ pub fn run_experiment(
             );
         }
     }
-    let in_flight = runs_in_flight(plan, pending.len());
+    let actors = scenario.file.mechanism.actors_per_step(plan.agents);
+    let in_flight = runs_in_flight(plan, actors, pending.len());
     // Set when the experiment must not start more runs (a failure, the budget).
     let halt = Arc::new(AtomicBool::new(false));
     let stop = combined_stop(execution.stop.clone(), halt.clone(), &runtime);
@@ -321,19 +322,15 @@ pub fn run_experiment(
     }
 }
 
-/// Runs played at once: four times as many as would keep `concurrency` calls in flight
-/// if every step asked all of a run's agents, because many steps ask fewer (a debate's
-/// speakers one by one); the gateway's limit keeps the calls in flight at
-/// `concurrency`. At most 64 (each run holds its world in memory), and one for a
-/// population larger than the concurrency.
-fn runs_in_flight(plan: &ExperimentPlan, pending: usize) -> usize {
+/// Runs played at once: as many as keep `concurrency` calls in flight when each run's
+/// step asks its mechanism's typical number of agents (all of a survey's or an
+/// auction's bidders, one speaker of a debate), at most 64 (each run holds its world in
+/// memory), and one for a population larger than the concurrency. More runs than that
+/// only queue at the gateway's limit.
+fn runs_in_flight(plan: &ExperimentPlan, actors_per_step: usize, pending: usize) -> usize {
     let concurrency = plan.concurrency.max(1);
-    let runs = if plan.agents > concurrency {
-        1
-    } else {
-        (4 * concurrency / plan.agents.max(1)).max(1)
-    };
-    runs.min(MAX_RUNS_IN_FLIGHT).min(pending.max(1))
+    let runs = concurrency / actors_per_step.clamp(1, concurrency);
+    runs.clamp(1, MAX_RUNS_IN_FLIGHT).min(pending.max(1))
 }
 
 /// Keep the first error of an experiment.

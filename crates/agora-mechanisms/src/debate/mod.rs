@@ -50,6 +50,11 @@ impl agora_core::MechanismDef for DebateDef {
         crate::conversation::def::check(&settings.0)
     }
 
+    fn actors_per_step(_settings: &DebateSpec, _agents: usize) -> usize {
+        // Speakers take their turns one at a time.
+        1
+    }
+
     fn state_types(
         types: agora_core::checkpoint::StateTypes,
     ) -> agora_core::checkpoint::StateTypes {

@@ -53,6 +53,11 @@ impl agora_core::MechanismDef for FocusGroupDef {
         crate::conversation::def::check(&settings.0)
     }
 
+    fn actors_per_step(_settings: &FocusGroupSpec, _agents: usize) -> usize {
+        // Speakers take their turns one at a time.
+        1
+    }
+
     fn state_types(
         types: agora_core::checkpoint::StateTypes,
     ) -> agora_core::checkpoint::StateTypes {
