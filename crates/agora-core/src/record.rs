@@ -31,7 +31,7 @@ pub fn keyed_table(name: &str, columns: Vec<Column>) -> TableSpec {
     let mut all = vec![
         Column::required(KEY_COLUMNS[0], ColumnType::Utf8),
         Column::required(KEY_COLUMNS[1], ColumnType::Utf8),
-        Column::required(KEY_COLUMNS[2], ColumnType::U32),
+        Column::required(KEY_COLUMNS[2], ColumnType::I32),
         Column::required(KEY_COLUMNS[3], ColumnType::U32),
         Column::optional(KEY_COLUMNS[4], ColumnType::U32),
     ];
@@ -103,7 +103,8 @@ impl Recorder {
         let constants = vec![
             Constant::Utf8(info.run_id.to_string()),
             Constant::Utf8(info.partition.arm.clone()),
-            Constant::U32(info.partition.replicate),
+            // Replicates are bounded far below i32::MAX by the scenario's limits.
+            Constant::I32(i32::try_from(info.partition.replicate).unwrap_or(i32::MAX)),
         ];
         let before = self.rows_before.get(&spec.name).copied().unwrap_or(0);
         self.rows.push((spec.name.clone(), before));

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, Float32Builder, Float64Builder, Int64Builder, StringBuilder, UInt32Builder,
-    UInt64Builder,
+    BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::{ExportError, Result};
@@ -16,6 +16,9 @@ use crate::{ExportError, Result};
 pub enum ColumnType {
     /// Unsigned 32-bit integer (ids, rounds).
     U32,
+    /// Signed 32-bit integer (the `replicate` partition key: the type dataset readers
+    /// infer for a hive partition of small integers).
+    I32,
     /// Unsigned 64-bit integer (seeds, token counts).
     U64,
     /// Signed 64-bit integer.
@@ -34,6 +37,7 @@ impl ColumnType {
     fn data_type(self) -> DataType {
         match self {
             ColumnType::U32 => DataType::UInt32,
+            ColumnType::I32 => DataType::Int32,
             ColumnType::U64 => DataType::UInt64,
             ColumnType::I64 => DataType::Int64,
             ColumnType::F32 => DataType::Float32,
@@ -106,6 +110,7 @@ impl TableSpec {
 
 enum Builder {
     U32(UInt32Builder),
+    I32(Int32Builder),
     U64(UInt64Builder),
     I64(Int64Builder),
     F32(Float32Builder),
@@ -119,6 +124,7 @@ impl Builder {
     fn new(ty: ColumnType, rows: usize, text_bytes: usize) -> Self {
         match ty {
             ColumnType::U32 => Builder::U32(UInt32Builder::with_capacity(rows)),
+            ColumnType::I32 => Builder::I32(Int32Builder::with_capacity(rows)),
             ColumnType::U64 => Builder::U64(UInt64Builder::with_capacity(rows)),
             ColumnType::I64 => Builder::I64(Int64Builder::with_capacity(rows)),
             ColumnType::F32 => Builder::F32(Float32Builder::with_capacity(rows)),
@@ -143,6 +149,7 @@ impl Builder {
         let next = Builder::new(ty, rows, text_bytes + text_bytes / 8);
         match std::mem::replace(self, next) {
             Builder::U32(mut b) => Arc::new(b.finish()),
+            Builder::I32(mut b) => Arc::new(b.finish()),
             Builder::U64(mut b) => Arc::new(b.finish()),
             Builder::I64(mut b) => Arc::new(b.finish()),
             Builder::F32(mut b) => Arc::new(b.finish()),
@@ -163,6 +170,8 @@ pub enum Constant {
     Utf8(String),
     /// An unsigned 32-bit integer.
     U32(u32),
+    /// A signed 32-bit integer.
+    I32(i32),
 }
 
 impl Constant {
@@ -173,6 +182,7 @@ impl Constant {
                 rows,
             ))),
             Constant::U32(v) => Arc::new(UInt32Array::from_value(*v, rows)),
+            Constant::I32(v) => Arc::new(Int32Array::from_value(*v, rows)),
         }
     }
 
@@ -180,6 +190,7 @@ impl Constant {
         match self {
             Constant::Utf8(_) => ColumnType::Utf8,
             Constant::U32(_) => ColumnType::U32,
+            Constant::I32(_) => ColumnType::I32,
         }
     }
 }
