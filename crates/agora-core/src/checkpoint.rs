@@ -93,26 +93,27 @@ impl Default for StateTypes {
 /// Memories an agent has not touched since it was spawned are left out: a rule-based
 /// survey of a million agents keeps none, and its checkpoints stay small.
 fn save_memories(world: &World, entities: &[Entity]) -> Result<Option<Value>, serde_json::Error> {
-    let held: Vec<(usize, &Memory)> = entities
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &e)| world.get::<Memory>(e).map(|c| (i, c)))
-        .filter(|(_, m)| !m.is_untouched())
-        .collect();
-    if held.is_empty() {
-        return Ok(None);
-    }
-    serde_json::to_value(held).map(Some)
+    save_held::<Memory>(world, entities, |m| !m.is_untouched())
 }
 
 fn save_component<T: Component + Serialize>(
     world: &World,
     entities: &[Entity],
 ) -> Result<Option<Value>, serde_json::Error> {
+    save_held::<T>(world, entities, |_| true)
+}
+
+/// `(entity position, value)` of every entity holding a `T` that `keep` accepts.
+fn save_held<T: Component + Serialize>(
+    world: &World,
+    entities: &[Entity],
+    keep: fn(&T) -> bool,
+) -> Result<Option<Value>, serde_json::Error> {
     let held: Vec<(usize, &T)> = entities
         .iter()
         .enumerate()
         .filter_map(|(i, &e)| world.get::<T>(e).map(|c| (i, c)))
+        .filter(|(_, c)| keep(c))
         .collect();
     if held.is_empty() {
         return Ok(None);

@@ -150,9 +150,9 @@ pub struct RunControl {
     pub state: StateTypes,
     /// Called with a snapshot after every round, once its rows are sealed.
     pub checkpoint: Option<Checkpointer>,
-    /// When set, the run stops after the round in progress (resumable), as after a
-    /// signal.
-    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// When any of these is set, the run stops after the round in progress
+    /// (resumable), as after a signal.
+    pub stop: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// How a call to [`play_rounds`] ended.
@@ -217,8 +217,8 @@ pub async fn play_rounds<M: Mechanism>(
     let stop_requested = || {
         control
             .stop
-            .as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            .iter()
+            .any(|s| s.load(std::sync::atomic::Ordering::SeqCst))
     };
 
     let mut round = first;

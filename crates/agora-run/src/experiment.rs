@@ -233,7 +233,13 @@ pub fn run_experiment(
     let in_flight = runs_in_flight(plan, actors, pending.len());
     // Set when the experiment must not start more runs (a failure, the budget).
     let halt = Arc::new(AtomicBool::new(false));
-    let stop = combined_stop(execution.stop.clone(), halt.clone(), &runtime);
+    // Runs stop after their round in progress on a signal, or when the experiment halts.
+    let stop: Vec<Arc<AtomicBool>> = execution
+        .stop
+        .iter()
+        .cloned()
+        .chain(std::iter::once(halt.clone()))
+        .collect();
     let context = RunContext {
         scenario,
         plan,
@@ -343,27 +349,6 @@ fn keep_first(slot: &mut Result<(), ExperimentError>, error: ExperimentError) {
 /// Most runs of an experiment in flight at once.
 pub const MAX_RUNS_IN_FLIGHT: usize = 64;
 
-/// The stop flag runs watch: set by a signal, or by the experiment halting.
-fn combined_stop(
-    signal: Option<Arc<AtomicBool>>,
-    halt: Arc<AtomicBool>,
-    runtime: &tokio::runtime::Runtime,
-) -> Arc<AtomicBool> {
-    let combined = Arc::new(AtomicBool::new(false));
-    let watch = combined.clone();
-    runtime.spawn(async move {
-        loop {
-            let signalled = signal.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
-            if signalled || halt.load(Ordering::SeqCst) {
-                watch.store(true, Ordering::SeqCst);
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    });
-    combined
-}
-
 /// The position of a run in the plan (arms in order, replicates in order).
 fn plan_position(plan: &ExperimentPlan, arm: &str, replicate: u32) -> usize {
     plan.runs
@@ -387,8 +372,8 @@ struct RunContext<'a> {
     progress: &'a dyn RunProgress,
     execution: &'a Execution,
     spending: Option<&'a Arc<SpendingLimit>>,
-    /// Runs stop after their round in progress when set.
-    stop: Arc<AtomicBool>,
+    /// Runs stop after their round in progress when any of these is set.
+    stop: Vec<Arc<AtomicBool>>,
     /// No further run starts when set.
     halt: &'a AtomicBool,
 }
@@ -762,7 +747,7 @@ async fn perform_run(
         spending,
         ..
     } = *context;
-    if context.halt.load(Ordering::SeqCst) || context.stop.load(Ordering::SeqCst) {
+    if context.stop.iter().any(|s| s.load(Ordering::SeqCst)) {
         return Ok(if context.halt.load(Ordering::SeqCst) {
             Performed::NotStarted
         } else {
@@ -874,7 +859,7 @@ async fn perform_run(
             control: RunControl {
                 resume: snapshot,
                 checkpoint: Some(checkpoint),
-                stop: Some(context.stop.clone()),
+                stop: context.stop.clone(),
                 ..Default::default()
             },
         })
