@@ -11,6 +11,7 @@ use agora_core::components::{
 };
 use bevy_ecs::prelude::*;
 
+use agora_core::persona::PersonaView;
 use agora_core::world::Roster;
 
 #[derive(Clone, Debug)]
@@ -159,6 +160,30 @@ pub fn resolve_weighted<'a>(
     Ok(standardise(world, sources)
         .into_iter()
         .zip(weighted.iter().map(|(_, w)| *w))
+        .collect())
+}
+
+/// [`resolve_weighted`] for drivers of a persona's answers: a driver the run's
+/// [`PersonaView`] does not show in prompts (traits under `Demographics`, everything
+/// under `None`) carries no weight, so rule-based respondents of a no-persona control
+/// answer alike, as a model shown no persona would.
+pub fn resolve_shown<'a>(
+    world: &World,
+    weighted: &'a [(String, f64)],
+) -> Result<Vec<(ResolvedDriver, f64)>, UnknownDriver<'a>> {
+    let view = world
+        .get_resource::<PersonaView>()
+        .copied()
+        .unwrap_or_default();
+    Ok(resolve_weighted(world, weighted)?
+        .into_iter()
+        .map(|(d, w)| {
+            let shown = match d.source {
+                Source::BigFive(_) | Source::Custom(_) => view.shows_traits(),
+                Source::Numeric(_) | Source::Indicator(..) => view.shows_attributes(),
+            };
+            (d, if shown { w } else { 0.0 })
+        })
         .collect())
 }
 

@@ -147,7 +147,7 @@ pub fn run_experiment(
     for run in &plan.runs {
         let spec = run.model.clone().unwrap_or_else(default_model);
         backends
-            .build(&spec, &scenario.file.mechanism)
+            .build(&spec, arm_mechanism(scenario, &run.arm))
             .map_err(|e| in_arm(&run.arm, e))?;
     }
     let layout = OutputLayout::new(&plan.output);
@@ -221,10 +221,10 @@ pub fn run_experiment(
     let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
     for run in &pending {
         let spec = run.model.clone().unwrap_or_else(default_model);
-        if let std::collections::hash_map::Entry::Vacant(e) = models.entry(spec.to_string()) {
+        if let std::collections::hash_map::Entry::Vacant(e) = models.entry(model_key(&spec, run)) {
             e.insert(
                 backends
-                    .build(&spec, &scenario.file.mechanism)
+                    .build(&spec, arm_mechanism(scenario, &run.arm))
                     .map_err(|e| in_arm(&run.arm, e))?,
             );
         }
@@ -255,7 +255,10 @@ pub fn run_experiment(
     runtime.block_on(async {
         let mut results = futures::stream::iter(pending.iter().map(|run| {
             let model = models
-                .get(&run.model.clone().unwrap_or_else(default_model).to_string())
+                .get(&model_key(
+                    &run.model.clone().unwrap_or_else(default_model),
+                    run,
+                ))
                 .cloned();
             let context = &context;
             async move { (*run, perform_run(context, run, model).await) }
@@ -397,6 +400,23 @@ fn interrupted(manifest: &mut Manifest, layout: &OutputLayout) -> ExperimentErro
     }
     ExperimentError::Interrupted {
         output: layout.root().to_path_buf(),
+    }
+}
+
+/// The mechanism settings of arm `arm` (the scenario's when no arm has that name).
+fn arm_mechanism<'a>(scenario: &'a Scenario, arm: &str) -> &'a agora_core::MechanismSettings {
+    scenario
+        .file
+        .arm(arm)
+        .map_or(&scenario.file.mechanism, |a| &a.mechanism)
+}
+
+/// Runs share one model per key: per backend, and for the rule-based backend (whose
+/// policies follow the mechanism's settings) per arm.
+fn model_key(spec: &agora_llm::ModelSpec, run: &RunPlan) -> String {
+    match spec {
+        agora_llm::ModelSpec::Rules => format!("{spec}@{}", run.arm),
+        _ => spec.to_string(),
     }
 }
 
@@ -818,7 +838,9 @@ async fn perform_run(
         snapshot = Some(from);
     }
     let checkpoint_path = checkpoints.clone();
-    let state = scenario.file.mechanism.state_types();
+    let mechanism = arm_mechanism(scenario, &run.arm);
+    let state = mechanism.state_types();
+    setup.world.insert_resource(run.persona);
     if let (Some(snapshot), Some(limit)) = (&snapshot, spending) {
         // What the run spent before its checkpoint counts against the budget.
         let o = &snapshot.outcome;
@@ -845,11 +867,9 @@ async fn perform_run(
     let seed_base = setup.recorder.info().seeds.base();
     let save_to = checkpoints;
     let checkpoint: Checkpointer = Arc::new(move |s: &RunSnapshot| write_checkpoint(&save_to, s));
-    let played = scenario
-        .file
-        .mechanism
+    let played = mechanism
         .play(Play {
-            params: plan.params,
+            params: run.params,
             world: &mut setup.world,
             recorder: &mut setup.recorder,
             model: model.as_ref(),

@@ -1,13 +1,17 @@
 //! The scenario file's schema. Values are checked while they are parsed (so errors
 //! carry their position); checks across sections run in [`ScenarioFile::cross_check`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use agora_core::MechanismSettings;
+use agora_core::persona::PersonaView;
 use agora_model::{ModelSpec, SamplingParams};
 use agora_population::PopulationSpec;
 use ron::value::RawValue;
 use serde::Deserialize;
+
+use crate::stimuli::Stimulus;
 
 /// A problem found by a cross-section check, with the text that locates it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,13 +42,41 @@ pub(crate) struct RawScenarioFile<'a> {
     pub rounds: Option<AtLeastOne>,
     #[serde(default)]
     pub model: ModelBlock,
+    #[serde(default, borrow)]
+    pub arms: Vec<RawArm<'a>>,
     #[serde(default)]
-    pub arms: Vec<ArmSpec>,
+    pub stimuli: BTreeMap<String, Stimulus>,
+    #[serde(default)]
+    pub segments: Vec<String>,
     #[serde(default)]
     pub output: Option<PathBuf>,
     pub population: PopulationSpec,
     #[serde(borrow)]
     pub mechanism: &'a RawValue,
+}
+
+/// One arm as written; its mechanism block (its own, or the scenario's) is parsed once
+/// its stimuli are filled in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawArm<'a> {
+    pub name: ArmName,
+    #[serde(default)]
+    pub model: Option<ModelName>,
+    #[serde(default)]
+    pub temperature: Option<Temperature>,
+    #[serde(default)]
+    pub top_p: Option<TopP>,
+    #[serde(default)]
+    pub max_tokens: Option<MaxTokens>,
+    #[serde(default)]
+    pub persona: PersonaView,
+    #[serde(default)]
+    pub stimuli: BTreeMap<String, Stimulus>,
+    #[serde(default)]
+    pub control: bool,
+    #[serde(default, borrow)]
+    pub mechanism: Option<&'a RawValue>,
 }
 
 /// A whole scenario file.
@@ -62,31 +94,35 @@ pub struct ScenarioFile {
     pub rounds: Option<AtLeastOne>,
     /// Model and sampling settings shared by all arms.
     pub model: ModelBlock,
-    /// Named variants of the scenario; one arm called `base` when empty.
+    /// Named variants of the scenario (treatments); one arm called `base` when the file
+    /// names none. Never empty.
     pub arms: Vec<ArmSpec>,
+    /// Stimuli every arm has unless it sets its own.
+    pub stimuli: BTreeMap<String, Stimulus>,
+    /// Categorical attributes to break every outcome down by in the `stats` table.
+    pub segments: Vec<String>,
     /// Output directory; `runs/<file name>` when absent.
     pub output: Option<PathBuf>,
     /// Who the agents are.
     pub population: PopulationSpec,
-    /// What they do: the settings of a registered mechanism.
+    /// What they do: the settings of a registered mechanism, as the control arm plays
+    /// them (each arm holds its own).
     pub mechanism: MechanismSettings,
 }
 
-impl RawScenarioFile<'_> {
-    /// The file with its parsed mechanism.
-    pub(crate) fn with_mechanism(self, mechanism: MechanismSettings) -> ScenarioFile {
-        ScenarioFile {
-            name: self.name,
-            description: self.description,
-            seed: self.seed,
-            replicates: self.replicates,
-            rounds: self.rounds,
-            model: self.model,
-            arms: self.arms,
-            output: self.output,
-            population: self.population,
-            mechanism,
-        }
+impl ScenarioFile {
+    /// The arm every other arm is compared with: the one marked `control: true`, else
+    /// the first.
+    pub fn control_arm(&self) -> &ArmSpec {
+        self.arms
+            .iter()
+            .find(|a| a.control)
+            .unwrap_or(&self.arms[0])
+    }
+
+    /// The arm called `name`.
+    pub fn arm(&self, name: &str) -> Option<&ArmSpec> {
+        self.arms.iter().find(|a| a.name.0 == name)
     }
 }
 
@@ -197,11 +233,11 @@ struct RawModelBlock {
     #[serde(default)]
     name: Option<ModelName>,
     #[serde(default)]
-    temperature: Option<f32>,
+    temperature: Option<Temperature>,
     #[serde(default)]
-    top_p: Option<f32>,
+    top_p: Option<TopP>,
     #[serde(default)]
-    max_tokens: Option<u32>,
+    max_tokens: Option<MaxTokens>,
     #[serde(default)]
     concurrency: Option<usize>,
 }
@@ -210,31 +246,12 @@ impl TryFrom<RawModelBlock> for ModelBlock {
     type Error = String;
 
     fn try_from(raw: RawModelBlock) -> Result<Self, String> {
-        let mut params = SamplingParams::default();
-        if let Some(t) = raw.temperature {
-            if !(0.0..=2.0).contains(&t) {
-                return Err(format!(
-                    "temperature must be within 0..2, got {t}; 0 is greedy, 0.7 is typical"
-                ));
-            }
-            params.temperature = t;
-        }
-        if let Some(p) = raw.top_p {
-            if !(p > 0.0 && p <= 1.0) {
-                return Err(format!(
-                    "top_p is a probability and must be within (0, 1], got {p}; use 1.0 to disable nucleus sampling"
-                ));
-            }
-            params.top_p = p;
-        }
-        if let Some(m) = raw.max_tokens {
-            if m == 0 {
-                return Err(
-                    "max_tokens must be at least 1; 256 suits short structured answers".into(),
-                );
-            }
-            params.max_tokens = m;
-        }
+        let params = with_sampling(
+            SamplingParams::default(),
+            raw.temperature,
+            raw.top_p,
+            raw.max_tokens,
+        );
         let concurrency = raw.concurrency.unwrap_or(64);
         if concurrency == 0 {
             return Err("concurrency must be at least 1; 64 keeps a typical server busy".into());
@@ -247,15 +264,99 @@ impl TryFrom<RawModelBlock> for ModelBlock {
     }
 }
 
-/// One arm: a named variant of the scenario.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One arm: a named variant of the scenario, a treatment. Arms of a replicate share
+/// its population, so their differences are paired.
+#[derive(Clone, Debug)]
 pub struct ArmSpec {
     /// Arm name; becomes the `arm=NAME` partition.
     pub name: ArmName,
     /// Model of this arm; the scenario's model when absent.
-    #[serde(default)]
-    pub model: Option<ModelName>,
+    pub model: Option<ModelSpec>,
+    /// Sampling parameters of this arm (the scenario's, with the arm's overrides).
+    pub params: SamplingParams,
+    /// How much of the persona the prompts show.
+    pub persona: PersonaView,
+    /// The stimuli this arm put into the mechanism block (the scenario's, then its own).
+    pub stimuli: BTreeMap<String, Stimulus>,
+    /// Whether this arm is the control the others are compared with.
+    pub control: bool,
+    /// The mechanism's settings for this arm.
+    pub mechanism: MechanismSettings,
+}
+
+/// A temperature within 0..2.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "f32")]
+pub(crate) struct Temperature(pub f32);
+
+impl TryFrom<f32> for Temperature {
+    type Error = String;
+
+    fn try_from(t: f32) -> Result<Self, String> {
+        if (0.0..=2.0).contains(&t) {
+            Ok(Self(t))
+        } else {
+            Err(format!(
+                "temperature must be within 0..2, got {t}; 0 is greedy, 0.7 is typical"
+            ))
+        }
+    }
+}
+
+/// A nucleus-sampling probability within (0, 1].
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "f32")]
+pub(crate) struct TopP(pub f32);
+
+impl TryFrom<f32> for TopP {
+    type Error = String;
+
+    fn try_from(p: f32) -> Result<Self, String> {
+        if p > 0.0 && p <= 1.0 {
+            Ok(Self(p))
+        } else {
+            Err(format!(
+                "top_p is a probability and must be within (0, 1], got {p}; use 1.0 to disable nucleus sampling"
+            ))
+        }
+    }
+}
+
+/// A positive completion length.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "u32")]
+pub(crate) struct MaxTokens(pub u32);
+
+impl TryFrom<u32> for MaxTokens {
+    type Error = String;
+
+    fn try_from(m: u32) -> Result<Self, String> {
+        if m == 0 {
+            Err("max_tokens must be at least 1; 256 suits short structured answers".into())
+        } else {
+            Ok(Self(m))
+        }
+    }
+}
+
+/// `base` with whichever of the three parameters are given.
+pub(crate) fn with_sampling(
+    base: SamplingParams,
+    temperature: Option<Temperature>,
+    top_p: Option<TopP>,
+    max_tokens: Option<MaxTokens>,
+) -> SamplingParams {
+    let mut params = base;
+    if let Some(t) = temperature {
+        params.temperature = t.0;
+    }
+    if let Some(p) = top_p {
+        params.top_p = p.0;
+    }
+    if let Some(m) = max_tokens {
+        params.max_tokens = m.0;
+    }
+    params
 }
 
 /// An arm name usable as a directory name.
@@ -315,7 +416,14 @@ impl ScenarioFile {
             .map(|t| t.name.clone())
             .collect();
         let imported = self.population.import.is_some() && attributes.is_empty();
-        for name in self.mechanism.referenced_drivers() {
+        let mut drivers: Vec<String> = self
+            .arms
+            .iter()
+            .flat_map(|a| a.mechanism.referenced_drivers())
+            .collect();
+        drivers.sort();
+        drivers.dedup();
+        for name in drivers {
             let name = name.as_str();
             if !imported && !is_known_driver(name, &attributes, &custom) {
                 let mut known: Vec<String> = agora_core_names(&attributes, &custom);
@@ -328,12 +436,55 @@ impl ScenarioFile {
                 });
             }
         }
-        for issue in self.mechanism.check() {
+        let mut seen_checks = std::collections::HashSet::new();
+        for issue in self.arms.iter().flat_map(|a| a.mechanism.check()) {
+            if seen_checks.insert(issue.message.clone()) {
+                issues.push(Issue {
+                    message: issue.message,
+                    hint: issue.hint,
+                    needle: issue.needle,
+                    section: Some("mechanism"),
+                });
+            }
+        }
+        for segment in &self.segments {
+            if !attributes
+                .iter()
+                .any(|(name, cats)| name == segment && cats.is_some())
+                && !imported
+            {
+                let categorical: Vec<&str> = attributes
+                    .iter()
+                    .filter(|(_, c)| c.is_some())
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                issues.push(Issue {
+                    message: format!(
+                        "segment \"{segment}\" names no categorical attribute of the population"
+                    ),
+                    hint: format!(
+                        "segments break outcomes down by a categorical attribute: {}",
+                        if categorical.is_empty() {
+                            "this population has none".to_string()
+                        } else {
+                            categorical.join(", ")
+                        }
+                    ),
+                    needle: format!("\"{segment}\""),
+                    section: Some("segments"),
+                });
+            }
+        }
+        let controls: Vec<&ArmSpec> = self.arms.iter().filter(|a| a.control).collect();
+        if controls.len() > 1 {
             issues.push(Issue {
-                message: issue.message,
-                hint: issue.hint,
-                needle: issue.needle,
-                section: Some("mechanism"),
+                message: format!(
+                    "{} arms are marked `control: true`; an experiment has one control arm",
+                    controls.len()
+                ),
+                hint: "keep `control: true` on one arm (the first arm is the control when none is marked)".into(),
+                needle: "control".into(),
+                section: Some("arms"),
             });
         }
         let runs = self.arms.len().max(1) as u64 * u64::from(self.replicates.0);

@@ -13,13 +13,15 @@ mod diagnostic;
 mod file;
 mod locate;
 mod plan;
+pub mod stimuli;
 
 pub use agora_core::Registry;
+pub use agora_core::persona::PersonaView;
 pub use diagnostic::{Diagnostic, ScenarioError};
 use file::RawScenarioFile;
 pub use file::{
-    ArmSpec, MAX_REPLICATES, MAX_RUNS, ModelBlock, Replicates, ScenarioFile, check_replicates,
-    is_known_driver,
+    ArmName, ArmSpec, MAX_REPLICATES, MAX_RUNS, ModelBlock, Replicates, ScenarioFile,
+    check_replicates, is_known_driver,
 };
 pub use plan::{ExperimentPlan, Overrides, RunPlan};
 
@@ -74,22 +76,8 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<ScenarioFil
     let raw: RawScenarioFile<'_> = options
         .from_str(text)
         .map_err(|e| ScenarioError::single(diagnostic::from_ron(path, text, &e)))?;
-    let block = raw.mechanism.get_ron();
-    // The block is a slice of `text`: positions inside it move by its offset.
-    let origin = (block.as_ptr() as usize)
-        .checked_sub(text.as_ptr() as usize)
-        .filter(|o| *o <= text.len())
-        .map(|o| locate::line_col(text, o))
-        .unwrap_or((1, 1));
-    let origin = ron::error::Position {
-        line: origin.0,
-        col: origin.1,
-    };
     let base = path.parent().unwrap_or(Path::new("."));
-    let mechanism = registry
-        .parse(block, base)
-        .map_err(|e| ScenarioError::single(diagnostic::from_settings(path, text, e, origin)))?;
-    let file = raw.with_mechanism(mechanism);
+    let file = resolve_arms(path, text, raw, registry, base)?;
     let mut issues = file.cross_check();
     let population = &file.population;
     if issues.is_empty()
@@ -123,6 +111,145 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<ScenarioFil
     } else {
         Err(ScenarioError { diagnostics })
     }
+}
+
+/// Where `block` (a slice of `text`) starts in the file.
+fn origin_of(text: &str, block: &str) -> ron::error::Position {
+    let (line, col) = (block.as_ptr() as usize)
+        .checked_sub(text.as_ptr() as usize)
+        .filter(|o| *o <= text.len())
+        .map(|o| locate::line_col(text, o))
+        .unwrap_or((1, 1));
+    ron::error::Position { line, col }
+}
+
+/// Parse every arm's mechanism block (its own or the scenario's) with its stimuli
+/// filled in; a file without arms has one arm, `base`.
+fn resolve_arms(
+    path: &Path,
+    text: &str,
+    raw: RawScenarioFile<'_>,
+    registry: &Registry,
+    base: &Path,
+) -> Result<ScenarioFile, ScenarioError> {
+    let mut raw_arms = raw.arms;
+    if raw_arms.is_empty() {
+        raw_arms.push(file::RawArm {
+            name: file::ArmName("base".into()),
+            model: None,
+            temperature: None,
+            top_p: None,
+            max_tokens: None,
+            persona: Default::default(),
+            stimuli: Default::default(),
+            control: false,
+            mechanism: None,
+        });
+    }
+    let mut used: std::collections::BTreeSet<String> = Default::default();
+    let mut arms = Vec::with_capacity(raw_arms.len());
+    let error_at = |needle: String, section: &'static str, message: String, hint: String| {
+        ScenarioError::single(locate::diagnostic(
+            path,
+            text,
+            file::Issue {
+                message,
+                hint,
+                needle,
+                section: Some(section),
+            },
+        ))
+    };
+    for arm in raw_arms {
+        let block = arm.mechanism.unwrap_or(raw.mechanism).get_ron();
+        let mut values = raw.stimuli.clone();
+        values.extend(arm.stimuli.clone());
+        let names: std::collections::BTreeSet<String> = stimuli::placeholders(block)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        if let Some(unused) = arm.stimuli.keys().find(|k| !names.contains(*k)) {
+            return Err(error_at(
+                format!("\"{unused}\""),
+                "arms",
+                format!(
+                    "arm \"{}\" sets the stimulus \"{unused}\" but its mechanism block has no {{{{{unused}}}}} placeholder",
+                    arm.name.0
+                ),
+                format!(
+                    "write {{{{{unused}}}}} where the stimulus belongs in the mechanism's texts, or remove it; placeholders in use: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.iter().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+            ));
+        }
+        used.extend(names);
+        let filled = stimuli::substitute(block, &values).map_err(|missing| {
+            error_at(
+                format!("{{{{{}", missing.name),
+                "mechanism",
+                format!(
+                    "the placeholder {{{{{}}}}} has no value in arm \"{}\"",
+                    missing.name, arm.name.0
+                ),
+                format!(
+                    "give it a value in the arm's `stimuli: {{\"{0}\": \"...\"}}`, or in the scenario's `stimuli:` for every arm",
+                    missing.name
+                ),
+            )
+        })?;
+        let origin = origin_of(text, block);
+        let mechanism = registry.parse(&filled, base).map_err(|e| {
+            let mut error = ScenarioError::single(diagnostic::from_settings(path, text, e, origin));
+            if filled != block {
+                for d in &mut error.diagnostics {
+                    d.message =
+                        format!("{} (arm \"{}\", stimuli filled in)", d.message, arm.name.0);
+                }
+            }
+            error
+        })?;
+        let params =
+            file::with_sampling(raw.model.params, arm.temperature, arm.top_p, arm.max_tokens);
+        arms.push(ArmSpec {
+            name: arm.name,
+            model: arm.model.map(|m| m.0),
+            params,
+            persona: arm.persona,
+            stimuli: values,
+            control: arm.control,
+            mechanism,
+        });
+    }
+    if let Some(unused) = raw.stimuli.keys().find(|k| !used.contains(*k)) {
+        return Err(error_at(
+            format!("\"{unused}\""),
+            "stimuli",
+            format!("the stimulus \"{unused}\" is used by no mechanism block"),
+            format!(
+                "write {{{{{unused}}}}} in the mechanism's texts where it belongs, or remove it"
+            ),
+        ));
+    }
+    let control = arms.iter().position(|a| a.control).unwrap_or(0);
+    let mechanism = arms[control].mechanism.clone();
+    Ok(ScenarioFile {
+        name: raw.name,
+        description: raw.description,
+        seed: raw.seed,
+        replicates: raw.replicates,
+        rounds: raw.rounds,
+        model: raw.model,
+        arms,
+        stimuli: raw.stimuli,
+        segments: raw.segments,
+        output: raw.output,
+        population: raw.population,
+        mechanism,
+    })
 }
 
 /// Place an import problem at its line and column in the import file, or, when it

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use agora_core::persona::PersonaView;
 use agora_model::{ModelSpec, SamplingParams};
 
 use crate::file::{MAX_REPLICATES, MAX_RUNS, check_replicates};
@@ -18,7 +19,7 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     /// Replicates per arm.
     pub replicates: Option<u32>,
-    /// Model for every arm.
+    /// Model for every arm that names no model of its own.
     pub model: Option<ModelSpec>,
     /// Cap on rounds.
     pub rounds: Option<u32>,
@@ -35,6 +36,10 @@ pub struct RunPlan {
     pub replicate: u32,
     /// Model of the run (`None`: the default backend).
     pub model: Option<ModelSpec>,
+    /// Sampling parameters of the run's arm.
+    pub params: SamplingParams,
+    /// How much of the persona the run's prompts show.
+    pub persona: PersonaView,
     /// Deterministic run id.
     pub run_id: String,
 }
@@ -50,7 +55,7 @@ pub struct ExperimentPlan {
     pub output: PathBuf,
     /// Most rounds per run.
     pub max_rounds: u32,
-    /// Sampling parameters.
+    /// Sampling parameters of the scenario (arms may set their own: see [`RunPlan`]).
     pub params: SamplingParams,
     /// Concurrency limit of model calls.
     pub concurrency: usize,
@@ -159,32 +164,24 @@ impl Scenario {
             );
             h.finalize().to_hex().to_string()
         };
-        let arms: Vec<(String, Option<ModelSpec>)> = if file.arms.is_empty() {
-            vec![("base".to_string(), file.model.name.clone())]
-        } else {
-            file.arms
-                .iter()
-                .map(|a| {
-                    (
-                        a.name.0.clone(),
-                        a.model
-                            .as_ref()
-                            .map(|m| m.0.clone())
-                            .or_else(|| file.model.name.clone()),
-                    )
-                })
-                .collect()
-        };
-        let runs = arms
-            .into_iter()
-            .flat_map(|(arm, model)| {
-                let model = overrides.model.clone().or(model);
+        // An arm's own model wins over --model, which wins over the scenario's model.
+        let runs = file
+            .arms
+            .iter()
+            .flat_map(|arm| {
+                let model = arm
+                    .model
+                    .clone()
+                    .or_else(|| overrides.model.clone())
+                    .or_else(|| file.model.name.clone());
                 let settings_hash = &settings_hash;
                 (0..replicates).map(move |replicate| RunPlan {
-                    run_id: run_id(settings_hash, &arm, replicate),
-                    arm: arm.clone(),
+                    run_id: run_id(settings_hash, &arm.name.0, replicate),
+                    arm: arm.name.0.clone(),
                     replicate,
                     model: model.clone(),
+                    params: arm.params,
+                    persona: arm.persona,
                 })
             })
             .collect();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use agora_core::components::{
     AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits,
 };
-use agora_core::persona::persona_card;
+use agora_core::persona::persona_card_of;
 use agora_core::record::RunInfo;
 use agora_core::registry::Build;
 use agora_core::seed::{StreamRng, purpose};
@@ -338,13 +338,7 @@ impl Auction {
         price: Option<f64>,
     ) -> Option<String> {
         let state = self.lot.as_ref()?;
-        let schema = world.get_resource::<PopulationSchema>()?;
-        let card = persona_card(
-            schema,
-            world.get::<Identity>(agent)?,
-            world.get::<Demographics>(agent)?,
-            world.get::<Traits>(agent)?,
-        );
+        let card = persona_card_of(world, agent)?;
         let memory = world
             .get::<Memory>(agent)
             .map(|m| m.render(self.spec.memory_chars as usize))

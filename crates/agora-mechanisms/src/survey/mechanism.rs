@@ -3,10 +3,8 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use agora_core::components::{
-    AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits,
-};
-use agora_core::persona::persona_card;
+use agora_core::components::{AgentId, Demographics, Memory, MemoryKind, Traits};
+use agora_core::persona::persona_card_of;
 use agora_core::record::keyed_table;
 use agora_core::registry::Build;
 use agora_core::seed::purpose;
@@ -85,7 +83,7 @@ impl Survey {
         let mut per_item = Vec::with_capacity(spec.items.len());
         for item in &spec.items {
             per_item.push(
-                drivers::resolve_weighted(build.world, &item.drivers).map_err(|e| {
+                drivers::resolve_shown(build.world, &item.drivers).map_err(|e| {
                     RunError::Mechanism {
                         mechanism: "survey",
                         message: format!("item \"{}\": {e}", item.id),
@@ -295,13 +293,9 @@ impl Mechanism for Survey {
                 .collect(),
         };
         let messages = if ctx.reads_text {
-            let (Some(schema), Some(identity)) = (
-                world.get_resource::<PopulationSchema>(),
-                world.get::<Identity>(agent),
-            ) else {
+            let Some(card) = persona_card_of(world, agent) else {
                 return Ask::Decline("the agent has no identity to put in a prompt".into());
             };
-            let card = persona_card(schema, identity, demographics, traits);
             let memory = world
                 .get::<Memory>(agent)
                 .map(|m| m.render(self.spec.memory_chars as usize))

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use agora_core::components::{AgentId, Demographics, Identity, Memory, PopulationSchema, Traits};
 use agora_core::memory::{MemoryBudget, truncate_line};
-use agora_core::persona::persona_card;
+use agora_core::persona::{PersonaView, persona_card};
 use agora_core::record::RunInfo;
 use agora_core::registry::Build;
 use agora_core::seed::purpose;
@@ -297,6 +297,10 @@ impl Conversation {
             .get_resource::<PopulationSchema>()
             .cloned()
             .unwrap_or_default();
+        let view = world
+            .get_resource::<PersonaView>()
+            .copied()
+            .unwrap_or_default();
         let priors = Self::weighted(world, &self.setup.rules.drivers)?;
         let mut stimulus_drivers = Vec::new();
         for s in &self.setup.stimuli {
@@ -314,12 +318,17 @@ impl Conversation {
                 .cloned()
                 .unwrap_or_default();
             let traits = world.get::<Traits>(entity).cloned().unwrap_or_default();
-            let card = persona_card(&schema, &identity, &demographics, &traits);
+            let card = persona_card(&schema, &identity, &demographics, &traits, view);
             self.card_words.push(WordCounts::of(&card));
             self.cards.push(card);
             self.personas.push(persona_facts(&schema, &demographics));
             self.names.push(identity.name.clone());
-            self.agreeableness.push(f64::from(traits.big_five[3]));
+            // Conformity follows agreeableness only where prompts show the personality.
+            self.agreeableness.push(if view.shows_traits() {
+                f64::from(traits.big_five[3])
+            } else {
+                0.5
+            });
             let side = match self.setup.side_of(i as u32) {
                 Some((0, _)) => 1.0,
                 Some(_) => -1.0,
@@ -366,7 +375,7 @@ impl Conversation {
         world: &World,
         list: &[(String, f64)],
     ) -> Result<Vec<(ResolvedDriver, f64)>, RunError> {
-        drivers::resolve_weighted(world, list).map_err(|e| failure(e.to_string()))
+        drivers::resolve_shown(world, list).map_err(|e| failure(e.to_string()))
     }
 
     /// Put `event` into the memory of everyone who may know of it, then record it.
