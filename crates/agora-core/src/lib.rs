@@ -12,6 +12,7 @@ pub mod components;
 pub mod events;
 pub mod mechanism;
 pub mod memory;
+pub mod outcome;
 pub mod persona;
 pub mod record;
 pub mod registry;

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::RunError;
 use crate::checkpoint::StateTypes;
 use crate::mechanism::Mechanism;
+use crate::outcome::OutcomeSource;
 use crate::record::{Recorder, RunInfo};
 use crate::scheduler::{Progress, RunControl, RunEnd, SchedulerLimits, play_rounds};
 
@@ -93,6 +94,12 @@ pub trait MechanismDef: Send + Sync + 'static {
         types
     }
 
+    /// Where the outcomes of these settings are in the mechanism's tables: what the
+    /// `stats` table estimates per arm and segment (none by default).
+    fn outcomes(_settings: &Self::Settings) -> Vec<OutcomeSource> {
+        Vec::new()
+    }
+
     /// Build the mechanism for one run: resolve what it needs from the world and open
     /// its tables.
     fn build(settings: &Self::Settings, build: Build<'_>) -> Result<Self::Mechanism, RunError>;
@@ -128,6 +135,7 @@ trait ErasedSettings: fmt::Debug + Send + Sync {
     fn rule_backend(&self) -> RuleBackend;
     fn actors_per_step(&self, agents: usize) -> usize;
     fn state_types(&self) -> StateTypes;
+    fn outcomes(&self) -> Vec<OutcomeSource>;
     fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -171,6 +179,10 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
 
     fn state_types(&self) -> StateTypes {
         D::state_types(StateTypes::default())
+    }
+
+    fn outcomes(&self) -> Vec<OutcomeSource> {
+        D::outcomes(&self.0)
     }
 
     fn play<'a>(&'a self, mut play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>> {
@@ -266,6 +278,11 @@ impl MechanismSettings {
     /// engine's own types and the mechanism's.
     pub fn state_types(&self) -> StateTypes {
         self.0.state_types()
+    }
+
+    /// Where the outcomes of these settings are in the mechanism's tables.
+    pub fn outcomes(&self) -> Vec<OutcomeSource> {
+        self.0.outcomes()
     }
 
     /// Build the mechanism for a run (on a fresh world, or one restored from a

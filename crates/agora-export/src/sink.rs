@@ -299,7 +299,7 @@ const ROW_GROUP_ROWS: usize = 1 << 17;
 /// Dictionary encoding is off: on these tables (many repeated short strings) plain
 /// encoding plus zstd gave smaller files and took about 40% less writer time than
 /// dictionary encoding, whose per-value hashing dominated the writer thread.
-fn writer_properties(spec: &TableSpec) -> WriterProperties {
+pub(crate) fn writer_properties(spec: &TableSpec) -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))

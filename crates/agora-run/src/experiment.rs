@@ -204,6 +204,7 @@ pub fn run_experiment(
     let mut summary = ExperimentSummary {
         name: scenario.file.name.clone(),
         output: plan.output.clone(),
+        arms: crate::summary::arm_lines(scenario, plan),
         ..Default::default()
     };
     // The runs still to play, in plan order; several are in flight together and share
@@ -326,6 +327,7 @@ pub fn run_experiment(
         }
         (Ok(()), None) => {
             finish_manifest(&mut manifest, &layout, "complete", None)?;
+            summary.statistics = Some(crate::stats::write_all(scenario, plan));
             Ok(summary)
         }
     }

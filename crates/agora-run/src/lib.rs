@@ -14,6 +14,7 @@ mod error;
 pub mod experiment;
 pub mod progress;
 pub mod setup;
+pub mod stats;
 pub mod summary;
 
 pub use backends::{

@@ -29,6 +29,47 @@ pub struct ExperimentSummary {
     pub runs: Vec<RunSummary>,
     /// Why the experiment stopped before its last run, if it did.
     pub stopped: Option<String>,
+    /// What each arm used (model, persona, sampling, stimuli), one line per arm.
+    pub arms: Vec<String>,
+    /// Statistics of a complete experiment.
+    pub statistics: Option<crate::stats::Statistics>,
+}
+
+/// One line per arm of `plan`: the model it used, its persona view, sampling and
+/// stimuli.
+pub fn arm_lines(
+    scenario: &agora_scenario::Scenario,
+    plan: &agora_scenario::ExperimentPlan,
+) -> Vec<String> {
+    let file = &scenario.file;
+    let control = file.control_arm().name.0.clone();
+    file.arms
+        .iter()
+        .filter_map(|arm| {
+            let run = plan.runs.iter().find(|r| r.arm == arm.name.0)?;
+            let model = run
+                .model
+                .clone()
+                .unwrap_or_else(crate::default_model)
+                .to_string();
+            let mut line = format!(
+                "arm {}{}: model {model}, persona {}, temperature {}",
+                arm.name.0,
+                if arm.name.0 == control && file.arms.len() > 1 {
+                    " (control)"
+                } else {
+                    ""
+                },
+                arm.persona.as_str(),
+                run.params.temperature
+            );
+            if !arm.stimuli.is_empty() {
+                let names: Vec<&str> = arm.stimuli.keys().map(String::as_str).collect();
+                let _ = write!(line, ", stimuli {}", names.join(", "));
+            }
+            Some(line)
+        })
+        .collect()
 }
 
 impl ExperimentSummary {
@@ -65,13 +106,29 @@ impl ExperimentSummary {
                 r.elapsed.as_secs_f64()
             );
         }
-        if let Some(first) = self.runs.first() {
+        for line in &self.arms {
+            let _ = writeln!(out, "{line}");
+        }
+        let replicates: Vec<&RunSummary> = {
+            // Arms of a replicate share its people: one run per replicate shows the fit.
+            let mut seen = std::collections::BTreeSet::new();
+            self.runs
+                .iter()
+                .filter(|r| seen.insert(r.record.replicate))
+                .collect()
+        };
+        if !replicates.is_empty() {
             let _ = writeln!(
                 out,
-                "population vs targets (replicate {}):",
-                first.record.replicate
+                "population vs targets ({} replicate{}, largest gap of each attribute):",
+                replicates.len(),
+                if replicates.len() == 1 { "" } else { "s" }
             );
-            for line in marginal_lines(&first.marginals) {
+            let all: Vec<(u32, &MarginalRow)> = replicates
+                .iter()
+                .flat_map(|r| r.marginals.iter().map(move |m| (r.record.replicate, m)))
+                .collect();
+            for line in marginal_lines(&all, replicates.len() > 1) {
                 let _ = writeln!(out, "  {line}");
             }
         }
@@ -100,6 +157,22 @@ impl ExperimentSummary {
         }
         if let Some(why) = &self.stopped {
             let _ = writeln!(out, "{why}");
+        }
+        if let Some(stats) = &self.statistics {
+            if let Some(e) = &stats.error {
+                let _ = writeln!(out, "statistics could not be computed: {e}");
+            } else if !stats.headline.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "results (mean or share, 95% interval; differences paired with the control):"
+                );
+                for line in &stats.headline {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
+            for w in &stats.warnings {
+                let _ = writeln!(out, "warning: {w}");
+            }
         }
         let tables = self
             .runs
@@ -163,11 +236,13 @@ impl ExperimentSummary {
     }
 }
 
-/// Per attribute, the level furthest from its target.
-fn marginal_lines(rows: &[MarginalRow]) -> Vec<String> {
+/// Per attribute, the level furthest from its target over every replicate (named when
+/// `name_replicate`).
+fn marginal_lines(rows: &[(u32, &MarginalRow)], name_replicate: bool) -> Vec<String> {
     let mut order: Vec<&str> = Vec::new();
     let mut worst: std::collections::HashMap<&str, &MarginalRow> = Default::default();
-    for row in rows {
+    let mut replicate_of: std::collections::HashMap<&str, u32> = Default::default();
+    for &(replicate, row) in rows {
         if !row.target.is_finite() {
             continue;
         }
@@ -179,6 +254,7 @@ fn marginal_lines(rows: &[MarginalRow]) -> Vec<String> {
                     order.push(&row.attribute);
                 }
                 worst.insert(&row.attribute, row);
+                replicate_of.insert(&row.attribute, replicate);
             }
         }
     }
@@ -186,8 +262,16 @@ fn marginal_lines(rows: &[MarginalRow]) -> Vec<String> {
         .into_iter()
         .filter_map(|a| worst.get(a))
         .map(|r| {
+            let at = if name_replicate {
+                format!(
+                    " (replicate {})",
+                    replicate_of.get(r.attribute.as_str()).copied().unwrap_or(0)
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "{:<24} largest gap at {:<20} target {:>10.4}  observed {:>10.4}",
+                "{:<24} largest gap at {:<20} target {:>10.4}  observed {:>10.4}{at}",
                 r.attribute, r.level, r.target, r.observed
             )
         })

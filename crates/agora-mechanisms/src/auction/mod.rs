@@ -60,6 +60,23 @@ impl agora_core::MechanismDef for AuctionDef {
         rule_backend(settings)
     }
 
+    fn outcomes(_settings: &AuctionSpec) -> Vec<agora_core::outcome::OutcomeSource> {
+        use agora_core::outcome::{Combine, OutcomeSource, OutcomeUnit};
+        vec![
+            // A run's revenue over all its lots; efficiency averaged over sold lots.
+            OutcomeSource::number("auction_outcomes", "revenue", "revenue", OutcomeUnit::Run)
+                .combined(Combine::Sum),
+            OutcomeSource::number(
+                "auction_outcomes",
+                "efficiency",
+                "efficiency",
+                OutcomeUnit::Run,
+            ),
+            OutcomeSource::number("auction_bidders", "surplus", "surplus", OutcomeUnit::Agent)
+                .combined(Combine::Sum),
+        ]
+    }
+
     fn state_types(
         types: agora_core::checkpoint::StateTypes,
     ) -> agora_core::checkpoint::StateTypes {

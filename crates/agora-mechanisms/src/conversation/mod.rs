@@ -73,6 +73,31 @@ pub(crate) mod def {
             .component::<super::ModeratorSeat>("conversation.moderator")
     }
 
+    /// Outcomes of a conversation: each agent's final private opinion, the final
+    /// opinion mean and polarisation of the run, and focus-group ratings per question.
+    pub fn outcomes() -> Vec<agora_core::outcome::OutcomeSource> {
+        use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue};
+        vec![
+            OutcomeSource::number("opinions", "opinion", "private_stance", OutcomeUnit::Agent)
+                .combined(Combine::Last),
+            OutcomeSource::number(
+                "debate_metrics",
+                "polarisation",
+                "polarisation",
+                OutcomeUnit::Run,
+            )
+            .combined(Combine::Last),
+            OutcomeSource {
+                table: "focus_group_answers".into(),
+                name: OutcomeName::Column("question_id".into()),
+                value: OutcomeValue::Number("rating".into()),
+                unit: OutcomeUnit::Agent,
+                combine: Combine::Mean,
+                only: Vec::new(),
+            },
+        ]
+    }
+
     /// An edge-list audience must be readable and well formed before anything runs.
     pub fn check(setup: &Setup) -> Vec<SettingsIssue> {
         let GraphSpec::File(path) = &setup.audience else {

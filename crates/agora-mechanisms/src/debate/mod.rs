@@ -61,6 +61,10 @@ impl agora_core::MechanismDef for DebateDef {
         crate::conversation::def::state_types(types)
     }
 
+    fn outcomes(_settings: &DebateSpec) -> Vec<agora_core::outcome::OutcomeSource> {
+        crate::conversation::def::outcomes()
+    }
+
     fn rule_backend(settings: &DebateSpec) -> agora_model::RuleBackend {
         crate::conversation::rule_backend(&settings.0)
     }

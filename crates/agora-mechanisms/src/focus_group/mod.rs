@@ -64,6 +64,10 @@ impl agora_core::MechanismDef for FocusGroupDef {
         crate::conversation::def::state_types(types)
     }
 
+    fn outcomes(_settings: &FocusGroupSpec) -> Vec<agora_core::outcome::OutcomeSource> {
+        crate::conversation::def::outcomes()
+    }
+
     fn rule_backend(settings: &FocusGroupSpec) -> agora_model::RuleBackend {
         crate::conversation::rule_backend(&settings.0)
     }

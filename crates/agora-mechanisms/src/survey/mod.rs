@@ -21,6 +21,8 @@ pub use spec::{Item, ItemKind, SurveyMode, SurveySpec};
 /// Task name of survey decisions in requests and `llm_calls`.
 pub const TASK: &str = "survey.answer";
 
+use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue};
+
 /// The survey's entry in the mechanism registry.
 pub struct SurveyDef;
 
@@ -41,6 +43,33 @@ impl agora_core::MechanismDef for SurveyDef {
 
     fn rule_backend(settings: &SurveySpec) -> agora_model::RuleBackend {
         rule_backend(settings)
+    }
+
+    fn outcomes(_settings: &SurveySpec) -> Vec<OutcomeSource> {
+        // Valid and repaired answers count; a fallback is not the respondent's answer.
+        let answered = ["valid", "repaired"];
+        vec![
+            OutcomeSource {
+                table: "survey_responses".into(),
+                name: OutcomeName::Column("item_id".into()),
+                value: OutcomeValue::Number("answer_value".into()),
+                unit: OutcomeUnit::Agent,
+                combine: Combine::Mean,
+                only: Vec::new(),
+            }
+            .only("item_kind", &["likert", "numeric"])
+            .only("status", &answered),
+            OutcomeSource {
+                table: "survey_responses".into(),
+                name: OutcomeName::Column("item_id".into()),
+                value: OutcomeValue::Shares("answer_label".into()),
+                unit: OutcomeUnit::Agent,
+                combine: Combine::Mean,
+                only: Vec::new(),
+            }
+            .only("item_kind", &["single_choice"])
+            .only("status", &answered),
+        ]
     }
 
     fn build(

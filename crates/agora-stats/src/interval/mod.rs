@@ -8,6 +8,7 @@ mod design;
 pub use basic::{t_interval, wilson_interval};
 pub(crate) use bootstrap::{bootstrap_indices, bootstrap_with, fill_indices, percentile_interval};
 pub use bootstrap::{bootstrap_mean, cluster_bootstrap, pooled_mean};
+pub(crate) use cluster::cluster_mean_of;
 pub use cluster::{ClusterMean, cluster_robust_interval, cluster_robust_mean, group_by_cluster};
 pub use design::{DESIGN_RESAMPLES, design_interval};
 

@@ -1,0 +1,325 @@
+//! Reading an experiment's tables back, and writing the experiment-wide tables (one
+//! file each, not partitioned by run) that are computed from them.
+//!
+//! [`read_table`] gathers the named columns of every sealed segment file of a table,
+//! in a fixed order (arm, replicate, segment), so whatever is computed from them is
+//! deterministic. Partial files of an unfinished round are never read.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{
+    Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    UInt32Array, UInt64Array,
+};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::layout::segment_of;
+use crate::table::TableBuffer;
+use crate::{ExportError, Result};
+
+/// Named columns of one table over every run, row by row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Frame {
+    /// The arm of each row (from its partition).
+    pub arm: Vec<String>,
+    /// The replicate of each row (from its partition).
+    pub replicate: Vec<u32>,
+    /// The round of each row.
+    pub round: Vec<u32>,
+    /// The agent of each row (`None` for rows about the run).
+    pub agent: Vec<Option<u32>>,
+    /// Requested text columns, in the order asked (`None` where null or absent).
+    pub text: Vec<(String, Vec<Option<String>>)>,
+    /// Requested number columns, as `f64`, in the order asked.
+    pub numbers: Vec<(String, Vec<Option<f64>>)>,
+}
+
+impl Frame {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.arm.len()
+    }
+
+    /// Whether the frame has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.arm.is_empty()
+    }
+
+    /// The text column `name`.
+    pub fn text(&self, name: &str) -> Option<&[Option<String>]> {
+        self.text
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The number column `name`.
+    pub fn number(&self, name: &str) -> Option<&[Option<f64>]> {
+        self.numbers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn parquet_error(table: &str, path: &Path, source: parquet::errors::ParquetError) -> ExportError {
+    ExportError::Parquet {
+        table: table.to_string(),
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Sorted subdirectories of `dir` named `key=VALUE`, with their values.
+fn partitions(dir: &Path, key: &str) -> Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(value) = name.strip_prefix(&format!("{key}="))
+            && path.is_dir()
+        {
+            found.push((value.to_string(), path));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// The sealed segment files of `table` below `root`, with their arm and replicate, in
+/// arm, replicate, segment order.
+pub fn segment_files(root: &Path, table: &str) -> Result<Vec<(String, u32, PathBuf)>> {
+    let dir = root.join(table);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for (arm, arm_dir) in partitions(&dir, "arm")? {
+        let mut replicates: Vec<(u32, PathBuf)> = partitions(&arm_dir, "replicate")?
+            .into_iter()
+            .filter_map(|(r, p)| r.parse().ok().map(|r| (r, p)))
+            .collect();
+        replicates.sort();
+        for (replicate, rep_dir) in replicates {
+            let mut segments: Vec<(u32, PathBuf)> = Vec::new();
+            for entry in std::fs::read_dir(&rep_dir).map_err(io(&rep_dir))? {
+                let path = entry.map_err(io(&rep_dir))?.path();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if let Some(segment) = segment_of(&name) {
+                    segments.push((segment, path));
+                }
+            }
+            segments.sort();
+            files.extend(
+                segments
+                    .into_iter()
+                    .map(|(_, p)| (arm.clone(), replicate, p)),
+            );
+        }
+    }
+    Ok(files)
+}
+
+/// Read `text` and `numbers` columns (plus the run keys) of `table` below `root`, over
+/// every run; `None` when the table was not written. A requested column a file lacks
+/// reads as nulls.
+pub fn read_table(
+    root: &Path,
+    table: &str,
+    text: &[&str],
+    numbers: &[&str],
+) -> Result<Option<Frame>> {
+    let files = segment_files(root, table)?;
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut frame = Frame {
+        text: text.iter().map(|c| (c.to_string(), Vec::new())).collect(),
+        numbers: numbers
+            .iter()
+            .map(|c| (c.to_string(), Vec::new()))
+            .collect(),
+        ..Default::default()
+    };
+    for (arm, replicate, path) in files {
+        let file = File::open(&path).map_err(io(&path))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| parquet_error(table, &path, e))?;
+        let wanted: Vec<usize> = builder
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                let n = f.name().as_str();
+                n == "round" || n == "agent_id" || text.contains(&n) || numbers.contains(&n)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+        let reader = builder
+            .with_projection(mask)
+            .build()
+            .map_err(|e| parquet_error(table, &path, e))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| ExportError::Parquet {
+                table: table.to_string(),
+                path: path.clone(),
+                source: e.into(),
+            })?;
+            append(&mut frame, &batch, &arm, replicate);
+        }
+    }
+    Ok(Some(frame))
+}
+
+fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
+    let n = batch.num_rows();
+    frame.arm.extend(std::iter::repeat_n(arm.to_string(), n));
+    frame.replicate.extend(std::iter::repeat_n(replicate, n));
+    let rounds = numbers_of(batch, "round");
+    frame
+        .round
+        .extend(rounds.iter().map(|r| r.map_or(0, |r| r as u32)));
+    let agents = numbers_of(batch, "agent_id");
+    frame
+        .agent
+        .extend(agents.iter().map(|a| a.map(|a| a as u32)));
+    for (name, values) in &mut frame.text {
+        match batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        {
+            Some(col) => {
+                values.extend((0..n).map(|i| (!col.is_null(i)).then(|| col.value(i).to_string())))
+            }
+            None => values.extend(std::iter::repeat_n(None, n)),
+        }
+    }
+    for (name, values) in &mut frame.numbers {
+        values.extend(numbers_of(batch, name));
+    }
+}
+
+/// Column `name` of `batch` as `f64` values; nulls (or an absent or non-numeric
+/// column) as `None`.
+fn numbers_of(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let n = batch.num_rows();
+    let Some(col) = batch.column_by_name(name) else {
+        return vec![None; n];
+    };
+    macro_rules! take {
+        ($($ty:ty),*) => {
+            $(if let Some(a) = col.as_any().downcast_ref::<$ty>() {
+                return (0..n).map(|i| (!a.is_null(i)).then(|| a.value(i) as f64)).collect();
+            })*
+        };
+    }
+    take!(
+        Float64Array,
+        Float32Array,
+        UInt32Array,
+        UInt64Array,
+        Int32Array,
+        Int64Array
+    );
+    vec![None; n]
+}
+
+/// Write the rows of `buffer` as the one file of an experiment-wide table,
+/// `root/TABLE/part-00000.parquet`, replacing an earlier one (written through a
+/// temporary file, so readers never see half of it).
+pub fn write_experiment_table(root: &Path, buffer: &mut TableBuffer) -> Result<PathBuf> {
+    let spec = buffer.spec().clone();
+    let dir = root.join(&spec.name);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let path = dir.join("part-00000.parquet");
+    let partial = dir.join(format!(".part-00000.parquet{}", crate::PARTIAL_SUFFIX));
+    let file = File::create(&partial).map_err(io(&partial))?;
+    let batch = buffer.take_batch()?;
+    let mut writer = ArrowWriter::try_new(
+        file,
+        spec.schema(),
+        Some(crate::sink::writer_properties(&spec)),
+    )
+    .map_err(|e| parquet_error(&spec.name, &partial, e))?;
+    writer
+        .write(&batch)
+        .map_err(|e| parquet_error(&spec.name, &partial, e))?;
+    writer
+        .close()
+        .map_err(|e| parquet_error(&spec.name, &partial, e))?;
+    std::fs::rename(&partial, &path).map_err(io(&path))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Column, ColumnType, TableSpec};
+    use crate::{OutputLayout, Partition, SinkSet};
+
+    #[test]
+    fn tables_read_back_in_partition_order_with_their_keys() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io(Path::new("tmp")))?;
+        let layout = OutputLayout::new(dir.path());
+        let spec = TableSpec::new(
+            "answers",
+            vec![
+                Column::required("round", ColumnType::U32),
+                Column::optional("agent_id", ColumnType::U32),
+                Column::required("item", ColumnType::Utf8),
+                Column::optional("value", ColumnType::F32),
+            ],
+        );
+        for (arm, replicate) in [("b", 1), ("a", 10), ("a", 2)] {
+            let partition = Partition {
+                arm: arm.into(),
+                replicate,
+            };
+            let mut sinks = SinkSet::new(16);
+            let id = sinks.open(spec.clone(), layout.partition_dir("answers", &partition))?;
+            sinks
+                .row(id)?
+                .u32(1)
+                .opt_u32(Some(replicate))
+                .str(arm)
+                .opt_f32(Some(replicate as f32 / 2.0))
+                .end();
+            sinks
+                .row(id)?
+                .u32(1)
+                .opt_u32(None)
+                .str("run")
+                .opt_f32(None)
+                .end();
+            sinks.seal(2)?;
+            sinks.close()?;
+        }
+        let frame = read_table(dir.path(), "answers", &["item", "missing"], &["value"])?
+            .unwrap_or_default();
+        assert_eq!(frame.arm, ["a", "a", "a", "a", "b", "b"]);
+        assert_eq!(frame.replicate, [2, 2, 10, 10, 1, 1]);
+        assert_eq!(frame.agent, [Some(2), None, Some(10), None, Some(1), None]);
+        assert_eq!(frame.number("value").map(|v| v[0]), Some(Some(1.0)));
+        assert_eq!(frame.text("missing").map(|v| v[0].clone()), Some(None));
+        assert_eq!(read_table(dir.path(), "absent", &[], &[])?, None);
+        Ok(())
+    }
+}

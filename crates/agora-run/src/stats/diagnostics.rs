@@ -1,0 +1,240 @@
+//! Diagnostics: signs that answers are artefacts of the method rather than opinions.
+//!
+//! - `position_bias`: per single-choice item whose options were shuffled, the share
+//!   choosing the option shown first, against 1/k for k options (exact binomial test,
+//!   Wilson interval). A model that prefers the first option shows it here whatever
+//!   the options say.
+//! - `straight_lining`: the share of respondents giving the same answer to every
+//!   rating item (at least three), with a Wilson interval.
+//! - `valid_rate`, `repaired_rate`, `fallback_rate`: per arm and task, the share of model
+//!   calls answered validly, repaired, or replaced by a fallback (from `llm_calls`), and
+//!   for survey items the share of valid and fallback answers per item.
+//!
+//! The `diagnostics` table holds one row per arm, item and diagnostic.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec, read_table};
+
+use super::LEVEL;
+
+/// One row of the `diagnostics` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiagnosticRow {
+    /// Arm.
+    pub arm: String,
+    /// Item or task the row is about (`all` for the whole questionnaire).
+    pub item: String,
+    /// Which diagnostic.
+    pub diagnostic: &'static str,
+    /// Observed share.
+    pub estimate: f64,
+    /// What an unbiased respondent would give, when known.
+    pub expected: Option<f64>,
+    /// Lower end of the 95% interval.
+    pub ci_low: Option<f64>,
+    /// Upper end of the 95% interval.
+    pub ci_high: Option<f64>,
+    /// Observations.
+    pub n: u64,
+    /// p-value against `expected`.
+    pub p_value: Option<f64>,
+    /// The test.
+    pub test: Option<String>,
+    /// How the figure was computed.
+    pub method: String,
+}
+
+/// The `diagnostics` table's columns.
+pub fn diagnostics_table() -> TableSpec {
+    TableSpec::new(
+        "diagnostics",
+        vec![
+            Column::required("arm", ColumnType::Utf8),
+            Column::required("item", ColumnType::Utf8),
+            Column::required("diagnostic", ColumnType::Utf8),
+            Column::required("estimate", ColumnType::F64),
+            Column::optional("expected", ColumnType::F64),
+            Column::optional("ci_low", ColumnType::F64),
+            Column::optional("ci_high", ColumnType::F64),
+            Column::required("n", ColumnType::U64),
+            Column::optional("p_value", ColumnType::F64),
+            Column::optional("test", ColumnType::Utf8),
+            Column::required("method", ColumnType::Utf8),
+        ],
+    )
+}
+
+/// A share with its Wilson interval and, against `expected`, an exact binomial test.
+fn share_row(
+    arm: &str,
+    item: &str,
+    diagnostic: &'static str,
+    successes: u64,
+    n: u64,
+    expected: Option<f64>,
+) -> Option<DiagnosticRow> {
+    if n == 0 {
+        return None;
+    }
+    let interval = agora_stats::wilson_interval(successes, n, LEVEL).ok();
+    let test = expected.and_then(|p| agora_stats::binomial_test(successes, n, p).ok());
+    Some(DiagnosticRow {
+        arm: arm.to_string(),
+        item: item.to_string(),
+        diagnostic,
+        estimate: successes as f64 / n as f64,
+        expected,
+        ci_low: interval.as_ref().map(|i| i.low),
+        ci_high: interval.as_ref().map(|i| i.high),
+        n,
+        p_value: test.as_ref().map(|t| t.p_value),
+        test: test.map(|t| t.test.to_string()),
+        method: format!(
+            "share of {n}, Wilson {:.0}% interval{}",
+            LEVEL * 100.0,
+            if expected.is_some() {
+                ", exact binomial test against the expected share"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// Every diagnostic the tables below `root` allow, arms in `arms` order.
+pub fn diagnostics(root: &Path, arms: &[String]) -> Result<Vec<DiagnosticRow>, ExportError> {
+    let mut rows = Vec::new();
+    let order = |arm: &str| arms.iter().position(|a| a == arm).unwrap_or(usize::MAX);
+    if let Some(f) = read_table(
+        root,
+        "survey_responses",
+        &["item_id", "item_kind", "option_order", "status"],
+        &["shown_position", "answer_value"],
+    )? {
+        let text = |c: &str, i: usize| f.text(c).and_then(|v| v[i].as_deref());
+        // (arm, item) -> (first shown, answered, options).
+        let mut first: BTreeMap<(String, String), (u64, u64, usize)> = BTreeMap::new();
+        // (arm, item) -> (valid, all).
+        let mut status: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        // (arm, replicate, agent) -> rating answers.
+        let mut ratings: BTreeMap<(String, u32, u32), Vec<f64>> = BTreeMap::new();
+        for i in 0..f.len() {
+            let (Some(item), Some(kind)) = (text("item_id", i), text("item_kind", i)) else {
+                continue;
+            };
+            let arm = f.arm[i].clone();
+            let valid = matches!(text("status", i), Some("valid" | "repaired"));
+            let s = status.entry((arm.clone(), item.to_string())).or_default();
+            s.1 += 1;
+            if valid {
+                s.0 += 1;
+            }
+            if kind == "single_choice"
+                && valid
+                && let (Some(order), Some(Some(shown))) = (
+                    text("option_order", i),
+                    f.number("shown_position").map(|v| v[i]),
+                )
+            {
+                let e = first.entry((arm.clone(), item.to_string())).or_default();
+                e.1 += 1;
+                e.2 = order.split(',').count();
+                if shown == 1.0 {
+                    e.0 += 1;
+                }
+            }
+            if kind == "likert"
+                && valid
+                && let (Some(agent), Some(Some(v))) =
+                    (f.agent[i], f.number("answer_value").map(|v| v[i]))
+            {
+                ratings
+                    .entry((arm, f.replicate[i], agent))
+                    .or_default()
+                    .push(v);
+            }
+        }
+        for ((arm, item), (hits, n, options)) in &first {
+            rows.extend(share_row(
+                arm,
+                item,
+                "position_bias",
+                *hits,
+                *n,
+                Some(1.0 / (*options).max(1) as f64),
+            ));
+        }
+        let mut lines: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for ((arm, _, _), answers) in ratings.iter().filter(|(_, a)| a.len() >= 3) {
+            let e = lines.entry(arm.clone()).or_default();
+            e.1 += 1;
+            if answers.iter().all(|a| *a == answers[0]) {
+                e.0 += 1;
+            }
+        }
+        for (arm, (same, n)) in &lines {
+            rows.extend(share_row(arm, "all", "straight_lining", *same, *n, None));
+        }
+        for ((arm, item), (valid, n)) in &status {
+            rows.extend(share_row(arm, item, "valid_rate", *valid, *n, None));
+            rows.extend(share_row(arm, item, "fallback_rate", n - valid, *n, None));
+        }
+    }
+    if let Some(f) = read_table(root, "llm_calls", &["task", "decision"], &[])? {
+        // (arm, task) -> (valid, repaired, fallback, all).
+        let mut decisions: BTreeMap<(String, String), [u64; 4]> = BTreeMap::new();
+        for i in 0..f.len() {
+            let task = f
+                .text("task")
+                .and_then(|v| v[i].clone())
+                .unwrap_or_default();
+            let e = decisions.entry((f.arm[i].clone(), task)).or_default();
+            e[3] += 1;
+            match f.text("decision").and_then(|v| v[i].as_deref()) {
+                Some("valid") => e[0] += 1,
+                Some("repaired") => e[1] += 1,
+                Some("fallback") => e[2] += 1,
+                _ => {}
+            }
+        }
+        for ((arm, task), [valid, repaired, fallback, n]) in &decisions {
+            let item = format!("calls:{task}");
+            rows.extend(share_row(arm, &item, "valid_rate", *valid, *n, None));
+            rows.extend(share_row(arm, &item, "repaired_rate", *repaired, *n, None));
+            rows.extend(share_row(arm, &item, "fallback_rate", *fallback, *n, None));
+        }
+    }
+    rows.sort_by(|a, b| {
+        (order(&a.arm), &a.arm, a.diagnostic, &a.item).cmp(&(
+            order(&b.arm),
+            &b.arm,
+            b.diagnostic,
+            &b.item,
+        ))
+    });
+    Ok(rows)
+}
+
+/// Write `rows` as the experiment's `diagnostics` table.
+pub fn write_diagnostics(root: &Path, rows: &[DiagnosticRow]) -> Result<PathBuf, ExportError> {
+    let mut buffer = TableBuffer::new(diagnostics_table(), rows.len().max(1));
+    for r in rows {
+        buffer
+            .row()
+            .str(&r.arm)
+            .str(&r.item)
+            .str(r.diagnostic)
+            .f64(r.estimate)
+            .opt_f64(r.expected)
+            .opt_f64(r.ci_low)
+            .opt_f64(r.ci_high)
+            .u64(r.n)
+            .opt_f64(r.p_value)
+            .opt_str(r.test.as_deref())
+            .str(&r.method)
+            .end();
+    }
+    agora_export::write_experiment_table(root, &mut buffer)
+}

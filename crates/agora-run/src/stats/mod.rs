@@ -1,0 +1,467 @@
+//! Statistics of an experiment, computed from its tables once the runs are written.
+//!
+//! For every outcome the mechanism declares (see [`agora_core::outcome`]), per arm and
+//! per segment (`all`, then every level of each categorical attribute named in the
+//! scenario's `segments:`):
+//!
+//! - `level` rows: the pooled mean with a 95% interval that respects the design, agents
+//!   nested in replicates ([`agora_stats::design_interval`]: a cluster bootstrap over
+//!   replicates from 10 replicates, a cluster-robust t interval from 2, a bootstrap over
+//!   agents for one replicate); the method is written in each row;
+//! - `difference` rows: each arm minus the control arm, paired person by person (arms
+//!   of a replicate share its people; run-level outcomes pair replicates), with the
+//!   design interval of the mean difference, a sign-flip permutation p-value (over
+//!   replicates when there are several) and Cohen's d_z
+//!   ([`agora_stats::paired_comparison`]).
+//!
+//! Resampling seeds derive from the experiment's seed and the row's identity, so the
+//! table is the same byte for byte on every computation.
+
+mod diagnostics;
+mod observe;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use agora_core::outcome::{OutcomeSource, OutcomeUnit};
+use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec};
+
+pub use diagnostics::{DiagnosticRow, diagnostics, write_diagnostics};
+pub use observe::{Key, OutcomeData, observations};
+
+/// Confidence level of every interval.
+pub const LEVEL: f64 = 0.95;
+
+/// What the statistics need to know about the experiment.
+#[derive(Clone, Debug)]
+pub struct StatsPlan {
+    /// Arms in scenario order.
+    pub arms: Vec<String>,
+    /// The arm the others are compared with.
+    pub control: String,
+    /// Categorical attributes to break agent-level outcomes down by.
+    pub segments: Vec<String>,
+    /// Where the outcomes are.
+    pub sources: Vec<OutcomeSource>,
+    /// The experiment's seed (resampling seeds derive from it).
+    pub seed: u64,
+}
+
+/// One row of the `stats` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsRow {
+    /// Arm.
+    pub arm: String,
+    /// Outcome (`appeal`, `plan=none`, `revenue`).
+    pub outcome: String,
+    /// `all`, or `attribute=level`.
+    pub segment: String,
+    /// `level` or `difference`.
+    pub kind: &'static str,
+    /// The control arm of a difference.
+    pub control: Option<String>,
+    /// `agent` or `run`.
+    pub unit: &'static str,
+    /// Estimate.
+    pub estimate: f64,
+    /// Lower end of the 95% interval.
+    pub ci_low: f64,
+    /// Upper end of the 95% interval.
+    pub ci_high: f64,
+    /// Observations (pairs for a difference).
+    pub n: u64,
+    /// Replicates contributing.
+    pub replicates: u32,
+    /// How the interval was computed.
+    pub method: String,
+    /// p-value of the difference's test.
+    pub p_value: Option<f64>,
+    /// The test.
+    pub test: Option<String>,
+    /// Effect size of the difference.
+    pub effect_size: Option<f64>,
+    /// Its measure.
+    pub effect_measure: Option<String>,
+}
+
+/// The `stats` table's columns.
+pub fn stats_table() -> TableSpec {
+    TableSpec::new(
+        "stats",
+        vec![
+            Column::required("arm", ColumnType::Utf8),
+            Column::required("outcome", ColumnType::Utf8),
+            Column::required("segment", ColumnType::Utf8),
+            Column::required("kind", ColumnType::Utf8),
+            Column::optional("control", ColumnType::Utf8),
+            Column::required("unit", ColumnType::Utf8),
+            Column::required("estimate", ColumnType::F64),
+            Column::required("ci_low", ColumnType::F64),
+            Column::required("ci_high", ColumnType::F64),
+            Column::required("n", ColumnType::U64),
+            Column::required("replicates", ColumnType::U32),
+            Column::required("method", ColumnType::Utf8),
+            Column::optional("p_value", ColumnType::F64),
+            Column::optional("test", ColumnType::Utf8),
+            Column::optional("effect_size", ColumnType::F64),
+            Column::optional("effect_measure", ColumnType::Utf8),
+        ],
+    )
+}
+
+/// A seed for one row: the experiment's seed mixed with the row's identity.
+fn row_seed(seed: u64, parts: &[&str]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&seed.to_le_bytes());
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update(&[0]);
+    }
+    let bytes = h.finalize();
+    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or([0; 8]))
+}
+
+/// Segment labels of every agent: (arm, replicate, agent) -> one label per segment
+/// attribute (`None` where the attribute is missing).
+type SegmentLabels = BTreeMap<(String, u32, u32), Vec<Option<String>>>;
+
+fn segment_labels(root: &Path, segments: &[String]) -> Result<SegmentLabels, ExportError> {
+    if segments.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let columns: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let Some(frame) = agora_export::read_table(root, "agents", &columns, &[])? else {
+        return Ok(BTreeMap::new());
+    };
+    let mut labels = BTreeMap::new();
+    for i in 0..frame.len() {
+        let Some(agent) = frame.agent[i] else {
+            continue;
+        };
+        let row: Vec<Option<String>> = columns
+            .iter()
+            .map(|c| frame.text(c).and_then(|v| v[i].clone()))
+            .collect();
+        labels.insert((frame.arm[i].clone(), frame.replicate[i], agent), row);
+    }
+    Ok(labels)
+}
+
+/// Every segment of the experiment: `all`, then `attribute=level` for each level seen.
+fn segment_names(
+    plan: &StatsPlan,
+    labels: &SegmentLabels,
+) -> Vec<(String, Option<(usize, String)>)> {
+    let mut names = vec![("all".to_string(), None)];
+    for (s, attribute) in plan.segments.iter().enumerate() {
+        let mut levels: Vec<&String> = labels.values().filter_map(|l| l[s].as_ref()).collect();
+        levels.sort();
+        levels.dedup();
+        for level in levels {
+            names.push((format!("{attribute}={level}"), Some((s, level.clone()))));
+        }
+    }
+    names
+}
+
+/// Compute the `stats` rows of the experiment written below `root`.
+pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportError> {
+    let outcomes = observations(root, &plan.sources)?;
+    let labels = segment_labels(root, &plan.segments)?;
+    let segments = segment_names(plan, &labels);
+    let mut rows = Vec::new();
+    for (outcome, data) in &outcomes {
+        let unit = data.unit.unwrap_or(OutcomeUnit::Agent);
+        let unit_name = match unit {
+            OutcomeUnit::Agent => "agent",
+            OutcomeUnit::Run => "run",
+        };
+        for (segment, filter) in &segments {
+            if unit == OutcomeUnit::Run && filter.is_some() {
+                continue;
+            }
+            let in_segment = |key: &Key| match (filter, key.2) {
+                (None, _) => true,
+                (Some((s, level)), Some(agent)) => labels
+                    .get(&(key.0.clone(), key.1, agent))
+                    .and_then(|l| l[*s].as_ref())
+                    .is_some_and(|l| l == level),
+                (Some(_), None) => false,
+            };
+            // Per arm: replicate -> (unit -> value).
+            let mut by_arm: BTreeMap<&str, BTreeMap<u32, BTreeMap<Option<u32>, f64>>> =
+                BTreeMap::new();
+            for (key, value) in data.values.iter().filter(|(k, _)| in_segment(k)) {
+                by_arm
+                    .entry(key.0.as_str())
+                    .or_default()
+                    .entry(key.1)
+                    .or_default()
+                    .insert(key.2, *value);
+            }
+            for arm in &plan.arms {
+                let Some(reps) = by_arm.get(arm.as_str()) else {
+                    continue;
+                };
+                let clusters: Vec<Vec<f64>> = reps
+                    .values()
+                    .map(|u| u.values().copied().collect())
+                    .collect();
+                let n: usize = clusters.iter().map(Vec::len).sum();
+                let seed = row_seed(plan.seed, &[arm, outcome, segment, "level"]);
+                match agora_stats::design_interval(&clusters, LEVEL, seed) {
+                    Ok(iv) => rows.push(StatsRow {
+                        arm: arm.clone(),
+                        outcome: outcome.clone(),
+                        segment: segment.clone(),
+                        kind: "level",
+                        control: None,
+                        unit: unit_name,
+                        estimate: iv.estimate,
+                        ci_low: iv.low,
+                        ci_high: iv.high,
+                        n: n as u64,
+                        replicates: clusters.len() as u32,
+                        method: iv.method,
+                        p_value: None,
+                        test: None,
+                        effect_size: None,
+                        effect_measure: None,
+                    }),
+                    Err(e) => tracing::debug!(arm, outcome, segment, "no interval: {e}"),
+                }
+                if *arm == plan.control {
+                    continue;
+                }
+                let Some(control) = by_arm.get(plan.control.as_str()) else {
+                    continue;
+                };
+                let mut pairs = Vec::new();
+                for (replicate, units) in reps {
+                    let Some(control_units) = control.get(replicate) else {
+                        continue;
+                    };
+                    for (unit, treated) in units {
+                        if let Some(c) = control_units.get(unit) {
+                            pairs.push((*replicate, *treated, *c));
+                        }
+                    }
+                }
+                let seed = row_seed(plan.seed, &[arm, outcome, segment, "difference"]);
+                match agora_stats::paired_comparison(&pairs, LEVEL, seed) {
+                    Ok(c) => rows.push(StatsRow {
+                        arm: arm.clone(),
+                        outcome: outcome.clone(),
+                        segment: segment.clone(),
+                        kind: "difference",
+                        control: Some(plan.control.clone()),
+                        unit: unit_name,
+                        estimate: c.difference.estimate,
+                        ci_low: c.difference.low,
+                        ci_high: c.difference.high,
+                        n: c.n as u64,
+                        replicates: c.clusters as u32,
+                        method: c.difference.method,
+                        p_value: Some(c.p_value),
+                        test: Some(c.test),
+                        effect_size: c.effect_size,
+                        effect_measure: Some(c.effect_measure.to_string()),
+                    }),
+                    Err(e) => tracing::debug!(arm, outcome, segment, "no difference: {e}"),
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Write `rows` as the experiment's `stats` table (`root/stats/part-00000.parquet`).
+pub fn write_stats(root: &Path, rows: &[StatsRow]) -> Result<PathBuf, ExportError> {
+    let mut buffer = TableBuffer::new(stats_table(), rows.len().max(1));
+    for r in rows {
+        buffer
+            .row()
+            .str(&r.arm)
+            .str(&r.outcome)
+            .str(&r.segment)
+            .str(r.kind)
+            .opt_str(r.control.as_deref())
+            .str(r.unit)
+            .f64(r.estimate)
+            .f64(r.ci_low)
+            .f64(r.ci_high)
+            .u64(r.n)
+            .u32(r.replicates)
+            .str(&r.method)
+            .opt_f64(r.p_value)
+            .opt_str(r.test.as_deref())
+            .opt_f64(r.effect_size)
+            .opt_str(r.effect_measure.as_deref())
+            .end();
+    }
+    agora_export::write_experiment_table(root, &mut buffer)
+}
+
+/// The plan of statistics for `scenario`.
+pub fn plan_for(scenario: &agora_scenario::Scenario, seed: u64) -> StatsPlan {
+    let file = &scenario.file;
+    let mut sources = Vec::new();
+    for arm in &file.arms {
+        for s in arm.mechanism.outcomes() {
+            if !sources.contains(&s) {
+                sources.push(s);
+            }
+        }
+    }
+    StatsPlan {
+        arms: file.arms.iter().map(|a| a.name.0.clone()).collect(),
+        control: file.control_arm().name.0.clone(),
+        segments: file.segments.clone(),
+        sources,
+        seed,
+    }
+}
+
+/// What [`write_all`] produced: the headline lines and the tables written, or why
+/// statistics could not be computed.
+#[derive(Clone, Debug, Default)]
+pub struct Statistics {
+    /// The headline, a few lines.
+    pub headline: Vec<String>,
+    /// Files written (`stats`, `diagnostics`).
+    pub files: Vec<PathBuf>,
+    /// Diagnostics worth a reader's attention (position bias with p < 0.05).
+    pub warnings: Vec<String>,
+    /// Why nothing could be computed.
+    pub error: Option<String>,
+}
+
+/// Compute and write the `stats` and `diagnostics` tables of the experiment `plan`
+/// wrote for `scenario`. A failure is reported, not raised: the runs' tables stand.
+pub fn write_all(
+    scenario: &agora_scenario::Scenario,
+    plan: &agora_scenario::ExperimentPlan,
+) -> Statistics {
+    let stats_plan = plan_for(scenario, plan.seed);
+    match write_tables(&plan.output, &stats_plan) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("statistics not computed: {e}");
+            Statistics {
+                error: Some(e.to_string()),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+/// Compute and write the `stats` and `diagnostics` tables below `root`.
+pub fn write_tables(root: &Path, plan: &StatsPlan) -> Result<Statistics, ExportError> {
+    let rows = compute(root, plan)?;
+    let mut files = vec![write_stats(root, &rows)?];
+    let diagnostics = diagnostics(root, &plan.arms)?;
+    files.push(write_diagnostics(root, &diagnostics)?);
+    let warnings = diagnostics
+        .iter()
+        .filter(|d| d.diagnostic == "position_bias" && d.p_value.is_some_and(|p| p < 0.05))
+        .map(|d| {
+            format!(
+                "position bias in arm {} item {}: the first option shown was chosen {:.0}% of the time against {:.0}% expected (p = {:.3}, n = {})",
+                d.arm,
+                d.item,
+                d.estimate * 100.0,
+                d.expected.unwrap_or(0.0) * 100.0,
+                d.p_value.unwrap_or(1.0),
+                d.n
+            )
+        })
+        .collect();
+    Ok(Statistics {
+        headline: headline(&rows, 8),
+        files,
+        warnings,
+        error: None,
+    })
+}
+
+/// The headline of an experiment: every outcome's estimate per arm over everyone, and
+/// each arm's difference with the control, a few lines of text.
+pub fn headline(rows: &[StatsRow], max_outcomes: usize) -> Vec<String> {
+    let mut outcomes: Vec<&str> = Vec::new();
+    for r in rows.iter().filter(|r| r.segment == "all") {
+        if !outcomes.contains(&r.outcome.as_str()) {
+            outcomes.push(&r.outcome);
+        }
+    }
+    let mut lines = Vec::new();
+    for outcome in outcomes.iter().take(max_outcomes) {
+        let mut parts = Vec::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.segment == "all" && r.outcome == *outcome)
+        {
+            match r.kind {
+                "level" => parts.push(format!(
+                    "{} {} [{}, {}]",
+                    r.arm,
+                    number(r.estimate),
+                    number(r.ci_low),
+                    number(r.ci_high)
+                )),
+                _ => parts.push(format!(
+                    "{}−{} {:+} [{:+}, {:+}]{}",
+                    r.arm,
+                    r.control.as_deref().unwrap_or("control"),
+                    Signed(r.estimate),
+                    Signed(r.ci_low),
+                    Signed(r.ci_high),
+                    r.p_value
+                        .map(|p| format!(" p={}", p_text(p)))
+                        .unwrap_or_default()
+                )),
+            }
+        }
+        lines.push(format!("{outcome}: {}", parts.join("; ")));
+    }
+    if outcomes.len() > max_outcomes {
+        lines.push(format!(
+            "... {} more outcomes in the stats table",
+            outcomes.len() - max_outcomes
+        ));
+    }
+    lines
+}
+
+/// A number shown with three significant digits.
+fn number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{x:.digits$}")
+}
+
+/// A number with its sign, three significant digits.
+struct Signed(f64);
+
+impl std::fmt::Display for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = number(self.0);
+        if self.0 >= 0.0 && f.sign_plus() {
+            write!(f, "+{s}")
+        } else {
+            write!(f, "{s}")
+        }
+    }
+}
+
+fn p_text(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests;
