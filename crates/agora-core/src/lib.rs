@@ -10,6 +10,7 @@
 pub mod checkpoint;
 pub mod components;
 pub mod events;
+pub mod intervention;
 pub mod mechanism;
 pub mod memory;
 pub mod outcome;

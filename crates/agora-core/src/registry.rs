@@ -61,6 +61,11 @@ pub trait MechanismDef: Send + Sync + 'static {
     /// Its name in tables and manifests (`survey`).
     const NAME: &'static str;
 
+    /// Whether runs of this mechanism apply a scenario's `interventions:` (read from the
+    /// [`Interventions`](crate::intervention::Interventions) resource); a scenario with
+    /// interventions for a mechanism without them is refused.
+    const INTERVENTIONS: bool = false;
+
     /// The most rounds a run of these settings plays.
     fn max_rounds(settings: &Self::Settings) -> u32;
 
@@ -136,6 +141,7 @@ trait ErasedSettings: fmt::Debug + Send + Sync {
     fn actors_per_step(&self, agents: usize) -> usize;
     fn state_types(&self) -> StateTypes;
     fn outcomes(&self) -> Vec<OutcomeSource>;
+    fn interventions(&self) -> bool;
     fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -183,6 +189,10 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
 
     fn outcomes(&self) -> Vec<OutcomeSource> {
         D::outcomes(&self.0)
+    }
+
+    fn interventions(&self) -> bool {
+        D::INTERVENTIONS
     }
 
     fn play<'a>(&'a self, mut play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>> {
@@ -283,6 +293,11 @@ impl MechanismSettings {
     /// Where the outcomes of these settings are in the mechanism's tables.
     pub fn outcomes(&self) -> Vec<OutcomeSource> {
         self.0.outcomes()
+    }
+
+    /// Whether the mechanism applies interventions.
+    pub fn supports_interventions(&self) -> bool {
+        self.0.interventions()
     }
 
     /// Build the mechanism for a run (on a fresh world, or one restored from a

@@ -843,6 +843,17 @@ async fn perform_run(
     let mechanism = arm_mechanism(scenario, &run.arm);
     let state = mechanism.state_types();
     setup.world.insert_resource(run.persona);
+    setup
+        .world
+        .insert_resource(agora_core::intervention::Interventions(
+            scenario
+                .file
+                .interventions
+                .iter()
+                .filter(|i| i.applies_to(&run.arm))
+                .cloned()
+                .collect(),
+        ));
     if let (Some(snapshot), Some(limit)) = (&snapshot, spending) {
         // What the run spent before its checkpoint counts against the budget.
         let o = &snapshot.outcome;

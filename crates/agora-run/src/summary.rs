@@ -186,7 +186,17 @@ impl ExperimentSummary {
                     .join(", ")
             })
             .unwrap_or_default();
-        let _ = writeln!(out, "tables ({tables}) in {}", self.output.display());
+        let experiment_tables = self
+            .statistics
+            .as_ref()
+            .filter(|s| !s.files.is_empty())
+            .map(|_| ", and for the experiment: stats, diagnostics")
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "tables ({tables}{experiment_tables}) in {}",
+            self.output.display()
+        );
         let _ = writeln!(
             out,
             "manifest: {}",

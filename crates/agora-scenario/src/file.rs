@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use agora_core::MechanismSettings;
+use agora_core::intervention::{Intervention, Target, Trigger};
 use agora_core::persona::PersonaView;
 use agora_model::{ModelSpec, SamplingParams};
 use agora_population::PopulationSpec;
@@ -48,6 +49,8 @@ pub(crate) struct RawScenarioFile<'a> {
     pub stimuli: BTreeMap<String, Stimulus>,
     #[serde(default)]
     pub segments: Vec<String>,
+    #[serde(default)]
+    pub interventions: Vec<Intervention>,
     #[serde(default)]
     pub output: Option<PathBuf>,
     pub population: PopulationSpec,
@@ -101,6 +104,8 @@ pub struct ScenarioFile {
     pub stimuli: BTreeMap<String, Stimulus>,
     /// Categorical attributes to break every outcome down by in the `stats` table.
     pub segments: Vec<String>,
+    /// What the experimenter does to runs while they play.
+    pub interventions: Vec<Intervention>,
     /// Output directory; `runs/<file name>` when absent.
     pub output: Option<PathBuf>,
     /// Who the agents are.
@@ -475,6 +480,7 @@ impl ScenarioFile {
                 });
             }
         }
+        issues.extend(self.check_interventions(&attributes, imported));
         let controls: Vec<&ArmSpec> = self.arms.iter().filter(|a| a.control).collect();
         if controls.len() > 1 {
             issues.push(Issue {
@@ -512,6 +518,85 @@ impl ScenarioFile {
                     needle: format!("\"{}\"", arm.name.0),
                     section: Some("arms"),
                 });
+            }
+        }
+        issues
+    }
+}
+
+impl ScenarioFile {
+    /// Interventions must name known arms, fire within the run, reach someone, and
+    /// need a mechanism that applies them.
+    fn check_interventions(
+        &self,
+        attributes: &[(String, Option<Vec<String>>)],
+        imported: bool,
+    ) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        let issue = |message: String, hint: String, needle: String| Issue {
+            message,
+            hint,
+            needle,
+            section: Some("interventions"),
+        };
+        if !self.interventions.is_empty() && !self.mechanism.supports_interventions() {
+            issues.push(issue(
+                format!(
+                    "the {} mechanism does not apply interventions",
+                    self.mechanism.name()
+                ),
+                "interventions work with Debate and FocusGroup; vary a survey or an auction between arms with `stimuli:` instead".into(),
+                "interventions".into(),
+            ));
+            return issues;
+        }
+        let mut ids = std::collections::HashSet::new();
+        for i in &self.interventions {
+            let needle = format!("\"{}\"", i.id);
+            if !ids.insert(i.id.as_str()) {
+                issues.push(issue(
+                    format!("intervention \"{}\" is defined twice", i.id),
+                    "give every intervention a unique id".into(),
+                    needle.clone(),
+                ));
+            }
+            for arm in &i.arms {
+                if self.arm(arm).is_none() {
+                    let known: Vec<&str> = self.arms.iter().map(|a| a.name.0.as_str()).collect();
+                    issues.push(issue(
+                        format!("intervention \"{}\" names the arm \"{arm}\", which the scenario does not have", i.id),
+                        format!("use one of the arms: {}", known.join(", ")),
+                        format!("\"{arm}\""),
+                    ));
+                }
+            }
+            let rounds = self.mechanism.max_rounds();
+            if let Trigger::Round(r) = i.at
+                && (r == 0 || r > rounds)
+            {
+                issues.push(issue(
+                    format!("intervention \"{}\" fires at round {r}, but runs play rounds 1 to {rounds}", i.id),
+                    format!("use a round from 1 to {rounds}"),
+                    format!("Round({r})"),
+                ));
+            }
+            match &i.to {
+                Target::Share(p) if !(*p > 0.0 && *p <= 1.0) => issues.push(issue(
+                    format!("intervention \"{}\" reaches a share of {p}, which is not within (0, 1]", i.id),
+                    "give the share of agents to reach, for example Share(0.5) for half".into(),
+                    "Share(".into(),
+                )),
+                Target::Attribute(spec)
+                    if !(imported
+                        || spec.contains('=') && crate::is_known_driver(spec, attributes, &[])) =>
+                {
+                    issues.push(issue(
+                        format!("intervention \"{}\" targets \"{spec}\", which is no `attribute=category` of the population", i.id),
+                        "write the attribute and one of its categories, for example Attribute(\"commute=car\")".into(),
+                        format!("\"{spec}\""),
+                    ))
+                }
+                _ => {}
             }
         }
         issues

@@ -246,6 +246,7 @@ fn resolve_arms(
         arms,
         stimuli: raw.stimuli,
         segments: raw.segments,
+        interventions: raw.interventions,
         output: raw.output,
         population: raw.population,
         mechanism,

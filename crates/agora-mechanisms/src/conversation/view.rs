@@ -29,6 +29,8 @@ pub mod kind {
     pub const STIMULUS: &str = "stimulus";
     /// A memory consolidation (private; payload: `through`, `chars`).
     pub const CONSOLIDATED: &str = "memory_consolidated";
+    /// An intervention fired (payload: `id`, `action`, `text`, `reached`, `mean_opinion`).
+    pub const INTERVENTION: &str = "intervention";
     /// The conversation stopped (payload: `reason`, `detail`).
     pub const STOPPED: &str = "conversation_stopped";
 }

@@ -32,6 +32,7 @@ impl agora_core::MechanismDef for DebateDef {
     type Mechanism = crate::conversation::Conversation;
 
     const KEYWORD: &'static str = "Debate";
+    const INTERVENTIONS: bool = true;
     const NAME: &'static str = "debate";
 
     fn max_rounds(settings: &DebateSpec) -> u32 {

@@ -35,6 +35,7 @@ impl agora_core::MechanismDef for FocusGroupDef {
     type Mechanism = crate::conversation::Conversation;
 
     const KEYWORD: &'static str = "FocusGroup";
+    const INTERVENTIONS: bool = true;
     const NAME: &'static str = "focus_group";
 
     fn max_rounds(settings: &FocusGroupSpec) -> u32 {

@@ -11,7 +11,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use agora_core::components::{AgentId, Demographics, Identity, Memory, PopulationSchema, Traits};
+use agora_core::components::{
+    AgentId, Demographics, Identity, Memory, MemoryKind, PopulationSchema, Traits,
+};
+use agora_core::intervention::{Action, Intervention, Interventions, reached};
 use agora_core::memory::{MemoryBudget, truncate_line};
 use agora_core::persona::{PersonaView, persona_card};
 use agora_core::record::RunInfo;
@@ -25,6 +28,7 @@ use agora_export::TableId;
 use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
 use agora_population::graph::SocialGraph;
 use bevy_ecs::prelude::*;
+use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
@@ -53,6 +57,7 @@ mod request;
 /// Seed path tags after `purpose::MECHANISM, round`. Changing them changes runs.
 const GRAPH_DRAW: u64 = 1;
 const ORDER_DRAW: u64 = 2;
+const INTERVENTION_DRAW: u64 = 3;
 /// The seat of a model moderator in call seeds (agents use their ids).
 const MODERATOR_SEAT: u64 = u64::MAX;
 
@@ -133,6 +138,9 @@ pub struct ConversationState {
     earlier: VecDeque<Vec<WordCounts>>,
     /// One signal per round played, for the stopping rules.
     history: Vec<RoundSignal>,
+    /// Per intervention of the run, the round it fired in.
+    #[serde(default)]
+    fired: Vec<Option<u32>>,
 }
 
 /// Marks the entity of a model moderator (it is not an agent of the population).
@@ -160,6 +168,11 @@ pub struct Conversation {
     prior_scores: Vec<f64>,
     /// Per stimulus: per agent, its push on the rating.
     stimulus_shift: Vec<Vec<f64>>,
+    /// The run's interventions, each with the agents it reaches.
+    interventions: Vec<(Intervention, Vec<usize>)>,
+    /// Per intervention, the round it fired in (a copy of the state's, readable while
+    /// the state is in the world).
+    fired: Vec<Option<u32>>,
     graph: SocialGraph,
     /// The run's state, checked out of the world during a hook that changes it
     /// (see [`ConversationState`]); empty otherwise.
@@ -236,6 +249,8 @@ impl Conversation {
             agreeableness: Vec::new(),
             prior_scores: Vec::new(),
             stimulus_shift: Vec::new(),
+            interventions: Vec::new(),
+            fired: Vec::new(),
             graph: SocialGraph::complete(0),
             st: ConversationState::default(),
             steps: Vec::new(),
@@ -354,7 +369,117 @@ impl Conversation {
         let mut rng = info.seeds.rng(&[purpose::MECHANISM, 0, GRAPH_DRAW]);
         self.graph = SocialGraph::build(&self.setup.audience, n, &mut rng)
             .map_err(|e| failure(format!("building the audience graph: {e}")))?;
+        self.learn_interventions(world, info);
         Ok(())
+    }
+
+    /// Resolve whom each of the run's interventions reaches (a random share is drawn
+    /// from the run's seed, so a resumed run reaches the same agents).
+    fn learn_interventions(&mut self, world: &World, info: &RunInfo) {
+        let list = world
+            .get_resource::<Interventions>()
+            .map(|i| i.0.clone())
+            .unwrap_or_default();
+        let schema = world
+            .get_resource::<PopulationSchema>()
+            .cloned()
+            .unwrap_or_default();
+        let n = self.agents.len();
+        self.interventions = list
+            .into_iter()
+            .enumerate()
+            .map(|(k, intervention)| {
+                let mut rng = info
+                    .seeds
+                    .rng(&[purpose::MECHANISM, 0, INTERVENTION_DRAW, k as u64]);
+                let category = |i: usize, spec: &str| {
+                    let Some((attr, level)) = spec.split_once('=') else {
+                        return false;
+                    };
+                    let (Some(a), Some(d)) = (
+                        schema.attribute_index(attr),
+                        world.get::<Demographics>(self.agents[i]),
+                    ) else {
+                        return false;
+                    };
+                    d.0.get(a)
+                        .is_some_and(|v| schema.display_value(a, v) == level)
+                };
+                let degree = |i: usize| self.graph.neighbours(i as u32).len();
+                let reached = reached(
+                    &intervention.to,
+                    n,
+                    || rng.random::<f64>(),
+                    category,
+                    degree,
+                );
+                (intervention, reached)
+            })
+            .collect();
+    }
+
+    /// Fire the interventions due at the start of this round: their message goes into
+    /// the memories of the agents reached, and an `intervention` event records it.
+    fn intervene(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        if self.interventions.is_empty() {
+            return Ok(());
+        }
+        self.st.fired.resize(self.interventions.len(), None);
+        let n = self.st.agents.len().max(1) as f64;
+        let mean = self
+            .setup
+            .scale
+            .point(self.st.agents.iter().map(|s| s.opinion).sum::<f64>() / n);
+        for k in 0..self.interventions.len() {
+            let (intervention, reached) = &self.interventions[k];
+            if self.st.fired[k].is_some() || !intervention.fires(ctx.round, mean) {
+                continue;
+            }
+            self.st.fired[k] = Some(ctx.round);
+            let Action::Broadcast { text, .. } = &intervention.action;
+            for &i in reached {
+                if let Some(mut memory) = world.get_mut::<Memory>(self.agents[i]) {
+                    memory.remember(
+                        ctx.round,
+                        MemoryKind::Saw,
+                        format!("A message reached you: {text}"),
+                    );
+                }
+            }
+            let payload = json!({
+                "id": intervention.id,
+                "action": "broadcast",
+                "text": text,
+                "reached": reached.len(),
+                "mean_opinion": mean,
+            })
+            .to_string();
+            ctx.emit(Event {
+                round: ctx.round,
+                actor: None,
+                kind: kind::INTERVENTION,
+                target: None,
+                visibility: Visibility::Private,
+                payload,
+            })?;
+        }
+        self.fired = self.st.fired.clone();
+        Ok(())
+    }
+
+    /// The interventions' shift agent `i` feels this round (rule-based backend).
+    fn intervention_shift(&self, i: usize, round: u32) -> f64 {
+        self.interventions
+            .iter()
+            .zip(&self.fired)
+            .filter(|((_, reached), fired)| {
+                **fired == Some(round) && reached.binary_search(&i).is_ok()
+            })
+            .map(|((intervention, _), _)| {
+                let Action::Broadcast { effect, .. } = intervention.action;
+                effect
+            })
+            .sum()
     }
 
     fn label(&self) -> &'static str {
@@ -472,7 +597,7 @@ impl Conversation {
         }
     }
 
-    /// The stimulus shift agent `i` feels this round.
+    /// The shift agent `i` feels this round from stimuli and interventions.
     fn shift(&self, i: usize, round: u32) -> f64 {
         self.setup
             .stimuli
@@ -480,7 +605,8 @@ impl Conversation {
             .zip(&self.stimulus_shift)
             .filter(|(s, _)| s.round == round)
             .map(|(_, shifts)| shifts[i])
-            .sum()
+            .sum::<f64>()
+            + self.intervention_shift(i, round)
     }
 }
 
@@ -577,6 +703,7 @@ impl Conversation {
         }
         self.tally = RoundTally::default();
         self.asked = None;
+        self.intervene(world, ctx)?;
         let script = self.setup.question(ctx.round).cloned();
         if let Some(q) = &script
             && self.moderator.is_none()
