@@ -108,6 +108,34 @@ impl OutcomeSource {
     }
 }
 
+/// The scale of a question, as human answers to it are compared with simulated ones.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scale {
+    /// Ordered points 1..=points.
+    Ordinal(u16),
+    /// Unordered options, by label.
+    Categorical(Vec<String>),
+    /// Any number.
+    Numeric,
+}
+
+/// A question a mechanism asks, and where its answers are: what validation against
+/// human answers needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Question {
+    /// The question's id.
+    pub id: String,
+    /// Its scale.
+    pub scale: Scale,
+    /// The table of answers.
+    pub table: String,
+    /// The text column naming the question in that table.
+    pub id_column: String,
+    /// The column holding the answer: a number for ordinal and numeric scales, the
+    /// option's label for categorical ones.
+    pub answer_column: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

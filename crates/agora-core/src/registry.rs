@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::RunError;
 use crate::checkpoint::StateTypes;
 use crate::mechanism::Mechanism;
-use crate::outcome::OutcomeSource;
+use crate::outcome::{OutcomeSource, Question};
 use crate::record::{Recorder, RunInfo};
 use crate::scheduler::{Progress, RunControl, RunEnd, SchedulerLimits, play_rounds};
 
@@ -99,6 +99,12 @@ pub trait MechanismDef: Send + Sync + 'static {
         types
     }
 
+    /// The questions these settings ask with a fixed scale (what human answers can be
+    /// compared with); none by default.
+    fn questions(_settings: &Self::Settings) -> Vec<Question> {
+        Vec::new()
+    }
+
     /// Where the outcomes of these settings are in the mechanism's tables: what the
     /// `stats` table estimates per arm and segment (none by default).
     fn outcomes(_settings: &Self::Settings) -> Vec<OutcomeSource> {
@@ -142,6 +148,7 @@ trait ErasedSettings: fmt::Debug + Send + Sync {
     fn state_types(&self) -> StateTypes;
     fn outcomes(&self) -> Vec<OutcomeSource>;
     fn interventions(&self) -> bool;
+    fn questions(&self) -> Vec<Question>;
     fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -193,6 +200,10 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
 
     fn interventions(&self) -> bool {
         D::INTERVENTIONS
+    }
+
+    fn questions(&self) -> Vec<Question> {
+        D::questions(&self.0)
     }
 
     fn play<'a>(&'a self, mut play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>> {
@@ -293,6 +304,11 @@ impl MechanismSettings {
     /// Where the outcomes of these settings are in the mechanism's tables.
     pub fn outcomes(&self) -> Vec<OutcomeSource> {
         self.0.outcomes()
+    }
+
+    /// The questions with a fixed scale these settings ask.
+    pub fn questions(&self) -> Vec<Question> {
+        self.0.questions()
     }
 
     /// Whether the mechanism applies interventions.

@@ -155,6 +155,8 @@ enum Role {
     BigFive(usize),
     Custom(usize),
     Attribute(usize),
+    /// A column the spec's `ignore` list names (answers kept beside the personas).
+    Ignored,
 }
 
 /// Read and check the import of `spec` (resolved against `base_dir`) as sampling
@@ -560,7 +562,13 @@ fn build(spec: &PopulationSpec, table: &Table, bytes: &[u8]) -> Result<Imported,
                 "give every column a distinct name".into(),
             ));
         }
-        let role = if column == "name" {
+        let ignored = spec
+            .import
+            .as_ref()
+            .is_some_and(|i| i.ignore.iter().any(|c| c == column));
+        let role = if ignored {
+            Role::Ignored
+        } else if column == "name" {
             Role::Name
         } else if column == "narrative" {
             Role::Narrative
@@ -654,6 +662,7 @@ fn build(spec: &PopulationSpec, table: &Table, bytes: &[u8]) -> Result<Imported,
                     }
                 }
                 Role::Narrative => row.narrative = cell.as_label(),
+                Role::Ignored => {}
                 Role::BigFive(i) => {
                     row.big_five[i] = trait_value(cell).map_err(|m| at(m, TRAIT_HINT))?
                 }

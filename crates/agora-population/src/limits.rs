@@ -200,6 +200,7 @@ mod tests {
         assert!(bytes_per_agent(&spec(0, 0), 64) > base);
         let imported = PopulationSpec {
             import: Some(ImportSpec {
+                ignore: Vec::new(),
                 path: "p.csv".into(),
                 format: None,
             }),

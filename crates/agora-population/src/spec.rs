@@ -283,6 +283,10 @@ pub struct ImportSpec {
     /// Format; when absent it follows from the extension (`.csv`, `.jsonl`, `.ndjson`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<ImportFormat>,
+    /// Columns to leave out (a respondent id, answers kept for validation): they are
+    /// neither attributes nor shown to the agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +295,8 @@ struct RawImportSpec {
     path: PathBuf,
     #[serde(default)]
     format: Option<ImportFormat>,
+    #[serde(default)]
+    ignore: Vec<String>,
 }
 
 impl TryFrom<RawImportSpec> for ImportSpec {
@@ -300,6 +306,7 @@ impl TryFrom<RawImportSpec> for ImportSpec {
         let spec = Self {
             path: raw.path,
             format: raw.format,
+            ignore: raw.ignore,
         };
         spec.check()?;
         Ok(spec)

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod setup;
 pub mod stats;
 pub mod summary;
+pub mod validation;
 
 pub use backends::{
     Backends, CallOptions, default_model, default_model_notice, default_model_notice_if_needed,

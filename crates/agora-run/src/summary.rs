@@ -170,6 +170,15 @@ impl ExperimentSummary {
                     let _ = writeln!(out, "  {line}");
                 }
             }
+            if !stats.validation.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "distance to the human reference (mean over questions; see the validation table):"
+                );
+                for line in &stats.validation {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
             for w in &stats.warnings {
                 let _ = writeln!(out, "warning: {w}");
             }
@@ -190,7 +199,13 @@ impl ExperimentSummary {
             .statistics
             .as_ref()
             .filter(|s| !s.files.is_empty())
-            .map(|_| ", and for the experiment: stats, diagnostics")
+            .map(|s| {
+                if s.validation.is_empty() {
+                    ", and for the experiment: stats, diagnostics"
+                } else {
+                    ", and for the experiment: stats, diagnostics, validation"
+                }
+            })
             .unwrap_or_default();
         let _ = writeln!(
             out,

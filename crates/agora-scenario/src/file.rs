@@ -12,6 +12,7 @@ use agora_population::PopulationSpec;
 use ron::value::RawValue;
 use serde::Deserialize;
 
+use crate::reference::{ReferenceData, ReferenceSpec};
 use crate::stimuli::Stimulus;
 
 /// A problem found by a cross-section check, with the text that locates it.
@@ -51,6 +52,8 @@ pub(crate) struct RawScenarioFile<'a> {
     pub segments: Vec<String>,
     #[serde(default)]
     pub interventions: Vec<Intervention>,
+    #[serde(default)]
+    pub reference: Option<ReferenceSpec>,
     #[serde(default)]
     pub output: Option<PathBuf>,
     pub population: PopulationSpec,
@@ -106,6 +109,8 @@ pub struct ScenarioFile {
     pub segments: Vec<String>,
     /// What the experimenter does to runs while they play.
     pub interventions: Vec<Intervention>,
+    /// Human answers to compare the simulated ones with, read and checked.
+    pub reference: Option<ReferenceData>,
     /// Output directory; `runs/<file name>` when absent.
     pub output: Option<PathBuf>,
     /// Who the agents are.

@@ -13,6 +13,7 @@ mod diagnostic;
 mod file;
 mod locate;
 mod plan;
+pub mod reference;
 pub mod stimuli;
 
 pub use agora_core::Registry;
@@ -77,7 +78,8 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<ScenarioFil
         .from_str(text)
         .map_err(|e| ScenarioError::single(diagnostic::from_ron(path, text, &e)))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let file = resolve_arms(path, text, raw, registry, base)?;
+    let reference = raw.reference.clone();
+    let mut file = resolve_arms(path, text, raw, registry, base)?;
     let mut issues = file.cross_check();
     let population = &file.population;
     if issues.is_empty()
@@ -105,6 +107,42 @@ pub fn parse(path: &Path, text: &str, registry: &Registry) -> Result<ScenarioFil
         && let Err(e) = agora_population::check_import(population, population.size, base)
     {
         diagnostics.push(import_diagnostic(path, text, e));
+    }
+    if diagnostics.is_empty()
+        && let Some(spec) = reference
+    {
+        match reference::load(&spec, &file.mechanism.questions(), base) {
+            Ok(data) => {
+                if spec.twins && file.population.import.is_none() {
+                    diagnostics.push(locate::diagnostic(path, text, file::Issue {
+                        message: "`twins: true` needs the population imported from the reference respondents".into(),
+                        hint: "import the same file in `population: (import: (path: ...))`, listing the attributes the personas carry, so agent k is the respondent of row k".into(),
+                        needle: "twins".into(),
+                        section: Some("reference"),
+                    }));
+                }
+                file.reference = Some(data);
+            }
+            Err(problem) => diagnostics.push(match problem.file {
+                Some(f) => Diagnostic {
+                    path: f,
+                    line: problem.line,
+                    col: problem.col,
+                    message: format!("{} (reference of {})", problem.message, path.display()),
+                    hint: problem.hint,
+                },
+                None => locate::diagnostic(
+                    path,
+                    text,
+                    file::Issue {
+                        message: problem.message,
+                        hint: problem.hint,
+                        needle: problem.needle,
+                        section: Some("reference"),
+                    },
+                ),
+            }),
+        }
     }
     if diagnostics.is_empty() {
         Ok(file)
@@ -247,6 +285,7 @@ fn resolve_arms(
         stimuli: raw.stimuli,
         segments: raw.segments,
         interventions: raw.interventions,
+        reference: None,
         output: raw.output,
         population: raw.population,
         mechanism,

@@ -21,7 +21,9 @@ pub use spec::{Item, ItemKind, SurveyMode, SurveySpec};
 /// Task name of survey decisions in requests and `llm_calls`.
 pub const TASK: &str = "survey.answer";
 
-use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue};
+use agora_core::outcome::{
+    Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue, Question, Scale,
+};
 
 /// The survey's entry in the mechanism registry.
 pub struct SurveyDef;
@@ -43,6 +45,32 @@ impl agora_core::MechanismDef for SurveyDef {
 
     fn rule_backend(settings: &SurveySpec) -> agora_model::RuleBackend {
         rule_backend(settings)
+    }
+
+    fn questions(settings: &SurveySpec) -> Vec<Question> {
+        settings
+            .items
+            .iter()
+            .filter_map(|item| {
+                let (scale, answer) = match &item.kind {
+                    ItemKind::Likert { points, .. } => {
+                        (Scale::Ordinal(u16::from(*points)), "answer_value")
+                    }
+                    ItemKind::SingleChoice { options } => {
+                        (Scale::Categorical(options.clone()), "answer_label")
+                    }
+                    ItemKind::Numeric { .. } => (Scale::Numeric, "answer_value"),
+                    ItemKind::FreeText { .. } => return None,
+                };
+                Some(Question {
+                    id: item.id.clone(),
+                    scale,
+                    table: "survey_responses".into(),
+                    id_column: "item_id".into(),
+                    answer_column: answer.into(),
+                })
+            })
+            .collect()
     }
 
     fn outcomes(_settings: &SurveySpec) -> Vec<OutcomeSource> {

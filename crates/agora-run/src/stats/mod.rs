@@ -332,6 +332,8 @@ pub struct Statistics {
     pub files: Vec<PathBuf>,
     /// Diagnostics worth a reader's attention (position bias with p < 0.05).
     pub warnings: Vec<String>,
+    /// Distance to the human reference per arm, when the scenario has one.
+    pub validation: Vec<String>,
     /// Why nothing could be computed.
     pub error: Option<String>,
 }
@@ -343,7 +345,23 @@ pub fn write_all(
     plan: &agora_scenario::ExperimentPlan,
 ) -> Statistics {
     let stats_plan = plan_for(scenario, plan.seed);
-    match write_tables(&plan.output, &stats_plan) {
+    let written = write_tables(&plan.output, &stats_plan).and_then(|mut s| {
+        if let Some(reference) = &scenario.file.reference {
+            let rows = crate::validation::compute(
+                &plan.output,
+                reference,
+                &scenario.file.mechanism.questions(),
+                &stats_plan.arms,
+                &stats_plan.segments,
+                plan.seed,
+            )?;
+            s.files
+                .push(crate::validation::write_validation(&plan.output, &rows)?);
+            s.validation = crate::validation::headline(&rows);
+        }
+        Ok(s)
+    });
+    match written {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!("statistics not computed: {e}");
@@ -380,6 +398,7 @@ pub fn write_tables(root: &Path, plan: &StatsPlan) -> Result<Statistics, ExportE
         headline: headline(&rows, 8),
         files,
         warnings,
+        validation: Vec::new(),
         error: None,
     })
 }

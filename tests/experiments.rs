@@ -1,0 +1,361 @@
+//! Experiments end to end: arms as treatments (stimuli, a no-persona control, models),
+//! interventions, and the `stats` and `diagnostics` tables with the headline, on the
+//! rule-based backend and against the fake OpenAI-compatible server.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::process::Command;
+
+use agora_fake_openai::{FakeConfig, FakeServer};
+use common::*;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+
+/// One row of the `stats` table, by column name.
+type Row = BTreeMap<String, Field>;
+
+fn rows(file: &Path) -> Vec<Row> {
+    let reader = SerializedFileReader::new(
+        File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+    )
+    .expect("a Parquet file");
+    reader
+        .get_row_iter(None)
+        .expect("rows")
+        .map(|r| {
+            r.expect("a row")
+                .get_column_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+fn text(row: &Row, column: &str) -> String {
+    match row.get(column) {
+        Some(Field::Str(s)) => s.clone(),
+        other => panic!("{column}: {other:?}"),
+    }
+}
+
+fn number(row: &Row, column: &str) -> f64 {
+    match row.get(column) {
+        Some(Field::Double(x)) => *x,
+        other => panic!("{column}: {other:?}"),
+    }
+}
+
+fn find<'a>(rows: &'a [Row], arm: &str, outcome: &str, segment: &str, kind: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| {
+            text(r, "arm") == arm
+                && text(r, "outcome") == outcome
+                && text(r, "segment") == segment
+                && text(r, "kind") == kind
+        })
+        .unwrap_or_else(|| panic!("no {arm} {outcome} {segment} {kind} row"))
+}
+
+/// Every estimate lies inside its interval and the method is named.
+fn check_intervals(rows: &[Row]) {
+    assert!(!rows.is_empty());
+    for r in rows {
+        let (e, lo, hi) = (
+            number(r, "estimate"),
+            number(r, "ci_low"),
+            number(r, "ci_high"),
+        );
+        assert!(lo <= e && e <= hi, "{r:?}");
+        assert!(!text(r, "method").is_empty());
+    }
+}
+
+#[test]
+fn a_concept_test_compares_ads_and_a_no_persona_control_with_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/concept-test.ron");
+    let run = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--agents",
+            "150",
+            "--out",
+            "ct",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let printed = stdout(&run);
+    assert!(
+        printed.contains("results (mean or share, 95% interval"),
+        "{printed}"
+    );
+    assert!(printed.contains("ad_b−ad_a"), "{printed}");
+    assert!(
+        printed.contains("arm no_persona: model rules, persona None"),
+        "{printed}"
+    );
+    let out = dir.path().join("ct");
+    let stats = rows(&out.join("stats/part-00000.parquet"));
+    check_intervals(&stats);
+    for arm in ["ad_a", "ad_b", "no_persona"] {
+        for outcome in ["appeal", "intent", "first_look=the price"] {
+            find(&stats, arm, outcome, "all", "level");
+            find(&stats, arm, outcome, "household=family", "level");
+        }
+    }
+    // The planted truth: ad B is more appealing (+0.3 sd) and less compelling (-0.1 sd).
+    let appeal = find(&stats, "ad_b", "appeal", "all", "difference");
+    assert_eq!(text(appeal, "control"), "ad_a");
+    assert!(number(appeal, "ci_low") > 0.0, "{appeal:?}");
+    assert!(
+        number(
+            find(&stats, "ad_b", "intent", "all", "difference"),
+            "ci_high"
+        ) < 0.0
+    );
+    // 4 replicates x 150 agents, paired person by person.
+    assert!(
+        matches!(appeal.get("n"), Some(Field::ULong(600))),
+        "{appeal:?}"
+    );
+    assert!(text(appeal, "test").contains("cluster-robust"));
+    // The control arm has no difference with itself.
+    assert!(
+        !stats
+            .iter()
+            .any(|r| text(r, "arm") == "ad_a" && text(r, "kind") == "difference")
+    );
+    // Shares of one item sum to one.
+    let shares: f64 = stats
+        .iter()
+        .filter(|r| {
+            text(r, "arm") == "ad_a"
+                && text(r, "outcome").starts_with("first_look=")
+                && text(r, "segment") == "all"
+                && text(r, "kind") == "level"
+        })
+        .map(|r| number(r, "estimate"))
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9, "{shares}");
+    let diagnostics = rows(&out.join("diagnostics/part-00000.parquet"));
+    let kinds: Vec<String> = diagnostics.iter().map(|r| text(r, "diagnostic")).collect();
+    for d in [
+        "position_bias",
+        "valid_rate",
+        "fallback_rate",
+        "straight_lining",
+    ] {
+        assert!(kinds.iter().any(|k| k == d), "{d} missing from {kinds:?}");
+    }
+    // Rule-based answers ignore the order options are shown in: no position bias.
+    for r in diagnostics
+        .iter()
+        .filter(|r| text(r, "diagnostic") == "position_bias")
+    {
+        assert!(number(r, "p_value") > 0.001, "{r:?}");
+    }
+    // The same scenario and seed give the same statistics, byte for byte.
+    let again = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--agents",
+            "150",
+            "--out",
+            "ct2",
+            "--quiet",
+        ],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    for table in ["stats", "diagnostics"] {
+        assert_eq!(
+            std::fs::read(out.join(table).join("part-00000.parquet")).unwrap(),
+            std::fs::read(
+                dir.path()
+                    .join("ct2")
+                    .join(table)
+                    .join("part-00000.parquet")
+            )
+            .unwrap(),
+            "{table}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concept_test_runs_against_the_fake_server_and_only_unnamed_arms_take_the_model_flag() {
+    let server = FakeServer::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The no-persona arm keeps the rule-based backend it names; --model reaches the others.
+    let text = std::fs::read_to_string(repo().join("scenarios/concept-test.ron"))
+        .unwrap()
+        .replace(
+            "(name: \"no_persona\", persona: None,",
+            "(name: \"no_persona\", persona: None, model: \"rules\",",
+        )
+        .replace("replicates: 4,", "replicates: 2,");
+    let scenario = write_scenario(dir.path(), "concept.ron", &text);
+    let run = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "openai:gpt-4o-mini",
+        ])
+        .args(["--agents", "12", "--out", "ct"])
+        .env("OPENAI_BASE_URL", server.base_url())
+        .env("OPENAI_API_KEY", "sk-test-experiment")
+        .env("AGORA_CACHE_DIR", dir.path().join("cache"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the agora binary runs");
+    assert!(run.status.success(), "{}", stderr(&run));
+    let printed = stdout(&run);
+    assert!(
+        printed.contains("arm ad_a (control): model openai:gpt-4o-mini, persona Full"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("arm no_persona: model rules, persona None"),
+        "{printed}"
+    );
+    let out = dir.path().join("ct");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let models: Vec<&str> = manifest["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        models.iter().filter(|m| **m == "rules").count(),
+        2,
+        "{models:?}"
+    );
+    // The fake server saw every survey prompt with its ad, and none for the rules arm.
+    assert_eq!(server.stats().requests(), 2 * 2 * 12);
+    let stats = rows(&out.join("stats/part-00000.parquet"));
+    check_intervals(&stats);
+    for arm in ["ad_a", "ad_b", "no_persona"] {
+        find(&stats, arm, "appeal", "all", "level");
+    }
+    find(&stats, "ad_b", "appeal", "all", "difference");
+    find(&stats, "no_persona", "appeal", "all", "difference");
+}
+
+#[test]
+fn a_fact_check_intervention_moves_opinions_against_the_untreated_arm() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/debate-fact-check.ron");
+    let run = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--out",
+            "fc",
+            "--quiet",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = dir.path().join("fc");
+    let stats = rows(&out.join("stats/part-00000.parquet"));
+    check_intervals(&stats);
+    let effect = find(&stats, "fact_check", "opinion", "all", "difference");
+    assert!(number(effect, "ci_high") < 0.0, "{effect:?}");
+    assert!(number(effect, "p_value") < 0.01, "{effect:?}");
+    // 12 replicates: the p-value is the sign flip over replicates.
+    assert!(text(effect, "test").contains("sign-flip"), "{effect:?}");
+    // One intervention event per treated run, in round 3, reaching half of 12 agents.
+    for replicate in 0..12 {
+        let kinds = text_column(&table_file(&out, "events", "fact_check", replicate), "kind");
+        let payloads = text_column(
+            &table_file(&out, "events", "fact_check", replicate),
+            "payload",
+        );
+        let fired: Vec<&Option<String>> = kinds
+            .iter()
+            .zip(&payloads)
+            .filter(|(k, _)| k.as_deref() == Some("intervention"))
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(fired.len(), 1);
+        assert!(
+            fired[0].as_deref().unwrap_or("").contains("\"reached\":6"),
+            "{fired:?}"
+        );
+        let untreated = text_column(&table_file(&out, "events", "untreated", replicate), "kind");
+        assert!(
+            !untreated
+                .iter()
+                .any(|k| k.as_deref() == Some("intervention"))
+        );
+    }
+}
+
+#[test]
+fn treatment_mistakes_are_positioned_errors_with_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(repo().join("scenarios/concept-test.ron")).unwrap();
+    let debate = std::fs::read_to_string(repo().join("scenarios/debate-fact-check.ron")).unwrap();
+    let cases: [(&str, String, &str); 6] = [
+        (
+            "missing.ron",
+            base.replace(
+                "How appealing is the offer",
+                "{{adz}} How appealing is the offer",
+            ),
+            "the placeholder {{adz}} has no value in arm \"ad_a\"",
+        ),
+        (
+            "unused.ron",
+            base.replacen("\"ad\": \"Dinner", "\"add\": \"x\", \"ad\": \"Dinner", 1),
+            "sets the stimulus \"add\" but its mechanism block has no {{add}} placeholder",
+        ),
+        (
+            "segment.ron",
+            base.replace("segments: [\"household\"]", "segments: [\"age\"]"),
+            "segment \"age\" names no categorical attribute",
+        ),
+        (
+            "arm.ron",
+            debate.replace("arms: [\"fact_check\"]", "arms: [\"fact_chek\"]"),
+            "names the arm \"fact_chek\", which the scenario does not have",
+        ),
+        (
+            "round.ron",
+            debate.replace("at: Round(3)", "at: Round(9)"),
+            "fires at round 9, but runs play rounds 1 to 5",
+        ),
+        (
+            "persona.ron",
+            base.replace("persona: None", "persona: Nobody"),
+            "Nobody",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = write_scenario(dir.path(), name, &text);
+        let out = agora(dir.path(), &["validate", path.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(expected), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}:")) && err.contains("help:") || name == "persona.ron",
+            "{name}: {err}"
+        );
+    }
+}
