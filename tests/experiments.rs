@@ -59,6 +59,19 @@ fn find<'a>(rows: &'a [Row], arm: &str, outcome: &str, segment: &str, kind: &str
         .unwrap_or_else(|| panic!("no {arm} {outcome} {segment} {kind} row"))
 }
 
+/// The difference of `arm` with arm `with` over everyone.
+fn difference<'a>(rows: &'a [Row], arm: &str, outcome: &str, with: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| {
+            text(r, "arm") == arm
+                && text(r, "outcome") == outcome
+                && text(r, "segment") == "all"
+                && text(r, "kind") == "difference"
+                && text(r, "control") == with
+        })
+        .unwrap_or_else(|| panic!("no {arm} - {with} {outcome} row"))
+}
+
 /// Every estimate lies inside its interval and the method is named.
 fn check_intervals(rows: &[Row]) {
     assert!(!rows.is_empty());
@@ -98,7 +111,7 @@ fn a_concept_test_compares_ads_and_a_no_persona_control_with_intervals() {
     );
     assert!(printed.contains("ad_b−ad_a"), "{printed}");
     assert!(
-        printed.contains("arm no_persona: model rules, persona None"),
+        printed.contains("arm no_persona (control): model rules, persona None"),
         "{printed}"
     );
     let out = dir.path().join("ct");
@@ -111,15 +124,12 @@ fn a_concept_test_compares_ads_and_a_no_persona_control_with_intervals() {
         }
     }
     // The planted truth: ad B is more appealing (+0.3 sd) and less compelling (-0.1 sd).
-    let appeal = find(&stats, "ad_b", "appeal", "all", "difference");
-    assert_eq!(text(appeal, "control"), "ad_a");
+    let appeal = difference(&stats, "ad_b", "appeal", "ad_a");
     assert!(number(appeal, "ci_low") > 0.0, "{appeal:?}");
-    assert!(
-        number(
-            find(&stats, "ad_b", "intent", "all", "difference"),
-            "ci_high"
-        ) < 0.0
-    );
+    assert!(number(difference(&stats, "ad_b", "intent", "ad_a"), "ci_high") < 0.0);
+    // Each arm against the control, the no-persona arm.
+    difference(&stats, "ad_a", "appeal", "no_persona");
+    difference(&stats, "ad_b", "appeal", "no_persona");
     // 4 replicates x 150 agents, paired person by person.
     assert!(
         matches!(appeal.get("n"), Some(Field::ULong(600))),
@@ -130,7 +140,7 @@ fn a_concept_test_compares_ads_and_a_no_persona_control_with_intervals() {
     assert!(
         !stats
             .iter()
-            .any(|r| text(r, "arm") == "ad_a" && text(r, "kind") == "difference")
+            .any(|r| text(r, "arm") == "no_persona" && text(r, "kind") == "difference")
     );
     // Shares of one item sum to one.
     let shares: f64 = stats
@@ -200,8 +210,8 @@ async fn a_concept_test_runs_against_the_fake_server_and_only_unnamed_arms_take_
     let text = std::fs::read_to_string(repo().join("scenarios/concept-test.ron"))
         .unwrap()
         .replace(
-            "(name: \"no_persona\", persona: None,",
-            "(name: \"no_persona\", persona: None, model: \"rules\",",
+            "(name: \"no_persona\", persona: None, control: true,",
+            "(name: \"no_persona\", persona: None, control: true, model: \"rules\",",
         )
         .replace("replicates: 4,", "replicates: 2,");
     let scenario = write_scenario(dir.path(), "concept.ron", &text);
@@ -223,11 +233,11 @@ async fn a_concept_test_runs_against_the_fake_server_and_only_unnamed_arms_take_
     assert!(run.status.success(), "{}", stderr(&run));
     let printed = stdout(&run);
     assert!(
-        printed.contains("arm ad_a (control): model openai:gpt-4o-mini, persona Full"),
+        printed.contains("arm ad_a: model openai:gpt-4o-mini, persona Full"),
         "{printed}"
     );
     assert!(
-        printed.contains("arm no_persona: model rules, persona None"),
+        printed.contains("arm no_persona (control): model rules, persona None"),
         "{printed}"
     );
     let out = dir.path().join("ct");
@@ -251,8 +261,8 @@ async fn a_concept_test_runs_against_the_fake_server_and_only_unnamed_arms_take_
     for arm in ["ad_a", "ad_b", "no_persona"] {
         find(&stats, arm, "appeal", "all", "level");
     }
-    find(&stats, "ad_b", "appeal", "all", "difference");
-    find(&stats, "no_persona", "appeal", "all", "difference");
+    difference(&stats, "ad_b", "appeal", "no_persona");
+    difference(&stats, "ad_b", "appeal", "ad_a");
 }
 
 #[test]

@@ -544,3 +544,174 @@ pub fn headline(rows: &[ValidationRow]) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agora_export::{OutputLayout, Partition, SinkSet};
+    use agora_scenario::reference::ReferenceSpec;
+
+    /// Four twins answer a 3-point question 1, 2, 2, 3 (status valid); the four people
+    /// answered 1, 2, 3, 3, and a categorical question "x", "y", "x", "x" against the
+    /// people's "x", "y", "y", "x".
+    fn experiment(dir: &Path) -> Result<(), ExportError> {
+        let layout = OutputLayout::new(dir);
+        let spec = TableSpec::new(
+            "survey_responses",
+            vec![
+                Column::required("round", ColumnType::U32),
+                Column::optional("agent_id", ColumnType::U32),
+                Column::required("item_id", ColumnType::Utf8),
+                Column::optional("answer_value", ColumnType::F64),
+                Column::optional("answer_label", ColumnType::Utf8),
+                Column::required("status", ColumnType::Utf8),
+            ],
+        );
+        let partition = Partition {
+            arm: "a".into(),
+            replicate: 0,
+        };
+        let mut sinks = SinkSet::new(16);
+        let t = sinks.open(spec, layout.partition_dir("survey_responses", &partition))?;
+        for (agent, (v, l)) in [(1.0, "x"), (2.0, "y"), (2.0, "x"), (3.0, "x")]
+            .iter()
+            .enumerate()
+        {
+            let agent = Some(agent as u32);
+            sinks
+                .row(t)?
+                .u32(1)
+                .opt_u32(agent)
+                .str("lr")
+                .opt_f64(Some(*v))
+                .opt_str(None)
+                .str("valid")
+                .end();
+            sinks
+                .row(t)?
+                .u32(1)
+                .opt_u32(agent)
+                .str("pick")
+                .opt_f64(None)
+                .opt_str(Some(l))
+                .str("valid")
+                .end();
+        }
+        sinks.seal(2)?;
+        sinks.close()?;
+        Ok(())
+    }
+
+    fn reference() -> ReferenceData {
+        let number = |x: f64| Some(HumanAnswer::Number(x));
+        let label = |l: &str| Some(HumanAnswer::Label(l.into()));
+        ReferenceData {
+            spec: ReferenceSpec {
+                path: "people.csv".into(),
+                items: BTreeMap::new(),
+                twins: true,
+                retest: [("lr".to_string(), 0.8)].into_iter().collect(),
+                baseline: Vec::new(),
+            },
+            file: "people.csv".into(),
+            rows: 4,
+            answers: [
+                (
+                    "lr".to_string(),
+                    (
+                        "lr".to_string(),
+                        vec![number(1.0), number(2.0), number(3.0), number(3.0)],
+                    ),
+                ),
+                (
+                    "pick".to_string(),
+                    (
+                        "pick".to_string(),
+                        vec![label("x"), label("y"), label("y"), label("x")],
+                    ),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            columns: BTreeMap::new(),
+        }
+    }
+
+    fn questions() -> Vec<Question> {
+        let q = |id: &str, scale: Scale, answer: &str| Question {
+            id: id.into(),
+            scale,
+            table: "survey_responses".into(),
+            id_column: "item_id".into(),
+            answer_column: answer.into(),
+        };
+        vec![
+            q("lr", Scale::Ordinal(3), "answer_value"),
+            q(
+                "pick",
+                Scale::Categorical(vec!["x".into(), "y".into()]),
+                "answer_label",
+            ),
+        ]
+    }
+
+    #[test]
+    fn metrics_match_hand_computed_values() -> Result<(), ExportError> {
+        let dir = tempfile::tempdir().map_err(|source| ExportError::Io {
+            path: "tmp".into(),
+            source,
+        })?;
+        experiment(dir.path())?;
+        let rows = compute(
+            dir.path(),
+            &reference(),
+            &questions(),
+            &["a".into()],
+            &[],
+            5,
+        )?;
+        let get = |item: &str, metric: &str| {
+            rows.iter()
+                .find(|r| r.item == item && r.metric == metric)
+                .map(|r| r.estimate)
+                .unwrap_or(f64::NAN)
+        };
+        // pmfs (1/4, 1/2, 1/4) and (1/4, 1/4, 1/2): CDF gaps 0 and 1/4, over N - 1 = 2.
+        assert!((get("lr", "wasserstein") - 0.125).abs() < 1e-12);
+        assert!((get("lr", "representativeness") - 0.875).abs() < 1e-12);
+        // Twins: 3 of 4 exact, all within one; normalised by the retest agreement 0.8.
+        assert_eq!(get("lr", "exact_match"), 0.75);
+        assert_eq!(get("lr", "within_one"), 1.0);
+        assert!((get("lr", "normalised_accuracy") - 0.75 / 0.8).abs() < 1e-12);
+        // Pearson r of (1, 2, 2, 3) and (1, 2, 3, 3), by its definition.
+        let r = {
+            let (x, y) = ([1.0, 2.0, 2.0, 3.0], [1.0, 2.0, 3.0, 3.0]);
+            let (mx, my) = (2.0, 2.25);
+            let sxy: f64 = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).sum();
+            let sxx: f64 = x.iter().map(|a| (a - mx) * (a - mx)).sum();
+            let syy: f64 = y.iter().map(|b| (b - my) * (b - my)).sum();
+            sxy / (sxx * syy).sqrt()
+        };
+        assert!((get("lr", "correlation") - r).abs() < 1e-12);
+        // Categorical: (3/4, 1/4) against (1/2, 1/2): total variation 1/4.
+        assert!((get("pick", "total_variation") - 0.25).abs() < 1e-12);
+        assert_eq!(get("pick", "exact_match"), 0.75);
+        // scipy.spatial.distance.jensenshannon([.75, .25], [.5, .5], base=2)
+        assert!((get("pick", "jensen_shannon") - 0.22089576884901735).abs() < 1e-12);
+        for r in &rows {
+            assert!(r.ci_low <= r.estimate && r.estimate <= r.ci_high, "{r:?}");
+        }
+        assert_eq!(
+            rows,
+            compute(
+                dir.path(),
+                &reference(),
+                &questions(),
+                &["a".into()],
+                &[],
+                5
+            )?
+        );
+        Ok(())
+    }
+}

@@ -51,6 +51,8 @@ pub(crate) struct RawScenarioFile<'a> {
     #[serde(default)]
     pub segments: Vec<String>,
     #[serde(default)]
+    pub comparisons: Vec<(String, String)>,
+    #[serde(default)]
     pub interventions: Vec<Intervention>,
     #[serde(default)]
     pub reference: Option<ReferenceSpec>,
@@ -107,6 +109,9 @@ pub struct ScenarioFile {
     pub stimuli: BTreeMap<String, Stimulus>,
     /// Categorical attributes to break every outcome down by in the `stats` table.
     pub segments: Vec<String>,
+    /// Paired comparisons `(arm, with)` the `stats` table holds besides every arm
+    /// against the control.
+    pub comparisons: Vec<(String, String)>,
     /// What the experimenter does to runs while they play.
     pub interventions: Vec<Intervention>,
     /// Human answers to compare the simulated ones with, read and checked.
@@ -486,6 +491,19 @@ impl ScenarioFile {
             }
         }
         issues.extend(self.check_interventions(&attributes, imported));
+        for (a, b) in &self.comparisons {
+            for name in [a, b] {
+                if self.arm(name).is_none() {
+                    let known: Vec<&str> = self.arms.iter().map(|a| a.name.0.as_str()).collect();
+                    issues.push(Issue {
+                        message: format!("the comparison names the arm \"{name}\", which the scenario does not have"),
+                        hint: format!("compare two of the arms: {}", known.join(", ")),
+                        needle: format!("\"{name}\""),
+                        section: Some("comparisons"),
+                    });
+                }
+            }
+        }
         let controls: Vec<&ArmSpec> = self.arms.iter().filter(|a| a.control).collect();
         if controls.len() > 1 {
             issues.push(Issue {

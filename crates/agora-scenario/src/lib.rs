@@ -284,6 +284,7 @@ fn resolve_arms(
         arms,
         stimuli: raw.stimuli,
         segments: raw.segments,
+        comparisons: raw.comparisons,
         interventions: raw.interventions,
         reference: None,
         output: raw.output,

@@ -39,12 +39,31 @@ pub struct StatsPlan {
     pub arms: Vec<String>,
     /// The arm the others are compared with.
     pub control: String,
+    /// Further comparisons `(arm, with)` the scenario asks for.
+    pub comparisons: Vec<(String, String)>,
     /// Categorical attributes to break agent-level outcomes down by.
     pub segments: Vec<String>,
     /// Where the outcomes are.
     pub sources: Vec<OutcomeSource>,
     /// The experiment's seed (resampling seeds derive from it).
     pub seed: u64,
+}
+
+impl StatsPlan {
+    /// The arms `arm` is compared with: the control (unless it is the control), then
+    /// the scenario's further comparisons.
+    fn baselines_of<'a>(&'a self, arm: &'a str) -> Vec<&'a str> {
+        let mut with: Vec<&str> = Vec::new();
+        if arm != self.control {
+            with.push(&self.control);
+        }
+        for (a, b) in &self.comparisons {
+            if a == arm && !with.contains(&b.as_str()) && b != arm {
+                with.push(b);
+            }
+        }
+        with
+    }
 }
 
 /// One row of the `stats` table.
@@ -230,44 +249,44 @@ pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportErr
                     }),
                     Err(e) => tracing::debug!(arm, outcome, segment, "no interval: {e}"),
                 }
-                if *arm == plan.control {
-                    continue;
-                }
-                let Some(control) = by_arm.get(plan.control.as_str()) else {
-                    continue;
-                };
-                let mut pairs = Vec::new();
-                for (replicate, units) in reps {
-                    let Some(control_units) = control.get(replicate) else {
+                for baseline in plan.baselines_of(arm) {
+                    let Some(control) = by_arm.get(baseline) else {
                         continue;
                     };
-                    for (unit, treated) in units {
-                        if let Some(c) = control_units.get(unit) {
-                            pairs.push((*replicate, *treated, *c));
+                    let mut pairs = Vec::new();
+                    for (replicate, units) in reps {
+                        let Some(control_units) = control.get(replicate) else {
+                            continue;
+                        };
+                        for (unit, treated) in units {
+                            if let Some(c) = control_units.get(unit) {
+                                pairs.push((*replicate, *treated, *c));
+                            }
                         }
                     }
-                }
-                let seed = row_seed(plan.seed, &[arm, outcome, segment, "difference"]);
-                match agora_stats::paired_comparison(&pairs, LEVEL, seed) {
-                    Ok(c) => rows.push(StatsRow {
-                        arm: arm.clone(),
-                        outcome: outcome.clone(),
-                        segment: segment.clone(),
-                        kind: "difference",
-                        control: Some(plan.control.clone()),
-                        unit: unit_name,
-                        estimate: c.difference.estimate,
-                        ci_low: c.difference.low,
-                        ci_high: c.difference.high,
-                        n: c.n as u64,
-                        replicates: c.clusters as u32,
-                        method: c.difference.method,
-                        p_value: Some(c.p_value),
-                        test: Some(c.test),
-                        effect_size: c.effect_size,
-                        effect_measure: Some(c.effect_measure.to_string()),
-                    }),
-                    Err(e) => tracing::debug!(arm, outcome, segment, "no difference: {e}"),
+                    let seed =
+                        row_seed(plan.seed, &[arm, baseline, outcome, segment, "difference"]);
+                    match agora_stats::paired_comparison(&pairs, LEVEL, seed) {
+                        Ok(c) => rows.push(StatsRow {
+                            arm: arm.clone(),
+                            outcome: outcome.clone(),
+                            segment: segment.clone(),
+                            kind: "difference",
+                            control: Some(baseline.to_string()),
+                            unit: unit_name,
+                            estimate: c.difference.estimate,
+                            ci_low: c.difference.low,
+                            ci_high: c.difference.high,
+                            n: c.n as u64,
+                            replicates: c.clusters as u32,
+                            method: c.difference.method,
+                            p_value: Some(c.p_value),
+                            test: Some(c.test),
+                            effect_size: c.effect_size,
+                            effect_measure: Some(c.effect_measure.to_string()),
+                        }),
+                        Err(e) => tracing::debug!(arm, outcome, segment, "no difference: {e}"),
+                    }
                 }
             }
         }
@@ -316,6 +335,7 @@ pub fn plan_for(scenario: &agora_scenario::Scenario, seed: u64) -> StatsPlan {
     StatsPlan {
         arms: file.arms.iter().map(|a| a.name.0.clone()).collect(),
         control: file.control_arm().name.0.clone(),
+        comparisons: file.comparisons.clone(),
         segments: file.segments.clone(),
         sources,
         seed,

@@ -85,6 +85,7 @@ fn plan() -> StatsPlan {
     StatsPlan {
         arms: vec!["control".into(), "treat".into()],
         control: "control".into(),
+        comparisons: Vec::new(),
         segments: vec!["region".into()],
         sources: vec![
             OutcomeSource {
