@@ -8,10 +8,15 @@ python := ".venv/bin/python"
 default:
     @just --list
 
-# Run the demo survey end to end on the embedded model (fetched once) and print its summary.
+# Run the demo survey end to end on the embedded model (fetched once) and print its summary,
+# its headline results and where to look next.
 demo agents="20":
-    cargo run --release -- models fetch
-    cargo run --release -- run scenarios/consumer-survey.ron --model local --agents {{agents}} --overwrite
+    cargo build --release --bin agora
+    cargo run -q --release --bin agora -- models fetch
+    cargo run -q --release --bin agora -- run scenarios/consumer-survey.ron --model local --agents {{agents}} --overwrite
+    @if [ -f runs/consumer-survey/report.html ]; then echo "report: $PWD/runs/consumer-survey/report.html"; fi
+    @echo "tables: $PWD/runs/consumer-survey (Parquet; notebooks/ reads them)"
+    @echo "The embedded 135M model shows the engine at work, not realistic people; for real answers start a model server (vLLM, Ollama, llama.cpp) and run with OPENAI_BASE_URL=http://HOST:PORT/v1 --model openai:MODEL (or OPENAI_API_KEY for OpenAI)."
 
 # Download the default local model into the cache (once; later calls only verify it).
 model:

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
+  agora init my-study.ron --mechanism survey && agora run my-study.ron --model rules
   agora run scenarios/consumer-survey.ron
   agora run scenarios/consumer-survey.ron --model rules --agents 10000 --seed 7 --out runs/big
   agora run scenarios/consumer-survey.ron --replicates 5 --overwrite
@@ -45,6 +46,22 @@ pub enum Command {
     Bench(BenchArgs),
     /// Fetch or list the model files of the embedded local backend.
     Models(ModelsArgs),
+    /// Write a commented starting scenario for a mechanism (--list names them).
+    Init(InitArgs),
+}
+
+/// Arguments of `agora init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The scenario file to write (it must not exist yet).
+    #[arg(required_unless_present = "list")]
+    pub file: Option<PathBuf>,
+    /// The mechanism: survey, auction, debate, focus-group, ... (see --list).
+    #[arg(long, short, required_unless_present = "list")]
+    pub mechanism: Option<String>,
+    /// Name the mechanisms a scenario can use.
+    #[arg(long, conflicts_with_all = ["file", "mechanism"])]
+    pub list: bool,
 }
 
 /// Arguments of `agora run`.

@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod commands;
+mod init;
 mod models_cmd;
 mod progress;
 mod signals;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate_command(args),
         Command::Bench(args) => bench::bench_command(args),
         Command::Models(args) => models_cmd::models_command(args),
+        Command::Init(args) => init::init_command(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -39,6 +41,9 @@ fn main() -> ExitCode {
                 });
             if let Some(invalid) = invalid {
                 eprintln!("{invalid}");
+                if invalid.is_missing_file() {
+                    return ExitCode::from(2);
+                }
                 let n = invalid.diagnostics.len();
                 eprintln!(
                     "the scenario is invalid ({n} problem{}); nothing was run or written",

@@ -346,7 +346,11 @@ fn a_missing_file_is_a_clear_error() {
     let run = agora(dir.path(), &["run", "nope.ron"]);
     assert_eq!(run.status.code(), Some(2));
     assert!(stderr(&run).contains("nope.ron"), "{}", stderr(&run));
-    assert!(stderr(&run).contains("cannot read"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("no such scenario file"),
+        "{}",
+        stderr(&run)
+    );
 }
 
 /// A survey of personas imported from `people.csv` next to it.

@@ -30,7 +30,9 @@ pub use components::{
 pub use events::{Event, EventLog, Visibility};
 pub use mechanism::{Ask, Decision, Flow, Mechanism, RoundCtx};
 pub use record::{Recorder, RunInfo};
-pub use registry::{Build, MechanismDef, MechanismSettings, Play, Registry, SettingsIssue};
+pub use registry::{
+    Build, MechanismDef, MechanismInfo, MechanismSettings, Play, Registry, SettingsIssue, Template,
+};
 pub use scheduler::{Progress, RunOutcome, run_rounds};
 pub use seed::SeedStream;
 pub use world::{Roster, spawn_population};

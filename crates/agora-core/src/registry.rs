@@ -37,6 +37,36 @@ pub struct SettingsIssue {
     pub needle: String,
 }
 
+/// A commented starting point for a scenario of one mechanism, written by `agora init`.
+///
+/// The mechanism block may refer to the attributes and traits of the starting
+/// population every template shares (`age`, `region`, `household`, `income`,
+/// `price_sensitivity` and the Big Five), and must be valid as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Template {
+    /// What the mechanism does, in one line (`agora init --list`).
+    pub summary: &'static str,
+    /// What the example scenario studies, in one line (its `description`).
+    pub about: &'static str,
+    /// Agents in the starting population.
+    pub agents: u32,
+    /// Replicates per arm.
+    pub replicates: u32,
+    /// The mechanism block `Keyword(( ... ))`, with comments on every setting.
+    pub mechanism: &'static str,
+}
+
+/// A registered mechanism as `agora init` lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct MechanismInfo {
+    /// Its keyword in scenarios (`FocusGroup`).
+    pub keyword: &'static str,
+    /// Its name in tables (`focus_group`).
+    pub name: &'static str,
+    /// Its starting scenario, if it offers one.
+    pub template: Option<Template>,
+}
+
 /// What a mechanism is built from for one run.
 pub struct Build<'a> {
     /// Sampling parameters of the run's model calls.
@@ -65,6 +95,11 @@ pub trait MechanismDef: Send + Sync + 'static {
     /// [`Interventions`](crate::intervention::Interventions) resource); a scenario with
     /// interventions for a mechanism without them is refused.
     const INTERVENTIONS: bool = false;
+
+    /// The commented starting scenario `agora init --mechanism NAME` writes for this
+    /// mechanism (`None`: the mechanism offers none, and `agora init` says so). Keep the
+    /// block next to the mechanism, e.g. `include_str!("template.ron")`.
+    const TEMPLATE: Option<Template> = None;
 
     /// The most rounds a run of these settings plays.
     fn max_rounds(settings: &Self::Settings) -> u32;
@@ -330,6 +365,7 @@ type Parser = fn(&str, &Path) -> Result<MechanismSettings, SpannedError>;
 struct Entry {
     keyword: &'static str,
     name: &'static str,
+    template: Option<Template>,
     parse: Parser,
 }
 
@@ -388,6 +424,7 @@ impl Registry {
         self.entries.push(Entry {
             keyword: D::KEYWORD,
             name: D::NAME,
+            template: D::TEMPLATE,
             parse: parse_typed::<D>,
         });
         self
@@ -401,6 +438,33 @@ impl Registry {
     /// The table names of the registered mechanisms, in registration order.
     pub fn names(&self) -> Vec<&'static str> {
         self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// Every registered mechanism, in registration order.
+    pub fn mechanisms(&self) -> Vec<MechanismInfo> {
+        self.entries
+            .iter()
+            .map(|e| MechanismInfo {
+                keyword: e.keyword,
+                name: e.name,
+                template: e.template,
+            })
+            .collect()
+    }
+
+    /// The mechanism called `name`: its keyword (`FocusGroup`) or table name
+    /// (`focus_group`), ignoring case, `-` and `_` (`focus-group` works too).
+    pub fn find(&self, name: &str) -> Option<MechanismInfo> {
+        let key = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !matches!(c, '-' | '_' | ' '))
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let wanted = key(name);
+        self.mechanisms()
+            .into_iter()
+            .find(|m| key(m.keyword) == wanted || key(m.name) == wanted)
     }
 
     /// Parse a mechanism block `Keyword(( ... ))` (`text` is the block alone); relative

@@ -1,6 +1,6 @@
 //! Choosing the model backend of a run, and the gateway's settings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,6 +145,8 @@ pub struct Backends {
     options: CallOptions,
     caches: HashMap<PathBuf, Arc<CallCache>>,
     spending: Option<Arc<SpendingLimit>>,
+    /// Server lists already found to accept connections.
+    reachable: HashSet<String>,
 }
 
 impl Backends {
@@ -154,6 +156,7 @@ impl Backends {
             options,
             caches: HashMap::new(),
             spending: None,
+            reachable: HashSet::new(),
         }
     }
 
@@ -216,6 +219,14 @@ impl Backends {
                 }
                 if options.json_mode {
                     settings.response_format = ResponseFormat::JsonObject;
+                }
+                // Replays answer from the call cache alone and need no server.
+                if options.cache != Some(CacheMode::Replay)
+                    && self.reachable.insert(settings.base_urls.join(","))
+                {
+                    settings
+                        .check_reachable(Duration::from_secs(5))
+                        .map_err(|e| backend_error(&spec.to_string(), e))?;
                 }
                 agora_llm::openai::backend(settings)
                     .map_err(|e| backend_error("the OpenAI-compatible backend", e))?

@@ -55,7 +55,15 @@ impl ScenarioError {
             diagnostics: vec![d],
         }
     }
+
+    /// Whether the scenario file itself does not exist (rather than being invalid).
+    pub fn is_missing_file(&self) -> bool {
+        matches!(self.diagnostics.as_slice(), [d] if d.line == 0 && d.message.starts_with(MISSING_FILE))
+    }
 }
+
+/// How the message about a scenario file that does not exist begins.
+pub(crate) const MISSING_FILE: &str = "no such scenario file";
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -15,6 +15,7 @@ mod locate;
 mod plan;
 pub mod reference;
 pub mod stimuli;
+pub mod template;
 
 pub use agora_core::Registry;
 pub use agora_core::persona::PersonaView;
@@ -54,12 +55,31 @@ impl Scenario {
 /// mechanism of `registry`.
 pub fn load(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
+        let (message, hint) = if e.kind() == std::io::ErrorKind::NotFound {
+            let message = match closest_scenario(path, Path::new("scenarios")) {
+                Some(near) => format!(
+                    "{}; did you mean {}?",
+                    diagnostic::MISSING_FILE,
+                    near.display()
+                ),
+                None => format!(
+                    "{}; `agora init FILE --mechanism NAME` writes one, scenarios/*.ron are examples",
+                    diagnostic::MISSING_FILE
+                ),
+            };
+            (message, String::new())
+        } else {
+            (
+                format!("cannot read the scenario file: {e}"),
+                "check the path and its permissions".into(),
+            )
+        };
         ScenarioError::single(Diagnostic {
             path: path.to_path_buf(),
             line: 0,
             col: 0,
-            message: format!("cannot read the scenario file: {e}"),
-            hint: "check the path; scenarios live in scenarios/*.ron".into(),
+            message,
+            hint,
         })
     })?;
     let file = parse(path, &text, registry)?;
@@ -68,6 +88,39 @@ pub fn load(path: &Path, registry: &Registry) -> Result<Scenario, ScenarioError>
         file,
         hash: blake3::hash(text.as_bytes()).to_hex().to_string(),
     })
+}
+
+/// The existing `.ron` file whose name is closest to the missing `path`'s: among the
+/// files of its folder (when that exists) and of `examples`, the folder of example
+/// scenarios; `None` when nothing is close.
+pub fn closest_scenario(path: &Path, examples: &Path) -> Option<PathBuf> {
+    let wanted = path.file_name()?.to_string_lossy().to_lowercase();
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let folders = [parent.unwrap_or(Path::new(".")), examples];
+    let mut best: Option<(f64, PathBuf)> = None;
+    for folder in folders {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let candidate = entry.path();
+            if candidate.extension().is_none_or(|e| e != "ron") || !candidate.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().to_lowercase();
+            let score = strsim::normalized_damerau_levenshtein(&wanted, &name);
+            // Keep the first of equal scores: the missing file's own folder wins.
+            if score >= 0.6 && best.as_ref().is_none_or(|(s, _)| score > *s) {
+                let shown = if folder == Path::new(".") && parent.is_none() {
+                    PathBuf::from(entry.file_name())
+                } else {
+                    folder.join(entry.file_name())
+                };
+                best = Some((score, shown));
+            }
+        }
+    }
+    best.map(|(_, p)| p)
 }
 
 /// Parse and validate scenario `text` (read from `path`, used in messages).
@@ -329,6 +382,41 @@ fn import_diagnostic(path: &Path, text: &str, e: agora_population::ImportError) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_scenario_is_matched_with_the_closest_existing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let examples = dir.path().join("scenarios");
+        std::fs::create_dir(&examples).unwrap();
+        for name in ["consumer-survey.ron", "focus-group.ron", "notes.txt"] {
+            std::fs::write(examples.join(name), "").unwrap();
+        }
+        std::fs::write(dir.path().join("my-study.ron"), "").unwrap();
+        let near = |p: &Path| closest_scenario(p, &examples);
+        // A typo in the name, in the examples' folder.
+        assert_eq!(
+            near(&examples.join("consumer-survy.ron")),
+            Some(examples.join("consumer-survey.ron"))
+        );
+        // The examples' folder left out.
+        assert_eq!(
+            near(&dir.path().join("focus-group.ron")),
+            Some(examples.join("focus-group.ron"))
+        );
+        // The missing file's own folder is searched too.
+        assert_eq!(
+            near(&dir.path().join("my-stduy.ron")),
+            Some(dir.path().join("my-study.ron"))
+        );
+        // Nothing close, and files that are not scenarios, give no suggestion.
+        assert_eq!(near(&dir.path().join("auction.ron")), None);
+        assert_eq!(near(&dir.path().join("notes.ron")), None);
+        // A missing folder is not an error.
+        assert_eq!(
+            near(&dir.path().join("nowhere/focus-grop.ron")),
+            Some(examples.join("focus-group.ron"))
+        );
+    }
 
     #[test]
     fn replicates_are_limited_with_a_fix() {

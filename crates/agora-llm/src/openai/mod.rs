@@ -74,7 +74,78 @@ impl std::fmt::Debug for OpenAiSettings {
     }
 }
 
+/// A model server that does not accept connections.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "cannot reach the model server at {url} ({reason}); start it or point OPENAI_BASE_URL at a running one (--model local and --model rules need no server)"
+)]
+pub struct Unreachable {
+    /// The base URL tried.
+    pub url: String,
+    /// Why no connection was made.
+    pub reason: String,
+}
+
+/// Environment variables that send HTTP connections through a proxy.
+const PROXY_VARS: [&str; 6] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 impl OpenAiSettings {
+    /// Check that every base URL's host accepts a TCP connection within `timeout`, so
+    /// that a server that is not running stops an experiment before it starts rather
+    /// than turning every answer into a fallback. Not checked when a proxy is set in
+    /// the environment (connections then go through it).
+    pub fn check_reachable(&self, timeout: Duration) -> Result<(), Unreachable> {
+        if PROXY_VARS
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+        {
+            return Ok(());
+        }
+        for url in &self.base_urls {
+            let unreachable = |reason: String| Unreachable {
+                url: url.clone(),
+                reason,
+            };
+            let parsed = reqwest::Url::parse(url).map_err(|e| unreachable(e.to_string()))?;
+            let host = parsed
+                .host_str()
+                .ok_or_else(|| unreachable("no host in the URL".into()))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let port = parsed.port_or_known_default().unwrap_or(80);
+            let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+                .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?;
+            let mut reason = format!("{host} has no address");
+            let connected = addrs.into_iter().any(|addr| {
+                match std::net::TcpStream::connect_timeout(&addr, timeout) {
+                    Ok(_) => true,
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        reason = "connection refused".into();
+                        false
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        reason = format!("no connection within {} s", timeout.as_secs_f64());
+                        false
+                    }
+                    Err(e) => {
+                        reason = e.to_string();
+                        false
+                    }
+                }
+            });
+            if !connected {
+                return Err(unreachable(reason));
+            }
+        }
+        Ok(())
+    }
+
     /// Settings for `model` from `OPENAI_API_KEY` and `OPENAI_BASE_URL`.
     ///
     /// A key is required for the public OpenAI endpoint and optional for others (local

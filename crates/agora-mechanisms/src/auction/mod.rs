@@ -47,6 +47,13 @@ impl agora_core::MechanismDef for AuctionDef {
 
     const KEYWORD: &'static str = "Auction";
     const NAME: &'static str = "auction";
+    const TEMPLATE: Option<agora_core::Template> = Some(agora_core::Template {
+        summary: "Lots sold one per round: sealed first or second price, English or Dutch clock.",
+        about: "Two watches sold by sealed first-price bids to bidders with private values.",
+        agents: 5,
+        replicates: 10,
+        mechanism: include_str!("template.ron"),
+    });
 
     fn max_rounds(settings: &AuctionSpec) -> u32 {
         settings.rounds()

@@ -34,6 +34,13 @@ impl agora_core::MechanismDef for DebateDef {
     const KEYWORD: &'static str = "Debate";
     const INTERVENTIONS: bool = true;
     const NAME: &'static str = "debate";
+    const TEMPLATE: Option<agora_core::Template> = Some(agora_core::Template {
+        summary: "A debate on a motion: public messages in turn, private opinions before and after every round.",
+        about: "A small debate for and against free public transport.",
+        agents: 6,
+        replicates: 2,
+        mechanism: include_str!("template.ron"),
+    });
 
     fn max_rounds(settings: &DebateSpec) -> u32 {
         settings.0.rounds

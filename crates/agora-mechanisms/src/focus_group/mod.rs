@@ -37,6 +37,13 @@ impl agora_core::MechanismDef for FocusGroupDef {
     const KEYWORD: &'static str = "FocusGroup";
     const INTERVENTIONS: bool = true;
     const NAME: &'static str = "focus_group";
+    const TEMPLATE: Option<agora_core::Template> = Some(agora_core::Template {
+        summary: "A moderated group discussion of a product, with stimuli and private purchase-intent ratings.",
+        about: "A small focus group on a meal-kit concept with a concept board in round 2.",
+        agents: 6,
+        replicates: 2,
+        mechanism: include_str!("template.ron"),
+    });
 
     fn max_rounds(settings: &FocusGroupSpec) -> u32 {
         settings.0.rounds

@@ -34,6 +34,13 @@ impl agora_core::MechanismDef for SurveyDef {
 
     const KEYWORD: &'static str = "Survey";
     const NAME: &'static str = "survey";
+    const TEMPLATE: Option<agora_core::Template> = Some(agora_core::Template {
+        summary: "A questionnaire: Likert, choice, numeric and free-text items, one per round or all at once.",
+        about: "A first look at a meal-kit concept: appeal, price, plan choice and willingness to pay.",
+        agents: 200,
+        replicates: 1,
+        mechanism: include_str!("template.ron"),
+    });
 
     fn max_rounds(settings: &SurveySpec) -> u32 {
         settings.rounds()
