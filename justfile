@@ -8,8 +8,7 @@ python := ".venv/bin/python"
 default:
     @just --list
 
-# Run the demo survey end to end on the embedded model (fetched once) and print its summary,
-# its headline results and where to look next.
+# The demo: a survey end to end on the embedded model (fetched once), its results and what next.
 demo agents="20":
     cargo build --release --bin agora
     cargo run -q --release --bin agora -- models fetch

@@ -83,7 +83,12 @@ fn render(registry: &Registry, file: &Path, mechanism: &str) -> Result<(&'static
         .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| info.name.to_string());
-    let text = agora_scenario::template::render(&name, info.keyword, &template);
+    let text = agora_scenario::template::render(
+        &name,
+        &file.display().to_string(),
+        info.keyword,
+        &template,
+    );
     // A template that does not load is a defect of the mechanism's template, not of
     // the user's input: refuse to write it.
     agora_scenario::parse(file, &text, registry)

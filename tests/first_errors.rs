@@ -18,7 +18,14 @@ fn agora_with(cwd: &Path, cache: &Path, env: &[(&str, &str)], args: &[&str]) -> 
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .env("AGORA_CACHE_DIR", cache);
-    for var in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
         cmd.env_remove(var);
     }
     for (k, v) in env {
@@ -82,7 +89,14 @@ fn a_missing_model_file_is_named_with_the_fix() {
         dir.path(),
         cache.path(),
         &[],
-        &["run", &survey(), "--model", "local:models/nope.gguf", "--out", "out"],
+        &[
+            "run",
+            &survey(),
+            "--model",
+            "local:models/nope.gguf",
+            "--out",
+            "out",
+        ],
     );
     let line = one_error(&run, 1);
     assert!(line.contains("models/nope.gguf not found"), "{line}");
@@ -107,11 +121,22 @@ fn a_model_server_that_is_not_running_stops_the_run_before_it_starts() {
         dir.path(),
         cache.path(),
         &[("OPENAI_BASE_URL", &url)],
-        &["run", &survey(), "--model", "openai:m", "--agents", "5", "--out", "out"],
+        &[
+            "run",
+            &survey(),
+            "--model",
+            "openai:m",
+            "--agents",
+            "5",
+            "--out",
+            "out",
+        ],
     );
     let line = one_error(&run, 1);
     assert!(
-        line.contains(&format!("cannot reach the model server at {url} (connection refused)")),
+        line.contains(&format!(
+            "cannot reach the model server at {url} (connection refused)"
+        )),
         "{line}"
     );
     assert!(line.contains("OPENAI_BASE_URL"), "{line}");
@@ -126,7 +151,18 @@ fn a_model_server_that_is_not_running_stops_the_run_before_it_starts() {
         dir.path(),
         cache.path(),
         &[("OPENAI_BASE_URL", &url)],
-        &["run", &survey(), "--model", "openai:m", "--agents", "5", "--out", "out", "--cache", "replay"],
+        &[
+            "run",
+            &survey(),
+            "--model",
+            "openai:m",
+            "--agents",
+            "5",
+            "--out",
+            "out",
+            "--cache",
+            "replay",
+        ],
     );
     assert!(
         !stderr(&replay).contains("cannot reach"),
@@ -153,7 +189,10 @@ fn a_typo_in_the_scenario_path_suggests_the_closest_scenario() {
     // The examples' folder left out.
     let validate = agora_with(&repo(), cache.path(), &[], &["validate", "focus-group.ron"]);
     let line = one_error(&validate, 2);
-    assert!(line.ends_with("did you mean scenarios/focus-group.ron?"), "{line}");
+    assert!(
+        line.ends_with("did you mean scenarios/focus-group.ron?"),
+        "{line}"
+    );
     // Nothing close: how to make one.
     let dir = tempfile::tempdir().unwrap();
     let run = agora_with(dir.path(), cache.path(), &[], &["run", "zzz.ron"]);

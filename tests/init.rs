@@ -9,13 +9,20 @@ use common::{agora, stderr, stdout};
 fn init_writes_a_valid_runnable_scenario_for_every_registered_mechanism() {
     let registry = agora_mechanisms::registry();
     let mechanisms = registry.mechanisms();
-    assert!(mechanisms.len() >= 4, "survey, auction, debate, focus group");
+    assert!(
+        mechanisms.len() >= 4,
+        "survey, auction, debate, focus group"
+    );
     for m in mechanisms {
         let dir = tempfile::tempdir().unwrap();
         let cli_name = m.name.replace('_', "-");
         let init = agora(dir.path(), &["init", "study.ron", "--mechanism", &cli_name]);
         assert!(init.status.success(), "{}: {}", m.keyword, stderr(&init));
-        assert!(stdout(&init).contains("wrote study.ron"), "{}", stdout(&init));
+        assert!(
+            stdout(&init).contains("wrote study.ron"),
+            "{}",
+            stdout(&init)
+        );
         // Only the file was written.
         let entries: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -30,7 +37,12 @@ fn init_writes_a_valid_runnable_scenario_for_every_registered_mechanism() {
             "{}",
             m.keyword
         );
-        assert!(text.lines().filter(|l| l.trim_start().starts_with("//")).count() >= 10);
+        assert!(
+            text.lines()
+                .filter(|l| l.trim_start().starts_with("//"))
+                .count()
+                >= 10
+        );
         let scenario = agora_scenario::load(&path, &registry)
             .unwrap_or_else(|e| panic!("{}: the written scenario is invalid:\n{e}", m.keyword));
         assert_eq!(scenario.file.mechanism.keyword(), m.keyword);
@@ -40,12 +52,25 @@ fn init_writes_a_valid_runnable_scenario_for_every_registered_mechanism() {
         assert!(validate.status.success(), "{}", stderr(&validate));
         let run = agora(
             dir.path(),
-            &["run", "study.ron", "--model", "rules", "--agents", "20", "--quiet"],
+            &[
+                "run",
+                "study.ron",
+                "--model",
+                "rules",
+                "--agents",
+                "20",
+                "--quiet",
+            ],
         );
         assert!(run.status.success(), "{}: {}", m.keyword, stderr(&run));
         // Tables go to runs/<file name>.
         let manifest = dir.path().join("runs/study/manifest.json");
-        assert!(manifest.is_file(), "{}: no {}", m.keyword, manifest.display());
+        assert!(
+            manifest.is_file(),
+            "{}: no {}",
+            m.keyword,
+            manifest.display()
+        );
     }
 }
 
@@ -104,9 +129,16 @@ fn unknown_mechanisms_and_missing_folders_are_clear_errors() {
         err.contains("survey, auction, debate, focus-group"),
         "{err}"
     );
-    let init = agora(dir.path(), &["init", "no/such/s.ron", "--mechanism", "survey"]);
+    let init = agora(
+        dir.path(),
+        &["init", "no/such/s.ron", "--mechanism", "survey"],
+    );
     assert!(!init.status.success());
-    assert!(stderr(&init).contains("folder does not exist"), "{}", stderr(&init));
+    assert!(
+        stderr(&init).contains("folder does not exist"),
+        "{}",
+        stderr(&init)
+    );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     // A file and a mechanism are needed, unless --list.
     let init = agora(dir.path(), &["init", "s.ron"]);

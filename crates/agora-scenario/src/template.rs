@@ -32,9 +32,28 @@ const POPULATION: &str = r#"(
         // Or read people from a file instead: import: (path: "people.csv"),
     )"#;
 
-/// The text of a starting scenario called `name` for the mechanism `keyword`, with
-/// comments on every setting; valid as written.
-pub fn render(name: &str, keyword: &str, template: &Template) -> String {
+/// The text of a starting scenario called `name` for the mechanism `keyword`, to be
+/// written to `file` (named in the commands it suggests), with comments on every
+/// setting; valid as written.
+pub fn render(name: &str, file: &str, keyword: &str, template: &Template) -> String {
+    let commands: String = [
+        (format!("agora validate {file}"), "check it without running"),
+        (
+            format!("agora run {file} --model rules"),
+            "rule-based agents, in seconds",
+        ),
+        (
+            format!("agora run {file} --model local --agents 20"),
+            "the embedded language model",
+        ),
+        (
+            format!("agora run {file} --model openai:MODEL"),
+            "any OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_API_KEY)",
+        ),
+    ]
+    .iter()
+    .map(|(command, what)| format!("//   {command:<48}  {what}\n"))
+    .collect();
     let population = POPULATION.replace("{size}", &template.agents.to_string());
     let quoted = |text: &str| {
         let mut out = String::with_capacity(text.len() + 2);
@@ -57,12 +76,7 @@ pub fn render(name: &str, keyword: &str, template: &Template) -> String {
 // A starting scenario for the {keyword} mechanism, written by `agora init`: change
 // what you need, then
 //
-//   agora validate FILE                                  check it without running
-//   agora run FILE --model rules                         rule-based agents, in seconds
-//   agora run FILE --model local --agents 20             the embedded language model
-//   agora run FILE --model openai:MODEL                  any OpenAI-compatible server
-//                                                        (OPENAI_BASE_URL, OPENAI_API_KEY)
-//
+{commands}//
 // The README describes every setting; scenarios/ holds worked examples.
 Scenario(
     name: {name},
@@ -89,6 +103,7 @@ Scenario(
 )
 "#,
         about = template.about,
+        commands = commands,
         name = quoted(name),
         description = quoted(template.about),
         replicates = template.replicates,

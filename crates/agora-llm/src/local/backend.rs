@@ -108,7 +108,9 @@ impl LocalModel {
                     hint: format!(": {}", fetch::MISSING_HINT),
                 }));
             }
-            Err(LocalError::Gguf(gguf::GgufError::NotFound { path: p, hint })) if hint.is_empty() => {
+            Err(LocalError::Gguf(gguf::GgufError::NotFound { path: p, hint }))
+                if hint.is_empty() =>
+            {
                 return Err(LocalError::Gguf(gguf::GgufError::NotFound {
                     path: p,
                     hint: ": check the path (`agora models list` shows the cached models), or use --model local for the default model".into(),

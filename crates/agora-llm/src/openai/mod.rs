@@ -122,23 +122,24 @@ impl OpenAiSettings {
             let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
                 .map_err(|e| unreachable(format!("cannot resolve {host}: {e}")))?;
             let mut reason = format!("{host} has no address");
-            let connected = addrs.into_iter().any(|addr| {
-                match std::net::TcpStream::connect_timeout(&addr, timeout) {
-                    Ok(_) => true,
-                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                        reason = "connection refused".into();
-                        false
+            let connected =
+                addrs.into_iter().any(|addr| {
+                    match std::net::TcpStream::connect_timeout(&addr, timeout) {
+                        Ok(_) => true,
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                            reason = "connection refused".into();
+                            false
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                            reason = format!("no connection within {} s", timeout.as_secs_f64());
+                            false
+                        }
+                        Err(e) => {
+                            reason = e.to_string();
+                            false
+                        }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        reason = format!("no connection within {} s", timeout.as_secs_f64());
-                        false
-                    }
-                    Err(e) => {
-                        reason = e.to_string();
-                        false
-                    }
-                }
-            });
+                });
             if !connected {
                 return Err(unreachable(reason));
             }
