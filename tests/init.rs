@@ -86,6 +86,17 @@ fn mechanism_names_are_taken_in_any_spelling() {
 }
 
 #[test]
+fn any_file_name_gives_a_valid_scenario_named_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = "my \"quoted\" \\ study\nnew line.ron";
+    let init = agora(dir.path(), &["init", file, "--mechanism", "auction"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let scenario =
+        agora_scenario::load(&dir.path().join(file), &agora_mechanisms::registry()).unwrap();
+    assert_eq!(scenario.file.name, "my \"quoted\" \\ study\nnew line");
+}
+
+#[test]
 fn list_names_every_registered_mechanism() {
     let dir = tempfile::tempdir().unwrap();
     let list = agora(dir.path(), &["init", "--list"]);

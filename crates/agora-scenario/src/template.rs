@@ -36,6 +36,11 @@ const POPULATION: &str = r#"(
 /// written to `file` (named in the commands it suggests), with comments on every
 /// setting; valid as written.
 pub fn render(name: &str, file: &str, keyword: &str, template: &Template) -> String {
+    // A line break in the file's name must not end a comment line.
+    let file: String = file
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     let commands: String = [
         (format!("agora validate {file}"), "check it without running"),
         (
