@@ -369,3 +369,48 @@ fn treatment_mistakes_are_positioned_errors_with_a_fix() {
         );
     }
 }
+
+#[test]
+fn a_retest_asks_the_same_people_again_and_reports_their_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(repo().join("scenarios/concept-test.ron"))
+        .unwrap()
+        .replace("replicates: 4,", "replicates: 2,\n    retest: true,");
+    let scenario = write_scenario(dir.path(), "retest.ron", &source);
+    let run = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--agents",
+            "40",
+            "--out",
+            "rt",
+            "--quiet",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = dir.path().join("rt");
+    // The retest arm's people are the arm's own.
+    let names = |arm: &str| text_column(&table_file(&out, "agents", arm, 1), "name");
+    assert_eq!(names("ad_a"), names("ad_a_retest"));
+    let diagnostics = rows(&out.join("diagnostics/part-00000.parquet"));
+    let retest: Vec<&Row> = diagnostics
+        .iter()
+        .filter(|r| text(r, "diagnostic") == "test_retest" && text(r, "item") == "appeal")
+        .collect();
+    assert_eq!(retest.len(), 3, "one per arm");
+    for r in retest {
+        assert!(matches!(r.get("n"), Some(Field::ULong(80))), "{r:?}");
+        // New decision seeds: the rule-based noise differs, so some answers change.
+        assert!(
+            number(r, "estimate") < 1.0 && number(r, "estimate") > 0.0,
+            "{r:?}"
+        );
+    }
+    // Retest arms are not treatments: the stats table compares the scenario's arms only.
+    let stats = rows(&out.join("stats/part-00000.parquet"));
+    assert!(!stats.iter().any(|r| text(r, "arm").ends_with("_retest")));
+}

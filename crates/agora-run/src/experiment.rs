@@ -147,7 +147,7 @@ pub fn run_experiment(
     for run in &plan.runs {
         let spec = run.model.clone().unwrap_or_else(default_model);
         backends
-            .build(&spec, arm_mechanism(scenario, &run.arm))
+            .build(&spec, arm_mechanism(scenario, &run.treatment))
             .map_err(|e| in_arm(&run.arm, e))?;
     }
     let layout = OutputLayout::new(&plan.output);
@@ -225,7 +225,7 @@ pub fn run_experiment(
         if let std::collections::hash_map::Entry::Vacant(e) = models.entry(model_key(&spec, run)) {
             e.insert(
                 backends
-                    .build(&spec, arm_mechanism(scenario, &run.arm))
+                    .build(&spec, arm_mechanism(scenario, &run.treatment))
                     .map_err(|e| in_arm(&run.arm, e))?,
             );
         }
@@ -417,7 +417,7 @@ fn arm_mechanism<'a>(scenario: &'a Scenario, arm: &str) -> &'a agora_core::Mecha
 /// policies follow the mechanism's settings) per arm.
 fn model_key(spec: &agora_llm::ModelSpec, run: &RunPlan) -> String {
     match spec {
-        agora_llm::ModelSpec::Rules => format!("{spec}@{}", run.arm),
+        agora_llm::ModelSpec::Rules => format!("{spec}@{}", run.treatment),
         _ => spec.to_string(),
     }
 }
@@ -799,6 +799,7 @@ async fn perform_run(
         arm: &run.arm,
         replicate: run.replicate,
         seed: plan.seed,
+        retest: run.retest,
     };
     let checkpoints = checkpoint_dir(layout, &run.arm, run.replicate);
     let last = if execution.resume {
@@ -840,7 +841,7 @@ async fn perform_run(
         snapshot = Some(from);
     }
     let checkpoint_path = checkpoints.clone();
-    let mechanism = arm_mechanism(scenario, &run.arm);
+    let mechanism = arm_mechanism(scenario, &run.treatment);
     let state = mechanism.state_types();
     setup.world.insert_resource(run.persona);
     setup
@@ -850,7 +851,7 @@ async fn perform_run(
                 .file
                 .interventions
                 .iter()
-                .filter(|i| i.applies_to(&run.arm))
+                .filter(|i| i.applies_to(&run.treatment))
                 .cloned()
                 .collect(),
         ));

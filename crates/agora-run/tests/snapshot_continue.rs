@@ -132,6 +132,7 @@ fn check(name: &str, agents: usize, pause: u32, reads_text: bool) {
         arm: "base",
         replicate: 0,
         seed: scenario.file.seed,
+        retest: false,
     };
     let setup = |out: &str| {
         prepare_run(

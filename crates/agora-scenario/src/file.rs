@@ -53,6 +53,8 @@ pub(crate) struct RawScenarioFile<'a> {
     #[serde(default)]
     pub comparisons: Vec<(String, String)>,
     #[serde(default)]
+    pub retest: bool,
+    #[serde(default)]
     pub interventions: Vec<Intervention>,
     #[serde(default)]
     pub reference: Option<ReferenceSpec>,
@@ -112,6 +114,9 @@ pub struct ScenarioFile {
     /// Paired comparisons `(arm, with)` the `stats` table holds besides every arm
     /// against the control.
     pub comparisons: Vec<(String, String)>,
+    /// Ask every arm's people a second time with new decision seeds (arms
+    /// `NAME_retest`), for test-retest reliability in `diagnostics`.
+    pub retest: bool,
     /// What the experimenter does to runs while they play.
     pub interventions: Vec<Intervention>,
     /// Human answers to compare the simulated ones with, read and checked.

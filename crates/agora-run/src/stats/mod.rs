@@ -41,6 +41,8 @@ pub struct StatsPlan {
     pub control: String,
     /// Further comparisons `(arm, with)` the scenario asks for.
     pub comparisons: Vec<(String, String)>,
+    /// Whether every arm has a retest arm (`NAME_retest`).
+    pub retest: bool,
     /// Categorical attributes to break agent-level outcomes down by.
     pub segments: Vec<String>,
     /// Where the outcomes are.
@@ -336,6 +338,7 @@ pub fn plan_for(scenario: &agora_scenario::Scenario, seed: u64) -> StatsPlan {
         arms: file.arms.iter().map(|a| a.name.0.clone()).collect(),
         control: file.control_arm().name.0.clone(),
         comparisons: file.comparisons.clone(),
+        retest: file.retest,
         segments: file.segments.clone(),
         sources,
         seed,
@@ -397,7 +400,7 @@ pub fn write_all(
 pub fn write_tables(root: &Path, plan: &StatsPlan) -> Result<Statistics, ExportError> {
     let rows = compute(root, plan)?;
     let mut files = vec![write_stats(root, &rows)?];
-    let diagnostics = diagnostics(root, &plan.arms)?;
+    let diagnostics = diagnostics(root, &plan.arms, plan.retest)?;
     files.push(write_diagnostics(root, &diagnostics)?);
     let warnings = diagnostics
         .iter()
