@@ -33,7 +33,7 @@ pub struct RunIdentity<'a> {
 }
 
 /// Seed path of a retest run's decisions (its people are the replicate's).
-const RETEST_SALT: u64 = 0x7e7e_57;
+const RETEST_SALT: u64 = 0x007e_7e57;
 
 /// Where a resumed run's recorder continues: the first segment to write and the rows
 /// each table held.
