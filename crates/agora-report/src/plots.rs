@@ -50,6 +50,40 @@ fn short(label: &str) -> String {
     }
 }
 
+/// A plot title cut to the width of the plot.
+fn heading(title: &str) -> String {
+    const TITLE_CHARS: usize = 80;
+    if title.chars().count() <= TITLE_CHARS {
+        title.to_string()
+    } else {
+        let mut s: String = title.chars().take(TITLE_CHARS - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// An axis tick: short, without trailing zeros (`300k`, `1.5M`, `0.25`).
+fn tick(x: &f64) -> String {
+    let a = x.abs();
+    let (v, suffix) = if a >= 1e9 {
+        (x / 1e9, "G")
+    } else if a >= 1e6 {
+        (x / 1e6, "M")
+    } else if a >= 1e4 {
+        (x / 1e3, "k")
+    } else {
+        (*x, "")
+    };
+    let mut s = format!("{v:.3}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    if s == "-0" {
+        s = "0".to_string();
+    }
+    format!("{s}{suffix}")
+}
+
 /// Pixels for the widest of `labels`, within sensible bounds.
 fn label_width(labels: &[String]) -> u32 {
     let chars = labels
@@ -146,7 +180,7 @@ pub fn grouped_bars(
     let (_, x_max) = padded_range(series.iter().flat_map(|(_, v)| v.iter().copied()), true);
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(short(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(left)
@@ -154,6 +188,8 @@ pub fn grouped_bars(
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .disable_y_mesh()
             .y_labels(0)
             .x_desc(x_desc)
@@ -204,7 +240,7 @@ pub fn dots(
     let (x0, x1) = padded_range(points.iter().map(|p| p.1).chain([reference]), false);
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(short(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(left)
@@ -212,6 +248,8 @@ pub fn dots(
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .y_labels(0)
             .x_desc(x_desc)
             .label_style(("sans-serif", 12))
@@ -271,7 +309,7 @@ pub fn intervals(
     );
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(short(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(left)
@@ -279,6 +317,8 @@ pub fn intervals(
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .y_labels(0)
             .x_desc(x_desc)
             .label_style(("sans-serif", 12))
@@ -346,7 +386,7 @@ pub fn lines(
     );
     canvas(plot, 380, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(short(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -354,6 +394,8 @@ pub fn lines(
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .x_desc(x_desc)
             .y_desc(y_desc)
             .label_style(("sans-serif", 12))
@@ -401,7 +443,7 @@ pub fn scatter(
     let (y0, y1) = padded_range(groups.iter().flat_map(|g| g.1.iter().map(|p| p.1)), true);
     canvas(plot, 460, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(short(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -409,6 +451,8 @@ pub fn scatter(
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .x_desc(x_desc)
             .y_desc(y_desc)
             .label_style(("sans-serif", 12))
@@ -471,6 +515,16 @@ mod tests {
         assert!(svg.contains("&lt;script&gt;"));
         assert!(svg.contains("Q &lt;b&gt;&amp;"));
         assert_eq!(svg.matches("<rect").count() >= 3, true);
+    }
+
+    #[test]
+    fn ticks_are_short() {
+        assert_eq!(tick(&300000.0), "300k");
+        assert_eq!(tick(&1500000.0), "1.5M");
+        assert_eq!(tick(&0.25), "0.25");
+        assert_eq!(tick(&2.0), "2");
+        assert_eq!(tick(&-0.0001), "0");
+        assert_eq!(tick(&-12.5), "-12.5");
     }
 
     #[test]

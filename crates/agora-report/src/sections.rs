@@ -638,6 +638,15 @@ pub fn segment_attributes(stats: Option<&[StatRow]>) -> Vec<String> {
 /// Label of answers with no valid value.
 const NO_ANSWER: &str = "(no answer)";
 
+/// A scale point or option number as a label (`4`, not `4.000`).
+fn value_label(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        num(v)
+    }
+}
+
 /// One answer: arm, replicate, agent, value, label.
 struct Answer {
     arm: String,
@@ -680,7 +689,13 @@ fn distribution(
         let mut seen: BTreeMap<u64, String> = BTreeMap::new();
         for a in answers {
             if let Some(v) = a.value.filter(|v| v.is_finite()) {
-                seen.entry(v.to_bits()).or_insert_with(|| a.label.clone());
+                seen.entry(v.to_bits()).or_insert_with(|| {
+                    if a.label.trim().is_empty() {
+                        value_label(v)
+                    } else {
+                        a.label.clone()
+                    }
+                });
             }
         }
         categories = seen
