@@ -127,7 +127,7 @@ pub fn opt_num(x: Option<f64>) -> String {
 /// An interval `[low, high]`, or `–` when either end is missing.
 pub fn interval(low: Option<f64>, high: Option<f64>) -> String {
     match (low, high) {
-        (Some(l), Some(h)) if l.is_finite() && h.is_finite() => format!("[{}, {}]", num(l), num(h)),
+        (Some(l), Some(h)) if l.is_finite() && h.is_finite() => format!("[{},\u{a0}{}]", num(l), num(h)),
         _ => "–".to_string(),
     }
 }
@@ -135,7 +135,7 @@ pub fn interval(low: Option<f64>, high: Option<f64>) -> String {
 /// A p-value: three decimals, `< 0.001` below that.
 pub fn p_value(p: Option<f64>) -> String {
     match p {
-        Some(p) if p.is_finite() && p < 0.001 => "< 0.001".to_string(),
+        Some(p) if p.is_finite() && p < 0.001 => "<\u{a0}0.001".to_string(),
         Some(p) if p.is_finite() => format!("{p:.3}"),
         _ => "–".to_string(),
     }
@@ -166,9 +166,9 @@ mod tests {
         assert_eq!(num(f64::NAN), "–");
         assert_eq!(num(0.0), "0");
         assert_eq!(num(2.5e7), "2.500e7");
-        assert_eq!(interval(Some(1.0), Some(2.0)), "[1.000, 2.000]");
+        assert_eq!(interval(Some(1.0), Some(2.0)), "[1.000,\u{a0}2.000]");
         assert_eq!(interval(None, Some(2.0)), "–");
-        assert_eq!(p_value(Some(0.0004)), "< 0.001");
+        assert_eq!(p_value(Some(0.0004)), "<\u{a0}0.001");
         assert_eq!(p_value(Some(0.04)), "0.040");
         assert_eq!(p_value(None), "–");
         assert_eq!(count(1234567), "1,234,567");

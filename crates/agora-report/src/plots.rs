@@ -3,6 +3,8 @@
 //! Text stays text: plotters writes labels as SVG `<text>` elements (escaped), so the
 //! page needs no font files and its labels can be searched and copied.
 
+use std::collections::BTreeSet;
+
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -376,6 +378,21 @@ pub fn lines(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<String> {
+    // Whole-number x values (rounds) get one tick each when there are few of them.
+    let xs: BTreeSet<u64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .filter(|x| x.fract() == 0.0 && *x >= 0.0)
+        .map(|x| x as u64)
+        .collect();
+    let all_whole = series
+        .iter()
+        .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+    let x_ticks = if all_whole && xs.len() <= 12 {
+        xs.len().max(2)
+    } else {
+        10
+    };
     let (x0, x1) = padded_range(
         series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
         false,
@@ -396,6 +413,7 @@ pub fn lines(
             .configure_mesh()
             .x_label_formatter(&tick)
             .y_label_formatter(&tick)
+            .x_labels(x_ticks)
             .x_desc(x_desc)
             .y_desc(y_desc)
             .label_style(("sans-serif", 12))

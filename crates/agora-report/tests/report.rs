@@ -42,12 +42,12 @@ fn every_section_appears_with_its_tables() {
     );
     // Headline: a level of every arm with its interval, and the paired differences.
     assert!(
-        html.contains("<td>ad_a</td><td>0.3000</td><td>[0.2500, 0.3500]</td>"),
+        html.contains("<td>ad_a</td><td>0.3000</td><td>[0.2500,\u{a0}0.3500]</td>"),
         "levels with intervals"
     );
     assert!(html.contains("ad_b − control"));
     assert!(
-        html.contains("<td>[-0.2400, -0.1600]</td><td>&lt; 0.001</td><td>paired permutation</td>")
+        html.contains("<td>[-0.2400,\u{a0}-0.1600]</td><td>&lt;\u{a0}0.001</td><td>paired permutation</td>")
     );
     assert!(html.contains("-0.4000 (cohen_dz)"));
     assert!(html.contains("By segment"));
