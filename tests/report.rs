@@ -29,7 +29,9 @@ fn open_in_browser(page: &Path, name: &str) {
             std::env::var_os("CI").is_none(),
             "{CHROMIUM} is missing under CI: `.ci/run` installs Debian's chromium package"
         );
-        eprintln!("SKIPPED opening {name} in a browser: {CHROMIUM} is not installed (apt-get install chromium)");
+        eprintln!(
+            "SKIPPED opening {name} in a browser: {CHROMIUM} is not installed (apt-get install chromium)"
+        );
         return;
     }
     let target = std::env::current_exe()
@@ -37,8 +39,14 @@ fn open_in_browser(page: &Path, name: &str) {
         .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
         .unwrap_or_else(std::env::temp_dir);
     let shot = target.join("report-artifacts").join(format!("{name}.png"));
-    let rendered = chromium::render(&browser, page, &shot, (1280, 4000), Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let rendered = chromium::render(
+        &browser,
+        page,
+        &shot,
+        (1280, 4000),
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
     println!("{name}: screenshot {}", rendered.screenshot.display());
     assert!(
         rendered.console.is_empty(),
@@ -46,7 +54,11 @@ fn open_in_browser(page: &Path, name: &str) {
         rendered.console.join("\n")
     );
     assert_eq!(rendered.size, Some((1280, 4000)));
-    assert!(rendered.bytes > 60_000, "{name}: screenshot of {} bytes", rendered.bytes);
+    assert!(
+        rendered.bytes > 60_000,
+        "{name}: screenshot of {} bytes",
+        rendered.bytes
+    );
 }
 
 #[test]
@@ -56,22 +68,50 @@ fn every_mechanism_is_reported() {
         (
             "consumer-survey",
             &["--agents", "200"],
-            &["scenario", "headline", "population", "answers", "cost", "tables"],
+            &[
+                "scenario",
+                "headline",
+                "population",
+                "answers",
+                "cost",
+                "tables",
+            ],
         ),
         (
             "debate-two-sided",
             &[],
-            &["scenario", "headline", "population", "opinions", "cost", "tables"],
+            &[
+                "scenario",
+                "headline",
+                "population",
+                "opinions",
+                "cost",
+                "tables",
+            ],
         ),
         (
             "focus-group",
             &[],
-            &["scenario", "headline", "population", "opinions", "cost", "tables"],
+            &[
+                "scenario",
+                "headline",
+                "population",
+                "opinions",
+                "cost",
+                "tables",
+            ],
         ),
         (
             "house-auction",
             &[],
-            &["scenario", "headline", "population", "auction", "cost", "tables"],
+            &[
+                "scenario",
+                "headline",
+                "population",
+                "auction",
+                "cost",
+                "tables",
+            ],
         ),
     ];
     for (name, extra, expected) in cases {
@@ -81,8 +121,14 @@ fn every_mechanism_is_reported() {
         let html = std::fs::read_to_string(&page).unwrap();
         assert_eq!(sections(&html), expected, "{name}");
         // Both replicates of the population fit, and the scenario file itself.
-        assert!(html.contains("replicate 0") && html.contains("replicate 1"), "{name}");
-        assert!(html.contains("Scenario file ("), "{name}: the scenario file is shown");
+        assert!(
+            html.contains("replicate 0") && html.contains("replicate 1"),
+            "{name}"
+        );
+        assert!(
+            html.contains("Scenario file ("),
+            "{name}: the scenario file is shown"
+        );
         assert!(html.matches("<svg").count() >= 2, "{name}: plots");
         // A rerun of the report gives the same page.
         let again = agora_report::write_report(&out).unwrap();
@@ -124,7 +170,10 @@ async fn a_survey_against_the_server_reports_its_calls_and_tokens() {
     assert!(html.contains("openai:gpt-4o-mini"));
     assert!(html.contains("survey.answer"), "calls by task");
     // 12 agents x 2 items, each call with prompt tokens counted.
-    assert!(html.contains("<td>24</td><td>24</td>"), "calls and valid answers");
+    assert!(
+        html.contains("<td>24</td><td>24</td>"),
+        "calls and valid answers"
+    );
     assert!(!html.contains("sk-test-report"), "no key in the report");
     open_in_browser(&page, "consumer-survey-served");
 }

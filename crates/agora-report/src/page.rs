@@ -127,7 +127,9 @@ pub fn opt_num(x: Option<f64>) -> String {
 /// An interval `[low, high]`, or `–` when either end is missing.
 pub fn interval(low: Option<f64>, high: Option<f64>) -> String {
     match (low, high) {
-        (Some(l), Some(h)) if l.is_finite() && h.is_finite() => format!("[{},\u{a0}{}]", num(l), num(h)),
+        (Some(l), Some(h)) if l.is_finite() && h.is_finite() => {
+            format!("[{},\u{a0}{}]", num(l), num(h))
+        }
         _ => "–".to_string(),
     }
 }
@@ -146,7 +148,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -162,7 +164,7 @@ mod tests {
     fn numbers_are_formatted_for_reading() {
         assert_eq!(num(525.123), "525.1");
         assert_eq!(num(0.41234), "0.4123");
-        assert_eq!(num(3.14159), "3.142");
+        assert_eq!(num(4.56789), "4.568");
         assert_eq!(num(f64::NAN), "–");
         assert_eq!(num(0.0), "0");
         assert_eq!(num(2.5e7), "2.500e7");

@@ -655,6 +655,16 @@ struct Answer {
     label: String,
 }
 
+/// Shares of answers per category, one series per group.
+struct Distribution {
+    /// Category labels, in scale, option or bin order.
+    categories: Vec<String>,
+    /// Per group, the share of its answers in each category.
+    series: Vec<(String, Vec<f64>)>,
+    /// Answers per group.
+    totals: BTreeMap<String, u64>,
+}
+
 /// The answer distribution of one item, one series per group: categories in scale or
 /// option order (numeric items in ten bins), shares of each group's answers.
 fn distribution(
@@ -662,7 +672,7 @@ fn distribution(
     answers: &[&Answer],
     groups: &[String],
     group_of: &dyn Fn(&Answer) -> Option<String>,
-) -> Option<(Vec<String>, Vec<(String, Vec<f64>)>, BTreeMap<String, u64>)> {
+) -> Option<Distribution> {
     let mut categories: Vec<(f64, String)> = Vec::new();
     let bins: Option<(f64, f64)>;
     if kind == "numeric" {
@@ -754,7 +764,11 @@ fn distribution(
     if series.is_empty() {
         return None;
     }
-    Some((labels, series, totals))
+    Some(Distribution {
+        categories: labels,
+        series,
+        totals,
+    })
 }
 
 /// Answer distributions by arm, and by segment when the `stats` table has segments.
@@ -827,7 +841,12 @@ pub fn survey(dir: &Path, segments: &[String]) -> Result<Option<Section>> {
             continue;
         }
         let by_arm = |a: &Answer| Some(a.arm.clone());
-        let Some((cats, series, totals)) = distribution(kind, &these, &arm_names, &by_arm) else {
+        let Some(Distribution {
+            categories: cats,
+            series,
+            totals,
+        }) = distribution(kind, &these, &arm_names, &by_arm)
+        else {
             continue;
         };
         let n: Vec<String> = totals
@@ -858,8 +877,11 @@ pub fn survey(dir: &Path, segments: &[String]) -> Result<Option<Section>> {
                     .copied()
                     .filter(|a| map.get(&a.key) == Some(level))
                     .collect();
-                if let Some((cats, series, totals)) =
-                    distribution(kind, &in_level, &arm_names, &by_arm)
+                if let Some(Distribution {
+                    categories: cats,
+                    series,
+                    totals,
+                }) = distribution(kind, &in_level, &arm_names, &by_arm)
                 {
                     let n: Vec<String> = totals
                         .iter()

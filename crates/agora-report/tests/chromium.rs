@@ -21,7 +21,9 @@ fn browser() -> Option<PathBuf> {
     if std::env::var_os("CI").is_some() {
         panic!("{CHROMIUM} is missing under CI: `.ci/run` installs Debian's chromium package");
     }
-    eprintln!("SKIPPED: {CHROMIUM} is not installed (apt-get install chromium); the report was not opened in a browser");
+    eprintln!(
+        "SKIPPED: {CHROMIUM} is not installed (apt-get install chromium); the report was not opened in a browser"
+    );
     None
 }
 
@@ -46,8 +48,14 @@ fn the_report_renders_in_chromium_without_console_errors() {
     write_experiment(dir.path(), Parts::all());
     let page = agora_report::write_report(dir.path()).unwrap();
     let shot = artifacts().join("synthetic-report.png");
-    let rendered = chromium::render(&browser, &page, &shot, (1280, 4000), Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rendered = chromium::render(
+        &browser,
+        &page,
+        &shot,
+        (1280, 4000),
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     println!("screenshot: {}", rendered.screenshot.display());
     assert!(
         rendered.console.is_empty(),
@@ -82,7 +90,11 @@ fn a_page_error_and_a_blocked_request_are_caught() {
     let rendered = chromium::render(&browser, &page, &shot, (400, 300), Duration::from_secs(120))
         .unwrap_or_else(|e| panic!("{e}"));
     let console = rendered.console.join("\n");
-    assert!(console.contains("boom"), "the script error is reported:\n{}", rendered.stderr);
+    assert!(
+        console.contains("boom"),
+        "the script error is reported:\n{}",
+        rendered.stderr
+    );
     assert!(
         console.contains("Content Security Policy") || console.contains("Refused"),
         "the refused request is reported:\n{}",
