@@ -1,5 +1,6 @@
 //! Reading an experiment's tables: every sealed segment file of a table, as columns.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{ReportError, Result};
@@ -21,9 +23,11 @@ pub struct Table {
 }
 
 impl Table {
-    /// Read table `name` below `root`, or `None` when the experiment has no such table
-    /// (no directory, or no sealed segment file in it).
-    pub fn read(root: &Path, name: &str) -> Result<Option<Self>> {
+    /// Read the columns `columns` of table `name` below `root`, or `None` when the
+    /// experiment has no such table (no directory, or no sealed segment file in it).
+    /// Only the columns asked for are decoded; asking for a column the table lacks is
+    /// an error when the column is used.
+    pub fn read(root: &Path, name: &str, columns: &[&str]) -> Result<Option<Self>> {
         let dir = root.join(name);
         if !dir.is_dir() {
             return Ok(None);
@@ -40,8 +44,19 @@ impl Table {
                 reason,
             };
             let file = File::open(&path).map_err(|e| unreadable(e.to_string()))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| unreadable(e.to_string()))?
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| unreadable(e.to_string()))?;
+            let wanted: Vec<usize> = builder
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| columns.contains(&f.name().as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+            let reader = builder
+                .with_projection(mask)
                 .build()
                 .map_err(|e| unreadable(e.to_string()))?;
             for batch in reader {
@@ -93,6 +108,46 @@ impl Table {
                     .ok_or_else(|| self.column_error(column, expected, None))
             })
             .collect()
+    }
+
+    /// The text values of `column` as codes into the distinct values, in row order:
+    /// one string per distinct value rather than per row.
+    pub fn coded(&self, column: &str) -> Result<Coded> {
+        let mut coded = Coded::default();
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut push = |v: Option<&str>, coded: &mut Coded| {
+            let code = match v {
+                None => NULL_CODE,
+                Some(v) => match index.get(v) {
+                    Some(c) => *c,
+                    None => {
+                        let c = coded.values.len() as u32;
+                        coded.values.push(v.to_string());
+                        index.insert(v.to_string(), c);
+                        c
+                    }
+                },
+            };
+            coded.codes.push(code);
+        };
+        for array in self.arrays(column, "text")? {
+            match array.data_type() {
+                DataType::Utf8 => array
+                    .as_string::<i32>()
+                    .iter()
+                    .for_each(|v| push(v, &mut coded)),
+                DataType::LargeUtf8 => array
+                    .as_string::<i64>()
+                    .iter()
+                    .for_each(|v| push(v, &mut coded)),
+                DataType::Utf8View => array
+                    .as_string_view()
+                    .iter()
+                    .for_each(|v| push(v, &mut coded)),
+                other => return Err(self.column_error(column, "text", Some(other))),
+            }
+        }
+        Ok(coded)
     }
 
     /// The text values of `column` (`None` for nulls), in row order.
@@ -193,6 +248,36 @@ impl Table {
             }
         }
         Ok(out)
+    }
+}
+
+/// The code of a null in [`Coded`].
+pub const NULL_CODE: u32 = u32::MAX;
+
+/// A text column as codes into its distinct values (in order of first appearance).
+#[derive(Debug, Default)]
+pub struct Coded {
+    /// The distinct values.
+    pub values: Vec<String>,
+    /// One code per row: an index into `values`, or [`NULL_CODE`].
+    pub codes: Vec<u32>,
+}
+
+impl Coded {
+    /// The value of row `i` (empty for a null).
+    pub fn get(&self, i: usize) -> &str {
+        match self.codes.get(i) {
+            Some(&c) if c != NULL_CODE => &self.values[c as usize],
+            _ => "",
+        }
+    }
+
+    /// The code of `value`, if it occurs.
+    pub fn code_of(&self, value: &str) -> Option<u32> {
+        self.values
+            .iter()
+            .position(|v| v == value)
+            .map(|c| c as u32)
     }
 }
 

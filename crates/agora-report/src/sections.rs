@@ -1,12 +1,12 @@
 //! One function per section of the report; each returns `None` when the experiment has
 //! none of the tables it reads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use agora_export::Manifest;
 
-use crate::data::Table;
+use crate::data::{Coded, NULL_CODE, Table};
 use crate::error::Result;
 use crate::page::{Block, GridRow, Section, count, interval, num, opt_num, p_value};
 use crate::plots::{self, Line};
@@ -201,7 +201,19 @@ pub fn scenario(dir: &Path, manifest: &Manifest, raw: &serde_json::Value) -> Sec
 
 /// Sampled population against its targets, for every replicate.
 pub fn population_fit(dir: &Path) -> Result<Option<Section>> {
-    let Some(t) = Table::read(dir, "population_marginals")? else {
+    let Some(t) = Table::read(
+        dir,
+        "population_marginals",
+        &[
+            "arm",
+            "replicate",
+            "attribute",
+            "level",
+            "target",
+            "observed",
+        ],
+    )?
+    else {
         return Ok(None);
     };
     let arms = t.text_or_empty("arm")?;
@@ -384,9 +396,44 @@ pub struct StatRow {
     pub effect_measure: Option<String>,
 }
 
+/// The columns of the `stats` table.
+const STATS_COLUMNS: [&str; 16] = [
+    "arm",
+    "outcome",
+    "segment",
+    "kind",
+    "control",
+    "unit",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n",
+    "replicates",
+    "method",
+    "p_value",
+    "test",
+    "effect_size",
+    "effect_measure",
+];
+
+/// The columns of the `diagnostics` table.
+const DIAGNOSTICS_COLUMNS: [&str; 11] = [
+    "arm",
+    "item",
+    "diagnostic",
+    "estimate",
+    "expected",
+    "ci_low",
+    "ci_high",
+    "n",
+    "p_value",
+    "test",
+    "method",
+];
+
 /// Read the `stats` table, if the experiment has one.
 pub fn read_stats(dir: &Path) -> Result<Option<Vec<StatRow>>> {
-    let Some(t) = Table::read(dir, "stats")? else {
+    let Some(t) = Table::read(dir, "stats", &STATS_COLUMNS)? else {
         return Ok(None);
     };
     let arm = t.text_or_empty("arm")?;
@@ -647,45 +694,48 @@ fn value_label(v: f64) -> String {
     }
 }
 
-/// One answer: arm, replicate, agent, value, label.
+/// One answer: arm (code), replicate, agent, value and label (code).
+#[derive(Clone, Copy)]
 struct Answer {
-    arm: String,
-    key: (String, u64, u64),
+    arm: u32,
+    replicate: u32,
+    agent: u32,
     value: Option<f64>,
-    label: String,
+    label: u32,
 }
 
-/// Shares of answers per category, one series per group.
+/// Shares of answers per category, one series per arm.
 struct Distribution {
     /// Category labels, in scale, option or bin order.
     categories: Vec<String>,
-    /// Per group, the share of its answers in each category.
+    /// Per arm, the share of its answers in each category.
     series: Vec<(String, Vec<f64>)>,
-    /// Answers per group.
-    totals: BTreeMap<String, u64>,
+    /// Answers per arm, as `arm n` texts.
+    totals: Vec<String>,
 }
 
-/// The answer distribution of one item, one series per group: categories in scale or
-/// option order (numeric items in ten bins), shares of each group's answers.
+/// The answer distribution of one item, one series per arm: categories in scale or
+/// option order (numeric items in ten bins), shares of each arm's answers.
 fn distribution(
     kind: &str,
-    answers: &[&Answer],
-    groups: &[String],
-    group_of: &dyn Fn(&Answer) -> Option<String>,
+    answers: &[Answer],
+    arms: &Coded,
+    labels: &Coded,
 ) -> Option<Distribution> {
     let mut categories: Vec<(f64, String)> = Vec::new();
     let bins: Option<(f64, f64)>;
     if kind == "numeric" {
-        let vals: Vec<f64> = answers
-            .iter()
-            .filter_map(|a| a.value)
-            .filter(|v| v.is_finite())
-            .collect();
-        if vals.is_empty() {
+        let finite = || {
+            answers
+                .iter()
+                .filter_map(|a| a.value)
+                .filter(|v| v.is_finite())
+        };
+        let lo = finite().fold(f64::INFINITY, f64::min);
+        let hi = finite().fold(f64::NEG_INFINITY, f64::max);
+        if !lo.is_finite() {
             return None;
         }
-        let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let width = if hi > lo { (hi - lo) / 10.0 } else { 1.0 };
         for b in 0..10 {
             let a = lo + width * b as f64;
@@ -700,10 +750,14 @@ fn distribution(
         for a in answers {
             if let Some(v) = a.value.filter(|v| v.is_finite()) {
                 seen.entry(v.to_bits()).or_insert_with(|| {
-                    if a.label.trim().is_empty() {
+                    let label = labels
+                        .values
+                        .get(a.label as usize)
+                        .map_or("", String::as_str);
+                    if label.trim().is_empty() {
                         value_label(v)
                     } else {
-                        a.label.clone()
+                        label.to_string()
                     }
                 });
             }
@@ -715,187 +769,197 @@ fn distribution(
         categories.sort_by(|a, b| a.0.total_cmp(&b.0));
         bins = None;
     }
-    let missing = answers.iter().any(|a| a.value.is_none());
+    let position: BTreeMap<u64, usize> = categories
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.0.to_bits(), k))
+        .collect();
     let slot = |a: &Answer| -> usize {
         match (a.value, bins) {
             (None, _) => categories.len(),
             (Some(v), Some((lo, width))) => {
                 (((v - lo) / width).floor().max(0.0) as usize).min(categories.len() - 1)
             }
-            (Some(v), None) => categories
-                .iter()
-                .position(|c| c.0.to_bits() == v.to_bits())
+            (Some(v), None) => position
+                .get(&v.to_bits())
+                .copied()
                 .unwrap_or(categories.len()),
         }
     };
     let slots = categories.len() + 1;
-    let mut counts: BTreeMap<String, Vec<u64>> =
-        groups.iter().map(|g| (g.clone(), vec![0; slots])).collect();
+    let mut counts: Vec<Vec<u64>> = vec![vec![0; slots]; arms.values.len()];
+    let mut missing = false;
     for a in answers {
-        if let Some(g) = group_of(a)
-            && let Some(c) = counts.get_mut(&g)
-        {
+        missing |= a.value.is_none();
+        if let Some(c) = counts.get_mut(a.arm as usize) {
             c[slot(a)] += 1;
         }
     }
-    let mut labels: Vec<String> = categories.into_iter().map(|c| c.1).collect();
+    let mut names: Vec<String> = categories.into_iter().map(|c| c.1).collect();
     if missing {
-        labels.push(NO_ANSWER.to_string());
+        names.push(NO_ANSWER.to_string());
     }
-    let totals: BTreeMap<String, u64> = counts
-        .iter()
-        .map(|(g, c)| (g.clone(), c.iter().sum()))
-        .collect();
-    let series = groups
-        .iter()
-        .filter(|g| totals.get(*g).copied().unwrap_or(0) > 0)
-        .map(|g| {
-            let c = &counts[g];
-            let total = totals[g].max(1) as f64;
-            (
-                g.clone(),
-                c[..labels.len()]
-                    .iter()
-                    .map(|&x| x as f64 / total)
-                    .collect(),
-            )
-        })
-        .collect::<Vec<_>>();
+    let mut series = Vec::new();
+    let mut totals = Vec::new();
+    for (arm, c) in arms.values.iter().zip(&counts) {
+        let total: u64 = c.iter().sum();
+        if total == 0 {
+            continue;
+        }
+        series.push((
+            arm.clone(),
+            c[..names.len()]
+                .iter()
+                .map(|&x| x as f64 / total as f64)
+                .collect(),
+        ));
+        totals.push(format!("{arm} {}", count(total)));
+    }
     if series.is_empty() {
         return None;
     }
     Some(Distribution {
-        categories: labels,
+        categories: names,
         series,
         totals,
     })
 }
 
-/// Answer distributions by arm, and by segment when the `stats` table has segments.
-pub fn survey(dir: &Path, segments: &[String]) -> Result<Option<Section>> {
-    let Some(t) = Table::read(dir, "survey_responses")? else {
-        return Ok(None);
-    };
-    let arms = t.text_or_empty("arm")?;
-    let reps = t.counts("replicate")?;
-    let agents = t.counts("agent_id")?;
-    let items = t.text_or_empty("item_id")?;
-    let kinds = t.text_or_empty("item_kind")?;
-    let values = t.numbers("answer_value")?;
-    let labels = t.text("answer_label")?;
-    let answers: Vec<Answer> = (0..t.rows())
-        .map(|i| Answer {
-            arm: arms[i].clone(),
-            key: (arms[i].clone(), reps[i], agents[i]),
-            value: values[i],
-            label: labels[i].clone().unwrap_or_default(),
-        })
-        .collect();
-    let arm_names = first_seen(arms.iter().map(String::as_str));
-    let item_names = first_seen(items.iter().map(String::as_str));
-    let kind_of: BTreeMap<&str, &str> = items
-        .iter()
-        .map(String::as_str)
-        .zip(kinds.iter().map(String::as_str))
-        .collect();
+/// Each agent's level of each segment attribute, from the `agents` table, keyed by
+/// (arm, replicate, agent) with arms named by their codes in `arms`.
+type Segments = BTreeMap<String, (Vec<String>, HashMap<(u32, u32, u32), u32>)>;
 
-    // Segment attribute of each agent, from the agents table.
-    let mut segment_of: BTreeMap<String, BTreeMap<(String, u64, u64), String>> = BTreeMap::new();
-    if !segments.is_empty()
-        && let Some(a) = Table::read(dir, "agents")?
-    {
-        let a_arms = a.text_or_empty("arm")?;
-        let a_reps = a.counts("replicate")?;
-        let a_ids = a.counts("agent_id")?;
-        for attr in segments {
-            if !a.has(attr) {
+fn segment_levels(dir: &Path, segments: &[String], arms: &Coded) -> Result<Segments> {
+    let mut out = Segments::new();
+    if segments.is_empty() {
+        return Ok(out);
+    }
+    let mut columns = vec!["arm", "replicate", "agent_id"];
+    columns.extend(segments.iter().map(String::as_str));
+    let Some(a) = Table::read(dir, "agents", &columns)? else {
+        return Ok(out);
+    };
+    let a_arms = a.coded("arm")?;
+    // The survey's code of each arm of the agents table.
+    let arm_code: Vec<Option<u32>> = a_arms.values.iter().map(|v| arms.code_of(v)).collect();
+    let a_reps = a.counts("replicate")?;
+    let a_ids = a.counts("agent_id")?;
+    for attr in segments {
+        if !a.has(attr) {
+            continue;
+        }
+        let Ok(levels) = a.coded(attr) else {
+            continue; // a numeric attribute: segments are categorical
+        };
+        let mut map = HashMap::new();
+        for i in 0..a.rows() {
+            let (Some(Some(arm)), level) =
+                (arm_code.get(a_arms.codes[i] as usize), levels.codes[i])
+            else {
                 continue;
-            }
-            let Ok(vals) = a.text(attr) else {
-                continue; // a numeric attribute: segments are categorical
             };
-            let map = segment_of.entry(attr.clone()).or_default();
-            for i in 0..a.rows() {
-                if let Some(v) = &vals[i] {
-                    map.insert((a_arms[i].clone(), a_reps[i], a_ids[i]), v.clone());
-                }
+            if level != NULL_CODE {
+                map.insert((*arm, a_reps[i] as u32, a_ids[i] as u32), level);
             }
         }
+        out.insert(attr.clone(), (levels.values, map));
     }
+    Ok(out)
+}
+
+/// Answer distributions by arm, and by segment when the `stats` table has segments.
+pub fn survey(dir: &Path, segments: &[String]) -> Result<Option<Section>> {
+    let Some(t) = Table::read(
+        dir,
+        "survey_responses",
+        &[
+            "arm",
+            "replicate",
+            "agent_id",
+            "item_id",
+            "item_kind",
+            "answer_value",
+            "answer_label",
+        ],
+    )?
+    else {
+        return Ok(None);
+    };
+    let arms = t.coded("arm")?;
+    let reps = t.counts("replicate")?;
+    let agents = t.counts("agent_id")?;
+    let items = t.coded("item_id")?;
+    let kinds = t.coded("item_kind")?;
+    let values = t.numbers("answer_value")?;
+    let labels = t.coded("answer_label")?;
+    let segment_of = segment_levels(dir, segments, &arms)?;
 
     let mut blocks = vec![Block::text(
         "Share of each arm's answers on each scale point or option (numeric items in ten equal bins), \
          over all replicates. Free-text items are counted, not drawn.",
     )];
-    for item in &item_names {
-        let kind = kind_of.get(item.as_str()).copied().unwrap_or("");
-        let these: Vec<&Answer> = (0..answers.len())
-            .filter(|&i| &items[i] == item)
-            .map(|i| &answers[i])
-            .collect();
+    for (code, item) in items.values.iter().enumerate() {
+        let code = code as u32;
+        let rows: Vec<usize> = (0..t.rows()).filter(|&i| items.codes[i] == code).collect();
+        let kind = rows.first().map_or("", |&i| kinds.get(i));
         if kind == "free_text" {
             blocks.push(Block::text(format!(
                 "{item}: free text, {} answers.",
-                count(these.len() as u64)
+                count(rows.len() as u64)
             )));
             continue;
         }
-        let by_arm = |a: &Answer| Some(a.arm.clone());
-        let Some(Distribution {
-            categories: cats,
-            series,
-            totals,
-        }) = distribution(kind, &these, &arm_names, &by_arm)
-        else {
+        let these: Vec<Answer> = rows
+            .iter()
+            .map(|&i| Answer {
+                arm: arms.codes[i],
+                replicate: reps[i] as u32,
+                agent: agents[i] as u32,
+                value: values[i],
+                label: labels.codes[i],
+            })
+            .collect();
+        drop(rows);
+        let Some(d) = distribution(kind, &these, &arms, &labels) else {
             continue;
         };
-        let n: Vec<String> = totals
-            .iter()
-            .map(|(g, n)| format!("{g} {}", count(*n)))
-            .collect();
         blocks.push(Block::Figure {
             svg: plots::grouped_bars(
                 "answers",
                 &format!("{item} ({kind})"),
-                &cats,
-                &series,
+                &d.categories,
+                &d.series,
                 "share of answers",
             )?,
-            caption: format!("{item}: answers by arm (n = {}).", n.join(", ")),
+            caption: format!("{item}: answers by arm (n = {}).", d.totals.join(", ")),
         });
-        for (attr, map) in &segment_of {
-            let seg_levels = first_seen(
-                these
-                    .iter()
-                    .filter_map(|a| map.get(&a.key).map(String::as_str))
-                    .collect::<BTreeSet<_>>(),
-            );
+        for (attr, (level_names, map)) in &segment_of {
+            let mut by_level: BTreeMap<u32, Vec<Answer>> = BTreeMap::new();
+            for a in &these {
+                if let Some(level) = map.get(&(a.arm, a.replicate, a.agent)) {
+                    by_level.entry(*level).or_default().push(*a);
+                }
+            }
             let mut inner = Vec::new();
-            for level in &seg_levels {
-                let in_level: Vec<&Answer> = these
-                    .iter()
-                    .copied()
-                    .filter(|a| map.get(&a.key) == Some(level))
-                    .collect();
-                if let Some(Distribution {
-                    categories: cats,
-                    series,
-                    totals,
-                }) = distribution(kind, &in_level, &arm_names, &by_arm)
-                {
-                    let n: Vec<String> = totals
-                        .iter()
-                        .map(|(g, n)| format!("{g} {}", count(*n)))
-                        .collect();
+            let mut ordered: Vec<(&String, &Vec<Answer>)> = by_level
+                .iter()
+                .map(|(l, answers)| (&level_names[*l as usize], answers))
+                .collect();
+            ordered.sort_by(|a, b| a.0.cmp(b.0));
+            for (level, answers) in ordered {
+                if let Some(d) = distribution(kind, answers, &arms, &labels) {
                     inner.push(Block::Figure {
                         svg: plots::grouped_bars(
                             "answers by segment",
                             &format!("{item}: {attr}={level}"),
-                            &cats,
-                            &series,
+                            &d.categories,
+                            &d.series,
                             "share of answers",
                         )?,
-                        caption: format!("{item} among {attr}={level} (n = {}).", n.join(", ")),
+                        caption: format!(
+                            "{item} among {attr}={level} (n = {}).",
+                            d.totals.join(", ")
+                        ),
                     });
                 }
             }
@@ -918,17 +982,12 @@ pub fn survey(dir: &Path, segments: &[String]) -> Result<Option<Section>> {
 // Opinion trajectories
 
 /// Mean of `values` per (arm, replicate, round) and per (arm, round) as line series.
-fn trajectories(
-    arms: &[String],
-    reps: &[u64],
-    rounds: &[u64],
-    values: &[Option<f64>],
-) -> Vec<Line> {
-    let mut per_run: BTreeMap<(String, u64), BTreeMap<u64, (f64, u64)>> = BTreeMap::new();
-    for i in 0..arms.len() {
+fn trajectories(arms: &Coded, reps: &[u64], rounds: &[u64], values: &[Option<f64>]) -> Vec<Line> {
+    let mut per_run: BTreeMap<(u32, u64), BTreeMap<u64, (f64, u64)>> = BTreeMap::new();
+    for i in 0..arms.codes.len() {
         if let Some(v) = values[i].filter(|v| v.is_finite()) {
             let e = per_run
-                .entry((arms[i].clone(), reps[i]))
+                .entry((arms.codes[i], reps[i]))
                 .or_default()
                 .entry(rounds[i])
                 .or_insert((0.0, 0));
@@ -936,58 +995,59 @@ fn trajectories(
             e.1 += 1;
         }
     }
-    let arm_names = first_seen(arms.iter().map(String::as_str));
-    let colour: BTreeMap<&str, usize> = arm_names
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.as_str(), i))
-        .collect();
+    let name = |code: u32| arms.values.get(code as usize).cloned().unwrap_or_default();
     let mut out = Vec::new();
-    let mut per_arm: BTreeMap<String, BTreeMap<u64, (f64, u64)>> = BTreeMap::new();
+    let mut per_arm: BTreeMap<u32, BTreeMap<u64, (f64, u64)>> = BTreeMap::new();
     let replicates: BTreeSet<u64> = reps.iter().copied().collect();
     for ((arm, _), by_round) in &per_run {
         let points: Vec<(f64, f64)> = by_round
             .iter()
             .map(|(r, (s, n))| (*r as f64, s / *n as f64))
             .collect();
-        for (r, y) in &points {
+        for (r, (s, n)) in by_round {
             let e = per_arm
-                .entry(arm.clone())
+                .entry(*arm)
                 .or_default()
-                .entry(*r as u64)
+                .entry(*r)
                 .or_insert((0.0, 0));
-            e.0 += y;
+            e.0 += s / *n as f64;
             e.1 += 1;
         }
         if replicates.len() > 1 {
             out.push(Line {
-                name: arm.clone(),
-                colour: colour[arm.as_str()],
+                name: name(*arm),
+                colour: *arm as usize,
                 bold: false,
                 points,
             });
         }
     }
-    for arm in &arm_names {
-        if let Some(by_round) = per_arm.get(arm) {
-            out.push(Line {
-                name: arm.clone(),
-                colour: colour[arm.as_str()],
-                bold: true,
-                points: by_round
-                    .iter()
-                    .map(|(r, (s, n))| (*r as f64, s / *n as f64))
-                    .collect(),
-            });
-        }
+    for (arm, by_round) in &per_arm {
+        out.push(Line {
+            name: name(*arm),
+            colour: *arm as usize,
+            bold: true,
+            points: by_round
+                .iter()
+                .map(|(r, (s, n))| (*r as f64, s / *n as f64))
+                .collect(),
+        });
     }
     out
 }
 
 /// Mean private opinion per round per arm, and polarisation when recorded.
 pub fn opinions(dir: &Path) -> Result<Option<Section>> {
-    let opinions = Table::read(dir, "opinions")?;
-    let metrics = Table::read(dir, "debate_metrics")?;
+    let opinions = Table::read(
+        dir,
+        "opinions",
+        &["arm", "replicate", "round", "private_stance"],
+    )?;
+    let metrics = Table::read(
+        dir,
+        "debate_metrics",
+        &["arm", "replicate", "round", "opinion_mean", "polarisation"],
+    )?;
     if opinions.is_none() && metrics.is_none() {
         return Ok(None);
     }
@@ -997,7 +1057,7 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
     )];
     if let Some(t) = &opinions {
         let lines = trajectories(
-            &t.text_or_empty("arm")?,
+            &t.coded("arm")?,
             &t.counts("replicate")?,
             &t.counts("round")?,
             &t.numbers("private_stance")?,
@@ -1018,7 +1078,7 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
         }
     }
     if let Some(t) = &metrics {
-        let arms = t.text_or_empty("arm")?;
+        let arms = t.coded("arm")?;
         let reps = t.counts("replicate")?;
         let rounds = t.counts("round")?;
         if opinions.is_none() {
@@ -1058,25 +1118,44 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
 
 /// Bids against values, and each arm's lots, revenue and efficiency.
 pub fn auction(dir: &Path) -> Result<Option<Section>> {
-    let bids = Table::read(dir, "bids")?;
-    let outcomes = Table::read(dir, "auction_outcomes")?;
+    let bids = Table::read(
+        dir,
+        "bids",
+        &[
+            "run_id", "arm", "agent_id", "lot_id", "decision", "amount", "value", "format",
+        ],
+    )?;
+    let outcomes = Table::read(
+        dir,
+        "auction_outcomes",
+        &["arm", "result", "revenue", "efficiency"],
+    )?;
     if bids.is_none() && outcomes.is_none() {
         return Ok(None);
     }
     let mut blocks = Vec::new();
     if let Some(t) = &bids {
-        let runs = t.text_or_empty("run_id")?;
-        let arms = t.text_or_empty("arm")?;
+        let runs = t.coded("run_id")?;
+        let arms = t.coded("arm")?;
         let agents = t.counts("agent_id")?;
-        let lots = t.text_or_empty("lot_id")?;
-        let decisions = t.text_or_empty("decision")?;
+        let lots = t.coded("lot_id")?;
+        let decisions = t.coded("decision")?;
         let amounts = t.numbers("amount")?;
         let values = t.numbers("value")?;
-        let formats = t.text_or_empty("format")?;
+        let formats = t.coded("format")?;
+        let committed: Vec<bool> = decisions
+            .values
+            .iter()
+            .map(|d| matches!(d.as_str(), "bid" | "stay" | "accept"))
+            .collect();
         // A bidder's bid on a lot: its sealed bid, or the highest clock price it committed to.
-        let mut best: BTreeMap<(String, String, u64), (String, f64, f64)> = BTreeMap::new();
+        let mut best: BTreeMap<(u32, u32, u64), (u32, f64, f64)> = BTreeMap::new();
         for i in 0..t.rows() {
-            if !matches!(decisions[i].as_str(), "bid" | "stay" | "accept") {
+            if !committed
+                .get(decisions.codes[i] as usize)
+                .copied()
+                .unwrap_or(false)
+            {
                 continue;
             }
             let (Some(a), Some(v)) = (amounts[i], values[i]) else {
@@ -1086,25 +1165,27 @@ pub fn auction(dir: &Path) -> Result<Option<Section>> {
                 continue;
             }
             let e = best
-                .entry((runs[i].clone(), lots[i].clone(), agents[i]))
-                .or_insert((arms[i].clone(), v, a));
+                .entry((runs.codes[i], lots.codes[i], agents[i]))
+                .or_insert((arms.codes[i], v, a));
             if a > e.2 {
                 e.2 = a;
             }
         }
-        let arm_names = first_seen(arms.iter().map(String::as_str));
         let stride = best.len().div_ceil(MAX_SCATTER_POINTS).max(1);
-        let mut groups: Vec<(String, Vec<(f64, f64)>)> =
-            arm_names.iter().map(|a| (a.clone(), Vec::new())).collect();
+        let mut groups: Vec<(String, Vec<(f64, f64)>)> = arms
+            .values
+            .iter()
+            .map(|a| (a.clone(), Vec::new()))
+            .collect();
         for (i, (arm, v, a)) in best.values().enumerate() {
             if i % stride != 0 {
                 continue;
             }
-            if let Some(g) = groups.iter_mut().find(|g| &g.0 == arm) {
+            if let Some(g) = groups.get_mut(*arm as usize) {
                 g.1.push((*v, *a));
             }
         }
-        let format_names = first_seen(formats.iter().map(String::as_str));
+        let format_names = &formats.values;
         if !best.is_empty() {
             blocks.push(Block::Figure {
                 svg: plots::scatter("bids", "Bids against values", &groups, true, "value to the bidder", "bid")?,
@@ -1112,21 +1193,21 @@ pub fn auction(dir: &Path) -> Result<Option<Section>> {
                     "Each point is a bidder on a lot ({}): its sealed bid, or the highest clock price it stayed in or accepted at; {} points{}.",
                     format_names.join(", "),
                     count(best.len() as u64),
-                    if stride > 1 { format!(", every {stride}th drawn") } else { String::new() }
+                    if stride > 1 { format!(", one in {stride} drawn") } else { String::new() }
                 ),
             });
         }
     }
     if let Some(t) = &outcomes {
-        let arms = t.text_or_empty("arm")?;
-        let results = t.text_or_empty("result")?;
+        let arms = t.coded("arm")?;
+        let results = t.coded("result")?;
         let revenue = t.numbers("revenue")?;
         let efficiency = t.numbers("efficiency")?;
         let mut per_arm: BTreeMap<String, (u64, u64, f64, f64, u64)> = BTreeMap::new();
         for i in 0..t.rows() {
-            let e = per_arm.entry(arms[i].clone()).or_default();
+            let e = per_arm.entry(arms.get(i).to_string()).or_default();
             e.0 += 1;
-            if results[i] == "sold" {
+            if results.get(i) == "sold" {
                 e.1 += 1;
             }
             e.2 += revenue[i].unwrap_or(0.0);
@@ -1177,7 +1258,7 @@ pub fn auction(dir: &Path) -> Result<Option<Section>> {
 
 /// Position bias, straight-lining, answer validity and reliability checks.
 pub fn diagnostics(dir: &Path) -> Result<Option<Section>> {
-    let Some(t) = Table::read(dir, "diagnostics")? else {
+    let Some(t) = Table::read(dir, "diagnostics", &DIAGNOSTICS_COLUMNS)? else {
         return Ok(None);
     };
     let arm = t.text_or_empty("arm")?;
@@ -1266,7 +1347,23 @@ pub fn diagnostics(dir: &Path) -> Result<Option<Section>> {
 
 /// Model calls, tokens and cost, by arm and by task.
 pub fn cost(dir: &Path, manifest: &Manifest) -> Result<Option<Section>> {
-    let calls = Table::read(dir, "llm_calls")?;
+    let calls = Table::read(
+        dir,
+        "llm_calls",
+        &[
+            "arm",
+            "task",
+            "model",
+            "status",
+            "decision",
+            "prompt_tokens",
+            "completion_tokens",
+            "cached_tokens",
+            "latency_ms",
+            "cache_hit",
+            "cost_usd",
+        ],
+    )?;
     if calls.is_none() && manifest.runs.is_empty() {
         return Ok(None);
     }
@@ -1335,11 +1432,11 @@ pub fn cost(dir: &Path, manifest: &Manifest) -> Result<Option<Section>> {
         });
     }
     if let Some(t) = &calls {
-        let arms = t.text_or_empty("arm")?;
-        let tasks = t.text_or_empty("task")?;
-        let models = t.text_or_empty("model")?;
-        let status = t.text_or_empty("status")?;
-        let decision = t.text_or_empty("decision")?;
+        let arms = t.coded("arm")?;
+        let tasks = t.coded("task")?;
+        let models = t.coded("model")?;
+        let status = t.coded("status")?;
+        let decision = t.coded("decision")?;
         let prompt = t.counts("prompt_tokens")?;
         let completion = t.counts("completion_tokens")?;
         let cached = t.counts("cached_tokens")?;
@@ -1361,18 +1458,18 @@ pub fn cost(dir: &Path, manifest: &Manifest) -> Result<Option<Section>> {
             cost: f64,
             priced: bool,
         }
-        let mut groups: BTreeMap<(String, String, String), Calls> = BTreeMap::new();
+        let mut by_code: HashMap<(u32, u32, u32), Calls> = HashMap::new();
         for i in 0..t.rows() {
-            let g = groups
-                .entry((arms[i].clone(), tasks[i].clone(), models[i].clone()))
+            let g = by_code
+                .entry((arms.codes[i], tasks.codes[i], models.codes[i]))
                 .or_default();
             g.calls += 1;
-            match decision[i].as_str() {
+            match decision.get(i) {
                 "valid" => g.valid += 1,
                 "repaired" => g.repaired += 1,
                 _ => g.fallback += 1,
             }
-            if status[i] != "ok" {
+            if status.get(i) != "ok" {
                 g.errors += 1;
             }
             g.hits += u64::from(hits[i]);
@@ -1385,6 +1482,11 @@ pub fn cost(dir: &Path, manifest: &Manifest) -> Result<Option<Section>> {
                 g.priced = true;
             }
         }
+        let name = |c: &Coded, code: u32| c.values.get(code as usize).cloned().unwrap_or_default();
+        let groups: BTreeMap<(String, String, String), Calls> = by_code
+            .into_iter()
+            .map(|((a, t, m), g)| ((name(&arms, a), name(&tasks, t), name(&models, m)), g))
+            .collect();
         blocks.push(Block::Grid {
             caption: "Model calls by arm, task and model (from llm_calls)".to_string(),
             columns: [
