@@ -81,11 +81,22 @@ pub fn scenario(dir: &Path, manifest: &Manifest, raw: &serde_json::Value) -> Sec
         ),
         ("Seed".to_string(), manifest.seed.to_string()),
         (
-            "Arms".to_string(),
+            "Arms (model)".to_string(),
             if arms.is_empty() {
                 "–".to_string()
             } else {
-                arms.join(", ")
+                arms.iter()
+                    .map(|a| {
+                        let used: BTreeSet<&str> = manifest
+                            .runs
+                            .iter()
+                            .filter(|r| &r.arm == a)
+                            .map(|r| r.model.as_str())
+                            .collect();
+                        format!("{a} ({})", used.into_iter().collect::<Vec<_>>().join(", "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
             },
         ),
         ("Replicates".to_string(), replicates.len().to_string()),
@@ -1576,5 +1587,101 @@ pub fn tables(names: &[String], manifest: &Manifest) -> Section {
                     .collect(),
             },
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coded(values: &[&str]) -> Coded {
+        Coded {
+            values: values.iter().map(|v| v.to_string()).collect(),
+            codes: Vec::new(),
+        }
+    }
+
+    fn answer(arm: u32, value: Option<f64>, label: u32) -> Answer {
+        Answer {
+            arm,
+            replicate: 0,
+            agent: 0,
+            value,
+            label,
+        }
+    }
+
+    #[test]
+    fn choice_shares_follow_option_order_and_count_abstentions() {
+        let arms = coded(&["a", "b"]);
+        let labels = coded(&["no", "yes"]);
+        // Arm a: yes (2), no (1), one abstention; arm b: no (2).
+        let answers = [
+            answer(0, Some(2.0), 0),
+            answer(0, Some(1.0), 1),
+            answer(0, Some(1.0), 1),
+            answer(0, None, NULL_CODE),
+            answer(1, Some(2.0), 0),
+            answer(1, Some(2.0), 0),
+        ];
+        let d = distribution("single_choice", &answers, &arms, &labels).unwrap();
+        // Categories in option-number order, named by their labels, then abstentions.
+        assert_eq!(d.categories, ["yes", "no", NO_ANSWER]);
+        assert_eq!(d.series[0], ("a".to_string(), vec![0.5, 0.25, 0.25]));
+        assert_eq!(d.series[1], ("b".to_string(), vec![0.0, 1.0, 0.0]));
+        assert_eq!(d.totals, ["a 4", "b 2"]);
+    }
+
+    #[test]
+    fn scale_points_without_labels_are_numbered() {
+        let arms = coded(&["a"]);
+        let labels = coded(&[]);
+        let answers = [
+            answer(0, Some(3.0), NULL_CODE),
+            answer(0, Some(1.0), NULL_CODE),
+        ];
+        let d = distribution("likert", &answers, &arms, &labels).unwrap();
+        assert_eq!(d.categories, ["1", "3"]);
+        assert_eq!(d.series[0].1, [0.5, 0.5]);
+    }
+
+    #[test]
+    fn numbers_fall_in_ten_equal_bins() {
+        let arms = coded(&["a"]);
+        let labels = coded(&[]);
+        // 0..=10: width 1; 10 joins the last bin.
+        let answers: Vec<Answer> = (0..=10)
+            .map(|v| answer(0, Some(v as f64), NULL_CODE))
+            .collect();
+        let d = distribution("numeric", &answers, &arms, &labels).unwrap();
+        assert_eq!(d.categories.len(), 10);
+        assert_eq!(d.categories[0], "0 – 1.000");
+        let shares = &d.series[0].1;
+        assert!((shares[0] - 1.0 / 11.0).abs() < 1e-12);
+        assert!((shares[9] - 2.0 / 11.0).abs() < 1e-12);
+        assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // A single value makes one bin.
+        let one = [answer(0, Some(4.0), NULL_CODE)];
+        let d = distribution("numeric", &one, &arms, &labels).unwrap();
+        assert_eq!(d.series[0].1, [1.0]);
+    }
+
+    #[test]
+    fn trajectories_average_agents_then_replicates() {
+        let mut arms = coded(&["a"]);
+        arms.codes = vec![0; 6];
+        // Replicate 0: round 1 stances 1 and 3 (mean 2); replicate 1: 4 and 6 (mean 5);
+        // round 2 only in replicate 0 (mean 7).
+        let reps = [0, 0, 1, 1, 0, 0];
+        let rounds = [1, 1, 1, 1, 2, 2];
+        let values = [Some(1.0), Some(3.0), Some(4.0), Some(6.0), Some(7.0), None];
+        let lines = trajectories(&arms, &reps, &rounds, &values);
+        let thin: Vec<&Line> = lines.iter().filter(|l| !l.bold).collect();
+        let bold: Vec<&Line> = lines.iter().filter(|l| l.bold).collect();
+        assert_eq!(thin.len(), 2);
+        assert_eq!(thin[0].points, [(1.0, 2.0), (2.0, 7.0)]);
+        assert_eq!(thin[1].points, [(1.0, 5.0)]);
+        assert_eq!(bold.len(), 1);
+        assert_eq!(bold[0].points, [(1.0, 3.5), (2.0, 7.0)]);
     }
 }
