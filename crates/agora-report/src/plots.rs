@@ -93,7 +93,7 @@ fn label_width(labels: &[String]) -> u32 {
         .map(|l| short(l).chars().count())
         .max()
         .unwrap_or(4);
-    (chars as u32 * 7 + 16).clamp(48, 260)
+    (chars as u32 * 8 + 16).clamp(48, 290)
 }
 
 /// A finite range around `values` with a margin, widened when it is empty or a point.
@@ -152,7 +152,7 @@ fn row_labels<X: plotters::coord::ranged1d::Ranged<ValueType = f64>>(
     labels: &[String],
 ) -> Result<(), String> {
     let rows = labels.len();
-    let style = TextStyle::from(("sans-serif", 13).into_font())
+    let style = TextStyle::from(("sans-serif", 14).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Right, VPos::Center));
     for (k, label) in labels.iter().enumerate() {
@@ -182,7 +182,7 @@ pub fn grouped_bars(
     let (_, x_max) = padded_range(series.iter().flat_map(|(_, v)| v.iter().copied()), true);
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(heading(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(left)
@@ -195,7 +195,7 @@ pub fn grouped_bars(
             .disable_y_mesh()
             .y_labels(0)
             .x_desc(x_desc)
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         let band = 0.8 / groups as f64;
@@ -217,7 +217,7 @@ pub fn grouped_bars(
                 .position(SeriesLabelPosition::LowerRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
-                .label_font(("sans-serif", 12))
+                .label_font(("sans-serif", 14))
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
@@ -242,7 +242,7 @@ pub fn dots(
     let (x0, x1) = padded_range(points.iter().map(|p| p.1).chain([reference]), false);
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(heading(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(left)
@@ -254,7 +254,7 @@ pub fn dots(
             .y_label_formatter(&tick)
             .y_labels(0)
             .x_desc(x_desc)
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         chart
@@ -284,7 +284,7 @@ pub fn dots(
                 .position(SeriesLabelPosition::LowerRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
-                .label_font(("sans-serif", 12))
+                .label_font(("sans-serif", 14))
                 .draw()
                 .map_err(|e| e.to_string())?;
         }
@@ -311,7 +311,7 @@ pub fn intervals(
     );
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(heading(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(left)
@@ -323,7 +323,7 @@ pub fn intervals(
             .y_label_formatter(&tick)
             .y_labels(0)
             .x_desc(x_desc)
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         if let Some(r) = reference {
@@ -403,7 +403,7 @@ pub fn lines(
     );
     canvas(plot, 380, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(heading(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
@@ -416,7 +416,7 @@ pub fn lines(
             .x_labels(x_ticks)
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         for s in series.iter().filter(|s| !s.bold) {
@@ -441,7 +441,7 @@ pub fn lines(
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())
     })
@@ -461,7 +461,7 @@ pub fn scatter(
     let (y0, y1) = padded_range(groups.iter().flat_map(|g| g.1.iter().map(|p| p.1)), true);
     canvas(plot, 460, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(heading(title), ("sans-serif", 16))
+            .caption(heading(title), ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -473,7 +473,7 @@ pub fn scatter(
             .y_label_formatter(&tick)
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .label_style(("sans-serif", 12))
+            .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
         if diagonal {
@@ -507,7 +507,7 @@ pub fn scatter(
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())
     })

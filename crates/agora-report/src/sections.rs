@@ -1117,6 +1117,52 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
             });
         }
     }
+    if let Some(t) = Table::read(
+        dir,
+        "focus_group_answers",
+        &["arm", "question_id", "sentiment"],
+    )? {
+        let arms = t.coded("arm")?;
+        let questions = t.coded("question_id")?;
+        let sentiment = t.numbers("sentiment")?;
+        let mut sums = vec![vec![(0.0, 0u64); questions.values.len()]; arms.values.len()];
+        for i in 0..t.rows() {
+            let (a, q) = (arms.codes[i] as usize, questions.codes[i] as usize);
+            if let (Some(v), Some(cell)) = (
+                sentiment[i].filter(|v| v.is_finite()),
+                sums.get_mut(a).and_then(|r| r.get_mut(q)),
+            ) {
+                cell.0 += v;
+                cell.1 += 1;
+            }
+        }
+        let series: Vec<(String, Vec<f64>)> = arms
+            .values
+            .iter()
+            .zip(&sums)
+            .map(|(arm, row)| {
+                (
+                    arm.clone(),
+                    row.iter()
+                        .map(|(s, n)| if *n > 0 { s / *n as f64 } else { 0.0 })
+                        .collect(),
+                )
+            })
+            .collect();
+        if !questions.values.is_empty() && !series.is_empty() {
+            blocks.push(Block::Figure {
+                svg: plots::grouped_bars(
+                    "focus group",
+                    "Mean public sentiment by question",
+                    &questions.values,
+                    &series,
+                    "mean stance of the answers (scale units)",
+                )?,
+                caption: "Mean stance of the participants' answers to each question, by arm, over all replicates."
+                    .to_string(),
+            });
+        }
+    }
     Ok(Some(Section {
         id: "opinions",
         title: "Opinion trajectories".to_string(),
