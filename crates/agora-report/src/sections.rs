@@ -1126,10 +1126,10 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
         let questions = t.coded("question_id")?;
         let sentiment = t.numbers("sentiment")?;
         let mut sums = vec![vec![(0.0, 0u64); questions.values.len()]; arms.values.len()];
-        for i in 0..t.rows() {
+        for (i, value) in sentiment.iter().enumerate() {
             let (a, q) = (arms.codes[i] as usize, questions.codes[i] as usize);
             if let (Some(v), Some(cell)) = (
-                sentiment[i].filter(|v| v.is_finite()),
+                value.filter(|v| v.is_finite()),
                 sums.get_mut(a).and_then(|r| r.get_mut(q)),
             ) {
                 cell.0 += v;
