@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
 
 use crate::error::{ReportError, Result};
 
@@ -28,6 +28,17 @@ impl Table {
     /// Only the columns asked for are decoded; asking for a column the table lacks is
     /// an error when the column is used.
     pub fn read(root: &Path, name: &str, columns: &[&str]) -> Result<Option<Self>> {
+        Self::read_where(root, name, columns, None)
+    }
+
+    /// Like [`Table::read`], keeping only the rows whose text column `filter.0` equals
+    /// `filter.1` (decided while decoding, so other rows' columns are never built).
+    pub fn read_where(
+        root: &Path,
+        name: &str,
+        columns: &[&str],
+        filter: Option<(&str, &str)>,
+    ) -> Result<Option<Self>> {
         let dir = root.join(name);
         if !dir.is_dir() {
             return Ok(None);
@@ -55,10 +66,35 @@ impl Table {
                 .map(|(i, _)| i)
                 .collect();
             let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-            let reader = builder
-                .with_projection(mask)
-                .build()
-                .map_err(|e| unreadable(e.to_string()))?;
+            let mut builder = builder.with_projection(mask);
+            if let Some((column, value)) = filter {
+                let Some(index) = builder.schema().index_of(column).ok() else {
+                    continue; // a file without the column holds no matching row
+                };
+                let value = value.to_string();
+                let predicate = ArrowPredicateFn::new(
+                    ProjectionMask::roots(builder.parquet_schema(), [index]),
+                    move |batch: RecordBatch| {
+                        let column = batch.column(0);
+                        let matches: BooleanArray = match column.data_type() {
+                            DataType::Utf8 => column
+                                .as_string::<i32>()
+                                .iter()
+                                .map(|v| Some(v == Some(value.as_str())))
+                                .collect(),
+                            DataType::LargeUtf8 => column
+                                .as_string::<i64>()
+                                .iter()
+                                .map(|v| Some(v == Some(value.as_str())))
+                                .collect(),
+                            _ => BooleanArray::from(vec![false; batch.num_rows()]),
+                        };
+                        Ok(matches)
+                    },
+                );
+                builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+            }
+            let reader = builder.build().map_err(|e| unreadable(e.to_string()))?;
             for batch in reader {
                 batches.push(batch.map_err(|e| unreadable(e.to_string()))?);
             }

@@ -82,7 +82,9 @@ pub fn render_report(dir: &Path) -> Result<String> {
     all.push(sections::headline(stats.as_deref())?);
     all.extend(sections::population_fit(dir)?);
     all.extend(sections::survey(dir, &segments)?);
-    all.extend(sections::opinions(dir)?);
+    let interventions = sections::interventions(dir)?;
+    all.extend(interventions.section);
+    all.extend(sections::opinions(dir, &interventions.rounds)?);
     all.extend(sections::auction(dir)?);
     all.extend(sections::diagnostics(dir)?);
     all.extend(sections::cost(dir, &manifest)?);

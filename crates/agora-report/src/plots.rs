@@ -371,10 +371,14 @@ pub struct Line {
 }
 
 /// Lines over a numeric x axis (for example mean opinion per round, per arm).
+/// `marks` are x positions drawn as dashed vertical lines (for example the rounds at
+/// which an intervention fired), named `mark_name` in the legend.
 pub fn lines(
     plot: &str,
     title: &str,
     series: &[Line],
+    marks: &[f64],
+    mark_name: &str,
     x_desc: &str,
     y_desc: &str,
 ) -> Result<String> {
@@ -419,6 +423,21 @@ pub fn lines(
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
+        for (k, x) in marks.iter().enumerate() {
+            let drawn = chart
+                .draw_series(DashedLineSeries::new(
+                    [(*x, y0), (*x, y1)],
+                    6,
+                    4,
+                    BLACK.mix(0.7).stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?;
+            if k == 0 {
+                drawn.label(short(mark_name)).legend(|(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.7).stroke_width(2))
+                });
+            }
+        }
         for s in series.iter().filter(|s| !s.bold) {
             let c = colour(s.colour);
             chart

@@ -990,6 +990,117 @@ pub fn survey(dir: &Path, segments: &[String]) -> Result<Option<Section>> {
 }
 
 // ---------------------------------------------------------------------------------
+// Interventions
+
+/// What the interventions of an experiment did: one row per intervention and arm.
+pub struct Interventions {
+    /// The section, when any intervention fired.
+    pub section: Option<Section>,
+    /// The rounds at which one fired.
+    pub rounds: Vec<f64>,
+}
+
+/// Interventions that fired (`intervention` events), with the rounds they fired at.
+pub fn interventions(dir: &Path) -> Result<Interventions> {
+    let none = Interventions {
+        section: None,
+        rounds: Vec::new(),
+    };
+    let Some(t) = Table::read_where(
+        dir,
+        "events",
+        &["arm", "replicate", "round", "payload"],
+        Some(("kind", "intervention")),
+    )?
+    else {
+        return Ok(none);
+    };
+    if t.rows() == 0 {
+        return Ok(none);
+    }
+    let arms = t.coded("arm")?;
+    let reps = t.counts("replicate")?;
+    let rounds = t.counts("round")?;
+    let payloads = t.text_or_empty("payload")?;
+    #[derive(Default)]
+    struct Fired {
+        rounds: BTreeSet<u64>,
+        replicates: BTreeSet<u64>,
+        times: u64,
+        reached: u64,
+        text: String,
+    }
+    let mut fired: BTreeMap<(String, String, String), Fired> = BTreeMap::new();
+    for i in 0..t.rows() {
+        let payload: serde_json::Value = serde_json::from_str(&payloads[i]).unwrap_or_default();
+        let field = |k: &str| {
+            payload
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let f = fired
+            .entry((arms.get(i).to_string(), field("id"), field("action")))
+            .or_default();
+        f.rounds.insert(rounds[i]);
+        f.replicates.insert(reps[i]);
+        f.times += 1;
+        f.reached += payload.get("reached").and_then(|v| v.as_u64()).unwrap_or(0);
+        if f.text.is_empty() {
+            f.text = field("text");
+        }
+    }
+    let all_rounds: BTreeSet<u64> = rounds.iter().copied().collect();
+    let rows = fired
+        .iter()
+        .map(|((arm, id, action), f)| {
+            GridRow::new(vec![
+                arm.clone(),
+                id.clone(),
+                action.clone(),
+                f.rounds
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                count(f.replicates.len() as u64),
+                num(f.reached as f64 / f.times.max(1) as f64),
+                f.text.clone(),
+            ])
+        })
+        .collect();
+    Ok(Interventions {
+        section: Some(Section {
+            id: "interventions",
+            title: "Interventions".to_string(),
+            blocks: vec![
+                Block::text(
+                    "Interventions that fired, from the `intervention` events; their rounds are \
+                     marked on the opinion trajectories.",
+                ),
+                Block::Grid {
+                    caption: "Interventions by arm".to_string(),
+                    columns: [
+                        "arm",
+                        "intervention",
+                        "action",
+                        "rounds",
+                        "replicates",
+                        "agents reached (mean)",
+                        "message",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    rows,
+                },
+            ],
+        }),
+        rounds: all_rounds.into_iter().map(|r| r as f64).collect(),
+    })
+}
+
+// ---------------------------------------------------------------------------------
 // Opinion trajectories
 
 /// Mean of `values` per (arm, replicate, round) and per (arm, round) as line series.
@@ -1048,7 +1159,9 @@ fn trajectories(arms: &Coded, reps: &[u64], rounds: &[u64], values: &[Option<f64
 }
 
 /// Mean private opinion per round per arm, and polarisation when recorded.
-pub fn opinions(dir: &Path) -> Result<Option<Section>> {
+///
+/// `marks` are the rounds at which an intervention fired.
+pub fn opinions(dir: &Path, marks: &[f64]) -> Result<Option<Section>> {
     let opinions = Table::read(
         dir,
         "opinions",
@@ -1079,6 +1192,8 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
                     "opinions",
                     "Mean private opinion by round",
                     &lines,
+                    marks,
+                    "intervention",
                     "round",
                     "mean private stance",
                 )?,
@@ -1100,6 +1215,8 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
                         "opinions",
                         "Mean private opinion by round",
                         &lines,
+                        marks,
+                        "intervention",
                         "round",
                         "opinion mean",
                     )?,
@@ -1111,7 +1228,15 @@ pub fn opinions(dir: &Path) -> Result<Option<Section>> {
         let lines = trajectories(&arms, &reps, &rounds, &t.numbers("polarisation")?);
         if !lines.is_empty() {
             blocks.push(Block::Figure {
-                svg: plots::lines("polarisation", "Polarisation by round", &lines, "round", "polarisation")?,
+                svg: plots::lines(
+                    "polarisation",
+                    "Polarisation by round",
+                    &lines,
+                    marks,
+                    "intervention",
+                    "round",
+                    "polarisation",
+                )?,
                 caption: "Mean absolute difference between two agents' opinions (shares of the scale), by arm."
                     .to_string(),
             });

@@ -33,6 +33,7 @@ fn every_section_appears_with_its_tables() {
             "headline",
             "population",
             "answers",
+            "interventions",
             "opinions",
             "auction",
             "diagnostics",
@@ -66,6 +67,13 @@ fn every_section_appears_with_its_tables() {
     assert!(html.contains("free text, 36 answers"));
     // Bids against values: 5 bids per run (one bidder did not bid), 6 runs.
     assert!(html.contains("30 points"), "bids counted");
+    // The fact-check of the treated arms, marked on the trajectories.
+    assert!(html.contains(
+        "<tr><td>ad_a</td><td>fact_check</td><td>broadcast</td><td>3</td><td>2</td><td>3.000</td>"
+    ));
+    assert!(!html.contains("<td>control</td><td>fact_check</td>"));
+    // Marked in the legends of both trajectory plots.
+    assert_eq!(html.matches(">\nintervention\n</text>").count(), 2);
     // Diagnostics with the significant row flagged.
     assert!(html.contains("position_bias"));
     assert!(

@@ -313,6 +313,45 @@ pub fn write_experiment(root: &Path, parts: Parts) {
                         0,
                     )
                     .unwrap();
+                let events = sinks
+                    .open_with_constants(
+                        keyed(
+                            "events",
+                            vec![
+                                Column::required("kind", ColumnType::Utf8),
+                                Column::optional("target_id", ColumnType::U32),
+                                Column::required("visibility", ColumnType::Utf8),
+                                Column::required("payload", ColumnType::Utf8),
+                            ],
+                        ),
+                        partition(root, "events", arm, r),
+                        constants(),
+                        0,
+                    )
+                    .unwrap();
+                for round in 1..5u32 {
+                    key(&mut sinks, events, round, Some(0))
+                        .str("message")
+                        .opt_u32(None)
+                        .str("public")
+                        .str("{\"text\":\"hello\"}")
+                        .end();
+                    // The treated arms get a fact-check at round 3.
+                    if round == 3 && *arm != "control" {
+                        let payload = serde_json::json!({
+                            "action": "broadcast",
+                            "id": "fact_check",
+                            "reached": 3,
+                            "text": HOSTILE,
+                        });
+                        key(&mut sinks, events, round, None)
+                            .str("intervention")
+                            .opt_u32(None)
+                            .str("private")
+                            .str(&payload.to_string())
+                            .end();
+                    }
+                }
                 for round in 0..5u32 {
                     for i in 0..agents {
                         let stance = 3.0 + 0.2 * round as f64 * a as f64 + 0.1 * i as f64;
