@@ -177,9 +177,18 @@ pub fn grouped_bars(
     let rows = categories.len().max(1);
     let groups = series.len().max(1);
     let bar_rows = (rows * groups) as u32;
-    let height = 90 + (bar_rows * 11).max(rows as u32 * ROW) + 20 * groups as u32;
+    let legend = if series.len() > 1 {
+        20 * groups as u32 + 16
+    } else {
+        0
+    };
+    let height = 90 + (bar_rows * 11).max(rows as u32 * ROW).max(legend);
     let left = label_width(categories);
-    let (_, x_max) = padded_range(series.iter().flat_map(|(_, v)| v.iter().copied()), true);
+    let (_, mut x_max) = padded_range(series.iter().flat_map(|(_, v)| v.iter().copied()), true);
+    if series.len() > 1 {
+        // Room on the right for the legend, clear of the bars.
+        x_max *= 1.4;
+    }
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(heading(title), ("sans-serif", 18))
@@ -214,7 +223,7 @@ pub fn grouped_bars(
         if series.len() > 1 {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
                 .label_font(("sans-serif", 14))
@@ -237,9 +246,18 @@ pub fn dots(
     x_desc: &str,
 ) -> Result<String> {
     let n = rows.len().max(1);
-    let height = 100 + n as u32 * ROW;
+    let legend = if groups.len() > 1 {
+        20 * groups.len() as u32 + 16
+    } else {
+        0
+    };
+    let height = 100 + (n as u32 * ROW).max(legend);
     let left = label_width(rows);
-    let (x0, x1) = padded_range(points.iter().map(|p| p.1).chain([reference]), false);
+    let (x0, mut x1) = padded_range(points.iter().map(|p| p.1).chain([reference]), false);
+    if groups.len() > 1 {
+        // Room on the right for the legend, clear of the points.
+        x1 += (x1 - x0) * 0.35;
+    }
     canvas(plot, height, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(heading(title), ("sans-serif", 18))
@@ -281,7 +299,7 @@ pub fn dots(
         if groups.len() > 1 {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
                 .label_font(("sans-serif", 14))
