@@ -15,6 +15,8 @@ Examples:
   agora run scenarios/consumer-survey.ron --replicates 5 --overwrite
   agora run scenarios/focus-group.ron --model openai:gpt-4o-mini --resume   # after Ctrl-C or a crash
   agora run scenarios/debate-two-sided.ron --from runs/debate-two-sided --at-round 3 --out runs/branch
+  agora run scenarios/concept-test.ron --model rules --report
+  agora report runs/concept-test
   agora validate scenarios/consumer-survey.ron
   agora bench scenarios/consumer-survey.ron --agents 10000,100000,1000000
   agora models fetch && agora run scenarios/consumer-survey.ron --model local --agents 10
@@ -41,6 +43,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Check a scenario file without running it.
     Validate(ValidateArgs),
+    /// Write DIR/report.html: scenario, population fit, results with intervals,
+    /// pictures, diagnostics, cost (one self-contained page).
+    Report(ReportArgs),
     /// Measure decisions per second and memory per agent at several population sizes.
     Bench(BenchArgs),
     /// Fetch or list the model files of the embedded local backend.
@@ -103,6 +108,9 @@ pub struct RunArgs {
     /// Estimate calls, tokens and cost without calling any model or writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write the experiment's report (report.html in the output directory) at the end.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub report: bool,
     /// Call cache: off, read (use cached answers), write (use and store; the default
     /// for language models) or replay (cached answers only; a miss stops the run).
     #[arg(long, value_parser = parse_cache_mode, help_heading = "Model calls")]
@@ -170,6 +178,13 @@ fn parse_cache_mode(text: &str) -> Result<CacheMode, String> {
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     agora_llm::gateway::seconds_at_most(text, agora_llm::gateway::MAX_TIMEOUT)
         .map_err(|e| e.to_string())
+}
+
+/// Arguments of `agora report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// An experiment's output directory (the `--out` of `agora run`).
+    pub dir: PathBuf,
 }
 
 /// Arguments of `agora validate`.

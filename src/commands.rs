@@ -7,7 +7,7 @@ use agora_run::{Budget, Execution, default_model_notice_if_needed};
 use agora_scenario::Overrides;
 use anyhow::Result;
 
-use crate::cli::{RunArgs, ValidateArgs};
+use crate::cli::{ReportArgs, RunArgs, ValidateArgs};
 use crate::progress::Bars;
 
 /// `agora validate`: parse and check a scenario, say what it would run.
@@ -77,5 +77,18 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     } else if !args.quiet {
         print!("{}", summary.render(elapsed));
     }
+    if args.report {
+        let page = agora_report::write_report(&summary.output)?;
+        if !quiet {
+            println!("report: {}", page.display());
+        }
+    }
+    Ok(())
+}
+
+/// `agora report DIR`: write the experiment's report page.
+pub fn report_command(args: &ReportArgs) -> Result<()> {
+    let page = agora_report::write_report(&args.dir)?;
+    println!("report: {}", page.display());
     Ok(())
 }

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => commands::run_command(args),
         Command::Validate(args) => commands::validate_command(args),
+        Command::Report(args) => commands::report_command(args),
         Command::Bench(args) => bench::bench_command(args),
         Command::Models(args) => models_cmd::models_command(args),
     };
