@@ -516,6 +516,7 @@ pub fn write_experiment(root: &Path, parts: Parts) {
         reason: None,
         pid: None,
         branched_from: None,
+        shard: None,
         runs,
     };
     manifest.write(&root.join("manifest.json")).unwrap();

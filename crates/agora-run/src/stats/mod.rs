@@ -367,19 +367,25 @@ pub fn write_all(
     scenario: &agora_scenario::Scenario,
     plan: &agora_scenario::ExperimentPlan,
 ) -> Statistics {
-    let stats_plan = plan_for(scenario, plan.seed);
-    let written = write_tables(&plan.output, &stats_plan).and_then(|mut s| {
+    write_all_in(scenario, &plan.output, plan.seed)
+}
+
+/// Compute and write the experiment-wide tables (`stats`, `diagnostics`, and
+/// `validation` when the scenario has a reference) of the experiment of `scenario`
+/// with seed `seed` whose runs are below `root`. A failure is reported, not raised.
+pub fn write_all_in(scenario: &agora_scenario::Scenario, root: &Path, seed: u64) -> Statistics {
+    let stats_plan = plan_for(scenario, seed);
+    let written = write_tables(root, &stats_plan).and_then(|mut s| {
         if let Some(reference) = &scenario.file.reference {
             let rows = crate::validation::compute(
-                &plan.output,
+                root,
                 reference,
                 &scenario.file.mechanism.questions(),
                 &stats_plan.arms,
                 &stats_plan.segments,
-                plan.seed,
+                seed,
             )?;
-            s.files
-                .push(crate::validation::write_validation(&plan.output, &rows)?);
+            s.files.push(crate::validation::write_validation(root, &rows)?);
             s.validation = crate::validation::headline(&rows);
         }
         Ok(s)

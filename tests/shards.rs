@@ -1,0 +1,128 @@
+//! Shards: an experiment split with `--shard K/N` and put together by `agora merge`
+//! equals the single-machine run, file by file, byte for byte.
+
+mod common;
+
+use std::process::Command;
+
+use common::{agora, assert_same_files, repo, stderr, stdout};
+
+fn run_args<'a>(scenario: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        scenario,
+        "--model",
+        "rules",
+        "--replicates",
+        "2",
+        "--agents",
+        "60",
+        "--out",
+        out,
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn three_shards_merged_equal_the_single_machine_run_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/concept-test.ron");
+    let scenario = scenario.to_str().unwrap();
+    let single = agora(dir.path(), &run_args(scenario, "single", &[]));
+    assert!(single.status.success(), "{}", stderr(&single));
+
+    // Two shards at once, into one directory.
+    let spawn = |k: &str| {
+        Command::new(env!("CARGO_BIN_EXE_agora"))
+            .current_dir(dir.path())
+            .args(run_args(scenario, "sharded", &["--shard", k]))
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .spawn()
+            .expect("the agora binary runs")
+    };
+    let mut first = spawn("1/3");
+    let mut second = spawn("2/3");
+    assert!(first.wait().unwrap().success(), "shard 1/3");
+    assert!(second.wait().unwrap().success(), "shard 2/3");
+    let sharded = dir.path().join("sharded");
+    assert!(!sharded.join("manifest.json").exists());
+    assert!(!sharded.join("stats").exists(), "a shard writes no stats");
+
+    // A merge before every shard finished names the missing one and how to run it.
+    let early = agora(dir.path(), &["merge", "sharded"]);
+    assert!(!early.status.success());
+    let message = stderr(&early);
+    assert!(
+        message.contains("shard 3/3 never started") && message.contains("--shard 3/3"),
+        "{message}"
+    );
+    assert!(!sharded.join("manifest.json").exists());
+
+    // A shard that already ran refuses to start again without --resume/--overwrite,
+    // and --resume of a complete shard has nothing left to do.
+    let again = agora(dir.path(), &run_args(scenario, "sharded", &["--shard", "1/3"]));
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("--resume continues it"), "{}", stderr(&again));
+    let resumed = agora(
+        dir.path(),
+        &run_args(scenario, "sharded", &["--shard", "1/3", "--resume"]),
+    );
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+
+    let third = agora(dir.path(), &run_args(scenario, "sharded", &["--shard", "3/3"]));
+    assert!(third.status.success(), "{}", stderr(&third));
+    let merged = agora(dir.path(), &["merge", "sharded"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert!(stdout(&merged).contains("merged 3 shards, 6 runs"), "{}", stdout(&merged));
+
+    assert_same_files(&dir.path().join("single"), &sharded);
+}
+
+#[test]
+fn a_merged_experiment_with_a_human_reference_has_the_same_validation_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/anes96-silicon.ron");
+    let scenario = scenario.to_str().unwrap();
+    let single = agora(dir.path(), &run_args(scenario, "single", &[]));
+    assert!(single.status.success(), "{}", stderr(&single));
+    for k in ["1/2", "2/2"] {
+        let shard = agora(dir.path(), &run_args(scenario, "sharded", &["--shard", k]));
+        assert!(shard.status.success(), "{k}: {}", stderr(&shard));
+    }
+    let merged = agora(dir.path(), &["merge", "sharded", "--scenario", scenario]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert!(dir.path().join("single/validation").exists());
+    assert_same_files(&dir.path().join("single"), &dir.path().join("sharded"));
+}
+
+#[test]
+fn shard_mistakes_are_refused_with_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/concept-test.ron");
+    let scenario = scenario.to_str().unwrap();
+    let zero = agora(dir.path(), &run_args(scenario, "out", &["--shard", "0/3"]));
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(stderr(&zero).contains("from 1 to 3"), "{}", stderr(&zero));
+    // Six runs (three arms, two replicates) cannot feed seven shards.
+    let many = agora(dir.path(), &run_args(scenario, "out", &["--shard", "7/7"]));
+    assert_eq!(many.status.code(), Some(2));
+    assert!(stderr(&many).contains("at most 6 shards"), "{}", stderr(&many));
+    assert!(!dir.path().join("out/manifest.json").exists());
+    // An unsharded run does not overwrite shards in progress.
+    let shard = agora(dir.path(), &run_args(scenario, "out", &["--shard", "1/2"]));
+    assert!(shard.status.success(), "{}", stderr(&shard));
+    let whole = agora(dir.path(), &run_args(scenario, "out", &[]));
+    assert!(!whole.status.success());
+    assert!(stderr(&whole).contains("agora merge"), "{}", stderr(&whole));
+    // A shard of another split in the same directory is refused.
+    let other = agora(dir.path(), &run_args(scenario, "out", &["--shard", "1/3"]));
+    assert!(!other.status.success());
+    assert!(
+        stderr(&other).contains("another experiment or split"),
+        "{}",
+        stderr(&other)
+    );
+}
