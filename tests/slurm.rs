@@ -167,6 +167,7 @@ fn a_four_shard_array_job_and_its_merge_equal_the_single_machine_run() {
     let submitted = agora(work.path(), &submit);
     assert!(submitted.status.success(), "{}", stderr(&submitted));
     let printed = stdout(&submitted);
+    eprintln!("agora slurm:\n{printed}");
     let ids: Vec<String> = printed
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -210,6 +211,11 @@ fn a_four_shard_array_job_and_its_merge_equal_the_single_machine_run() {
             "shard {k}"
         );
     }
-    assert!(log("merge.log").contains("merged 4 shards, 6 runs"), "{}", log("merge.log"));
+    eprintln!("merge job's log:\n{}", log("merge.log"));
+    assert!(
+        log("merge.log").contains("merged 4 shards, 6 runs"),
+        "{}",
+        log("merge.log")
+    );
     assert_same_files(&work.path().join("single"), &sharded);
 }
