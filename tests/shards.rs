@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 
 use common::{agora, assert_same_files, repo, stderr, stdout};
@@ -125,4 +126,88 @@ fn shard_mistakes_are_refused_with_a_fix() {
         "{}",
         stderr(&other)
     );
+}
+
+/// The container scripts of the manifests `agora k8s` writes, in order (the value of
+/// each `args:` item, a JSON string).
+fn k8s_scripts(manifest: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(manifest).unwrap();
+    let mut lines = text.lines();
+    let mut scripts = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.trim() == "args:" {
+            let item = lines.next().unwrap().trim();
+            let json = item.strip_prefix("- ").expect("a list item");
+            scripts.push(serde_json::from_str::<String>(json).expect("a JSON string"));
+        }
+    }
+    scripts
+}
+
+#[test]
+fn the_kubernetes_pods_scripts_run_every_shard_and_the_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    // The volume's root holds the scenario; paths are relative to it.
+    let volume = dir.path().join("volume");
+    std::fs::create_dir_all(volume.join("scenarios")).unwrap();
+    std::fs::copy(
+        repo().join("scenarios/concept-test.ron"),
+        volume.join("scenarios/concept-test.ron"),
+    )
+    .unwrap();
+    let options = ["--model", "rules", "--replicates", "2", "--agents", "60", "--quiet"];
+    let mut single = vec!["run", "scenarios/concept-test.ron", "--out", "single"];
+    single.extend_from_slice(&options);
+    let single = agora(&volume, &single);
+    assert!(single.status.success(), "{}", stderr(&single));
+    let mut k8s = vec![
+        "k8s",
+        "scenarios/concept-test.ron",
+        "--shards",
+        "3",
+        "--image",
+        "agora:test",
+        "--claim",
+        "data",
+        "--out",
+        "sharded",
+        "--",
+    ];
+    k8s.extend_from_slice(&options);
+    let written = agora(&volume, &k8s);
+    assert!(written.status.success(), "{}", stderr(&written));
+    let shards = volume.join("sharded/.agora/k8s/shards.yaml");
+    let text = std::fs::read_to_string(&shards).unwrap();
+    assert!(
+        text.contains("completionMode: Indexed") && text.contains("completions: 3"),
+        "{text}"
+    );
+    let [shard_script] = k8s_scripts(&shards).try_into().expect("one container");
+    let [merge_script] = k8s_scripts(&volume.join("sharded/.agora/k8s/merge.yaml"))
+        .try_into()
+        .expect("one container");
+    // Play the pods here: the same scripts, `agora` on PATH, the volume as the working
+    // directory, JOB_COMPLETION_INDEX from 0.
+    let bin = Path::new(env!("CARGO_BIN_EXE_agora")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let pod = |script: &str, index: Option<u32>| {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(script)
+            .current_dir(&volume)
+            .env("PATH", &path);
+        if let Some(i) = index {
+            command.env("JOB_COMPLETION_INDEX", i.to_string());
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{script}: {}", stderr(&out));
+    };
+    for index in 0..3 {
+        pod(&shard_script, Some(index));
+    }
+    // A pod started again (after a failure) resumes its shard.
+    pod(&shard_script, Some(1));
+    pod(&merge_script, None);
+    assert_same_files(&volume.join("single"), &volume.join("sharded"));
 }
