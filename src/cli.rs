@@ -17,6 +17,9 @@ Examples:
   agora run scenarios/debate-two-sided.ron --from runs/debate-two-sided --at-round 3 --out runs/branch
   agora run scenarios/concept-test.ron --model rules --report
   agora report runs/concept-test
+  agora run scenarios/concept-test.ron --shard 2/4 --out runs/ct   # one of four machines
+  agora merge runs/ct                                              # once all four are done
+  agora slurm scenarios/concept-test.ron --shards 4 --out runs/ct -- --replicates 20
   agora validate scenarios/consumer-survey.ron
   agora bench scenarios/consumer-survey.ron --agents 10000,100000,1000000
   agora models fetch && agora run scenarios/consumer-survey.ron --model local --agents 10

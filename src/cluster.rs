@@ -35,12 +35,18 @@ fn check_job(scenario: &Path, shards: u32, out: Option<&Path>, run_args: &[Strin
     let refused = [
         (run.shard.is_some(), "--shard (each task sets its own)"),
         (run.out.is_some(), "--out (give it before `--`)"),
-        (run.resume, "--resume (a task resumes its shard when it had started)"),
+        (
+            run.resume,
+            "--resume (a task resumes its shard when it had started)",
+        ),
         (
             run.overwrite,
             "--overwrite (tasks resume their shards; remove the output directory to start over)",
         ),
-        (run.report, "--report (run `agora report OUT` after the merge)"),
+        (
+            run.report,
+            "--report (run `agora report OUT` after the merge)",
+        ),
         (run.dry_run, "--dry-run (run it here first)"),
         (run.stats_json, "--stats-json"),
     ];
@@ -123,10 +129,7 @@ fn slurm_scripts(
 ) -> Result<SlurmScripts> {
     let out = std::path::absolute(&job.out)?;
     let n = job.shards;
-    let mut common = format!(
-        "#SBATCH --chdir={}\n",
-        directive_path(cwd)?
-    );
+    let mut common = format!("#SBATCH --chdir={}\n", directive_path(cwd)?);
     if let Some(p) = &args.partition {
         common += &format!("#SBATCH --partition={}\n", directive_value("partition", p)?);
     }
@@ -286,9 +289,17 @@ fn sbatch(args: &[&str]) -> Result<String, Sbatch> {
     }
     let text = String::from_utf8_lossy(&output.stdout);
     // `--parsable` prints `JOBID` or `JOBID;CLUSTER`.
-    let id = text.trim().split(';').next().unwrap_or_default().to_string();
+    let id = text
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Sbatch::Failed(format!("unexpected sbatch output `{}`", text.trim())));
+        return Err(Sbatch::Failed(format!(
+            "unexpected sbatch output `{}`",
+            text.trim()
+        )));
     }
     Ok(id)
 }
@@ -307,7 +318,12 @@ fn k8s_job(args: &K8sArgs, name: &str, completions: u32, indexed: bool, script: 
     };
     let cpus = args
         .cpus
-        .map(|c| format!("          resources:\n            requests:\n              cpu: {}\n", yaml(&c.to_string())))
+        .map(|c| {
+            format!(
+                "          resources:\n            requests:\n              cpu: {}\n",
+                yaml(&c.to_string())
+            )
+        })
         .unwrap_or_default();
     format!(
         "apiVersion: batch/v1
@@ -375,7 +391,13 @@ pub fn k8s_command(args: &K8sArgs) -> Result<()> {
     std::fs::write(
         &merge,
         header("Merge the shards once the shards' Job is complete")
-            + &k8s_job(args, &format!("{}-merge", job.name), 1, false, &merge_script),
+            + &k8s_job(
+                args,
+                &format!("{}-merge", job.name),
+                1,
+                false,
+                &merge_script,
+            ),
     )
     .with_context(|| format!("writing {}", merge.display()))?;
     println!("wrote {} and {}", shards.display(), merge.display());

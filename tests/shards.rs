@@ -64,20 +64,34 @@ fn three_shards_merged_equal_the_single_machine_run_byte_for_byte() {
 
     // A shard that already ran refuses to start again without --resume/--overwrite,
     // and --resume of a complete shard has nothing left to do.
-    let again = agora(dir.path(), &run_args(scenario, "sharded", &["--shard", "1/3"]));
+    let again = agora(
+        dir.path(),
+        &run_args(scenario, "sharded", &["--shard", "1/3"]),
+    );
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("--resume continues it"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("--resume continues it"),
+        "{}",
+        stderr(&again)
+    );
     let resumed = agora(
         dir.path(),
         &run_args(scenario, "sharded", &["--shard", "1/3", "--resume"]),
     );
     assert!(resumed.status.success(), "{}", stderr(&resumed));
 
-    let third = agora(dir.path(), &run_args(scenario, "sharded", &["--shard", "3/3"]));
+    let third = agora(
+        dir.path(),
+        &run_args(scenario, "sharded", &["--shard", "3/3"]),
+    );
     assert!(third.status.success(), "{}", stderr(&third));
     let merged = agora(dir.path(), &["merge", "sharded"]);
     assert!(merged.status.success(), "{}", stderr(&merged));
-    assert!(stdout(&merged).contains("merged 3 shards, 6 runs"), "{}", stdout(&merged));
+    assert!(
+        stdout(&merged).contains("merged 3 shards, 6 runs"),
+        "{}",
+        stdout(&merged)
+    );
 
     assert_same_files(&dir.path().join("single"), &sharded);
 }
@@ -110,7 +124,11 @@ fn shard_mistakes_are_refused_with_a_fix() {
     // Six runs (three arms, two replicates) cannot feed seven shards.
     let many = agora(dir.path(), &run_args(scenario, "out", &["--shard", "7/7"]));
     assert_eq!(many.status.code(), Some(2));
-    assert!(stderr(&many).contains("at most 6 shards"), "{}", stderr(&many));
+    assert!(
+        stderr(&many).contains("at most 6 shards"),
+        "{}",
+        stderr(&many)
+    );
     assert!(!dir.path().join("out/manifest.json").exists());
     // An unsharded run does not overwrite shards in progress.
     let shard = agora(dir.path(), &run_args(scenario, "out", &["--shard", "1/2"]));
@@ -155,7 +173,15 @@ fn the_kubernetes_pods_scripts_run_every_shard_and_the_merge() {
         volume.join("scenarios/concept-test.ron"),
     )
     .unwrap();
-    let options = ["--model", "rules", "--replicates", "2", "--agents", "60", "--quiet"];
+    let options = [
+        "--model",
+        "rules",
+        "--replicates",
+        "2",
+        "--agents",
+        "60",
+        "--quiet",
+    ];
     let mut single = vec!["run", "scenarios/concept-test.ron", "--out", "single"];
     single.extend_from_slice(&options);
     let single = agora(&volume, &single);
@@ -189,7 +215,11 @@ fn the_kubernetes_pods_scripts_run_every_shard_and_the_merge() {
     // Play the pods here: the same scripts, `agora` on PATH, the volume as the working
     // directory, JOB_COMPLETION_INDEX from 0.
     let bin = Path::new(env!("CARGO_BIN_EXE_agora")).parent().unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let pod = |script: &str, index: Option<u32>| {
         let mut command = Command::new("sh");
         command

@@ -17,9 +17,15 @@ use common::{agora, assert_same_files, repo, stderr, stdout};
 
 /// Why the cluster cannot be started here, if it cannot.
 fn missing() -> Option<String> {
-    for bin in ["/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged"] {
+    for bin in [
+        "/usr/sbin/slurmctld",
+        "/usr/sbin/slurmd",
+        "/usr/sbin/munged",
+    ] {
         if !Path::new(bin).exists() {
-            return Some(format!("{bin} is not installed (apt-get install slurm-wlm munge)"));
+            return Some(format!(
+                "{bin} is not installed (apt-get install slurm-wlm munge)"
+            ));
         }
     }
     let uid = Command::new("id").arg("-u").output().ok()?;
@@ -45,10 +51,7 @@ struct Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let mut pids = vec![
-            self.dir.join("slurmd.pid"),
-            self.dir.join("slurmctld.pid"),
-        ];
+        let mut pids = vec![self.dir.join("slurmd.pid"), self.dir.join("slurmctld.pid")];
         if self.munged {
             pids.push(PathBuf::from("/run/munge/munged.pid"));
         }
@@ -176,8 +179,8 @@ fn a_four_shard_array_job_and_its_merge_equal_the_single_machine_run() {
         .map(|w| w[1].to_string())
         .collect();
     assert_eq!(ids.len(), 2, "a shards job and a merge job: {printed}");
-    let script = std::fs::read_to_string(work.path().join("sharded/.agora/slurm/shards.sbatch"))
-        .unwrap();
+    let script =
+        std::fs::read_to_string(work.path().join("sharded/.agora/slurm/shards.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --array=1-4"), "{script}");
 
     // Wait for both jobs to leave the queue.

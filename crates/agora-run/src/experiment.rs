@@ -25,8 +25,8 @@ use futures::StreamExt;
 use crate::ExperimentError;
 use crate::backends::{Backends, CallOptions, default_model};
 use crate::progress::RunProgress;
-use crate::shard::{Shard, shard_manifests};
 use crate::setup::{Resume, RunIdentity, prepare_run};
+use crate::shard::{Shard, shard_manifests};
 use crate::summary::{ExperimentSummary, RunSummary};
 
 /// Spending limits of an experiment, over all its runs.

@@ -375,10 +375,24 @@ mod tests {
         assert_eq!(s.to_string(), "2/4");
         assert!(s.contains(1) && s.contains(5) && !s.contains(0) && !s.contains(2));
         let zero = "0/4".parse::<Shard>().unwrap_err().to_string();
-        assert!(zero.contains("from 1 to 4") && zero.contains("$((I+1))/4"), "{zero}");
+        assert!(
+            zero.contains("from 1 to 4") && zero.contains("$((I+1))/4"),
+            "{zero}"
+        );
         assert!("5/4".parse::<Shard>().is_err());
-        assert!("1/0".parse::<Shard>().unwrap_err().to_string().contains("at least 1"));
-        assert!("3".parse::<Shard>().unwrap_err().to_string().contains("K/N"));
+        assert!(
+            "1/0"
+                .parse::<Shard>()
+                .unwrap_err()
+                .to_string()
+                .contains("at least 1")
+        );
+        assert!(
+            "3".parse::<Shard>()
+                .unwrap_err()
+                .to_string()
+                .contains("K/N")
+        );
         assert!("a/b".parse::<Shard>().is_err());
     }
 

@@ -385,7 +385,8 @@ pub fn write_all_in(scenario: &agora_scenario::Scenario, root: &Path, seed: u64)
                 &stats_plan.segments,
                 seed,
             )?;
-            s.files.push(crate::validation::write_validation(root, &rows)?);
+            s.files
+                .push(crate::validation::write_validation(root, &rows)?);
             s.validation = crate::validation::headline(&rows);
         }
         Ok(s)
