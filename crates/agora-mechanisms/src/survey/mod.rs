@@ -1,12 +1,19 @@
 //! Surveys: a questionnaire of items put to every agent.
 //!
-//! Items are Likert scales, single choices, numbers or free text. They are asked one
-//! per round (so later answers can see earlier ones) or all at once. Choice options can
-//! be shuffled per agent, with the permutation recorded. Every answer is validated
-//! against its item; an invalid or missing answer is recorded as an abstention
-//! (`fallback`) with the reason.
+//! Items are Likert scales, single choices, dropdowns, yes/no, multi-selects,
+//! rankings, matrices (statements on one scale), constant sums, numbers or free text.
+//! They are asked one per round (so later answers can see earlier ones) or all at
+//! once. Options (and a matrix's statements) can be shuffled per agent, with the
+//! permutation recorded. Every answer is validated against its item; an invalid or
+//! missing answer is recorded as an abstention (`fallback`) with the reason.
+//!
+//! Survey logic ([`logic`]) skips, shows, stops and branches on earlier answers and
+//! persona attributes, and fills `{{ answers.id }}`, `{{ persona.attribute }}` and
+//! `{{ item.field }}` into texts; an item loop (`for_each`) repeats a block of
+//! questions per loop item.
 
 mod answer;
+pub mod logic;
 mod mechanism;
 mod policy;
 mod prompt;
@@ -14,9 +21,12 @@ mod schema;
 mod spec;
 
 pub use answer::{Answer, validate_answer};
-pub use mechanism::{Survey, survey_responses_table};
-pub use policy::{SurveyFacts, SurveyRules, rule_backend};
-pub use spec::{Item, ItemKind, SurveyMode, SurveySpec};
+pub use mechanism::{Survey, SurveyProgress, survey_responses_table};
+pub use policy::{AskedFact, SurveyFacts, SurveyRules, rule_backend};
+pub use spec::{
+    Branch, Condition, Item, ItemKind, Loop, LoopItem, LoopSource, MemoryScope, Slot, SurveyMode,
+    SurveySpec,
+};
 
 /// Task name of survey decisions in requests and `llm_calls`.
 pub const TASK: &str = "survey.answer";
@@ -36,7 +46,21 @@ impl agora_core::MechanismDef for SurveyDef {
     }
 
     fn drivers(settings: &SurveySpec) -> Vec<String> {
-        settings.driver_names().map(String::from).collect()
+        settings.driver_names()
+    }
+
+    fn resolve_paths(settings: &mut SurveySpec, base: &std::path::Path) {
+        settings.load_loops(base);
+    }
+
+    fn check(settings: &SurveySpec) -> Vec<agora_core::SettingsIssue> {
+        logic::check(settings)
+    }
+
+    fn state_types(
+        types: agora_core::checkpoint::StateTypes,
+    ) -> agora_core::checkpoint::StateTypes {
+        types.component::<SurveyProgress>("survey.progress")
     }
 
     fn rule_backend(settings: &SurveySpec) -> agora_model::RuleBackend {
