@@ -117,16 +117,16 @@ fn expected_questions(
             .get(&(id.to_string(), li.map(String::from)))
             .filter(|rows| rows[0].status == "valid")
     };
-    let label_is = |id: &str, want: &str| {
-        valid(id, None).is_some_and(|r| r[0].label.as_deref() == Some(want))
-    };
+    let label_is =
+        |id: &str, want: &str| valid(id, None).is_some_and(|r| r[0].label.as_deref() == Some(want));
     let mut asked: Vec<(String, Option<String>)> = Vec::new();
     let mut ask = |id: &str, li: Option<&str>| asked.push((id.to_string(), li.map(String::from)));
     ask("subscribes", None);
     if !label_is("subscribes", "no") {
         ask("services", None);
-        let selected = valid("services", None)
-            .map_or(0, |rows| rows.iter().filter(|r| r.value == Some(1.0)).count());
+        let selected = valid("services", None).map_or(0, |rows| {
+            rows.iter().filter(|r| r.value == Some(1.0)).count()
+        });
         if selected > 0 {
             ask("favourite", None);
         }
@@ -172,7 +172,10 @@ fn check_run(out: &Path, agents: usize) -> (usize, usize, usize) {
         let expected = expected_questions(person, given);
         let got: BTreeSet<_> = given.keys().cloned().collect();
         let want: BTreeSet<_> = expected.iter().cloned().collect();
-        assert_eq!(got, want, "agent {id} ({person:?}) was asked other questions than its logic implies");
+        assert_eq!(
+            got, want,
+            "agent {id} ({person:?}) was asked other questions than its logic implies"
+        );
         for q in &expected {
             let n = given[q].len();
             let status = &given[q][0].status;
@@ -219,8 +222,14 @@ fn the_logic_survey_asks_each_respondent_what_its_rules_imply_on_the_rule_backen
     let batch = read(&table_file(&out, "survey_responses", "base", 0));
     let status = col::<StringArray>(&batch, "status");
     assert!((0..batch.num_rows()).all(|i| status.value(i) == "valid"));
-    assert!(branched > 20 && branched < 380, "{branched} skipped the subscriber block");
-    assert!(why > 20 && why < 400, "{why} were asked why they liked an ad");
+    assert!(
+        branched > 20 && branched < 380,
+        "{branched} skipped the subscriber block"
+    );
+    assert!(
+        why > 20 && why < 400,
+        "{why} were asked why they liked an ad"
+    );
     assert!(rows > 400 * 8, "{rows}");
     // Every respondent is asked about both ads unless stopped: the loop item is a column.
     let loop_items = col::<StringArray>(&batch, "loop_item");
@@ -232,7 +241,14 @@ fn the_logic_survey_asks_each_respondent_what_its_rules_imply_on_the_rule_backen
     // A shuffled option order is recorded for every kind with options.
     let kinds = col::<StringArray>(&batch, "item_kind");
     let orders = col::<StringArray>(&batch, "option_order");
-    for kind in ["multi_select", "ranking", "matrix", "constant_sum", "dropdown", "single_choice"] {
+    for kind in [
+        "multi_select",
+        "ranking",
+        "matrix",
+        "constant_sum",
+        "dropdown",
+        "single_choice",
+    ] {
         assert!(
             (0..batch.num_rows()).any(|i| kinds.value(i) == kind && !orders.is_null(i)),
             "{kind} has no recorded order"

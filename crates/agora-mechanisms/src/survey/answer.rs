@@ -107,9 +107,9 @@ pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String>
         ItemKind::Matrix {
             statements, points, ..
         } => {
-            let object = value
-                .as_object()
-                .ok_or_else(|| format!("expected an object of statements and points, got {value}"))?;
+            let object = value.as_object().ok_or_else(|| {
+                format!("expected an object of statements and points, got {value}")
+            })?;
             let mut grid = Vec::with_capacity(statements.len());
             for s in statements {
                 let v = object
@@ -119,7 +119,9 @@ pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String>
                     format!("statement \"{s}\": expected a whole number 1..{points}, got {v}")
                 })?;
                 if !(1..=i64::from(*points)).contains(&n) {
-                    return Err(format!("statement \"{s}\": {n} is outside the scale 1..{points}"));
+                    return Err(format!(
+                        "statement \"{s}\": {n} is outside the scale 1..{points}"
+                    ));
                 }
                 grid.push(n as u8);
             }
@@ -134,10 +136,14 @@ pub fn validate_answer(kind: &ItemKind, value: &Value) -> Result<Answer, String>
                 .ok_or_else(|| format!("expected an object of options and points, got {value}"))?;
             let mut points = Vec::with_capacity(options.len());
             for o in options {
-                let v = object.get(o).ok_or_else(|| format!("option \"{o}\" has no points"))?;
+                let v = object
+                    .get(o)
+                    .ok_or_else(|| format!("option \"{o}\" has no points"))?;
                 let n = whole_number(v)
                     .filter(|n| (0..=i64::from(*total)).contains(n))
-                    .ok_or_else(|| format!("option \"{o}\": expected whole points 0..{total}, got {v}"))?;
+                    .ok_or_else(|| {
+                        format!("option \"{o}\": expected whole points 0..{total}, got {v}")
+                    })?;
                 points.push(n as u32);
             }
             if object.len() != options.len() {
@@ -200,10 +206,14 @@ fn with_other<'a>(value: &'a Value, key: &str) -> Result<(&'a Value, &'a Value),
 fn other_text(value: &Value) -> Result<String, String> {
     let text = value.as_str().map(str::trim).unwrap_or_default();
     if text.is_empty() {
-        return Err(format!("\"{OTHER}\" was chosen without saying what; fill in \"other\""));
+        return Err(format!(
+            "\"{OTHER}\" was chosen without saying what; fill in \"other\""
+        ));
     }
     if text.chars().count() > OTHER_MAX_CHARS as usize {
-        return Err(format!("the \"other\" text exceeds {OTHER_MAX_CHARS} characters"));
+        return Err(format!(
+            "the \"other\" text exceeds {OTHER_MAX_CHARS} characters"
+        ));
     }
     Ok(text.to_string())
 }
@@ -378,14 +388,24 @@ mod tests {
             validate_answer(&kind, &json!({"x": 3, "y": 7})),
             Ok(Answer::Points(vec![3, 7]))
         );
-        assert!(validate_answer(&kind, &json!({"x": 3, "y": 6})).unwrap_err().contains("sum to 9"));
+        assert!(
+            validate_answer(&kind, &json!({"x": 3, "y": 6}))
+                .unwrap_err()
+                .contains("sum to 9")
+        );
         assert!(validate_answer(&kind, &json!({"x": -1, "y": 11})).is_err());
     }
 
     #[test]
     fn yes_no_and_choices_with_other() {
-        assert_eq!(validate_answer(&ItemKind::YesNo, &json!(" Yes")), Ok(Answer::Flag(true)));
-        assert_eq!(validate_answer(&ItemKind::YesNo, &json!(false)), Ok(Answer::Flag(false)));
+        assert_eq!(
+            validate_answer(&ItemKind::YesNo, &json!(" Yes")),
+            Ok(Answer::Flag(true))
+        );
+        assert_eq!(
+            validate_answer(&ItemKind::YesNo, &json!(false)),
+            Ok(Answer::Flag(false))
+        );
         assert!(validate_answer(&ItemKind::YesNo, &json!("maybe")).is_err());
         let kind = ItemKind::Dropdown {
             options: opts(&["a", "b"]),

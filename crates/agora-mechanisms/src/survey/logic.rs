@@ -63,10 +63,11 @@ impl Condition {
             } => facts.answer(item).is_some_and(|g| {
                 let label_ok = is.is_empty()
                     || is.iter().any(|want| {
-                        g.labels.iter().any(|l| l.trim().eq_ignore_ascii_case(want.trim()))
-                            || g.value.is_some_and(|v| {
-                                want.trim().parse::<f64>().is_ok_and(|w| w == v)
-                            })
+                        g.labels
+                            .iter()
+                            .any(|l| l.trim().eq_ignore_ascii_case(want.trim()))
+                            || g.value
+                                .is_some_and(|v| want.trim().parse::<f64>().is_ok_and(|w| w == v))
                     });
                 let number_ok = (above.is_none() && below.is_none())
                     || g.value.is_some_and(|v| bounded(v, above, below));
@@ -208,7 +209,10 @@ pub fn check(spec: &SurveySpec) -> Vec<SettingsIssue> {
         let reference = |id: &str, what: &str, needle: String, self_ok: bool| {
             let Some(&j) = index.get(id) else {
                 return Some(issue(
-                    format!("item \"{}\": {what} names item \"{id}\", which does not exist", item.id),
+                    format!(
+                        "item \"{}\": {what} names item \"{id}\", which does not exist",
+                        item.id
+                    ),
                     format!("use the id of an earlier item: {}", known()),
                     needle,
                 ));
@@ -220,7 +224,9 @@ pub fn check(spec: &SurveySpec) -> Vec<SettingsIssue> {
                         item.id,
                         if j == i { "as" } else { "after" }
                     ),
-                    format!("a condition or placeholder can only use answers given before; move it to an item after \"{id}\", or move \"{id}\" earlier"),
+                    format!(
+                        "a condition or placeholder can only use answers given before; move it to an item after \"{id}\", or move \"{id}\" earlier"
+                    ),
                     needle,
                 ));
             }
@@ -262,7 +268,10 @@ pub fn check(spec: &SurveySpec) -> Vec<SettingsIssue> {
             }
             match template_variables(text) {
                 Err(e) => out.push(issue(
-                    format!("item \"{}\": the placeholder text cannot be read: {e}", item.id),
+                    format!(
+                        "item \"{}\": the placeholder text cannot be read: {e}",
+                        item.id
+                    ),
                     "write placeholders as {{ answers.q1 }}, {{ persona.age }} or {{ item.field }}",
                     text.chars().take(40).collect(),
                 )),
@@ -375,7 +384,10 @@ fn check_item_field(spec: &SurveySpec, item: &Item, field: &str, out: &mut Vec<S
     let field = field.split('.').next().unwrap_or(field);
     let Some(block) = item.loop_block else {
         out.push(issue(
-            format!("item \"{}\": placeholder item.{field} is outside an item loop", item.id),
+            format!(
+                "item \"{}\": placeholder item.{field} is outside an item loop",
+                item.id
+            ),
             "use {{ item.* }} only in the questions of a loop block (for_each: ...)",
             format!("item.{field}"),
         ));
@@ -557,7 +569,11 @@ mod tests {
             let issues = problems(items);
             assert_eq!(issues.len(), 1, "{items}: {issues:?}");
             assert_eq!(issues[0].needle, needle, "{items}");
-            assert!(issues[0].message.contains(words), "{items}: {}", issues[0].message);
+            assert!(
+                issues[0].message.contains(words),
+                "{items}: {}",
+                issues[0].message
+            );
             assert!(!issues[0].hint.is_empty());
         }
     }
@@ -587,14 +603,27 @@ mod tests {
         let ids: Vec<(u16, Option<u16>)> = slots.iter().map(|s| (s.item, s.loop_item)).collect();
         assert_eq!(
             ids,
-            [(0, None), (1, Some(0)), (2, Some(0)), (1, Some(1)), (2, Some(1)), (1, Some(2)), (2, Some(2)), (3, None)]
+            [
+                (0, None),
+                (1, Some(0)),
+                (2, Some(0)),
+                (1, Some(1)),
+                (2, Some(1)),
+                (1, Some(2)),
+                (2, Some(2)),
+                (3, None)
+            ]
         );
     }
 
     #[test]
     fn loop_items_load_from_csv_and_bad_files_are_reported() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ads.csv"), "id,text,brand\nad1,An ad,Acme\nad2,Another,Bolt\n").unwrap();
+        std::fs::write(
+            dir.path().join("ads.csv"),
+            "id,text,brand\nad1,An ad,Acme\nad2,Another,Bolt\n",
+        )
+        .unwrap();
         let mut spec = parse(
             r#"(items: [(for_each: Csv("ads.csv"), items: [(id: "b", text: "{{ item.brand }}: {{ item.text }}?", kind: YesNo)])])"#,
         );
@@ -608,10 +637,15 @@ mod tests {
         let mut ctx = PipeContext::default();
         ctx.item.insert("text", &li.text);
         ctx.item.insert("brand", &li.fields["brand"]);
-        assert_eq!(pipes.render(&spec.items[0].text, &ctx).unwrap(), "Acme: An ad?");
+        assert_eq!(
+            pipes.render(&spec.items[0].text, &ctx).unwrap(),
+            "Acme: An ad?"
+        );
 
         std::fs::write(dir.path().join("bad.csv"), "name\nx\n").unwrap();
-        let mut bad = parse(r#"(items: [(for_each: Csv("bad.csv"), items: [(id: "b", text: "B?", kind: YesNo)])])"#);
+        let mut bad = parse(
+            r#"(items: [(for_each: Csv("bad.csv"), items: [(id: "b", text: "B?", kind: YesNo)])])"#,
+        );
         bad.load_loops(dir.path());
         let issues = check(&bad);
         assert_eq!(issues.len(), 1);

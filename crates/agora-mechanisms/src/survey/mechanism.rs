@@ -64,10 +64,13 @@ pub struct SurveyProgress {
     pub stopped: bool,
 }
 
-/// What the survey remembers about a request: per question asked, its slot, the
-/// shown order of its options and its kind as asked.
+/// One question of a request: its slot, the shown order of its options (canonical
+/// indices) and its kind as asked.
+type AskedQuestion = (u16, Option<Box<[u16]>>, Arc<ItemKind>);
+
+/// What the survey remembers about a request: the questions asked.
 pub struct Pending {
-    items: Vec<(u16, Option<Box<[u16]>>, Arc<ItemKind>)>,
+    items: Vec<AskedQuestion>,
 }
 
 /// One question as asked, prepared at build time.
@@ -127,7 +130,9 @@ struct AgentFacts<'a> {
 impl AgentFacts<'_> {
     fn slot_of(&self, id: &str) -> Option<usize> {
         let item = self.survey.spec.items.iter().position(|i| i.id == id)? as u16;
-        let looped = self.survey.spec.items[usize::from(item)].loop_block.is_some();
+        let looped = self.survey.spec.items[usize::from(item)]
+            .loop_block
+            .is_some();
         let key = (item, if looped { self.loop_item } else { None });
         self.survey.slot_of.get(&key).copied()
     }
@@ -165,7 +170,10 @@ impl Survey {
     /// population, prepare every question as asked and open `survey_responses`.
     pub fn build(spec: &SurveySpec, build: Build<'_>) -> Result<Self, RunError> {
         if let Some(issue) = logic::check(spec).into_iter().next() {
-            return Err(mechanism_error(format!("{}; {}", issue.message, issue.hint)));
+            return Err(mechanism_error(format!(
+                "{}; {}",
+                issue.message, issue.hint
+            )));
         }
         let pipes = Pipes::compile(spec).map_err(mechanism_error)?;
         let mut slots = Vec::new();
@@ -359,7 +367,12 @@ impl Survey {
     }
 
     /// Earlier answers shown with `slot` under an explicit memory scope.
-    fn scoped_memory(&self, progress: Option<&SurveyProgress>, slot: usize, scope: &MemoryScope) -> String {
+    fn scoped_memory(
+        &self,
+        progress: Option<&SurveyProgress>,
+        slot: usize,
+        scope: &MemoryScope,
+    ) -> String {
         let Some(progress) = progress else {
             return String::new();
         };
@@ -419,7 +432,13 @@ impl Survey {
                         let _ = write!(payload, "{p}");
                     }
                     Answer::Choice(c) => {
-                        push_json_string(&mut payload, kind.choices().get(usize::from(*c)).copied().unwrap_or_default());
+                        push_json_string(
+                            &mut payload,
+                            kind.choices()
+                                .get(usize::from(*c))
+                                .copied()
+                                .unwrap_or_default(),
+                        );
                     }
                     Answer::Number(x) => payload.push_str(&Value::from(*x).to_string()),
                     Answer::Text(t) => push_json_string(&mut payload, t),
@@ -477,8 +496,15 @@ impl Survey {
                 .map(Given::said)
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "no answer".to_string());
-            let text = plan.fixed.as_ref().map_or(spec.text.as_str(), |(t, _, _)| t);
-            memory.remember(ctx.round, MemoryKind::Thought, format!("- \"{text}\": {said}"));
+            let text = plan
+                .fixed
+                .as_ref()
+                .map_or(spec.text.as_str(), |(t, _, _)| t);
+            memory.remember(
+                ctx.round,
+                MemoryKind::Thought,
+                format!("- \"{text}\": {said}"),
+            );
         }
         Ok(given)
     }
@@ -554,9 +580,9 @@ fn shown_at(order: Option<&[u16]>, i: u16) -> u32 {
 
 fn scale_label(kind: &ItemKind, point: u8) -> Option<String> {
     match kind {
-        ItemKind::Likert { labels, .. } | ItemKind::Matrix { labels, .. } => labels
-            .get(usize::from(point).saturating_sub(1))
-            .cloned(),
+        ItemKind::Likert { labels, .. } | ItemKind::Matrix { labels, .. } => {
+            labels.get(usize::from(point).saturating_sub(1)).cloned()
+        }
         _ => None,
     }
 }
@@ -647,7 +673,11 @@ fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> 
 /// A valid answer as conditions and piping see it.
 fn given_of(kind: &ItemKind, answer: &Answer) -> Given {
     let choices = kind.choices();
-    let label = |i: u16| choices.get(usize::from(i)).map_or(String::new(), |s| s.to_string());
+    let label = |i: u16| {
+        choices
+            .get(usize::from(i))
+            .map_or(String::new(), |s| s.to_string())
+    };
     match answer {
         Answer::Point(p) => Given {
             value: Some(f64::from(*p)),
@@ -724,7 +754,10 @@ impl Mechanism for Survey {
 
     fn start_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         self.stepped = false;
-        let roster = world.get_resource::<Roster>().map(|r| r.0.clone()).unwrap_or_default();
+        let roster = world
+            .get_resource::<Roster>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
         let slots = self.slots_of_round(ctx.round);
         self.actors = if self.logic && slots.len() == 1 {
             roster
@@ -801,7 +834,11 @@ impl Mechanism for Survey {
             };
             let card = persona_card(schema, identity, demographics, traits);
             let scope = single
-                .then(|| self.spec.items[usize::from(self.slots[slots.start].slot.item)].memory.as_ref())
+                .then(|| {
+                    self.spec.items[usize::from(self.slots[slots.start].slot.item)]
+                        .memory
+                        .as_ref()
+                })
                 .flatten();
             let memory = match scope {
                 Some(scope) => {
@@ -816,7 +853,12 @@ impl Mechanism for Survey {
                 .iter()
                 .zip(&texts)
                 .map(|((s, order, kind), text)| {
-                    render_item(&self.slots[usize::from(*s)].key, text, kind, order.as_deref())
+                    render_item(
+                        &self.slots[usize::from(*s)].key,
+                        text,
+                        kind,
+                        order.as_deref(),
+                    )
                 })
                 .collect();
             vec![

@@ -96,7 +96,11 @@ impl SurveyRules {
                 chosen.sort_unstable();
                 let list: Vec<&str> = chosen.iter().map(|&i| choices[i]).collect();
                 if *other {
-                    let said = if chosen.contains(&options.len()) { RULE_OTHER_TEXT } else { "" };
+                    let said = if chosen.contains(&options.len()) {
+                        RULE_OTHER_TEXT
+                    } else {
+                        ""
+                    };
                     json!({ "choices": list, "other": said })
                 } else {
                     json!(list)
@@ -168,7 +172,11 @@ fn largest_remainder(utilities: &[f64], total: u32) -> Vec<u32> {
             .total_cmp(&(exact[a] - exact[a].floor()))
             .then(a.cmp(&b))
     });
-    for &i in order.iter().cycle().take(total.saturating_sub(given) as usize) {
+    for &i in order
+        .iter()
+        .cycle()
+        .take(total.saturating_sub(given) as usize)
+    {
         points[i] += 1;
     }
     points
@@ -294,15 +302,44 @@ mod tests {
     fn every_new_kind_gets_valid_answers_that_follow_the_score() {
         let o = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let kinds = [
-            ItemKind::MultiSelect { options: o(&["a", "b", "c", "d"]), min: 1, max: 3, other: true },
-            ItemKind::MultiSelect { options: o(&["a", "b"]), min: 0, max: 2, other: false },
-            ItemKind::Ranking { options: o(&["a", "b", "c"]), top: 3 },
-            ItemKind::Ranking { options: o(&["a", "b", "c", "d"]), top: 2 },
-            ItemKind::Matrix { statements: o(&["s", "t"]), points: 5, labels: vec![] },
-            ItemKind::ConstantSum { options: o(&["x", "y", "z"]), total: 100 },
+            ItemKind::MultiSelect {
+                options: o(&["a", "b", "c", "d"]),
+                min: 1,
+                max: 3,
+                other: true,
+            },
+            ItemKind::MultiSelect {
+                options: o(&["a", "b"]),
+                min: 0,
+                max: 2,
+                other: false,
+            },
+            ItemKind::Ranking {
+                options: o(&["a", "b", "c"]),
+                top: 3,
+            },
+            ItemKind::Ranking {
+                options: o(&["a", "b", "c", "d"]),
+                top: 2,
+            },
+            ItemKind::Matrix {
+                statements: o(&["s", "t"]),
+                points: 5,
+                labels: vec![],
+            },
+            ItemKind::ConstantSum {
+                options: o(&["x", "y", "z"]),
+                total: 100,
+            },
             ItemKind::YesNo,
-            ItemKind::Dropdown { options: o(&["a", "b", "c"]), other: true },
-            ItemKind::SingleChoice { options: o(&["a", "b"]), other: true },
+            ItemKind::Dropdown {
+                options: o(&["a", "b", "c"]),
+                other: true,
+            },
+            ItemKind::SingleChoice {
+                options: o(&["a", "b"]),
+                other: true,
+            },
         ];
         for kind in &kinds {
             for seed in 0..300 {
@@ -310,10 +347,18 @@ mod tests {
                 assert!(validate_answer(kind, &v).is_ok(), "{kind:?}: {v}");
             }
         }
-        let yes = |score: f64| (0..1000).filter(|&s| ask(&ItemKind::YesNo, s, score) == json!("yes")).count();
+        let yes = |score: f64| {
+            (0..1000)
+                .filter(|&s| ask(&ItemKind::YesNo, s, score) == json!("yes"))
+                .count()
+        };
         assert!(yes(1.0) > yes(0.0) + 200, "{} {}", yes(1.0), yes(0.0));
         let sums = &kinds[5];
-        let last = |score: f64| (0..500).map(|s| ask(sums, s, score)["z"].as_u64().unwrap()).sum::<u64>();
+        let last = |score: f64| {
+            (0..500)
+                .map(|s| ask(sums, s, score)["z"].as_u64().unwrap())
+                .sum::<u64>()
+        };
         assert!(last(2.0) > last(-2.0));
     }
 

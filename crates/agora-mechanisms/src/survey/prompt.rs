@@ -34,7 +34,11 @@ pub fn render_item(id: &str, text: &str, kind: &ItemKind, order: Option<&[u16]>)
     };
     match kind {
         ItemKind::Likert { points, labels } => {
-            let _ = write!(out, "Answer with a whole number {}.", scale_text(points, labels));
+            let _ = write!(
+                out,
+                "Answer with a whole number {}.",
+                scale_text(points, labels)
+            );
         }
         ItemKind::SingleChoice { other, .. } | ItemKind::Dropdown { other, .. } => {
             out.push_str("Options:\n");
@@ -59,12 +63,17 @@ pub fn render_item(id: &str, text: &str, kind: &ItemKind, order: Option<&[u16]>)
                 "Answer in your own words, in at most {max_chars} characters."
             );
         }
-        ItemKind::MultiSelect { min, max, other, .. } => {
+        ItemKind::MultiSelect {
+            min, max, other, ..
+        } => {
             out.push_str("Options:\n");
             list(&mut out, kind);
             let how = format!("a list of the texts of between {min} and {max} different options");
             if *other {
-                let _ = write!(out, "Answer with {{\"choices\": {how}, \"other\": what you mean if you chose Other, else \"\"}}.");
+                let _ = write!(
+                    out,
+                    "Answer with {{\"choices\": {how}, \"other\": what you mean if you chose Other, else \"\"}}."
+                );
             } else {
                 let _ = write!(out, "Answer with {how}.");
             }
@@ -75,7 +84,10 @@ pub fn render_item(id: &str, text: &str, kind: &ItemKind, order: Option<&[u16]>)
             if usize::from(*top) == options.len() {
                 out.push_str("Answer with a list of all the option texts, most preferred first.");
             } else {
-                let _ = write!(out, "Answer with a list of the texts of your top {top} options, most preferred first.");
+                let _ = write!(
+                    out,
+                    "Answer with a list of the texts of your top {top} options, most preferred first."
+                );
             }
         }
         ItemKind::Matrix { points, labels, .. } => {

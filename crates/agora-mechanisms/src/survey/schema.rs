@@ -34,7 +34,11 @@ pub fn value_schema(kind: &ItemKind) -> Value {
         }
         ItemKind::SingleChoice { other, .. } | ItemKind::Dropdown { other, .. } => {
             let choice = json!({ "type": "string", "enum": kind.choices() });
-            if *other { with_other("choice", choice) } else { choice }
+            if *other {
+                with_other("choice", choice)
+            } else {
+                choice
+            }
         }
         ItemKind::Numeric { min, max, integer } => json!({
             "type": if *integer { "integer" } else { "number" },
@@ -42,14 +46,20 @@ pub fn value_schema(kind: &ItemKind) -> Value {
             "maximum": max,
         }),
         ItemKind::FreeText { max_chars } => json!({ "type": "string", "maxLength": max_chars }),
-        ItemKind::MultiSelect { min, max, other, .. } => {
+        ItemKind::MultiSelect {
+            min, max, other, ..
+        } => {
             let list = json!({
                 "type": "array",
                 "items": { "type": "string", "enum": kind.choices() },
                 "minItems": min,
                 "maxItems": max,
             });
-            if *other { with_other("choices", list) } else { list }
+            if *other {
+                with_other("choices", list)
+            } else {
+                list
+            }
         }
         ItemKind::Ranking { options, top } => json!({
             "type": "array",
@@ -62,13 +72,23 @@ pub fn value_schema(kind: &ItemKind) -> Value {
         } => strict_object(
             statements
                 .iter()
-                .map(|s| (s.clone(), json!({ "type": "integer", "minimum": 1, "maximum": points })))
+                .map(|s| {
+                    (
+                        s.clone(),
+                        json!({ "type": "integer", "minimum": 1, "maximum": points }),
+                    )
+                })
                 .collect(),
         ),
         ItemKind::ConstantSum { options, total } => strict_object(
             options
                 .iter()
-                .map(|o| (o.clone(), json!({ "type": "integer", "minimum": 0, "maximum": total })))
+                .map(|o| {
+                    (
+                        o.clone(),
+                        json!({ "type": "integer", "minimum": 0, "maximum": total }),
+                    )
+                })
                 .collect(),
         ),
         ItemKind::YesNo => json!({ "type": "string", "enum": ["yes", "no"] }),

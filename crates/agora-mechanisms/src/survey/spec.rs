@@ -648,10 +648,8 @@ impl Loop {
             }
             for (c, h) in headers.iter().enumerate() {
                 if c != id_col && Some(c) != text_col {
-                    item.fields.insert(
-                        h.to_string(),
-                        record.get(c).unwrap_or_default().to_string(),
-                    );
+                    item.fields
+                        .insert(h.to_string(), record.get(c).unwrap_or_default().to_string());
                 }
             }
             items.push(item);
@@ -752,7 +750,10 @@ impl TryFrom<RawEntry> for Entry {
             return Err("`items` inside an item belongs to a loop block; add for_each: Inline([...]) or Csv(\"file.csv\")".into());
         }
         let (Some(id), Some(text), Some(kind)) = (raw.id, raw.text, raw.kind) else {
-            return Err("an item needs id, text and kind, e.g. (id: \"q1\", text: \"...\", kind: YesNo)".into());
+            return Err(
+                "an item needs id, text and kind, e.g. (id: \"q1\", text: \"...\", kind: YesNo)"
+                    .into(),
+            );
         };
         Ok(Entry::Question(Box::new(Item {
             id,
@@ -910,7 +911,10 @@ impl SurveySpec {
                     let end = (i..self.items.len())
                         .find(|&j| self.items[j].loop_block != Some(block))
                         .unwrap_or(self.items.len());
-                    let n = self.loops.get(usize::from(block)).map_or(0, |l| l.items.len());
+                    let n = self
+                        .loops
+                        .get(usize::from(block))
+                        .map_or(0, |l| l.items.len());
                     for li in 0..n {
                         for j in i..end {
                             out.push(Slot {
