@@ -311,3 +311,63 @@ async fn the_logic_survey_follows_its_rules_against_the_fake_server() {
     );
     assert!(rows >= 60 * 5);
 }
+
+/// (replaced text, replacement, words the message must contain)
+const BAD_LOGIC: &[(&str, &str, &str)] = &[
+    (
+        r#"show_if: Answer(item: "services", above: 0.0)"#,
+        r#"show_if: Answer(item: "servicez", above: 0.0)"#,
+        "\"servicez\", which does not exist",
+    ),
+    (
+        r#"show_if: Answer(item: "services", above: 0.0)"#,
+        r#"show_if: Answer(item: "budget", above: 0.0)"#,
+        "\"budget\", which is asked after it",
+    ),
+    (
+        r#"to: "ads_intro""#,
+        r#"to: "subscribes""#,
+        "(a cycle)",
+    ),
+    (
+        "min: 0, max: 3, with_other: true",
+        "min: 4, max: 3, with_other: true",
+        "cannot take min 4 and max 3",
+    ),
+    ("{{ item.claim }}", "{{ item.slogan }}", "no field \"slogan\""),
+    (
+        r#"Csv("../assets/survey/streaming-ads.csv")"#,
+        r#"Csv("../assets/survey/missing.csv")"#,
+        "cannot read the item-loop file",
+    ),
+];
+
+#[test]
+fn invalid_logic_is_reported_at_its_line_with_a_fix_and_nothing_runs() {
+    let original = std::fs::read_to_string(repo().join("scenarios/survey-logic.ron")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("scenarios")).unwrap();
+    std::fs::create_dir_all(dir.path().join("assets/survey")).unwrap();
+    std::fs::copy(
+        repo().join("assets/survey/streaming-ads.csv"),
+        dir.path().join("assets/survey/streaming-ads.csv"),
+    )
+    .unwrap();
+    for (from, to, words) in BAD_LOGIC {
+        assert!(original.contains(from), "{from}");
+        let text = original.replacen(from, to, 1);
+        let at = text.find(to).unwrap();
+        let line = text[..at].lines().count();
+        let path = dir.path().join("scenarios/bad.ron");
+        std::fs::write(&path, &text).unwrap();
+        let out = agora(dir.path(), &["validate", path.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{to}: {err}");
+        assert!(err.contains(words), "{to}: {err}");
+        assert!(
+            err.contains(&format!("bad.ron:{line}:")),
+            "{to}: expected line {line}: {err}"
+        );
+        assert!(err.contains("help:"), "{to}: {err}");
+    }
+}
