@@ -324,17 +324,17 @@ const BAD_LOGIC: &[(&str, &str, &str)] = &[
         r#"show_if: Answer(item: "budget", above: 0.0)"#,
         "\"budget\", which is asked after it",
     ),
-    (
-        r#"to: "ads_intro""#,
-        r#"to: "subscribes""#,
-        "(a cycle)",
-    ),
+    (r#"to: "ads_intro""#, r#"to: "subscribes""#, "(a cycle)"),
     (
         "min: 0, max: 3, with_other: true",
         "min: 4, max: 3, with_other: true",
         "cannot take min 4 and max 3",
     ),
-    ("{{ item.claim }}", "{{ item.slogan }}", "no field \"slogan\""),
+    (
+        "{{ item.claim }}",
+        "{{ item.slogan }}",
+        "no field \"slogan\"",
+    ),
     (
         r#"Csv("../assets/survey/streaming-ads.csv")"#,
         r#"Csv("../assets/survey/missing.csv")"#,
