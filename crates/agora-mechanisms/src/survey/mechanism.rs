@@ -232,12 +232,30 @@ impl Survey {
             .get_resource::<PopulationSchema>()
             .cloned()
             .unwrap_or_default();
-        let attributes = schema
+        let attributes: HashMap<String, usize> = schema
             .attributes
             .iter()
             .enumerate()
             .map(|(i, a)| (a.name.clone(), i))
             .collect();
+        for item in &spec.items {
+            for text in item.texts() {
+                let vars = logic::template_variables(text).unwrap_or_default();
+                let unknown = vars.iter().find_map(|v| {
+                    let name = v.strip_prefix("persona.")?;
+                    (name != "name" && !attributes.contains_key(name)).then_some(name)
+                });
+                if let Some(name) = unknown {
+                    let mut known: Vec<&str> = attributes.keys().map(String::as_str).collect();
+                    known.sort_unstable();
+                    return Err(mechanism_error(format!(
+                        "item \"{}\": {{{{ persona.{name} }}}} names no attribute of the population; use one of: name, {}",
+                        item.id,
+                        known.join(", ")
+                    )));
+                }
+            }
+        }
         Ok(Self {
             logic: spec.has_logic(),
             spec: Arc::new(spec.clone()),
@@ -946,5 +964,94 @@ impl Mechanism for Survey {
             return Ok(Flow::Stop("questionnaire_complete".into()));
         }
         Ok(Flow::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{personas, run_in_process};
+
+    fn spec(text: &str) -> SurveySpec {
+        ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .from_str(text)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn run(spec: &SurveySpec, agents: usize) -> crate::testing::Finished<Survey> {
+        let model = super::super::rule_backend(spec);
+        run_in_process(
+            |build| Survey::build(spec, build),
+            personas("P", agents),
+            (5, 0),
+            &model,
+            spec.rounds(),
+        )
+    }
+
+    #[test]
+    fn skips_branches_and_stops_decide_who_is_asked() {
+        let spec = spec(
+            r#"(items: [
+                (id: "a", text: "A?", kind: YesNo,
+                 branches: [(when: Answer(item: "a", is: ["no"]), to: "d")]),
+                (id: "b", text: "B after {{ answers.a }}?", kind: MultiSelect(options: ["x", "y", "z"], min: 0, max: 2),
+                 stop_if: Answer(item: "b", below: 1.0)),
+                (id: "c", text: "C?", kind: YesNo, show_if: Answer(item: "b", is: ["y"])),
+                (id: "d", text: "D?", kind: Likert(points: 5)),
+            ])"#,
+        );
+        let mut done = run(&spec, 300);
+        let mut expected = 0u64;
+        let (mut branched, mut stopped) = (0, 0);
+        let mut q = done.world.query::<&SurveyProgress>();
+        for p in q.iter(&done.world) {
+            let said = |s: usize| p.given[s].as_ref().map(Given::said);
+            expected += 1;
+            if said(0).as_deref() == Some("no") {
+                branched += 1;
+                assert!(p.given[1].is_none() && p.given[2].is_none());
+                assert!(p.given[3].is_some(), "a branch lands on d");
+                expected += 1;
+                continue;
+            }
+            let b = p.given[1].as_ref().expect("b is asked after yes");
+            expected += 3; // one row per option of the multi-select
+            if b.value == Some(0.0) {
+                stopped += 1;
+                assert!(p.stopped && p.given[2].is_none() && p.given[3].is_none());
+                continue;
+            }
+            let shown_c = b.labels.iter().any(|l| l == "y");
+            assert_eq!(p.given[2].is_some(), shown_c);
+            expected += u64::from(shown_c) + 1;
+            assert!(p.given[3].is_some());
+        }
+        assert!(branched > 50 && branched < 250, "{branched}");
+        assert!(stopped > 10, "{stopped}");
+        assert_eq!(done.rows["survey_responses"], expected);
+    }
+
+    #[test]
+    fn a_persona_placeholder_must_name_an_attribute() {
+        let spec = spec(r#"(items: [(id: "a", text: "In {{ persona.city }}?", kind: YesNo)])"#);
+        let model = super::super::rule_backend(&spec);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_in_process(
+                |build| Survey::build(&spec, build),
+                personas("P", 2),
+                (5, 0),
+                &model,
+                1,
+            )
+        }));
+        assert!(
+            result.is_err(),
+            "an unknown persona attribute stops the build"
+        );
+        let spec =
+            self::spec(r#"(items: [(id: "a", text: "{{ persona.name }}, yes?", kind: YesNo)])"#);
+        assert_eq!(run(&spec, 3).rows["survey_responses"], 3);
     }
 }
