@@ -51,13 +51,14 @@ pub fn survey_responses_table() -> TableSpec {
     )
 }
 
-/// A respondent's way through a questionnaire with logic: the answers given (one
-/// entry per question asked, by slot), where a branch continues, and whether a stop
-/// rule ended the questionnaire.
+/// A respondent's way through a questionnaire with logic: the valid answers later
+/// questions refer to (by slot, ascending), where a branch continues, and whether a
+/// stop rule ended the questionnaire. Only respondents with something to keep carry
+/// it, so checkpoints stay small.
 #[derive(Component, Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SurveyProgress {
-    /// Valid answers by slot (`None`: not asked, skipped or invalid).
-    pub given: Vec<Option<Given>>,
+    /// (slot, answer) of the valid answers kept, by ascending slot.
+    pub given: Vec<(u32, Given)>,
     /// Slots before this one are passed over (set by a branch).
     pub resume_at: u32,
     /// A stop rule ended the questionnaire.
@@ -101,8 +102,14 @@ pub struct Survey {
     /// Attribute indices by name, for conditions and `{{ persona.* }}`.
     attributes: HashMap<String, usize>,
     schema: PopulationSchema,
-    /// Whether answers are kept per respondent ([`SurveyProgress`]).
+    /// Whether the survey has logic (conditions, branches, piping or memory scopes).
     logic: bool,
+    /// Per item: whether its answers are kept, because a condition, placeholder or
+    /// memory scope names it.
+    kept: Vec<bool>,
+    /// Whether a memory scope of `All` or `Last(k)` needs every answer kept (when the
+    /// model reads prompts).
+    keep_all_for_memory: bool,
     table: TableId,
     /// This round's respondents.
     actors: Vec<Entity>,
@@ -127,6 +134,17 @@ struct AgentFacts<'a> {
     just: Option<(usize, Option<&'a Given>)>,
 }
 
+impl SurveyProgress {
+    /// The answer kept for `slot`.
+    pub fn get(&self, slot: usize) -> Option<&Given> {
+        let slot = slot as u32;
+        self.given
+            .binary_search_by_key(&slot, |(s, _)| *s)
+            .ok()
+            .map(|i| &self.given[i].1)
+    }
+}
+
 impl AgentFacts<'_> {
     fn slot_of(&self, id: &str) -> Option<usize> {
         let item = self.survey.spec.items.iter().position(|i| i.id == id)? as u16;
@@ -146,7 +164,7 @@ impl Facts for AgentFacts<'_> {
         {
             return given;
         }
-        self.progress?.given.get(slot)?.as_ref()
+        self.progress?.get(slot)
     }
 
     fn attribute(&self, name: &str) -> Option<AttrRef<'_>> {
@@ -256,7 +274,38 @@ impl Survey {
                 }
             }
         }
+        let mut kept = vec![false; spec.items.len()];
+        let mut keep_all_for_memory = false;
+        for item in &spec.items {
+            let mut named: Vec<&str> = [&item.skip_if, &item.show_if, &item.stop_if]
+                .into_iter()
+                .flatten()
+                .chain(item.branches.iter().map(|b| &b.when))
+                .flat_map(|c| c.answer_refs())
+                .collect();
+            match &item.memory {
+                Some(MemoryScope::Items(ids)) => named.extend(ids.iter().map(String::as_str)),
+                Some(MemoryScope::All | MemoryScope::Last(_)) => keep_all_for_memory = true,
+                _ => {}
+            }
+            for text in item.texts() {
+                for var in logic::template_variables(text).unwrap_or_default() {
+                    if let Some(id) = var.strip_prefix("answers.") {
+                        if let Some(i) = spec.items.iter().position(|x| x.id == id) {
+                            kept[i] = true;
+                        }
+                    }
+                }
+            }
+            for id in named {
+                if let Some(i) = spec.items.iter().position(|x| x.id == id) {
+                    kept[i] = true;
+                }
+            }
+        }
         Ok(Self {
+            kept,
+            keep_all_for_memory,
             logic: spec.has_logic(),
             spec: Arc::new(spec.clone()),
             params: build.params,
@@ -397,9 +446,8 @@ impl Survey {
         let answered: Vec<(usize, &Given)> = progress
             .given
             .iter()
-            .enumerate()
-            .take(slot)
-            .filter_map(|(s, g)| g.as_ref().map(|g| (s, g)))
+            .filter(|(s, _)| (*s as usize) < slot)
+            .map(|(s, g)| (*s as usize, g))
             .collect();
         let chosen: Vec<&(usize, &Given)> = match scope {
             MemoryScope::Off => Vec::new(),
@@ -528,7 +576,13 @@ impl Survey {
     }
 
     /// Keep `given` for `slot` and apply the item's stop rule and branches.
-    fn advance(&self, world: &mut World, agent: Entity, slot: usize, given: Option<Given>) {
+    fn advance(
+        &self,
+        world: &mut World,
+        (agent, reads_text): (Entity, bool),
+        slot: usize,
+        given: Option<Given>,
+    ) {
         let Some(demographics) = world.get::<Demographics>(agent) else {
             return;
         };
@@ -555,16 +609,31 @@ impl Survey {
                 });
             (stop, jump)
         };
-        let n = self.slots.len();
-        if let Some(mut p) = world.get_mut::<SurveyProgress>(agent) {
-            p.given.resize(n, None);
-            p.given[slot] = given;
-            if stop {
-                p.stopped = true;
+        let keep =
+            self.kept[usize::from(plan.slot.item)] || (reads_text && self.keep_all_for_memory);
+        let given = given.filter(|_| keep);
+        if given.is_none() && !stop && jump.is_none() {
+            return;
+        }
+        let mut entity = world.entity_mut(agent);
+        if !entity.contains::<SurveyProgress>() {
+            entity.insert(SurveyProgress::default());
+        }
+        let Some(mut p) = entity.get_mut::<SurveyProgress>() else {
+            return;
+        };
+        if let Some(given) = given {
+            let s = slot as u32;
+            match p.given.binary_search_by_key(&s, |(x, _)| *x) {
+                Ok(i) => p.given[i].1 = given,
+                Err(i) => p.given.insert(i, (s, given)),
             }
-            if let Some(j) = jump {
-                p.resume_at = p.resume_at.max(j as u32);
-            }
+        }
+        if stop {
+            p.stopped = true;
+        }
+        if let Some(j) = jump {
+            p.resume_at = p.resume_at.max(j as u32);
         }
     }
 }
@@ -760,16 +829,6 @@ impl Mechanism for Survey {
         self.spec.rounds()
     }
 
-    fn setup(&mut self, world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        if self.logic {
-            let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
-            for e in roster.0 {
-                world.entity_mut(e).insert(SurveyProgress::default());
-            }
-        }
-        Ok(())
-    }
-
     fn start_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         self.stepped = false;
         let roster = world
@@ -949,7 +1008,7 @@ impl Mechanism for Survey {
                 result,
             )?;
             if self.logic {
-                self.advance(world, agent, slot, given);
+                self.advance(world, (agent, ctx.reads_text), slot, given);
             }
         }
         Ok(if failures.is_empty() {
@@ -999,34 +1058,40 @@ mod tests {
                 (id: "b", text: "B after {{ answers.a }}?", kind: MultiSelect(options: ["x", "y", "z"], min: 0, max: 2),
                  stop_if: Answer(item: "b", below: 1.0)),
                 (id: "c", text: "C?", kind: YesNo, show_if: Answer(item: "b", is: ["y"])),
-                (id: "d", text: "D?", kind: Likert(points: 5)),
+                (id: "d", text: "D?", kind: Likert(points: 5),
+                 skip_if: Answer(item: "c", is: ["never said"]), stop_if: Answer(item: "d", above: 9.0)),
             ])"#,
         );
         let mut done = run(&spec, 300);
         let mut expected = 0u64;
         let (mut branched, mut stopped) = (0, 0);
         let mut q = done.world.query::<&SurveyProgress>();
+        assert_eq!(
+            q.iter(&done.world).count(),
+            300,
+            "every answer to a is kept"
+        );
         for p in q.iter(&done.world) {
-            let said = |s: usize| p.given[s].as_ref().map(Given::said);
+            let said = |s: usize| p.get(s).map(Given::said);
             expected += 1;
             if said(0).as_deref() == Some("no") {
                 branched += 1;
-                assert!(p.given[1].is_none() && p.given[2].is_none());
-                assert!(p.given[3].is_some(), "a branch lands on d");
+                assert!(p.get(1).is_none() && p.get(2).is_none());
+                assert!(p.get(3).is_some(), "a branch lands on d");
                 expected += 1;
                 continue;
             }
-            let b = p.given[1].as_ref().expect("b is asked after yes");
+            let b = p.get(1).expect("b is asked after yes");
             expected += 3; // one row per option of the multi-select
             if b.value == Some(0.0) {
                 stopped += 1;
-                assert!(p.stopped && p.given[2].is_none() && p.given[3].is_none());
+                assert!(p.stopped && p.get(2).is_none() && p.get(3).is_none());
                 continue;
             }
             let shown_c = b.labels.iter().any(|l| l == "y");
-            assert_eq!(p.given[2].is_some(), shown_c);
+            assert_eq!(p.get(2).is_some(), shown_c);
             expected += u64::from(shown_c) + 1;
-            assert!(p.given[3].is_some());
+            assert!(p.get(3).is_some());
         }
         assert!(branched > 50 && branched < 250, "{branched}");
         assert!(stopped > 10, "{stopped}");
