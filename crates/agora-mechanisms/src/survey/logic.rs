@@ -9,13 +9,30 @@ use minijinja::Environment;
 
 use super::spec::{Condition, Item, LoopSource, MemoryScope, SurveyMode, SurveySpec};
 
-/// What a respondent gave for one question, as conditions and piping see it.
+/// What a respondent gave for one question, as conditions and piping see it
+/// (kept in checkpoints as a compact `[value, labels]` pair).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    from = "(Option<f64>, Vec<String>)",
+    into = "(Option<f64>, Vec<String>)"
+)]
 pub struct Given {
     /// The answer's number (scale point, number, count of selections, 1 for yes).
     pub value: Option<f64>,
     /// Its labels (option texts, "yes"/"no", scale label, free text).
     pub labels: Vec<String>,
+}
+
+impl From<(Option<f64>, Vec<String>)> for Given {
+    fn from((value, labels): (Option<f64>, Vec<String>)) -> Self {
+        Self { value, labels }
+    }
+}
+
+impl From<Given> for (Option<f64>, Vec<String>) {
+    fn from(g: Given) -> Self {
+        (g.value, g.labels)
+    }
 }
 
 impl Given {

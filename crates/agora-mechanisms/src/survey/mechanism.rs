@@ -107,6 +107,9 @@ pub struct Survey {
     /// Per item: whether its answers are kept, because a condition, placeholder or
     /// memory scope names it.
     kept: Vec<bool>,
+    /// Per item: whether a memory scope `Items([...])` names it (kept only when the
+    /// model reads prompts).
+    kept_for_memory: Vec<bool>,
     /// Whether a memory scope of `All` or `Last(k)` needs every answer kept (when the
     /// model reads prompts).
     keep_all_for_memory: bool,
@@ -275,16 +278,23 @@ impl Survey {
             }
         }
         let mut kept = vec![false; spec.items.len()];
+        let mut kept_for_memory = vec![false; spec.items.len()];
         let mut keep_all_for_memory = false;
         for item in &spec.items {
-            let mut named: Vec<&str> = [&item.skip_if, &item.show_if, &item.stop_if]
+            let named: Vec<&str> = [&item.skip_if, &item.show_if, &item.stop_if]
                 .into_iter()
                 .flatten()
                 .chain(item.branches.iter().map(|b| &b.when))
                 .flat_map(|c| c.answer_refs())
                 .collect();
             match &item.memory {
-                Some(MemoryScope::Items(ids)) => named.extend(ids.iter().map(String::as_str)),
+                Some(MemoryScope::Items(ids)) => {
+                    for id in ids {
+                        if let Some(i) = spec.items.iter().position(|x| &x.id == id) {
+                            kept_for_memory[i] = true;
+                        }
+                    }
+                }
                 Some(MemoryScope::All | MemoryScope::Last(_)) => keep_all_for_memory = true,
                 _ => {}
             }
@@ -305,6 +315,7 @@ impl Survey {
         }
         Ok(Self {
             kept,
+            kept_for_memory,
             keep_all_for_memory,
             logic: spec.has_logic(),
             spec: Arc::new(spec.clone()),
@@ -609,8 +620,9 @@ impl Survey {
                 });
             (stop, jump)
         };
+        let i = usize::from(plan.slot.item);
         let keep =
-            self.kept[usize::from(plan.slot.item)] || (reads_text && self.keep_all_for_memory);
+            self.kept[i] || (reads_text && (self.keep_all_for_memory || self.kept_for_memory[i]));
         let given = given.filter(|_| keep);
         if given.is_none() && !stop && jump.is_none() {
             return;
