@@ -300,10 +300,10 @@ impl Survey {
             }
             for text in item.texts() {
                 for var in logic::template_variables(text).unwrap_or_default() {
-                    if let Some(id) = var.strip_prefix("answers.") {
-                        if let Some(i) = spec.items.iter().position(|x| x.id == id) {
-                            kept[i] = true;
-                        }
+                    if let Some(id) = var.strip_prefix("answers.")
+                        && let Some(i) = spec.items.iter().position(|x| x.id == id)
+                    {
+                        kept[i] = true;
                     }
                 }
             }
