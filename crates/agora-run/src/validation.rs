@@ -112,9 +112,9 @@ fn simulated(root: &Path, q: &Question) -> Result<Simulated, ExportError> {
         return Ok(out);
     };
     for i in 0..f.len() {
-        let is_item = f.text(&q.id_column).and_then(|v| v[i].as_deref()) == Some(q.id.as_str());
+        let is_item = f.text(&q.id_column).and_then(|v| v.get(i)) == Some(q.id.as_str());
         let answered = matches!(
-            f.text("status").and_then(|v| v[i].as_deref()),
+            f.text("status").and_then(|v| v.get(i)),
             Some("valid" | "repaired")
         );
         let Some(agent) = f.agent[i].filter(|_| is_item && answered) else {
@@ -122,13 +122,14 @@ fn simulated(root: &Path, q: &Question) -> Result<Simulated, ExportError> {
         };
         let value = if categorical {
             f.text(&q.answer_column)
-                .and_then(|v| v[i].clone())
+                .and_then(|v| v.get(i))
+                .map(str::to_string)
                 .and_then(|l| code(&q.scale, &HumanAnswer::Label(l)))
         } else {
             f.number(&q.answer_column).and_then(|v| v[i])
         };
         if let Some(v) = value {
-            out.insert((f.arm[i].clone(), f.replicate[i], agent), v);
+            out.insert((f.arm(i).to_string(), f.replicate[i], agent), v);
         }
     }
     Ok(out)
@@ -356,9 +357,9 @@ pub fn compute(
             if let Some(agent) = f.agent[i] {
                 let row = columns
                     .iter()
-                    .map(|c| f.text(c).and_then(|v| v[i].clone()))
+                    .map(|c| f.text(c).and_then(|v| v.get(i)).map(str::to_string))
                     .collect();
-                labels.insert((f.arm[i].clone(), f.replicate[i], agent), row);
+                labels.insert((f.arm(i).to_string(), f.replicate[i], agent), row);
             }
         }
     }

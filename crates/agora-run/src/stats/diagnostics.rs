@@ -127,7 +127,7 @@ pub fn diagnostics(
         ],
         &["shown_position", "answer_value"],
     )? {
-        let text = |c: &str, i: usize| f.text(c).and_then(|v| v[i].as_deref());
+        let text = |c: &str, i: usize| f.text(c).and_then(|v| v.get(i));
         // (arm, item) -> (first shown, answered, options).
         let mut first: BTreeMap<(String, String), (u64, u64, usize)> = BTreeMap::new();
         // (arm, item) -> (valid, all).
@@ -140,7 +140,7 @@ pub fn diagnostics(
             let (Some(item), Some(kind)) = (text("item_id", i), text("item_kind", i)) else {
                 continue;
             };
-            let arm = f.arm[i].clone();
+            let arm = f.arm(i).to_string();
             let valid = matches!(text("status", i), Some("valid" | "repaired"));
             let s = status.entry((arm.clone(), item.to_string())).or_default();
             s.1 += 1;
@@ -243,11 +243,12 @@ pub fn diagnostics(
         for i in 0..f.len() {
             let task = f
                 .text("task")
-                .and_then(|v| v[i].clone())
+                .and_then(|v| v.get(i))
+                .map(str::to_string)
                 .unwrap_or_default();
-            let e = decisions.entry((f.arm[i].clone(), task)).or_default();
+            let e = decisions.entry((f.arm(i).to_string(), task)).or_default();
             e[3] += 1;
-            match f.text("decision").and_then(|v| v[i].as_deref()) {
+            match f.text("decision").and_then(|v| v.get(i)) {
                 Some("valid") => e[0] += 1,
                 Some("repaired") => e[1] += 1,
                 Some("fallback") => e[2] += 1,

@@ -27,7 +27,7 @@ use agora_core::outcome::{OutcomeSource, OutcomeUnit};
 use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec};
 
 pub use diagnostics::{DiagnosticRow, diagnostics, write_diagnostics};
-pub use observe::{Key, OutcomeData, observations};
+pub use observe::{Key, OutcomeData, for_each_outcome, observations};
 
 /// Confidence level of every interval.
 pub const LEVEL: f64 = 0.95;
@@ -161,9 +161,9 @@ fn segment_labels(root: &Path, segments: &[String]) -> Result<SegmentLabels, Exp
         };
         let row: Vec<Option<String>> = columns
             .iter()
-            .map(|c| frame.text(c).and_then(|v| v[i].clone()))
+            .map(|c| frame.text(c).and_then(|v| v.get(i)).map(str::to_string))
             .collect();
-        labels.insert((frame.arm[i].clone(), frame.replicate[i], agent), row);
+        labels.insert((frame.arm(i).to_string(), frame.replicate[i], agent), row);
     }
     Ok(labels)
 }
@@ -187,11 +187,11 @@ fn segment_names(
 
 /// Compute the `stats` rows of the experiment written below `root`.
 pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportError> {
-    let outcomes = observations(root, &plan.sources)?;
     let labels = segment_labels(root, &plan.segments)?;
     let segments = segment_names(plan, &labels);
     let mut rows = Vec::new();
-    for (outcome, data) in &outcomes {
+    for_each_outcome(root, &plan.sources, |outcome, data| {
+        let outcome = &outcome.to_string();
         let unit = data.unit.unwrap_or(OutcomeUnit::Agent);
         let unit_name = match unit {
             OutcomeUnit::Agent => "agent",
@@ -292,7 +292,7 @@ pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportErr
                 }
             }
         }
-    }
+    })?;
     Ok(rows)
 }
 
