@@ -220,6 +220,7 @@ pub fn run_experiment(
         name: scenario.file.name.clone(),
         output: plan.output.clone(),
         arms: crate::summary::arm_lines(scenario, plan),
+        manifest: execution.shard.map(|_| manifest_path.clone()),
         ..Default::default()
     };
     // The runs still to play, in plan order; several are in flight together and share
