@@ -59,6 +59,12 @@ fn check_job(scenario: &Path, shards: u32, out: Option<&Path>, run_args: &[Strin
     loaded.check_overrides(&overrides)?;
     let plan = loaded.plan(&overrides);
     agora_run::Shard::check_count(shards, &plan)?;
+    if plan.output.join("manifest.json").exists() {
+        bail!(
+            "{} already holds a whole experiment (manifest.json), which the shards would refuse to replace; choose another --out, or remove that directory first",
+            plan.output.display()
+        );
+    }
     let stem = scenario
         .file_stem()
         .map(|s| s.to_string_lossy().to_lowercase())

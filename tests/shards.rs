@@ -94,6 +94,29 @@ fn three_shards_merged_equal_the_single_machine_run_byte_for_byte() {
     );
 
     assert_same_files(&dir.path().join("single"), &sharded);
+
+    // Merging again changes nothing; scripts for the finished directory are refused.
+    let again = agora(dir.path(), &["merge", "sharded", "--quiet"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_same_files(&dir.path().join("single"), &sharded);
+    let slurm = agora(
+        dir.path(),
+        &[
+            "slurm",
+            scenario,
+            "--shards",
+            "3",
+            "--out",
+            "sharded",
+            "--no-submit",
+        ],
+    );
+    assert!(!slurm.status.success());
+    assert!(
+        stderr(&slurm).contains("already holds a whole experiment"),
+        "{}",
+        stderr(&slurm)
+    );
 }
 
 #[test]
@@ -240,4 +263,101 @@ fn the_kubernetes_pods_scripts_run_every_shard_and_the_merge() {
     pod(&shard_script, Some(1));
     pod(&merge_script, None);
     assert_same_files(&volume.join("single"), &volume.join("sharded"));
+}
+
+#[test]
+fn agora_slurm_writes_an_array_job_and_a_dependent_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/concept-test.ron");
+    let scenario = scenario.to_str().unwrap();
+    let written = agora(
+        dir.path(),
+        &[
+            "slurm",
+            scenario,
+            "--shards",
+            "3",
+            "--out",
+            "out",
+            "--partition",
+            "short",
+            "--time",
+            "02:00:00",
+            "--cpus",
+            "4",
+            "--no-submit",
+            "--",
+            "--model",
+            "rules",
+            "--replicates",
+            "2",
+            "--seed",
+            "it's",
+        ],
+    );
+    // The options after `--` are checked as `agora run` would.
+    assert!(!written.status.success());
+    assert!(stderr(&written).contains("--seed"), "{}", stderr(&written));
+    let args = [
+        "slurm",
+        scenario,
+        "--shards",
+        "3",
+        "--out",
+        "out",
+        "--partition",
+        "short",
+        "--time",
+        "02:00:00",
+        "--cpus",
+        "4",
+        "--no-submit",
+        "--",
+        "--model",
+        "rules",
+        "--replicates",
+        "2",
+    ];
+    let written = agora(dir.path(), &args);
+    assert!(written.status.success(), "{}", stderr(&written));
+    assert!(
+        stdout(&written).contains("submit with: sh"),
+        "{}",
+        stdout(&written)
+    );
+    let slurm = dir.path().join("out/.agora/slurm");
+    let shards = std::fs::read_to_string(slurm.join("shards.sbatch")).unwrap();
+    for line in [
+        "#SBATCH --array=1-3",
+        "#SBATCH --partition=short",
+        "#SBATCH --time=02:00:00",
+        "#SBATCH --cpus-per-task=4",
+        "--shard \"$K/3\"",
+        "'--model' 'rules' '--replicates' '2'",
+    ] {
+        assert!(shards.contains(line), "{line} in\n{shards}");
+    }
+    let submit = std::fs::read_to_string(slurm.join("submit.sh")).unwrap();
+    assert!(submit.contains("--dependency=afterok:$SHARDS"), "{submit}");
+    let merge = std::fs::read_to_string(slurm.join("merge.sbatch")).unwrap();
+    assert!(merge.contains(" merge "), "{merge}");
+    // Options the tasks set themselves are refused, and so are too many shards.
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let refused = agora(dir.path(), &resume);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--resume"),
+        "{}",
+        stderr(&refused)
+    );
+    let mut many = args.to_vec();
+    many[3] = "7";
+    let refused = agora(dir.path(), &many);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("at most 6 shards"),
+        "{}",
+        stderr(&refused)
+    );
 }
