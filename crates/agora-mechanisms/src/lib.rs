@@ -6,10 +6,13 @@
 //! through [`agora_core::MechanismDef`]. [`registry`] is the one list of them.
 
 pub mod auction;
+pub mod conjoint;
 pub mod conversation;
 pub mod debate;
 pub mod drivers;
 pub mod focus_group;
+pub mod market;
+pub mod maxdiff;
 pub mod stats;
 pub mod survey;
 
@@ -26,4 +29,6 @@ pub fn registry() -> Registry {
         .add::<auction::AuctionDef>()
         .add::<debate::DebateDef>()
         .add::<focus_group::FocusGroupDef>()
+        .add::<conjoint::ConjointDef>()
+        .add::<maxdiff::MaxDiffDef>()
 }
