@@ -13,6 +13,7 @@ pub mod drivers;
 pub mod focus_group;
 pub mod market;
 pub mod maxdiff;
+pub mod price_test;
 pub mod stats;
 pub mod survey;
 
@@ -31,4 +32,5 @@ pub fn registry() -> Registry {
         .add::<focus_group::FocusGroupDef>()
         .add::<conjoint::ConjointDef>()
         .add::<maxdiff::MaxDiffDef>()
+        .add::<price_test::PriceTestDef>()
 }
