@@ -6,6 +6,7 @@
 //! through [`agora_core::MechanismDef`]. [`registry`] is the one list of them.
 
 pub mod auction;
+pub mod concept_test;
 pub mod conjoint;
 pub mod conversation;
 pub mod debate;
@@ -33,4 +34,5 @@ pub fn registry() -> Registry {
         .add::<conjoint::ConjointDef>()
         .add::<maxdiff::MaxDiffDef>()
         .add::<price_test::PriceTestDef>()
+        .add::<concept_test::ConceptTestDef>()
 }
