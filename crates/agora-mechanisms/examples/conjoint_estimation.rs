@@ -17,7 +17,8 @@ const TASKS: usize = 12;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/conjoint-meal-kit.ron"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios/conjoint-meal-kit.ron"),
     )?;
     // The mechanism block of the scenario, with 12 tasks.
     let start = text.find("Conjoint((").ok_or("no Conjoint block")? + "Conjoint(".len();

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use agora_core::components::{AttrKind, AttrValue, Demographics, Identity, PopulationSchema, Traits};
+use agora_core::components::{
+    AttrKind, AttrValue, Demographics, Identity, PopulationSchema, Traits,
+};
 use agora_core::persona::persona_card;
 use agora_core::world::Roster;
 use bevy_ecs::prelude::*;

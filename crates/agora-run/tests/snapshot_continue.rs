@@ -260,5 +260,6 @@ fn market_research_studies_continue_exactly_from_a_snapshot() {
         check("maxdiff-meal-kit", 20, 3, reads_text);
         check("price-test-meal-kit", 30, 1, reads_text);
         check("price-test-meal-kit", 30, 3, reads_text);
+        check("concept-test-meal-kit", 20, 2, reads_text);
     }
 }

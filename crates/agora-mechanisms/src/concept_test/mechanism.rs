@@ -43,7 +43,11 @@ pub fn concept_ratings_table() -> TableSpec {
         Column::required("concept_id", ColumnType::Utf8),
         Column::required("position", ColumnType::U32),
     ];
-    columns.extend(MEASURES.iter().map(|(m, _)| Column::optional(m, ColumnType::U32)));
+    columns.extend(
+        MEASURES
+            .iter()
+            .map(|(m, _)| Column::optional(m, ColumnType::U32)),
+    );
     columns.push(Column::optional("intent_text", ColumnType::Utf8));
     columns.extend((1..=5).map(|p| Column::optional(&format!("ssr_p{p}"), ColumnType::F64)));
     columns.extend([
@@ -158,10 +162,16 @@ impl RulePolicy for ConceptTestRules {
             .facts
             .as_ref()
             .and_then(|f| f.downcast_ref::<ConceptFacts>())
-            .ok_or_else(|| LlmError::InvalidRequest("concept request without concept facts".into()))?;
+            .ok_or_else(|| {
+                LlmError::InvalidRequest("concept request without concept facts".into())
+            })?;
         let mut rng = StreamRng::seed_from_u64(request.seed);
         match facts {
-            ConceptFacts::Rate { liking, scale, title } => {
+            ConceptFacts::Rate {
+                liking,
+                scale,
+                title,
+            } => {
                 let mut out = serde_json::Map::new();
                 let mut intent = 3;
                 for (i, (key, _)) in MEASURES.iter().enumerate() {
@@ -172,13 +182,17 @@ impl RulePolicy for ConceptTestRules {
                     }
                     out.insert((*key).to_string(), json!(p));
                 }
-                out.insert("intent_text".into(), json!(intent_sentence(intent, title, &self.anchors)));
+                out.insert(
+                    "intent_text".into(),
+                    json!(intent_sentence(intent, title, &self.anchors)),
+                );
                 Ok(Value::Object(out))
             }
             ConceptFacts::Choose { likings } => {
                 let alternatives: Vec<Vec<f64>> = likings.iter().map(|l| vec![*l]).collect();
-                let chosen = agora_choice::conjoint::simulate_choice(&[1.0], &alternatives, &mut rng)
-                    .map_err(|e| LlmError::InvalidRequest(e.to_string()))?;
+                let chosen =
+                    agora_choice::conjoint::simulate_choice(&[1.0], &alternatives, &mut rng)
+                        .map_err(|e| LlmError::InvalidRequest(e.to_string()))?;
                 Ok(json!({ "choice": (chosen + 1).to_string() }))
             }
         }
@@ -223,7 +237,12 @@ pub fn validate_rating(answer: &Value) -> Result<([u8; 5], String), String> {
 
 /// The SSR distribution of `text` against anchor embeddings (see
 /// [`agora_choice::ssr`]); `None` when the text has no words to embed.
-pub fn ssr_of(text: &str, anchors: &[Vec<Vec<f64>>], dims: usize, epsilon: f64) -> Option<[f64; 5]> {
+pub fn ssr_of(
+    text: &str,
+    anchors: &[Vec<Vec<f64>>],
+    dims: usize,
+    epsilon: f64,
+) -> Option<[f64; 5]> {
     let e = lexical_embedding(text, dims).ok()?;
     let pmf = ssr_from_embeddings(&e, anchors, epsilon).ok()?;
     pmf.try_into().ok()
@@ -264,11 +283,19 @@ fn normal_ci(values: &[f64], z: f64) -> Option<(f64, f64, f64)> {
 
 /// Per concept: every measure's mean and top-two box with 95% intervals, the SSR
 /// purchase intent, and (with a forced choice) the share choosing it.
-pub fn summarise(concepts: usize, answers: &ConceptAnswers, forced_choice: bool) -> Vec<ConceptSummaryRow> {
+pub fn summarise(
+    concepts: usize,
+    answers: &ConceptAnswers,
+    forced_choice: bool,
+) -> Vec<ConceptSummaryRow> {
     let z = z_critical(0.95).unwrap_or(1.959_963_984_540_054);
     let mut out = Vec::new();
     for c in 0..concepts {
-        let ratings: Vec<&Rating> = answers.ratings.iter().filter(|r| usize::from(r.concept) == c).collect();
+        let ratings: Vec<&Rating> = answers
+            .ratings
+            .iter()
+            .filter(|r| usize::from(r.concept) == c)
+            .collect();
         let n = ratings.len();
         for (m, (key, _)) in MEASURES.iter().enumerate() {
             let values: Vec<f64> = ratings.iter().map(|r| f64::from(r.values[m])).collect();
@@ -285,7 +312,10 @@ pub fn summarise(concepts: usize, answers: &ConceptAnswers, forced_choice: bool)
             });
         }
         let ssr: Vec<&[f64; 5]> = ratings.iter().filter_map(|r| r.ssr.as_ref()).collect();
-        let means: Vec<f64> = ssr.iter().filter_map(|p| mean_rating(&p[..]).ok()).collect();
+        let means: Vec<f64> = ssr
+            .iter()
+            .filter_map(|p| mean_rating(&p[..]).ok())
+            .collect();
         let tops: Vec<f64> = ssr.iter().map(|p| p[3] + p[4]).collect();
         let mean = normal_ci(&means, z);
         let top = normal_ci(&tops, z);
@@ -300,7 +330,11 @@ pub fn summarise(concepts: usize, answers: &ConceptAnswers, forced_choice: bool)
         });
         if forced_choice {
             let total = answers.choices.len();
-            let chosen = answers.choices.iter().filter(|(_, k)| usize::from(*k) == c).count();
+            let chosen = answers
+                .choices
+                .iter()
+                .filter(|(_, k)| usize::from(*k) == c)
+                .count();
             out.push(ConceptSummaryRow {
                 concept: c,
                 measure: "forced_choice".into(),
@@ -369,7 +403,10 @@ impl ConceptTest {
                     deck.extend(cards);
                     block += 1;
                 }
-                deck.into_iter().take(roster.len()).map(|c| vec![c]).collect()
+                deck.into_iter()
+                    .take(roster.len())
+                    .map(|c| vec![c])
+                    .collect()
             }
             ConceptDesign::SequentialMonadic => (0..roster.len() as u64)
                 .map(|r| {
@@ -422,7 +459,14 @@ impl ConceptTest {
     }
 
     /// The respondent's latent liking of concept `c` and the scale of its measures.
-    fn liking(&self, ctx: &RoundCtx<'_>, respondent: u32, c: u16, t: &Traits, d: &Demographics) -> (f64, f64) {
+    fn liking(
+        &self,
+        ctx: &RoundCtx<'_>,
+        respondent: u32,
+        c: u16,
+        t: &Traits,
+        d: &Demographics,
+    ) -> (f64, f64) {
         let concept = &self.spec.concepts[usize::from(c)];
         let drivers = &self.drivers[usize::from(c)];
         let mut rng = ctx.info.seeds.rng(&[
@@ -446,9 +490,18 @@ impl ConceptTest {
         let mut out = String::with_capacity(card.len() + concept.text.len() + 800);
         out.push_str(card);
         if self.spec.design == ConceptDesign::SequentialMonadic {
-            let _ = write!(out, "\n\nConcept {} of {}.", position, self.spec.concepts.len());
+            let _ = write!(
+                out,
+                "\n\nConcept {} of {}.",
+                position,
+                self.spec.concepts.len()
+            );
         }
-        let _ = write!(out, "\n\nConcept: {}\n{}\n\nAnswer each question with a whole number from 1 to 5:", concept.title, concept.text);
+        let _ = write!(
+            out,
+            "\n\nConcept: {}\n{}\n\nAnswer each question with a whole number from 1 to 5:",
+            concept.title, concept.text
+        );
         for (key, question) in MEASURES {
             let _ = write!(out, "\n- \"{key}\": {question}");
         }
@@ -465,7 +518,13 @@ impl ConceptTest {
         out.push_str("\n\nIf you could have only one of these, which would you choose?\n");
         for (i, &c) in shown.iter().enumerate() {
             let concept = &self.spec.concepts[usize::from(c)];
-            let _ = write!(out, "\nOption {}: {}\n{}\n", i + 1, concept.title, concept.text);
+            let _ = write!(
+                out,
+                "\nOption {}: {}\n{}\n",
+                i + 1,
+                concept.title,
+                concept.text
+            );
         }
         out.push_str("\nReply with a JSON object {\"choice\": \"1\"} giving the number of the option you choose.");
         out
@@ -513,15 +572,25 @@ impl Mechanism for ConceptTest {
         let r = respondent as usize;
         let (task, user, schema, facts, pending) = if ctx.round <= self.spec.rating_rounds() {
             let position = ctx.round;
-            let Some(&c) = self.orders.get(r).and_then(|o| o.get(position as usize - 1)) else {
+            let Some(&c) = self
+                .orders
+                .get(r)
+                .and_then(|o| o.get(position as usize - 1))
+            else {
                 return Ask::Decline("no concept is rated in this round".into());
             };
             let (liking, scale) = self.liking(ctx, respondent, c, traits, demographics);
             let mut properties = serde_json::Map::new();
             for (key, _) in MEASURES {
-                properties.insert(key.into(), json!({ "type": "integer", "minimum": 1, "maximum": 5 }));
+                properties.insert(
+                    key.into(),
+                    json!({ "type": "integer", "minimum": 1, "maximum": 5 }),
+                );
             }
-            properties.insert("intent_text".into(), json!({ "type": "string", "maxLength": MAX_TEXT }));
+            properties.insert(
+                "intent_text".into(),
+                json!({ "type": "string", "maxLength": MAX_TEXT }),
+            );
             let mut required: Vec<&str> = MEASURES.iter().map(|(k, _)| *k).collect();
             required.push("intent_text");
             (
@@ -600,7 +669,12 @@ impl Mechanism for ConceptTest {
                     Ok((values, text)) => (
                         Some(*values),
                         Some(text.as_str()),
-                        ssr_of(text, &self.anchors, self.spec.ssr.dims as usize, self.spec.ssr.epsilon),
+                        ssr_of(
+                            text,
+                            &self.anchors,
+                            self.spec.ssr.dims as usize,
+                            self.spec.ssr.epsilon,
+                        ),
                     ),
                     Err(_) => (None, None, None),
                 };
@@ -687,7 +761,10 @@ impl Mechanism for ConceptTest {
     }
 
     fn finish(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        let answers = world.get_resource::<ConceptAnswers>().cloned().unwrap_or_default();
+        let answers = world
+            .get_resource::<ConceptAnswers>()
+            .cloned()
+            .unwrap_or_default();
         let rows = summarise(self.spec.concepts.len(), &answers, self.spec.forced_choice);
         for r in &rows {
             ctx.recorder

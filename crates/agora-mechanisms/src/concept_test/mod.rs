@@ -10,8 +10,8 @@ mod spec;
 mod tests;
 
 pub use mechanism::{
-    ConceptAnswers, ConceptFacts, ConceptSummary, ConceptSummaryRow, ConceptTest, ConceptTestRules, Rating,
-    concept_choices_table, concept_ratings_table, concept_summary_table, intent_sentence,
+    ConceptAnswers, ConceptFacts, ConceptSummary, ConceptSummaryRow, ConceptTest, ConceptTestRules,
+    Rating, concept_choices_table, concept_ratings_table, concept_summary_table, intent_sentence,
     rule_backend, ssr_of, summarise, validate_rating,
 };
 pub use spec::{

@@ -161,24 +161,34 @@ impl TryFrom<RawConceptSpec> for ConceptSpec {
         }
         let ids: Vec<String> = raw.concepts.iter().map(|c| c.id.clone()).collect();
         if let Some(dup) = first_duplicate(&ids) {
-            return Err(format!("concept id \"{dup}\" is used twice; give every concept its own id"));
+            return Err(format!(
+                "concept id \"{dup}\" is used twice; give every concept its own id"
+            ));
         }
         for c in &raw.concepts {
             if c.id.trim().is_empty() || c.text.trim().is_empty() {
                 return Err(format!("concept \"{}\" needs an id and a text", c.id));
             }
             if !c.rules.liking.is_finite() || c.rules.drivers.iter().any(|(_, w)| !w.is_finite()) {
-                return Err(format!("concept \"{}\": rules must be finite numbers", c.id));
+                return Err(format!(
+                    "concept \"{}\": rules must be finite numbers",
+                    c.id
+                ));
             }
         }
         if raw.forced_choice && raw.concepts.len() < 2 {
             return Err("a forced choice needs at least 2 concepts".into());
         }
         if raw.ssr.anchors.is_empty() || raw.ssr.anchors.iter().any(|s| s.len() != 5) {
-            return Err("ssr anchors are sets of exactly five statements, lowest intent first".into());
+            return Err(
+                "ssr anchors are sets of exactly five statements, lowest intent first".into(),
+            );
         }
         if !(8..=65_536).contains(&raw.ssr.dims) {
-            return Err(format!("ssr dims must be between 8 and 65536, got {}", raw.ssr.dims));
+            return Err(format!(
+                "ssr dims must be between 8 and 65536, got {}",
+                raw.ssr.dims
+            ));
         }
         if !(raw.ssr.epsilon.is_finite() && raw.ssr.epsilon >= 0.0) {
             return Err(format!("ssr epsilon must be >= 0, got {}", raw.ssr.epsilon));

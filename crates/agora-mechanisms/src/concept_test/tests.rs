@@ -40,11 +40,18 @@ fn ssr_matches_a_hand_computed_case() {
         .collect();
     for i in 0..5 {
         for j in 0..i {
-            assert_eq!(cosine(&anchors[i], &anchors[j]).unwrap(), 0.0, "orthogonal anchors");
+            assert_eq!(
+                cosine(&anchors[i], &anchors[j]).unwrap(),
+                0.0,
+                "orthogonal anchors"
+            );
         }
     }
     let sets = vec![anchors];
-    assert_eq!(ssr_of("four", &sets, dims, 0.0), Some([0.0, 0.0, 0.0, 1.0, 0.0]));
+    assert_eq!(
+        ssr_of("four", &sets, dims, 0.0),
+        Some([0.0, 0.0, 0.0, 1.0, 0.0])
+    );
     let p = ssr_of("Three, four!", &sets, dims, 0.0).unwrap();
     for (got, want) in p.iter().zip([0.0, 0.0, 0.5, 0.5, 0.0]) {
         assert!((got - want).abs() < 1e-12, "{p:?}");
@@ -62,10 +69,20 @@ fn rule_sentences_score_highest_on_their_own_anchor() {
     let statements = default_anchors();
     let anchors: Vec<Vec<Vec<f64>>> = statements
         .iter()
-        .map(|set| set.iter().map(|a| lexical_embedding(a, dims).unwrap()).collect())
+        .map(|set| {
+            set.iter()
+                .map(|a| lexical_embedding(a, dims).unwrap())
+                .collect()
+        })
         .collect();
     for p in 1..=5u8 {
-        let pmf = ssr_of(&intent_sentence(p, "FreshBox", &statements), &anchors, dims, 0.0).unwrap();
+        let pmf = ssr_of(
+            &intent_sentence(p, "FreshBox", &statements),
+            &anchors,
+            dims,
+            0.0,
+        )
+        .unwrap();
         let mode = (0..5).max_by(|&a, &b| pmf[a].total_cmp(&pmf[b])).unwrap();
         assert_eq!(mode + 1, usize::from(p), "{pmf:?}");
     }
@@ -88,24 +105,48 @@ fn play(spec: &ConceptSpec, agents: usize) -> (ConceptAnswers, Vec<ConceptSummar
     );
     assert_eq!(finished.outcome.fallbacks, 0);
     (
-        finished.world.get_resource::<ConceptAnswers>().unwrap().clone(),
-        finished.world.get_resource::<ConceptSummary>().unwrap().0.clone(),
+        finished
+            .world
+            .get_resource::<ConceptAnswers>()
+            .unwrap()
+            .clone(),
+        finished
+            .world
+            .get_resource::<ConceptSummary>()
+            .unwrap()
+            .0
+            .clone(),
         finished.rows["concept_ratings"],
     )
 }
 
 #[test]
 fn monadic_tests_assign_concepts_evenly_and_rank_them_by_liking() {
-    let spec = spec(&format!("(design: Monadic, forced_choice: true, {CONCEPTS})"));
+    let spec = spec(&format!(
+        "(design: Monadic, forced_choice: true, {CONCEPTS})"
+    ));
     let (answers, summary, rows) = play(&spec, 900);
     assert_eq!(rows, 900);
     for c in 0..3 {
         let n = answers.ratings.iter().filter(|r| r.concept == c).count();
         assert_eq!(n, 300, "concept {c}");
     }
-    let get = |c: usize, m: &str| summary.iter().find(|r| r.concept == c && r.measure == m).unwrap();
-    for m in ["purchase_intent", "appeal", "purchase_intent_ssr", "forced_choice"] {
-        assert!(get(0, m).mean > get(1, m).mean && get(1, m).mean > get(2, m).mean, "{m}");
+    let get = |c: usize, m: &str| {
+        summary
+            .iter()
+            .find(|r| r.concept == c && r.measure == m)
+            .unwrap()
+    };
+    for m in [
+        "purchase_intent",
+        "appeal",
+        "purchase_intent_ssr",
+        "forced_choice",
+    ] {
+        assert!(
+            get(0, m).mean > get(1, m).mean && get(1, m).mean > get(2, m).mean,
+            "{m}"
+        );
     }
     // Direct top-two box and SSR agree on the order, and every row has its interval.
     let ssr = get(0, "purchase_intent_ssr");
@@ -141,7 +182,10 @@ fn sequential_monadic_tests_rate_every_concept_in_a_recorded_order() {
 fn bad_tests_are_refused() {
     for (text, needle) in [
         ("(concepts: [])", "1 to 26"),
-        (r#"(forced_choice: true, concepts: [(id: "a", title: "A", text: "x")])"#, "at least 2"),
+        (
+            r#"(forced_choice: true, concepts: [(id: "a", title: "A", text: "x")])"#,
+            "at least 2",
+        ),
         (
             r#"(concepts: [(id: "a", title: "A", text: "x")], ssr: (anchors: [["a", "b"]]))"#,
             "exactly five",
@@ -154,4 +198,3 @@ fn bad_tests_are_refused() {
         assert!(err.to_string().contains(needle), "{text}: {err}");
     }
 }
-

@@ -62,7 +62,13 @@ pub fn estimate_all(
             let subset: Vec<Answer> = answers
                 .iter()
                 .copied()
-                .filter(|a| s.of.get(a.respondent as usize).copied().flatten().map(usize::from) == Some(label))
+                .filter(|a| {
+                    s.of.get(a.respondent as usize)
+                        .copied()
+                        .flatten()
+                        .map(usize::from)
+                        == Some(label)
+                })
                 .collect();
             rows.extend(estimate(spec, design, &subset, &s.name(label)));
         }
@@ -157,9 +163,12 @@ pub fn estimate(
             ..row(segment, "importance", n)
         }),
     }
-    if spec.study.attributes().iter().any(|a| {
-        matches!(a.kind, agora_choice::conjoint::AttributeKind::Price { .. })
-    }) {
+    if spec
+        .study
+        .attributes()
+        .iter()
+        .any(|a| matches!(a.kind, agora_choice::conjoint::AttributeKind::Price { .. }))
+    {
         match willingness_to_pay_table(&spec.study, &fit) {
             Ok(table) => out.extend(table.into_iter().map(|w| EstimateRow {
                 attribute: Some(w.attribute),

@@ -164,7 +164,9 @@ impl Conjoint {
             spec.alternatives as usize,
         );
         let design = match spec.design {
-            DesignKind::Random => random_design(&spec.study, respondents, tasks, alternatives, seed),
+            DesignKind::Random => {
+                random_design(&spec.study, respondents, tasks, alternatives, seed)
+            }
             DesignKind::BalancedOverlap => {
                 balanced_overlap_design(&spec.study, respondents, tasks, alternatives, seed)
             }
@@ -176,8 +178,8 @@ impl Conjoint {
             .iter()
             .map(|d| (d.driver.clone(), d.weight))
             .collect();
-        let resolved = drivers::resolve_weighted(build.world, &weighted)
-            .map_err(|e| error(e.to_string()))?;
+        let resolved =
+            drivers::resolve_weighted(build.world, &weighted).map_err(|e| error(e.to_string()))?;
         let drivers = spec
             .rules
             .drivers
@@ -285,8 +287,7 @@ impl Conjoint {
                 .bool(profile.is_none());
             for a in 0..self.spec.study.attributes().len() {
                 row = row.opt_str(
-                    profile
-                        .map(|p| self.spec.study.attributes()[a].levels[p[a]].as_str()),
+                    profile.map(|p| self.spec.study.attributes()[a].levels[p[a]].as_str()),
                 );
             }
             row.opt_bool(result.as_ref().ok().map(|&c| c == j))

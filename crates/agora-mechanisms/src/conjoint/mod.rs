@@ -19,8 +19,8 @@ mod tests;
 
 pub use estimate::{Answer, EstimateRow, estimate, estimate_all};
 pub use mechanism::{
-    Conjoint, ConjointAnswers, ConjointEstimates, conjoint_choices_table,
-    conjoint_estimates_table, parse_choice,
+    Conjoint, ConjointAnswers, ConjointEstimates, conjoint_choices_table, conjoint_estimates_table,
+    parse_choice,
 };
 pub use policy::{ConjointFacts, ConjointRules, choice_label, rule_backend};
 pub use spec::{

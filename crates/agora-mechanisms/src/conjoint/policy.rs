@@ -96,7 +96,11 @@ mod tests {
         }
         let e = std::f64::consts::E;
         let total = e + 1.0 + 1.0 / e;
-        for (label, p) in [("1", e / total), ("2", 1.0 / total), ("none", 1.0 / e / total)] {
+        for (label, p) in [
+            ("1", e / total),
+            ("2", 1.0 / total),
+            ("none", 1.0 / e / total),
+        ] {
             let share = counts[label] as f64 / n as f64;
             assert!((share - p).abs() < 0.015, "{label}: {share} vs {p}");
         }

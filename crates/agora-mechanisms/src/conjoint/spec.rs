@@ -402,7 +402,10 @@ mod tests {
     #[test]
     fn bad_studies_are_refused_with_a_fix() {
         for (text, needle) in [
-            (r#"(product: "p", attributes: [])"#, "at least one attribute"),
+            (
+                r#"(product: "p", attributes: [])"#,
+                "at least one attribute",
+            ),
             (
                 r#"(product: "p", attributes: [(name: "a", levels: ["x"])])"#,
                 "at least two",

@@ -68,8 +68,14 @@ fn a_run_reports_part_worths_importances_wtp_and_shares() {
             .and_then(|r| r.estimate)
             .unwrap()
     };
-    assert!(share("ours") > share("theirs"), "B with 5 recipes at $10 wins");
-    assert!(rows.iter().all(|r| r.respondents == 200 && r.choices == 1600));
+    assert!(
+        share("ours") > share("theirs"),
+        "B with 5 recipes at $10 wins"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.respondents == 200 && r.choices == 1600)
+    );
 }
 
 #[test]
@@ -109,5 +115,8 @@ fn intervals_cover_the_planted_part_worths() {
         }
     }
     let rate = f64::from(covered) / f64::from(total);
-    assert!((0.90..=0.99).contains(&rate), "coverage {rate} ({covered}/{total})");
+    assert!(
+        (0.90..=0.99).contains(&rate),
+        "coverage {rate} ({covered}/{total})"
+    );
 }

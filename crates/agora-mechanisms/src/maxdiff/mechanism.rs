@@ -256,7 +256,12 @@ pub struct MaxDiff {
 }
 
 /// Find the shown item whose text is `value` (case and surrounding spaces ignored).
-fn pick(value: Option<&Value>, field: &str, shown: &[usize], spec: &MaxDiffSpec) -> Result<usize, String> {
+fn pick(
+    value: Option<&Value>,
+    field: &str,
+    shown: &[usize],
+    spec: &MaxDiffSpec,
+) -> Result<usize, String> {
     let text = value
         .and_then(Value::as_str)
         .ok_or_else(|| format!("the answer has no \"{field}\" text"))?;
@@ -268,7 +273,11 @@ fn pick(value: Option<&Value>, field: &str, shown: &[usize], spec: &MaxDiffSpec)
 }
 
 /// Validate a best-worst answer to a task showing `shown`.
-pub fn validate(answer: &Value, shown: &[usize], spec: &MaxDiffSpec) -> Result<(usize, usize), String> {
+pub fn validate(
+    answer: &Value,
+    shown: &[usize],
+    spec: &MaxDiffSpec,
+) -> Result<(usize, usize), String> {
     let best = pick(answer.get("best"), "best", shown, spec)?;
     let worst = pick(answer.get("worst"), "worst", shown, spec)?;
     if best == worst {
@@ -288,10 +297,12 @@ impl MaxDiff {
         let n = spec.items.len();
         let designs = (0..roster.len())
             .map(|r| {
-                let seed = build
-                    .info
-                    .seeds
-                    .seed(&[purpose::PRESENTATION, u64::MAX, DESIGN_STREAM, r as u64]);
+                let seed = build.info.seeds.seed(&[
+                    purpose::PRESENTATION,
+                    u64::MAX,
+                    DESIGN_STREAM,
+                    r as u64,
+                ]);
                 bibd_design(n, spec.per_task as usize, spec.tasks as usize, seed)
                     .map(|d| d.tasks)
                     .map_err(|e| error(e.to_string()))
@@ -321,11 +332,16 @@ impl MaxDiff {
     }
 
     fn shown(&self, respondent: u32, task: u16) -> Option<&Vec<usize>> {
-        self.designs.get(respondent as usize)?.get(usize::from(task))
+        self.designs
+            .get(respondent as usize)?
+            .get(usize::from(task))
     }
 
     fn schema(&self, shown: &[usize]) -> Value {
-        let texts: Vec<&str> = shown.iter().map(|&i| self.spec.items[i].text.as_str()).collect();
+        let texts: Vec<&str> = shown
+            .iter()
+            .map(|&i| self.spec.items[i].text.as_str())
+            .collect();
         json!({
             "type": "object",
             "properties": {
@@ -408,10 +424,14 @@ impl Mechanism for MaxDiff {
             utilities: shown
                 .iter()
                 .map(|&i| {
-                    self.spec.items[i].utility + drivers::score(&self.drivers[i], traits, demographics)
+                    self.spec.items[i].utility
+                        + drivers::score(&self.drivers[i], traits, demographics)
                 })
                 .collect(),
-            texts: shown.iter().map(|&i| self.spec.items[i].text.clone()).collect(),
+            texts: shown
+                .iter()
+                .map(|&i| self.spec.items[i].text.clone())
+                .collect(),
         };
         Ask::Request(
             ChatRequest {
@@ -445,7 +465,10 @@ impl Mechanism for MaxDiff {
             Err(e) => Err(format!("no answer: {e}")),
             Ok(response) => validate(&response.answer, &shown, &self.spec),
         };
-        let ids: Vec<&str> = shown.iter().map(|&i| self.spec.items[i].id.as_str()).collect();
+        let ids: Vec<&str> = shown
+            .iter()
+            .map(|&i| self.spec.items[i].id.as_str())
+            .collect();
         let (status, reason) = match &result {
             Ok(_) => ("valid", None),
             Err(r) => ("fallback", Some(r.as_str())),
@@ -495,7 +518,12 @@ impl Mechanism for MaxDiff {
             .get_resource::<MaxDiffAnswers>()
             .map(|a| a.0.clone())
             .unwrap_or_default();
-        let rows = score_all(self.spec.items.len(), &self.designs, &answers, &self.segments);
+        let rows = score_all(
+            self.spec.items.len(),
+            &self.designs,
+            &answers,
+            &self.segments,
+        );
         for r in &rows {
             let item = &self.spec.items[r.item];
             ctx.recorder
@@ -551,11 +579,29 @@ mod tests {
         let spec = spec();
         let shown = [0, 1, 2, 3];
         assert_eq!(
-            validate(&json!({"best": "low price", "worst": " Many recipes"}), &shown, &spec),
+            validate(
+                &json!({"best": "low price", "worst": " Many recipes"}),
+                &shown,
+                &spec
+            ),
             Ok((0, 3))
         );
-        assert!(validate(&json!({"best": "Low price", "worst": "Low price"}), &shown, &spec).is_err());
-        assert!(validate(&json!({"best": "Local farms", "worst": "Low price"}), &shown, &spec).is_err());
+        assert!(
+            validate(
+                &json!({"best": "Low price", "worst": "Low price"}),
+                &shown,
+                &spec
+            )
+            .is_err()
+        );
+        assert!(
+            validate(
+                &json!({"best": "Local farms", "worst": "Low price"}),
+                &shown,
+                &spec
+            )
+            .is_err()
+        );
         assert!(validate(&json!({"best": "Low price"}), &shown, &spec).is_err());
     }
 
@@ -580,11 +626,20 @@ mod tests {
         for (row, truth) in rows.iter().zip(planted) {
             let (lo, hi) = row.ci.unwrap();
             covered += usize::from(lo <= truth && truth <= hi);
-            assert_eq!(row.counts.0, 300 * 6 * 4 / 6, "every item shown equally often");
+            assert_eq!(
+                row.counts.0,
+                300 * 6 * 4 / 6,
+                "every item shown equally often"
+            );
         }
         assert!(covered >= 5, "{covered} of 6 intervals cover");
         let count = |i: usize| rows[i].count_score.unwrap();
-        assert!(count(0) > count(1) && count(1) > count(2) && count(2) > count(3) && count(3) > count(4));
+        assert!(
+            count(0) > count(1)
+                && count(1) > count(2)
+                && count(2) > count(3)
+                && count(3) > count(4)
+        );
         let shares: f64 = rows.iter().filter_map(|r| r.share).sum();
         assert!((shares - 1.0).abs() < 1e-9);
     }

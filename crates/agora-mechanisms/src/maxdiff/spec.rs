@@ -74,7 +74,9 @@ impl TryFrom<RawMaxDiffSpec> for MaxDiffSpec {
         }
         let ids: Vec<String> = raw.items.iter().map(|i| i.id.clone()).collect();
         if let Some(dup) = first_duplicate(&ids) {
-            return Err(format!("item id \"{dup}\" is used twice; give every item its own id"));
+            return Err(format!(
+                "item id \"{dup}\" is used twice; give every item its own id"
+            ));
         }
         let texts: Vec<String> = raw.items.iter().map(|i| i.text.to_lowercase()).collect();
         if let Some(dup) = first_duplicate(&texts) {
@@ -82,7 +84,11 @@ impl TryFrom<RawMaxDiffSpec> for MaxDiffSpec {
                 "item text \"{dup}\" is used twice; respondents pick items by their text, so make texts unique"
             ));
         }
-        if let Some(item) = raw.items.iter().find(|i| i.id.trim().is_empty() || i.text.trim().is_empty()) {
+        if let Some(item) = raw
+            .items
+            .iter()
+            .find(|i| i.id.trim().is_empty() || i.text.trim().is_empty())
+        {
             return Err(format!(
                 "item \"{}\" has an empty id or text; give both",
                 item.id
@@ -90,7 +96,10 @@ impl TryFrom<RawMaxDiffSpec> for MaxDiffSpec {
         }
         for item in &raw.items {
             if !item.utility.is_finite() {
-                return Err(format!("item \"{}\": utility must be a finite number", item.id));
+                return Err(format!(
+                    "item \"{}\": utility must be a finite number",
+                    item.id
+                ));
             }
             if let Some((name, w)) = item.drivers.iter().find(|(_, w)| !w.is_finite()) {
                 return Err(format!(
@@ -163,7 +172,10 @@ mod tests {
     #[test]
     fn bad_studies_are_refused_with_a_fix() {
         for (text, needle) in [
-            (r#"(items: [(id: "a", text: "A"), (id: "b", text: "B")])"#, "3 to 200 items"),
+            (
+                r#"(items: [(id: "a", text: "A"), (id: "b", text: "B")])"#,
+                "3 to 200 items",
+            ),
             (
                 r#"(items: [(id: "a", text: "A"), (id: "a", text: "B"), (id: "c", text: "C")])"#,
                 "used twice",

@@ -115,7 +115,10 @@ pub fn analyse_van_westendorp(responses: &[VanWestendorpResponse]) -> Vec<Sensit
 }
 
 /// Gabor–Granger rows from (price, would buy) observations of `respondents` respondents.
-pub fn analyse_gabor_granger(observations: &[(f64, bool)], respondents: u32) -> Vec<SensitivityRow> {
+pub fn analyse_gabor_granger(
+    observations: &[(f64, bool)],
+    respondents: u32,
+) -> Vec<SensitivityRow> {
     const M: &str = "gabor_granger";
     let mut used = row(M, "respondents", "used", respondents);
     used.value = Some(f64::from(respondents));

@@ -179,7 +179,13 @@ impl PriceTest {
     }
 
     /// The respondent's willingness to pay (rule-based respondents only read it).
-    fn wtp(&self, ctx: &RoundCtx<'_>, respondent: u32, traits: &Traits, demographics: &Demographics) -> f64 {
+    fn wtp(
+        &self,
+        ctx: &RoundCtx<'_>,
+        respondent: u32,
+        traits: &Traits,
+        demographics: &Demographics,
+    ) -> f64 {
         let mut rng = ctx.info.seeds.rng(&[
             purpose::PRESENTATION,
             u64::MAX,
@@ -249,7 +255,11 @@ impl PriceTest {
             .str(question)
             .opt_f64(price)
             .opt_bool(buy)
-            .str(if reason.is_some() { "fallback" } else { "valid" })
+            .str(if reason.is_some() {
+                "fallback"
+            } else {
+                "valid"
+            })
             .opt_str(reason)
             .end();
         Ok(())
@@ -337,7 +347,8 @@ impl Mechanism for PriceTest {
                 Pending::VanWestendorp(respondent),
             )
         } else {
-            let (Some(gg), Some(rung)) = (&self.spec.gabor_granger, walk.and_then(|w| w.next)) else {
+            let (Some(gg), Some(rung)) = (&self.spec.gabor_granger, walk.and_then(|w| w.next))
+            else {
                 return Ask::Decline("the respondent's price ladder has ended".into());
             };
             (
@@ -406,9 +417,7 @@ impl Mechanism for PriceTest {
         let Some(id) = world.get::<AgentId>(agent).copied() else {
             return Ok(Decision::Fallback("agent has no id".into()));
         };
-        let mut state = world
-            .remove_resource::<PriceAnswers>()
-            .unwrap_or_default();
+        let mut state = world.remove_resource::<PriceAnswers>().unwrap_or_default();
         let decision = match pending {
             Pending::VanWestendorp(respondent) => {
                 let (min, max) = self
@@ -432,7 +441,13 @@ impl Mechanism for PriceTest {
                     }
                     Err(reason) => {
                         for (key, _) in VW_QUESTIONS {
-                            self.record(ctx, id, ("van_westendorp", key), (None, None), Some(&reason))?;
+                            self.record(
+                                ctx,
+                                id,
+                                ("van_westendorp", key),
+                                (None, None),
+                                Some(&reason),
+                            )?;
                         }
                         Decision::Fallback(reason)
                     }
@@ -443,7 +458,9 @@ impl Mechanism for PriceTest {
                     .spec
                     .gabor_granger
                     .as_ref()
-                    .map_or((&[][..], Ladder::RandomPrice), |g| (&g.prices[..], g.ladder));
+                    .map_or((&[][..], Ladder::RandomPrice), |g| {
+                        (&g.prices[..], g.ladder)
+                    });
                 let price = prices.get(usize::from(rung)).copied();
                 let result = match answer {
                     Err(e) => Err(format!("no answer: {e}")),
@@ -459,7 +476,8 @@ impl Mechanism for PriceTest {
                                 Ladder::RandomPrice => None,
                                 Ladder::Walk => {
                                     let next = if yes {
-                                        rung.checked_add(1).filter(|r| usize::from(*r) < prices.len())
+                                        rung.checked_add(1)
+                                            .filter(|r| usize::from(*r) < prices.len())
                                     } else {
                                         rung.checked_sub(1)
                                     };
@@ -470,7 +488,13 @@ impl Mechanism for PriceTest {
                         Decision::Valid
                     }
                     Err(reason) => {
-                        self.record(ctx, id, ("gabor_granger", "buy"), (price, None), Some(&reason))?;
+                        self.record(
+                            ctx,
+                            id,
+                            ("gabor_granger", "buy"),
+                            (price, None),
+                            Some(&reason),
+                        )?;
                         if let Some(walk) = walk {
                             walk.next = None;
                         }
@@ -492,11 +516,13 @@ impl Mechanism for PriceTest {
         let walking = world
             .get_resource::<PriceAnswers>()
             .is_some_and(|a| a.walks.iter().any(|w| w.next.is_some()));
-        Ok(if ctx.round >= self.spec.rounds() || (ctx.round >= self.spec.vw_rounds() && !walking) {
-            Flow::Stop("price_test_complete".into())
-        } else {
-            Flow::Continue
-        })
+        Ok(
+            if ctx.round >= self.spec.rounds() || (ctx.round >= self.spec.vw_rounds() && !walking) {
+                Flow::Stop("price_test_complete".into())
+            } else {
+                Flow::Continue
+            },
+        )
     }
 
     fn finish(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
@@ -516,7 +542,11 @@ impl Mechanism for PriceTest {
             })
             .collect();
         let gg = self.spec.gabor_granger.as_ref().map(|gg| {
-            let answered: Vec<&Walk> = state.walks.iter().filter(|w| !w.answers.is_empty()).collect();
+            let answered: Vec<&Walk> = state
+                .walks
+                .iter()
+                .filter(|w| !w.answers.is_empty())
+                .collect();
             let observations: Vec<(f64, bool)> = answered
                 .iter()
                 .flat_map(|w| match gg.ladder {
@@ -562,7 +592,10 @@ mod tests {
     #[test]
     fn answers_are_validated() {
         let ok = json!({"too_cheap": 1, "cheap": 2.5, "expensive": 3, "too_expensive": 9});
-        assert_eq!(validate_van_westendorp(&ok, 0.0, 10.0), Ok([1.0, 2.5, 3.0, 9.0]));
+        assert_eq!(
+            validate_van_westendorp(&ok, 0.0, 10.0),
+            Ok([1.0, 2.5, 3.0, 9.0])
+        );
         assert!(validate_van_westendorp(&ok, 0.0, 5.0).is_err());
         assert!(validate_van_westendorp(&json!({"cheap": 1}), 0.0, 5.0).is_err());
         assert_eq!(validate_buy(&json!({"buy": " Yes"})), Ok(true));
@@ -600,16 +633,27 @@ mod tests {
             let p = r.price.unwrap();
             let truth = 1.0 - normal_cdf((p / 50.0).ln() / 0.3);
             let (lo, hi) = (r.ci_low.unwrap(), r.ci_high.unwrap());
-            assert!(lo - 0.01 <= truth && truth <= hi + 0.01, "{p}: {truth} not in {lo}..{hi}");
+            assert!(
+                lo - 0.01 <= truth && truth <= hi + 0.01,
+                "{p}: {truth} not in {lo}..{hi}"
+            );
             assert_eq!(r.n, 3000, "every respondent contributes at every price");
             checked += 1;
         }
         assert_eq!(checked, 6);
         let best = rows.iter().find(|r| r.name == "revenue_max").unwrap();
         assert_eq!(best.price, Some(40.0));
-        let opp = rows.iter().find(|r| r.name == "opp").unwrap().price.unwrap();
+        let opp = rows
+            .iter()
+            .find(|r| r.name == "opp")
+            .unwrap()
+            .price
+            .unwrap();
         assert!((35.0..60.0).contains(&opp), "OPP {opp}");
-        let dropped = rows.iter().find(|r| r.method == "van_westendorp" && r.name == "dropped").unwrap();
+        let dropped = rows
+            .iter()
+            .find(|r| r.method == "van_westendorp" && r.name == "dropped")
+            .unwrap();
         assert_eq!(dropped.value, Some(0.0), "rule answers are ordered");
     }
 }

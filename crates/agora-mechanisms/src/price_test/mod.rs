@@ -35,7 +35,12 @@ impl agora_core::MechanismDef for PriceTestDef {
     }
 
     fn drivers(settings: &PriceSpec) -> Vec<String> {
-        settings.rules.drivers.iter().map(|(n, _)| n.clone()).collect()
+        settings
+            .rules
+            .drivers
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     fn rule_backend(settings: &PriceSpec) -> agora_model::RuleBackend {

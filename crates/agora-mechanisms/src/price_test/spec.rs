@@ -120,14 +120,20 @@ impl TryFrom<RawPriceSpec> for PriceSpec {
             }
         }
         let r = &raw.rules;
-        if !(r.median_wtp.is_finite() && r.median_wtp > 0.0) || !(r.spread.is_finite() && r.spread >= 0.0) {
+        let valid = r.median_wtp.is_finite()
+            && r.median_wtp > 0.0
+            && r.spread.is_finite()
+            && r.spread >= 0.0;
+        if !valid {
             return Err(format!(
                 "rules need median_wtp > 0 and spread >= 0, got {} and {}",
                 r.median_wtp, r.spread
             ));
         }
         if let Some((name, w)) = r.drivers.iter().find(|(_, w)| !w.is_finite()) {
-            return Err(format!("rules: driver \"{name}\" has weight {w}; use a finite number"));
+            return Err(format!(
+                "rules: driver \"{name}\" has weight {w}; use a finite number"
+            ));
         }
         Ok(PriceSpec {
             instructions: raw.instructions.unwrap_or_else(|| {
