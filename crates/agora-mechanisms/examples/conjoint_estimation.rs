@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use agora_choice::conjoint::{balanced_overlap_design, simulate_choice};
-use agora_mechanisms::conjoint::{Answer, ConjointSpec, estimate_all};
+use agora_mechanisms::conjoint::{Answer, ConjointSpec, estimate, estimate_all};
 use agora_mechanisms::market::Segmentation;
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
@@ -45,8 +45,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         of: (0..RESPONDENTS).map(|r| Some((r % 3) as u16)).collect(),
     };
     let started = Instant::now();
+    let pooled = estimate(&spec, &design, &answers, "all");
+    let pooled_time = started.elapsed();
+    let started = Instant::now();
     let rows = estimate_all(&spec, &design, &answers, &[households]);
     let elapsed = started.elapsed();
+    println!(
+        "pooled fit of {} choices: {} rows, {:.3} s",
+        answers.len(),
+        pooled.len(),
+        pooled_time.as_secs_f64()
+    );
     let fits: Vec<&str> = rows
         .iter()
         .filter(|r| r.kind == "fit")
