@@ -156,6 +156,19 @@ fn an_invalid_conjoint_study_is_refused_with_its_position() {
         "{err}"
     );
     assert!(!dir.path().join("runs").exists(), "nothing is written");
+
+    let text = std::fs::read_to_string(repo().join("scenarios/maxdiff-meal-kit.ron"))
+        .unwrap()
+        .replace("segments: [\"household\"]", "segments: [\"age\"]");
+    let scenario = write_scenario(dir.path(), "m.ron", &text);
+    let run = agora(dir.path(), &["validate", scenario.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    let err = stderr(&run);
+    assert!(
+        err.contains("m.ron:") && err.contains("segment \"age\""),
+        "{err}"
+    );
+    assert!(err.contains("use one of: household"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

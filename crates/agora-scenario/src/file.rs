@@ -328,6 +328,34 @@ impl ScenarioFile {
                 });
             }
         }
+        for name in self.mechanism.referenced_segments() {
+            let categorical = attributes
+                .iter()
+                .any(|(a, cats)| *a == name && cats.is_some());
+            if !imported && !categorical {
+                let known: Vec<&str> = attributes
+                    .iter()
+                    .filter(|(_, cats)| cats.is_some())
+                    .map(|(a, _)| a.as_str())
+                    .collect();
+                issues.push(Issue {
+                    message: format!(
+                        "segment \"{name}\" names no categorical attribute of the population"
+                    ),
+                    hint: if known.is_empty() {
+                        "add a categorical attribute to the population, or remove the segment"
+                            .into()
+                    } else {
+                        format!(
+                            "segments split respondents by category; use one of: {}",
+                            known.join(", ")
+                        )
+                    },
+                    needle: format!("\"{name}\""),
+                    section: Some("mechanism"),
+                });
+            }
+        }
         for issue in self.mechanism.check() {
             issues.push(Issue {
                 message: issue.message,

@@ -49,6 +49,10 @@ impl agora_core::MechanismDef for ConjointDef {
         settings.driver_names().map(String::from).collect()
     }
 
+    fn segments(settings: &ConjointSpec) -> Vec<String> {
+        settings.segments.clone()
+    }
+
     fn rule_backend(settings: &ConjointSpec) -> agora_model::RuleBackend {
         rule_backend(settings)
     }

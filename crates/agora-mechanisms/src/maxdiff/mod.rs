@@ -36,6 +36,10 @@ impl agora_core::MechanismDef for MaxDiffDef {
         settings.driver_names().map(String::from).collect()
     }
 
+    fn segments(settings: &MaxDiffSpec) -> Vec<String> {
+        settings.segments.clone()
+    }
+
     fn rule_backend(settings: &MaxDiffSpec) -> agora_model::RuleBackend {
         rule_backend(settings)
     }
