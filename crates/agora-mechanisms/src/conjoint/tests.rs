@@ -120,3 +120,35 @@ fn intervals_cover_the_planted_part_worths() {
         "coverage {rate} ({covered}/{total})"
     );
 }
+
+#[test]
+fn a_random_design_without_none_and_without_price_estimates_too() {
+    let spec = spec(
+        r#"(product: "a phone",
+            attributes: [(name: "brand", levels: ["A", "B"]), (name: "colour", levels: ["red", "blue", "green"])],
+            design: Random, tasks: 6, alternatives: 2, none_option: false,
+            rules: (part_worths: [("brand=B", 1.0), ("colour=green", -1.0)]))"#,
+    );
+    let model = rule_backend(&spec);
+    let finished = run_in_process(
+        |b| Conjoint::build(&spec, b),
+        personas("r", 300),
+        (2, 0),
+        &model,
+        spec.tasks,
+    );
+    assert_eq!(finished.outcome.fallbacks, 0);
+    assert_eq!(finished.rows["conjoint_choices"], 300 * 6 * 2);
+    let rows = &finished
+        .world
+        .get_resource::<ConjointEstimates>()
+        .unwrap()
+        .0;
+    assert!(rows.iter().all(|r| r.kind != "wtp" && r.kind != "share"));
+    assert!(rows.iter().all(|r| r.attribute.as_deref() != Some("none")));
+    let b = rows
+        .iter()
+        .find(|r| r.kind == "part_worth" && r.level.as_deref() == Some("B"))
+        .unwrap();
+    assert!(b.ci_low.unwrap() < 1.0 && 1.0 < b.ci_high.unwrap(), "{b:?}");
+}
