@@ -70,9 +70,43 @@ pub fn conjoint_estimates_table() -> TableSpec {
 }
 
 /// The valid choices of the run so far, kept in the world so a resumed run estimates
-/// from all of them.
+/// from all of them: one byte per respondent and task (the chosen alternative, or
+/// [`ConjointAnswers::NONE`] when there is no valid answer), so checkpoints stay small.
 #[derive(Resource, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConjointAnswers(pub Vec<Answer>);
+pub struct ConjointAnswers {
+    /// Tasks per respondent.
+    pub tasks: u32,
+    /// Chosen alternative at `respondent * tasks + task`.
+    pub chosen: Vec<u8>,
+}
+
+impl ConjointAnswers {
+    /// Marks a task without a valid answer.
+    pub const NONE: u8 = u8::MAX;
+
+    /// Room for `respondents` x `tasks` answers, none given yet.
+    pub fn new(respondents: usize, tasks: u32) -> Self {
+        Self {
+            tasks,
+            chosen: vec![Self::NONE; respondents * tasks as usize],
+        }
+    }
+
+    /// The valid answers, by respondent then task.
+    pub fn answers(&self) -> Vec<Answer> {
+        let tasks = self.tasks.max(1) as usize;
+        self.chosen
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c != Self::NONE)
+            .map(|(i, &chosen)| Answer {
+                respondent: (i / tasks) as u32,
+                task: (i % tasks) as u16,
+                chosen,
+            })
+            .collect()
+    }
+}
 
 /// The estimates written at the end of the run.
 #[derive(Resource, Clone, Debug, Default, PartialEq)]
@@ -315,7 +349,7 @@ impl Mechanism for Conjoint {
     }
 
     fn setup(&mut self, world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        world.insert_resource(ConjointAnswers::default());
+        world.insert_resource(ConjointAnswers::new(self.roster.len(), self.spec.tasks));
         Ok(())
     }
 
@@ -400,14 +434,13 @@ impl Mechanism for Conjoint {
         self.record(ctx, id, (pending.respondent, pending.task), &result)?;
         Ok(match result {
             Ok(chosen) => {
-                world
-                    .get_resource_or_insert_with(ConjointAnswers::default)
-                    .0
-                    .push(Answer {
-                        respondent: pending.respondent,
-                        task: pending.task,
-                        chosen: chosen as u8,
-                    });
+                let (respondents, tasks) = (self.roster.len(), self.spec.tasks);
+                let mut answers =
+                    world.get_resource_or_insert_with(|| ConjointAnswers::new(respondents, tasks));
+                let slot = pending.respondent as usize * tasks as usize + usize::from(pending.task);
+                if let Some(c) = answers.chosen.get_mut(slot) {
+                    *c = chosen as u8;
+                }
                 Decision::Valid
             }
             Err(reason) => Decision::Fallback(reason),
@@ -430,7 +463,7 @@ impl Mechanism for Conjoint {
     fn finish(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
         let answers = world
             .get_resource::<ConjointAnswers>()
-            .map(|a| a.0.clone())
+            .map(ConjointAnswers::answers)
             .unwrap_or_default();
         let rows = estimate_all(&self.spec, &self.design, &answers, &self.segments);
         for r in &rows {
