@@ -327,7 +327,7 @@ impl Survey {
             keep_all_for_memory,
             logic: spec.has_logic(),
             spec: Arc::new(spec.clone()),
-            seeds: build.info.seeds.clone(),
+            seeds: build.info.seeds,
             params: build.params,
             slots,
             slot_of,
