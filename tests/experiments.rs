@@ -154,6 +154,22 @@ fn a_concept_test_compares_ads_and_a_no_persona_control_with_intervals() {
         .map(|r| number(r, "estimate"))
         .sum();
     assert!((shares - 1.0).abs() < 1e-9, "{shares}");
+    // Each respondent got one of the two wordings of `intent`, recorded per row.
+    let responses: Vec<Row> = parts(&table_file(&out, "survey_responses", "ad_a", 0))
+        .iter()
+        .flat_map(|p| rows(p))
+        .collect();
+    let mut wordings = [0usize; 2];
+    for r in &responses {
+        match (text(r, "item_id").as_str(), r.get("wording")) {
+            ("intent", Some(Field::UInt(w))) => wordings[*w as usize] += 1,
+            ("intent", other) => panic!("intent without a wording: {other:?}"),
+            (_, Some(Field::Null)) => {}
+            (item, other) => panic!("{item} has a wording: {other:?}"),
+        }
+    }
+    assert_eq!(wordings[0] + wordings[1], 150);
+    assert!(wordings[0] > 40 && wordings[1] > 40, "{wordings:?}");
     let diagnostics = rows(&out.join("diagnostics/part-00000.parquet"));
     let kinds: Vec<String> = diagnostics.iter().map(|r| text(r, "diagnostic")).collect();
     for d in [

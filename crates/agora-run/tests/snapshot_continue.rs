@@ -253,3 +253,14 @@ fn a_focus_group_continues_exactly_from_a_snapshot() {
         check("focus-group", 8, 3, reads_text);
     }
 }
+
+#[test]
+fn market_research_studies_continue_exactly_from_a_snapshot() {
+    for reads_text in [false, true] {
+        check("conjoint-meal-kit", 30, 4, reads_text);
+        check("maxdiff-meal-kit", 20, 3, reads_text);
+        check("price-test-meal-kit", 30, 1, reads_text);
+        check("price-test-meal-kit", 30, 3, reads_text);
+        check("concept-test-meal-kit", 20, 2, reads_text);
+    }
+}

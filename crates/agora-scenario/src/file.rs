@@ -456,6 +456,41 @@ impl ScenarioFile {
                 });
             }
         }
+        let mut mechanism_segments: Vec<String> = self
+            .arms
+            .iter()
+            .flat_map(|a| a.mechanism.referenced_segments())
+            .collect();
+        mechanism_segments.sort();
+        mechanism_segments.dedup();
+        for name in mechanism_segments {
+            let categorical = attributes
+                .iter()
+                .any(|(a, cats)| *a == name && cats.is_some());
+            if !imported && !categorical {
+                let known: Vec<&str> = attributes
+                    .iter()
+                    .filter(|(_, cats)| cats.is_some())
+                    .map(|(a, _)| a.as_str())
+                    .collect();
+                issues.push(Issue {
+                    message: format!(
+                        "segment \"{name}\" names no categorical attribute of the population"
+                    ),
+                    hint: if known.is_empty() {
+                        "add a categorical attribute to the population, or remove the segment"
+                            .into()
+                    } else {
+                        format!(
+                            "segments split respondents by category; use one of: {}",
+                            known.join(", ")
+                        )
+                    },
+                    needle: format!("\"{name}\""),
+                    section: Some("mechanism"),
+                });
+            }
+        }
         let mut seen_checks = std::collections::HashSet::new();
         for issue in self.arms.iter().flat_map(|a| a.mechanism.check()) {
             if seen_checks.insert(issue.message.clone()) {

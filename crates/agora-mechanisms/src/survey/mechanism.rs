@@ -18,6 +18,7 @@ use agora_core::{Event, RunError, Visibility};
 use agora_export::{Column, ColumnType, TableId, TableSpec};
 use agora_model::{ChatMessage, ChatRequest, ChatResponse, LlmError, SamplingParams};
 use bevy_ecs::prelude::*;
+use rand::RngExt;
 use rand::seq::SliceRandom;
 use serde_json::Value;
 
@@ -47,6 +48,7 @@ pub fn survey_responses_table() -> TableSpec {
             Column::optional("sub_item", ColumnType::Utf8),
             Column::optional("sub_position", ColumnType::U32),
             Column::optional("other_text", ColumnType::Utf8),
+            Column::optional("wording", ColumnType::U32),
         ],
     )
 }
@@ -87,9 +89,14 @@ struct SlotPlan {
     fixed: Option<(String, Arc<ItemKind>, Arc<Value>)>,
 }
 
+/// Seed path tag of wording draws (after agent and slot).
+const WORDING_DRAW: u64 = 1;
+
 /// A running survey.
 pub struct Survey {
     spec: Arc<SurveySpec>,
+    /// The run's seeds (wordings are drawn from them).
+    seeds: agora_core::SeedStream,
     params: SamplingParams,
     slots: Vec<SlotPlan>,
     /// Slot of (item, loop item) for looped items, (item, None) otherwise.
@@ -211,7 +218,8 @@ impl Survey {
                 Some(li) => format!("{}:{}", item.id, li.id),
                 None => item.id.clone(),
             };
-            let varies = item.texts().iter().any(|t| varies_per_respondent(t));
+            let varies = !item.paraphrases.is_empty()
+                || item.texts().iter().any(|t| varies_per_respondent(t));
             let fixed = if varies {
                 None
             } else {
@@ -319,6 +327,7 @@ impl Survey {
             keep_all_for_memory,
             logic: spec.has_logic(),
             spec: Arc::new(spec.clone()),
+            seeds: build.info.seeds,
             params: build.params,
             slots,
             slot_of,
@@ -419,9 +428,33 @@ impl Survey {
         if let Some(identity) = world.get::<Identity>(agent) {
             ctx.persona.insert("name", identity.name.clone());
         }
-        let text = self.pipes.render(&item.text, &ctx)?;
+        let wording = world
+            .get::<AgentId>(agent)
+            .and_then(|id| self.wording(id.0, slot))
+            .unwrap_or(0);
+        let source = match wording {
+            0 => &item.text,
+            k => &item.paraphrases[k as usize - 1],
+        };
+        let text = self.pipes.render(source, &ctx)?;
         let kind = item.kind.map_texts(|t| self.pipes.render(t, &ctx))?;
         Ok((text, Arc::new(kind)))
+    }
+
+    /// Which wording of `slot`'s question agent `agent` gets (0: the text, k: the
+    /// k-th paraphrase); `None` when the item has no paraphrases.
+    fn wording(&self, agent: u32, slot: usize) -> Option<u32> {
+        let item = &self.spec.items[usize::from(self.slots.get(slot)?.slot.item)];
+        if item.paraphrases.is_empty() {
+            return None;
+        }
+        let mut rng = self.seeds.rng(&[
+            purpose::PRESENTATION,
+            u64::from(agent),
+            slot as u64,
+            WORDING_DRAW,
+        ]);
+        Some(rng.random_range(0..=item.paraphrases.len() as u32))
     }
 
     fn option_order(
@@ -539,6 +572,7 @@ impl Survey {
             Ok(_) => ("valid", None),
             Err(reason) => ("fallback", Some(reason.as_str())),
         };
+        let wording = self.wording(id.0, slot);
         for row in &rows {
             ctx.recorder
                 .row(table, ctx.round, Some(id))?
@@ -554,6 +588,7 @@ impl Survey {
                 .opt_str(row.sub_item.as_deref())
                 .opt_u32(row.sub_position)
                 .opt_str(row.other.as_deref())
+                .opt_u32(wording)
                 .end();
         }
         ctx.emit(Event {

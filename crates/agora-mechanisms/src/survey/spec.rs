@@ -534,6 +534,11 @@ pub struct Item {
     /// The question as put to the agent (may hold `{{ answers.id }}`,
     /// `{{ persona.attribute }}` and, in a loop, `{{ item.field }}`).
     pub text: String,
+    /// Other wordings of the same question: each respondent gets one of `text` and
+    /// these at random (from the run's seed), recorded in the `wording` column (0 for
+    /// `text`, k for the k-th paraphrase).
+    #[serde(default)]
+    pub paraphrases: Vec<String>,
     /// The kind of answer.
     pub kind: ItemKind,
     /// Rule-based policy: drivers and their weights (see [`crate::drivers`]).
@@ -576,6 +581,7 @@ impl Item {
     /// Every text that may hold placeholders: the question, then the kind's texts.
     pub fn texts(&self) -> Vec<&str> {
         let mut out = vec![self.text.as_str()];
+        out.extend(self.paraphrases.iter().map(String::as_str));
         out.extend(self.kind.texts());
         out
     }
@@ -697,6 +703,8 @@ struct RawEntry {
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
+    paraphrases: Vec<String>,
+    #[serde(default)]
     kind: Option<ItemKind>,
     #[serde(default)]
     drivers: Vec<(String, f64)>,
@@ -755,9 +763,15 @@ impl TryFrom<RawEntry> for Entry {
                     .into(),
             );
         };
+        if raw.paraphrases.iter().any(|p| p.trim().is_empty()) {
+            return Err(format!(
+                "item \"{id}\": a paraphrase is empty; give every other wording of the question, or remove it"
+            ));
+        }
         Ok(Entry::Question(Box::new(Item {
             id,
             text,
+            paraphrases: raw.paraphrases,
             kind,
             drivers: raw.drivers,
             intercept: raw.intercept,
