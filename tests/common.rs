@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
 
 /// The repository root (where `scenarios/` lives).
 pub fn repo() -> PathBuf {
@@ -205,5 +206,42 @@ pub fn assert_same_files(single: &Path, sharded: &Path) {
             a.keys().any(|p| p.starts_with(table)),
             "the single-machine run wrote {table}"
         );
+    }
+}
+
+/// One row of a Parquet file, by column name.
+pub type Row = BTreeMap<String, Field>;
+
+/// Every row of the Parquet file `file`.
+pub fn rows(file: &Path) -> Vec<Row> {
+    let reader = SerializedFileReader::new(
+        File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+    )
+    .expect("a Parquet file");
+    reader
+        .get_row_iter(None)
+        .expect("rows")
+        .map(|r| {
+            r.expect("a row")
+                .get_column_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The text in `column` of `row` (panics when it holds none).
+pub fn text(row: &Row, column: &str) -> String {
+    match row.get(column) {
+        Some(Field::Str(s)) => s.clone(),
+        other => panic!("{column}: {other:?}"),
+    }
+}
+
+/// The 64-bit float in `column` of `row` (panics when it holds none).
+pub fn number(row: &Row, column: &str) -> f64 {
+    match row.get(column) {
+        Some(Field::Double(x)) => *x,
+        other => panic!("{column}: {other:?}"),
     }
 }

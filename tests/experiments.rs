@@ -4,49 +4,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::Path;
 use std::process::Command;
 
 use agora_fake_openai::{FakeConfig, FakeServer};
 use common::*;
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
-
-/// One row of the `stats` table, by column name.
-type Row = BTreeMap<String, Field>;
-
-fn rows(file: &Path) -> Vec<Row> {
-    let reader = SerializedFileReader::new(
-        File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
-    )
-    .expect("a Parquet file");
-    reader
-        .get_row_iter(None)
-        .expect("rows")
-        .map(|r| {
-            r.expect("a row")
-                .get_column_iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .collect()
-}
-
-fn text(row: &Row, column: &str) -> String {
-    match row.get(column) {
-        Some(Field::Str(s)) => s.clone(),
-        other => panic!("{column}: {other:?}"),
-    }
-}
-
-fn number(row: &Row, column: &str) -> f64 {
-    match row.get(column) {
-        Some(Field::Double(x)) => *x,
-        other => panic!("{column}: {other:?}"),
-    }
-}
 
 fn find<'a>(rows: &'a [Row], arm: &str, outcome: &str, segment: &str, kind: &str) -> &'a Row {
     rows.iter()

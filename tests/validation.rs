@@ -5,56 +5,33 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::path::Path;
 use std::process::Command;
 
 use agora_fake_openai::{FakeConfig, FakeServer};
 use common::*;
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::Field;
 
 /// `(arm, item, segment, metric, estimate, ci_low, ci_high)` of every validation row.
-type Row = (String, String, String, String, f64, f64, f64);
+type Metric = (String, String, String, String, f64, f64, f64);
 
-fn validation(out: &Path) -> Vec<Row> {
-    let path = out.join("validation/part-00000.parquet");
-    let reader = SerializedFileReader::new(
-        File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .expect("a Parquet file");
-    reader
-        .get_row_iter(None)
-        .expect("rows")
+fn validation(out: &Path) -> Vec<Metric> {
+    rows(&out.join("validation/part-00000.parquet"))
+        .iter()
         .map(|r| {
-            let r = r.expect("a row");
-            let get = |name: &str| {
-                r.get_column_iter()
-                    .find(|(k, _)| k.as_str() == name)
-                    .map(|(_, v)| v.clone())
-            };
-            let text = |name: &str| match get(name) {
-                Some(Field::Str(s)) => s,
-                other => panic!("{name}: {other:?}"),
-            };
-            let number = |name: &str| match get(name) {
-                Some(Field::Double(x)) => x,
-                other => panic!("{name}: {other:?}"),
-            };
             (
-                text("arm"),
-                text("item"),
-                text("segment"),
-                text("metric"),
-                number("estimate"),
-                number("ci_low"),
-                number("ci_high"),
+                text(r, "arm"),
+                text(r, "item"),
+                text(r, "segment"),
+                text(r, "metric"),
+                number(r, "estimate"),
+                number(r, "ci_low"),
+                number(r, "ci_high"),
             )
         })
         .collect()
 }
 
-fn check(rows: &[Row], arms: &[&str], twins: bool) {
+fn check(rows: &[Metric], arms: &[&str], twins: bool) {
     for r in rows {
         assert!(r.5 <= r.4 && r.4 <= r.6, "{r:?}");
     }

@@ -131,7 +131,7 @@ pub fn stats_table() -> TableSpec {
 }
 
 /// A seed for one row: the experiment's seed mixed with the row's identity.
-fn row_seed(seed: u64, parts: &[&str]) -> u64 {
+pub(crate) fn row_seed(seed: u64, parts: &[&str]) -> u64 {
     let mut h = blake3::Hasher::new();
     h.update(&seed.to_le_bytes());
     for p in parts {
@@ -144,9 +144,13 @@ fn row_seed(seed: u64, parts: &[&str]) -> u64 {
 
 /// Segment labels of every agent: (arm, replicate, agent) -> one label per segment
 /// attribute (`None` where the attribute is missing).
-type SegmentLabels = BTreeMap<(String, u32, u32), Vec<Option<String>>>;
+pub(crate) type SegmentLabels = BTreeMap<(String, u32, u32), Vec<Option<String>>>;
 
-fn segment_labels(root: &Path, segments: &[String]) -> Result<SegmentLabels, ExportError> {
+/// The segment labels of every agent of the experiment below `root` (from `agents`).
+pub(crate) fn segment_labels(
+    root: &Path,
+    segments: &[String],
+) -> Result<SegmentLabels, ExportError> {
     if segments.is_empty() {
         return Ok(BTreeMap::new());
     }
