@@ -50,7 +50,10 @@ notebooks: venv
     cargo run -q -- run scenarios/consumer-survey.ron --model rules --agents 2000 --replicates 2 --out runs/notebooks/survey --overwrite --quiet
     for s in auction-first-price auction-second-price auction-english auction-dutch house-auction; do cargo run -q -- run scenarios/$s.ron --model rules --replicates 30 --out runs/notebooks/auctions/$s --overwrite --quiet; done
     for s in debate-two-sided opinion-dynamics focus-group; do cargo run -q -- run scenarios/$s.ron --model rules --replicates 10 --out runs/notebooks/debates/$s --overwrite --quiet; done
-    AGORA_SURVEY_RUN="$PWD/runs/notebooks/survey" AGORA_AUCTION_RUN="$PWD/runs/notebooks/auctions" AGORA_DEBATE_RUN="$PWD/runs/notebooks/debates" {{python}} notebooks/run_notebooks.py
+    cargo run -q -- run scenarios/anes96-twins.ron --model rules --agents 300 --out runs/notebooks/validation --overwrite --quiet
+    cargo run -q -- run scenarios/survey-logic.ron --model rules --agents 2000 --replicates 2 --out runs/notebooks/survey-logic --overwrite --quiet
+    AGORA_SURVEY_RUN="$PWD/runs/notebooks/survey" AGORA_AUCTION_RUN="$PWD/runs/notebooks/auctions" AGORA_DEBATE_RUN="$PWD/runs/notebooks/debates" AGORA_VALIDATION_RUN="$PWD/runs/notebooks/validation" {{python}} notebooks/run_notebooks.py
+    AGORA_SURVEY_RUN="$PWD/runs/notebooks/survey-logic" {{python}} notebooks/run_notebooks.py notebooks/survey.ipynb
     {{python}} notebooks/check_datasets.py runs/notebooks
 
 # Python environment for the notebooks (.venv), refreshed when requirements change.

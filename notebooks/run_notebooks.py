@@ -1,7 +1,13 @@
 """Execute every notebook in this folder headless; exit non-zero if any cell fails.
 
 Usage: python notebooks/run_notebooks.py [NOTEBOOK ...]
-The notebooks read the run named by AGORA_RUN_DIR (see each notebook's first cell).
+Without arguments every notebook here runs. Each reads the run(s) named by its own
+environment variable (see its first cell):
+
+    survey.ipynb       AGORA_SURVEY_RUN      a survey run (default runs/consumer-survey)
+    auctions.ipynb     AGORA_AUCTION_RUN     an auction run or a folder of them (default runs/)
+    debates.ipynb      AGORA_DEBATE_RUN      a debate/focus-group run or a folder of them (default runs/)
+    validation.ipynb   AGORA_VALIDATION_RUN  a run with a `validation` table (default runs/anes96-twins)
 """
 
 import sys

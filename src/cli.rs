@@ -16,6 +16,11 @@ Examples:
   agora run scenarios/consumer-survey.ron --replicates 5 --overwrite
   agora run scenarios/focus-group.ron --model openai:gpt-4o-mini --resume   # after Ctrl-C or a crash
   agora run scenarios/debate-two-sided.ron --from runs/debate-two-sided --at-round 3 --out runs/branch
+  agora run scenarios/concept-test.ron --model rules --report
+  agora report runs/concept-test
+  agora run scenarios/concept-test.ron --shard 2/4 --out runs/ct   # one of four machines
+  agora merge runs/ct                                              # once all four are done
+  agora slurm scenarios/concept-test.ron --shards 4 --out runs/ct -- --replicates 20
   agora validate scenarios/consumer-survey.ron
   agora bench scenarios/consumer-survey.ron --agents 10000,100000,1000000
   agora models fetch && agora run scenarios/consumer-survey.ron --model local --agents 10
@@ -42,6 +47,20 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Check a scenario file without running it.
     Validate(ValidateArgs),
+    /// Check that every shard of an experiment finished, then write its
+    /// experiment-wide tables (stats, diagnostics, validation) and manifest.json.
+    Merge(MergeArgs),
+    /// Write (and submit, when sbatch is on PATH) a SLURM array job running one shard
+    /// of the experiment per task, and a merge job that waits for them.
+    #[command(after_help = SLURM_EXAMPLES)]
+    Slurm(SlurmArgs),
+    /// Write a Kubernetes Indexed Job running one shard per pod index, and a Job that
+    /// merges them.
+    #[command(after_help = K8S_EXAMPLES)]
+    K8s(K8sArgs),
+    /// Write DIR/report.html: scenario, population fit, results with intervals,
+    /// pictures, diagnostics, cost (one self-contained page).
+    Report(ReportArgs),
     /// Measure decisions per second and memory per agent at several population sizes.
     Bench(BenchArgs),
     /// Fetch or list the model files of the embedded local backend.
@@ -109,6 +128,11 @@ pub struct RunArgs {
     /// or its only arm).
     #[arg(long, requires = "from")]
     pub from_arm: Option<String>,
+    /// Perform only shard K of N (K from 1 to N): the runs at positions i (arms x
+    /// replicates in plan order, from 0) with i mod N = K-1. Shards may write into the
+    /// same --out at once; `agora merge DIR` completes the experiment.
+    #[arg(long, value_name = "K/N", conflicts_with = "report")]
+    pub shard: Option<agora_run::Shard>,
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
@@ -120,6 +144,9 @@ pub struct RunArgs {
     /// Estimate calls, tokens and cost without calling any model or writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write the experiment's report (report.html in the output directory) at the end.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub report: bool,
     /// Call cache: off, read (use cached answers), write (use and store; the default
     /// for language models) or replay (cached answers only; a miss stops the run).
     #[arg(long, value_parser = parse_cache_mode, help_heading = "Model calls")]
@@ -187,6 +214,104 @@ fn parse_cache_mode(text: &str) -> Result<CacheMode, String> {
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     agora_llm::gateway::seconds_at_most(text, agora_llm::gateway::MAX_TIMEOUT)
         .map_err(|e| e.to_string())
+}
+
+/// Arguments of `agora report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// An experiment's output directory (the `--out` of `agora run`).
+    pub dir: PathBuf,
+}
+
+/// Arguments of `agora merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The experiment's output directory, where the shards wrote.
+    pub dir: PathBuf,
+    /// The scenario file the shards ran (default: the path they recorded).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+const SLURM_EXAMPLES: &str = "\
+Examples:
+  agora slurm scenarios/consumer-survey.ron --shards 8 --out /scratch/$USER/survey -- --replicates 16
+  agora slurm scenarios/concept-test.ron --shards 4 --partition short --time 02:00:00 --cpus 4 \\
+      -- --model openai:gpt-4o-mini --replicates 20
+  agora slurm scenarios/focus-group.ron --shards 4 --no-submit   # only write the scripts
+
+Arguments after `--` go to every shard's `agora run`. The scripts go to
+OUT/.agora/slurm/: shards.sbatch (an array job, task K runs --shard K/N and resumes it
+if it had started), merge.sbatch (runs `agora merge OUT` after every task succeeded)
+and submit.sh. The output directory must be on a file system every node shares.";
+
+/// Arguments of `agora slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// Scenario file (RON); jobs run from the current directory, so a relative path
+    /// must hold there on the compute nodes too.
+    pub scenario: PathBuf,
+    /// Number of shards (array tasks).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+    /// Output directory, on a shared file system (default: the scenario's).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// SLURM partition (sbatch --partition).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit per shard (sbatch --time: MINUTES, HH:MM:SS or D-HH:MM:SS).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// CPUs per shard (sbatch --cpus-per-task).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus: Option<u32>,
+    /// Write the scripts without submitting them.
+    #[arg(long)]
+    pub no_submit: bool,
+    /// Options for every shard's `agora run` (after `--`).
+    #[arg(last = true, value_name = "RUN OPTIONS")]
+    pub run_args: Vec<String>,
+}
+
+const K8S_EXAMPLES: &str = "\
+Examples:
+  agora k8s scenarios/consumer-survey.ron --shards 8 --image registry.example.org/agora:0.1 \\
+      --claim agora-data --out runs/survey -- --replicates 16
+  kubectl apply -f runs/survey/.agora/k8s/shards.yaml
+  kubectl wait --for=condition=complete --timeout=24h job/agora-consumer-survey
+  kubectl apply -f runs/survey/.agora/k8s/merge.yaml
+
+Pod K-1 (JOB_COMPLETION_INDEX, from 0) runs --shard K/N. Every pod mounts the volume
+claim at /agora and works there: the scenario and --out are paths relative to the
+volume's root, as they are relative to the current directory here.";
+
+/// Arguments of `agora k8s`.
+#[derive(Debug, Args)]
+pub struct K8sArgs {
+    /// Scenario file (RON), relative to the volume's root.
+    pub scenario: PathBuf,
+    /// Number of shards (pod indexes).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: u32,
+    /// Output directory, relative to the volume's root (default: the scenario's).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Container image holding the `agora` binary on its PATH.
+    #[arg(long)]
+    pub image: String,
+    /// PersistentVolumeClaim (ReadWriteMany) holding the scenario and the output.
+    #[arg(long)]
+    pub claim: String,
+    /// CPUs requested per pod.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub cpus: Option<u32>,
+    /// Options for every shard's `agora run` (after `--`).
+    #[arg(last = true, value_name = "RUN OPTIONS")]
+    pub run_args: Vec<String>,
 }
 
 /// Arguments of `agora validate`.

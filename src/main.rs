@@ -2,6 +2,7 @@
 
 mod bench;
 mod cli;
+mod cluster;
 mod commands;
 mod init;
 mod models_cmd;
@@ -26,6 +27,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => commands::run_command(args),
         Command::Validate(args) => commands::validate_command(args),
+        Command::Merge(args) => commands::merge_command(args),
+        Command::Slurm(args) => cluster::slurm_command(args),
+        Command::K8s(args) => cluster::k8s_command(args),
+        Command::Report(args) => commands::report_command(args),
         Command::Bench(args) => bench::bench_command(args),
         Command::Models(args) => models_cmd::models_command(args),
         Command::Init(args) => init::init_command(args),

@@ -2,11 +2,13 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
 
 /// The repository root (where `scenarios/` lives).
 pub fn repo() -> PathBuf {
@@ -163,4 +165,83 @@ pub fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("writing a scenario");
     path
+}
+
+/// Every file below `root` except Agora's own state (`.agora`), by relative path.
+fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, into: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == ".agora") {
+                continue;
+            }
+            if path.is_dir() {
+                walk(root, &path, into);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                into.insert(path.strip_prefix(root).unwrap().to_path_buf(), bytes);
+            }
+        }
+    }
+    let mut found = BTreeMap::new();
+    walk(root, root, &mut found);
+    found
+}
+
+/// Assert that `sharded` holds exactly the files of `single`, with the same bytes.
+pub fn assert_same_files(single: &Path, sharded: &Path) {
+    let a = files(single);
+    let b = files(sharded);
+    let names = |m: &BTreeMap<PathBuf, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b), "the same files");
+    for (name, bytes) in &a {
+        assert!(
+            *bytes == b[name],
+            "{} differs between the single-machine run and the merged shards",
+            name.display()
+        );
+    }
+    for table in ["stats", "diagnostics"] {
+        assert!(
+            a.keys().any(|p| p.starts_with(table)),
+            "the single-machine run wrote {table}"
+        );
+    }
+}
+
+/// One row of a Parquet file, by column name.
+pub type Row = BTreeMap<String, Field>;
+
+/// Every row of the Parquet file `file`.
+pub fn rows(file: &Path) -> Vec<Row> {
+    let reader = SerializedFileReader::new(
+        File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+    )
+    .expect("a Parquet file");
+    reader
+        .get_row_iter(None)
+        .expect("rows")
+        .map(|r| {
+            r.expect("a row")
+                .get_column_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The text in `column` of `row` (panics when it holds none).
+pub fn text(row: &Row, column: &str) -> String {
+    match row.get(column) {
+        Some(Field::Str(s)) => s.clone(),
+        other => panic!("{column}: {other:?}"),
+    }
+}
+
+/// The 64-bit float in `column` of `row` (panics when it holds none).
+pub fn number(row: &Row, column: &str) -> f64 {
+    match row.get(column) {
+        Some(Field::Double(x)) => *x,
+        other => panic!("{column}: {other:?}"),
+    }
 }

@@ -172,6 +172,8 @@ fn rule_based_runs_of_every_mechanism_survive_kill_9_and_resume() {
     crash_and_resume("house-auction", None, &["--replicates", "12"], 5, 12);
     crash_and_resume("debate-two-sided", None, &["--replicates", "10"], 5, 13);
     crash_and_resume("focus-group", None, &["--replicates", "8"], 5, 14);
+    crash_and_resume("conjoint-meal-kit", None, &["--replicates", "4"], 3, 15);
+    crash_and_resume("price-test-meal-kit", None, &["--replicates", "4"], 3, 16);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

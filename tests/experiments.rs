@@ -4,49 +4,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::Path;
 use std::process::Command;
 
 use agora_fake_openai::{FakeConfig, FakeServer};
 use common::*;
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
-
-/// One row of the `stats` table, by column name.
-type Row = BTreeMap<String, Field>;
-
-fn rows(file: &Path) -> Vec<Row> {
-    let reader = SerializedFileReader::new(
-        File::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
-    )
-    .expect("a Parquet file");
-    reader
-        .get_row_iter(None)
-        .expect("rows")
-        .map(|r| {
-            r.expect("a row")
-                .get_column_iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .collect()
-}
-
-fn text(row: &Row, column: &str) -> String {
-    match row.get(column) {
-        Some(Field::Str(s)) => s.clone(),
-        other => panic!("{column}: {other:?}"),
-    }
-}
-
-fn number(row: &Row, column: &str) -> f64 {
-    match row.get(column) {
-        Some(Field::Double(x)) => *x,
-        other => panic!("{column}: {other:?}"),
-    }
-}
 
 fn find<'a>(rows: &'a [Row], arm: &str, outcome: &str, segment: &str, kind: &str) -> &'a Row {
     rows.iter()
@@ -154,6 +116,22 @@ fn a_concept_test_compares_ads_and_a_no_persona_control_with_intervals() {
         .map(|r| number(r, "estimate"))
         .sum();
     assert!((shares - 1.0).abs() < 1e-9, "{shares}");
+    // Each respondent got one of the two wordings of `intent`, recorded per row.
+    let responses: Vec<Row> = parts(&table_file(&out, "survey_responses", "ad_a", 0))
+        .iter()
+        .flat_map(|p| rows(p))
+        .collect();
+    let mut wordings = [0usize; 2];
+    for r in &responses {
+        match (text(r, "item_id").as_str(), r.get("wording")) {
+            ("intent", Some(Field::UInt(w))) => wordings[*w as usize] += 1,
+            ("intent", other) => panic!("intent without a wording: {other:?}"),
+            (_, Some(Field::Null)) => {}
+            (item, other) => panic!("{item} has a wording: {other:?}"),
+        }
+    }
+    assert_eq!(wordings[0] + wordings[1], 150);
+    assert!(wordings[0] > 40 && wordings[1] > 40, "{wordings:?}");
     let diagnostics = rows(&out.join("diagnostics/part-00000.parquet"));
     let kinds: Vec<String> = diagnostics.iter().map(|r| text(r, "diagnostic")).collect();
     for d in [
@@ -368,4 +346,49 @@ fn treatment_mistakes_are_positioned_errors_with_a_fix() {
             "{name}: {err}"
         );
     }
+}
+
+#[test]
+fn a_retest_asks_the_same_people_again_and_reports_their_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(repo().join("scenarios/concept-test.ron"))
+        .unwrap()
+        .replace("replicates: 4,", "replicates: 2,\n    retest: true,");
+    let scenario = write_scenario(dir.path(), "retest.ron", &source);
+    let run = agora(
+        dir.path(),
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--agents",
+            "40",
+            "--out",
+            "rt",
+            "--quiet",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = dir.path().join("rt");
+    // The retest arm's people are the arm's own.
+    let names = |arm: &str| text_column(&table_file(&out, "agents", arm, 1), "name");
+    assert_eq!(names("ad_a"), names("ad_a_retest"));
+    let diagnostics = rows(&out.join("diagnostics/part-00000.parquet"));
+    let retest: Vec<&Row> = diagnostics
+        .iter()
+        .filter(|r| text(r, "diagnostic") == "test_retest" && text(r, "item") == "appeal")
+        .collect();
+    assert_eq!(retest.len(), 3, "one per arm");
+    for r in retest {
+        assert!(matches!(r.get("n"), Some(Field::ULong(80))), "{r:?}");
+        // New decision seeds: the rule-based noise differs, so some answers change.
+        assert!(
+            number(r, "estimate") < 1.0 && number(r, "estimate") > 0.0,
+            "{r:?}"
+        );
+    }
+    // Retest arms are not treatments: the stats table compares the scenario's arms only.
+    let stats = rows(&out.join("stats/part-00000.parquet"));
+    assert!(!stats.iter().any(|r| text(r, "arm").ends_with("_retest")));
 }

@@ -110,6 +110,12 @@ pub trait MechanismDef: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Names of categorical population attributes the settings split respondents by
+    /// (checked against the population before anything runs).
+    fn segments(_settings: &Self::Settings) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Make relative file paths in the settings relative to `base`, the scenario's folder.
     fn resolve_paths(_settings: &mut Self::Settings, _base: &Path) {}
 
@@ -177,6 +183,7 @@ trait ErasedSettings: fmt::Debug + Send + Sync {
     fn name(&self) -> &'static str;
     fn max_rounds(&self) -> u32;
     fn drivers(&self) -> Vec<String>;
+    fn segments(&self) -> Vec<String>;
     fn check(&self) -> Vec<SettingsIssue>;
     fn rule_backend(&self) -> RuleBackend;
     fn actors_per_step(&self, agents: usize) -> usize;
@@ -211,6 +218,10 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
 
     fn drivers(&self) -> Vec<String> {
         D::drivers(&self.0)
+    }
+
+    fn segments(&self) -> Vec<String> {
+        D::segments(&self.0)
     }
 
     fn check(&self) -> Vec<SettingsIssue> {
@@ -308,6 +319,11 @@ impl MechanismSettings {
     /// Names of population traits and attributes the settings refer to.
     pub fn referenced_drivers(&self) -> Vec<String> {
         self.0.drivers()
+    }
+
+    /// Names of categorical attributes the settings split respondents by.
+    pub fn referenced_segments(&self) -> Vec<String> {
+        self.0.segments()
     }
 
     /// Problems beyond parsing (unreadable files, ...).

@@ -13,8 +13,8 @@ pub mod sink;
 pub mod table;
 
 pub use layout::{OutputLayout, PARTIAL_SUFFIX, Partition, segment_file_name, segment_of};
-pub use manifest::{Manifest, RunRecord};
-pub use read::{Frame, read_table, write_experiment_table};
+pub use manifest::{Manifest, RunRecord, ShardInfo};
+pub use read::{Frame, TextColumn, read_table, write_experiment_table};
 pub use sink::{SinkSet, TableId};
 pub use table::{Column, ColumnType, Constant, TableBuffer, TableSpec};
 

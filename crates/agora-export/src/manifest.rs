@@ -76,8 +76,24 @@ pub struct Manifest {
     /// The experiment and round whose state every run started from, for a branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branched_from: Option<String>,
+    /// The shard this manifest belongs to, for the manifest of one shard
+    /// (`.agora/shards/shard-K-of-N.json`); absent in an experiment's `manifest.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
     /// One record per finished run.
     pub runs: Vec<RunRecord>,
+}
+
+/// Which part of an experiment a shard performs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// The shard's number, from 1.
+    pub index: u32,
+    /// How many shards the experiment is split into.
+    pub count: u32,
+    /// Every run of the whole experiment, in plan order (`ARM/REPLICATE`), so that the
+    /// shards can be merged into the order a single machine writes.
+    pub planned: Vec<String>,
 }
 
 impl Manifest {

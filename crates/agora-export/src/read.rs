@@ -20,19 +20,71 @@ use crate::layout::segment_of;
 use crate::table::TableBuffer;
 use crate::{ExportError, Result};
 
+/// A text column stored as codes into its distinct values (tables repeat a few
+/// values over millions of rows: item ids, statuses, arms).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TextColumn {
+    codes: Vec<u32>,
+    values: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+}
+
+impl TextColumn {
+    const NULL: u32 = u32::MAX;
+
+    /// The value of row `i` (`None` where null).
+    pub fn get(&self, i: usize) -> Option<&str> {
+        match self.codes.get(i) {
+            Some(&c) if c != Self::NULL => self.values.get(c as usize).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The code of row `i`'s value (equal values, equal codes), `None` where null.
+    pub fn code(&self, i: usize) -> Option<u32> {
+        self.codes.get(i).copied().filter(|c| *c != Self::NULL)
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    fn push(&mut self, value: Option<&str>) {
+        let code = match value {
+            None => Self::NULL,
+            Some(v) => match self.index.get(v) {
+                Some(&c) => c,
+                None => {
+                    let c = self.values.len() as u32;
+                    self.values.push(v.to_string());
+                    self.index.insert(v.to_string(), c);
+                    c
+                }
+            },
+        };
+        self.codes.push(code);
+    }
+}
+
 /// Named columns of one table over every run, row by row.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Frame {
     /// The arm of each row (from its partition).
-    pub arm: Vec<String>,
+    pub arm: TextColumn,
     /// The replicate of each row (from its partition).
     pub replicate: Vec<u32>,
     /// The round of each row.
     pub round: Vec<u32>,
     /// The agent of each row (`None` for rows about the run).
     pub agent: Vec<Option<u32>>,
-    /// Requested text columns, in the order asked (`None` where null or absent).
-    pub text: Vec<(String, Vec<Option<String>>)>,
+    /// Requested text columns, in the order asked (null where null or absent).
+    pub text: Vec<(String, TextColumn)>,
     /// Requested number columns, as `f64`, in the order asked.
     pub numbers: Vec<(String, Vec<Option<f64>>)>,
 }
@@ -43,17 +95,19 @@ impl Frame {
         self.arm.len()
     }
 
+    /// The arm of row `i`.
+    pub fn arm(&self, i: usize) -> &str {
+        self.arm.get(i).unwrap_or("")
+    }
+
     /// Whether the frame has no rows.
     pub fn is_empty(&self) -> bool {
         self.arm.is_empty()
     }
 
     /// The text column `name`.
-    pub fn text(&self, name: &str) -> Option<&[Option<String>]> {
-        self.text
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+    pub fn text(&self, name: &str) -> Option<&TextColumn> {
+        self.text.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
     /// The number column `name`.
@@ -150,7 +204,10 @@ pub fn read_table(
         return Ok(None);
     }
     let mut frame = Frame {
-        text: text.iter().map(|c| (c.to_string(), Vec::new())).collect(),
+        text: text
+            .iter()
+            .map(|c| (c.to_string(), TextColumn::default()))
+            .collect(),
         numbers: numbers
             .iter()
             .map(|c| (c.to_string(), Vec::new()))
@@ -191,7 +248,9 @@ pub fn read_table(
 
 fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
     let n = batch.num_rows();
-    frame.arm.extend(std::iter::repeat_n(arm.to_string(), n));
+    for _ in 0..n {
+        frame.arm.push(Some(arm));
+    }
     frame.replicate.extend(std::iter::repeat_n(replicate, n));
     let rounds = numbers_of(batch, "round");
     frame
@@ -207,9 +266,15 @@ fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
         {
             Some(col) => {
-                values.extend((0..n).map(|i| (!col.is_null(i)).then(|| col.value(i).to_string())))
+                for i in 0..n {
+                    values.push((!col.is_null(i)).then(|| col.value(i)));
+                }
             }
-            None => values.extend(std::iter::repeat_n(None, n)),
+            None => {
+                for _ in 0..n {
+                    values.push(None);
+                }
+            }
         }
     }
     for (name, values) in &mut frame.numbers {
@@ -314,11 +379,17 @@ mod tests {
         }
         let frame = read_table(dir.path(), "answers", &["item", "missing"], &["value"])?
             .unwrap_or_default();
-        assert_eq!(frame.arm, ["a", "a", "a", "a", "b", "b"]);
+        let arms: Vec<&str> = (0..frame.len()).map(|i| frame.arm(i)).collect();
+        assert_eq!(arms, ["a", "a", "a", "a", "b", "b"]);
         assert_eq!(frame.replicate, [2, 2, 10, 10, 1, 1]);
         assert_eq!(frame.agent, [Some(2), None, Some(10), None, Some(1), None]);
         assert_eq!(frame.number("value").map(|v| v[0]), Some(Some(1.0)));
-        assert_eq!(frame.text("missing").map(|v| v[0].clone()), Some(None));
+        assert_eq!(frame.text("missing").map(|v| v.get(0)), Some(None));
+        assert_eq!(frame.text("item").and_then(|v| v.get(4)), Some("b"));
+        assert_eq!(
+            frame.text("item").and_then(|v| v.code(0)),
+            frame.text("item").and_then(|v| v.code(2))
+        );
         assert_eq!(read_table(dir.path(), "absent", &[], &[])?, None);
         Ok(())
     }

@@ -416,12 +416,7 @@ pub fn instance(schema: &Value, rng: &mut impl Rng) -> Value {
                 .get("maxLength")
                 .and_then(Value::as_u64)
                 .unwrap_or(40) as usize;
-            json!(
-                "A fake answer from the test server."
-                    .chars()
-                    .take(max)
-                    .collect::<String>()
-            )
+            json!(fake_text(max, rng))
         }
         "boolean" => json!(rng.random_range(0..2) == 1),
         "array" => {
@@ -434,6 +429,55 @@ pub fn instance(schema: &Value, rng: &mut impl Rng) -> Value {
         }
         _ => Value::Null,
     }
+}
+
+/// Words fake answers are made of.
+const WORDS: [&str; 24] = [
+    "the",
+    "price",
+    "seems",
+    "fair",
+    "for",
+    "what",
+    "it",
+    "offers",
+    "and",
+    "I",
+    "would",
+    "consider",
+    "it",
+    "if",
+    "my",
+    "neighbours",
+    "agree",
+    "but",
+    "public",
+    "transport",
+    "matters",
+    "more",
+    "to",
+    "us",
+];
+
+/// A fake answer as long as a model's typically is: from 40% to 90% of `max`
+/// characters (at most 600), in words; short limits keep the fixed sentence.
+fn fake_text(max: usize, rng: &mut impl Rng) -> String {
+    const SENTENCE: &str = "A fake answer from the test server.";
+    if max <= SENTENCE.len() + 5 {
+        return SENTENCE.chars().take(max).collect();
+    }
+    let cap = max.min(600);
+    let target = rng.random_range(cap * 2 / 5..=cap * 9 / 10);
+    let mut out = String::from(SENTENCE);
+    while out.len() < target {
+        let word = WORDS[rng.random_range(0..WORDS.len())];
+        if out.len() + 1 + word.len() > cap {
+            break;
+        }
+        out.push(' ');
+        out.push_str(word);
+    }
+    out
 }
 
 /// SplitMix64's finaliser: spreads nearby inputs over the whole range.

@@ -6,10 +6,15 @@
 //! through [`agora_core::MechanismDef`]. [`registry`] is the one list of them.
 
 pub mod auction;
+pub mod concept_test;
+pub mod conjoint;
 pub mod conversation;
 pub mod debate;
 pub mod drivers;
 pub mod focus_group;
+pub mod market;
+pub mod maxdiff;
+pub mod price_test;
 pub mod stats;
 pub mod survey;
 
@@ -26,4 +31,8 @@ pub fn registry() -> Registry {
         .add::<auction::AuctionDef>()
         .add::<debate::DebateDef>()
         .add::<focus_group::FocusGroupDef>()
+        .add::<conjoint::ConjointDef>()
+        .add::<maxdiff::MaxDiffDef>()
+        .add::<price_test::PriceTestDef>()
+        .add::<concept_test::ConceptTestDef>()
 }

@@ -95,6 +95,7 @@ pub fn estimate(
         arm: "dry-run",
         replicate: 0,
         seed: plan.seed,
+        retest: false,
     };
     let mut setup = prepare_run(
         &scenario.file.population,

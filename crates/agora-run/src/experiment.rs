@@ -26,6 +26,7 @@ use crate::ExperimentError;
 use crate::backends::{Backends, CallOptions, default_model};
 use crate::progress::RunProgress;
 use crate::setup::{Resume, RunIdentity, prepare_run};
+use crate::shard::{Shard, shard_manifests};
 use crate::summary::{ExperimentSummary, RunSummary};
 
 /// Spending limits of an experiment, over all its runs.
@@ -53,6 +54,9 @@ pub struct Execution {
     pub stop: Option<Arc<AtomicBool>>,
     /// Start every run from another experiment's checkpoint after a round.
     pub branch: Option<Branch>,
+    /// Perform only this shard's runs (see [`crate::shard`]); its manifest goes to
+    /// `.agora/shards/` and the experiment-wide tables wait for `agora merge`.
+    pub shard: Option<Shard>,
 }
 
 /// Where runs branch from: an earlier experiment's state after round `round`.
@@ -147,17 +151,27 @@ pub fn run_experiment(
     for run in &plan.runs {
         let spec = run.model.clone().unwrap_or_else(default_model);
         backends
-            .build(&spec, arm_mechanism(scenario, &run.arm))
+            .build(&spec, arm_mechanism(scenario, &run.treatment))
             .map_err(|e| in_arm(&run.arm, e))?;
     }
     let layout = OutputLayout::new(&plan.output);
     if let Some(branch) = &execution.branch {
         check_branch(branch, plan)?;
     }
+    let manifest_path = match &execution.shard {
+        Some(shard) => {
+            Shard::check_count(shard.count, plan)?;
+            shard.manifest_file(&layout)
+        }
+        None => layout.manifest_file(),
+    };
     let earlier = if execution.resume {
-        Some(resumable_manifest(&layout, plan)?)
+        Some(resumable_manifest(&layout, &manifest_path, plan)?)
     } else {
-        prepare_output(&layout, execution.overwrite)?;
+        match &execution.shard {
+            Some(shard) => prepare_shard_output(&layout, shard, plan, execution.overwrite)?,
+            None => prepare_output(&layout, execution.overwrite)?,
+        }
         None
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -193,6 +207,7 @@ pub fn run_experiment(
                     .unwrap_or_default()
             )
         }),
+        shard: execution.shard.map(|s| s.info(plan)),
         runs: earlier.map(|m| m.runs).unwrap_or_default(),
     };
     if let Some(limit) = &spending {
@@ -200,11 +215,12 @@ pub fn run_experiment(
             limit.add_spent(r.cost_usd, r.prompt_tokens + r.completion_tokens);
         }
     }
-    manifest.write(&layout.manifest_file())?;
+    manifest.write(&manifest_path)?;
     let mut summary = ExperimentSummary {
         name: scenario.file.name.clone(),
         output: plan.output.clone(),
         arms: crate::summary::arm_lines(scenario, plan),
+        manifest: execution.shard.map(|_| manifest_path.clone()),
         ..Default::default()
     };
     // The runs still to play, in plan order; several are in flight together and share
@@ -212,12 +228,15 @@ pub fn run_experiment(
     let pending: Vec<&RunPlan> = plan
         .runs
         .iter()
-        .filter(|run| {
-            !manifest
-                .runs
-                .iter()
-                .any(|r| r.arm == run.arm && r.replicate == run.replicate)
+        .enumerate()
+        .filter(|(i, run)| {
+            execution.shard.is_none_or(|s| s.contains(*i))
+                && !manifest
+                    .runs
+                    .iter()
+                    .any(|r| r.arm == run.arm && r.replicate == run.replicate)
         })
+        .map(|(_, run)| run)
         .collect();
     let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
     for run in &pending {
@@ -225,7 +244,7 @@ pub fn run_experiment(
         if let std::collections::hash_map::Entry::Vacant(e) = models.entry(model_key(&spec, run)) {
             e.insert(
                 backends
-                    .build(&spec, arm_mechanism(scenario, &run.arm))
+                    .build(&spec, arm_mechanism(scenario, &run.treatment))
                     .map_err(|e| in_arm(&run.arm, e))?,
             );
         }
@@ -278,7 +297,7 @@ pub fn run_experiment(
                     }
                     manifest.runs.push(*record);
                     sort_runs(&mut manifest, plan);
-                    if let Err(e) = manifest.write(&layout.manifest_file()) {
+                    if let Err(e) = manifest.write(&manifest_path) {
                         keep_first(&mut outcome, e.into());
                     }
                     summary.runs.push(*run_summary);
@@ -314,20 +333,24 @@ pub fn run_experiment(
     match (outcome, stopped) {
         (Err(err), stopped) => {
             let reason = stopped.map(|s| s.1).unwrap_or_else(|| err.to_string());
-            let _ = finish_manifest(&mut manifest, &layout, "failed", Some(&reason));
+            let _ = finish_manifest(&mut manifest, &manifest_path, "failed", Some(&reason));
             Err(err)
         }
         (Ok(()), Some((status, _))) if status == "interrupted" => {
-            Err(interrupted(&mut manifest, &layout))
+            Err(interrupted(&mut manifest, &layout, &manifest_path))
         }
         (Ok(()), Some((status, reason))) => {
-            finish_manifest(&mut manifest, &layout, &status, Some(&reason))?;
+            finish_manifest(&mut manifest, &manifest_path, &status, Some(&reason))?;
             summary.stopped = Some(format!("stopped: {reason}"));
             Ok(summary)
         }
         (Ok(()), None) => {
-            finish_manifest(&mut manifest, &layout, "complete", None)?;
-            summary.statistics = Some(crate::stats::write_all(scenario, plan));
+            finish_manifest(&mut manifest, &manifest_path, "complete", None)?;
+            // A shard's runs are a part of the experiment: `agora merge` computes the
+            // experiment-wide tables once every shard is complete.
+            if execution.shard.is_none() {
+                summary.statistics = Some(crate::stats::write_all(scenario, plan));
+            }
             Ok(summary)
         }
     }
@@ -385,19 +408,19 @@ struct RunContext<'a> {
 
 fn finish_manifest(
     manifest: &mut Manifest,
-    layout: &OutputLayout,
+    path: &Path,
     status: &str,
     reason: Option<&str>,
 ) -> Result<(), ExperimentError> {
     manifest.status = status.into();
     manifest.reason = reason.map(String::from);
     manifest.pid = None;
-    Ok(manifest.write(&layout.manifest_file())?)
+    Ok(manifest.write(path)?)
 }
 
-fn interrupted(manifest: &mut Manifest, layout: &OutputLayout) -> ExperimentError {
+fn interrupted(manifest: &mut Manifest, layout: &OutputLayout, path: &Path) -> ExperimentError {
     let reason = "stopped by a signal after a round; --resume continues it";
-    if let Err(e) = finish_manifest(manifest, layout, "interrupted", Some(reason)) {
+    if let Err(e) = finish_manifest(manifest, path, "interrupted", Some(reason)) {
         return e;
     }
     ExperimentError::Interrupted {
@@ -417,7 +440,7 @@ fn arm_mechanism<'a>(scenario: &'a Scenario, arm: &str) -> &'a agora_core::Mecha
 /// policies follow the mechanism's settings) per arm.
 fn model_key(spec: &agora_llm::ModelSpec, run: &RunPlan) -> String {
     match spec {
-        agora_llm::ModelSpec::Rules => format!("{spec}@{}", run.arm),
+        agora_llm::ModelSpec::Rules => format!("{spec}@{}", run.treatment),
         _ => spec.to_string(),
     }
 }
@@ -474,17 +497,20 @@ fn check_branch(branch: &Branch, plan: &ExperimentPlan) -> Result<(), Experiment
 /// The manifest of the experiment to resume in `layout`, checked against `plan`.
 fn resumable_manifest(
     layout: &OutputLayout,
+    path: &Path,
     plan: &ExperimentPlan,
 ) -> Result<Manifest, ExperimentError> {
-    let path = layout.manifest_file();
     if !path.exists() {
+        let name = path.strip_prefix(layout.root()).unwrap_or(path);
         return Err(ExperimentError::Output {
             path: layout.root().to_path_buf(),
-            message: "holds no experiment to resume (no manifest.json); run without --resume"
-                .into(),
+            message: format!(
+                "holds no experiment to resume (no {}); run without --resume",
+                name.display()
+            ),
         });
     }
-    let manifest = Manifest::read(&path)?;
+    let manifest = Manifest::read(path)?;
     if manifest.settings_hash != plan.settings_hash {
         return Err(ExperimentError::Output {
             path: layout.root().to_path_buf(),
@@ -529,6 +555,12 @@ fn prepare_output(layout: &OutputLayout, overwrite: bool) -> Result<(), Experime
     let root = layout.root();
     let has_manifest = layout.holds_results();
     let foreign = agora_files(root).map_err(|e| io_output(root, e))?;
+    if !has_manifest && !overwrite && !shard_manifests(layout)?.is_empty() {
+        return Err(ExperimentError::Output {
+            path: root.to_path_buf(),
+            message: "holds the shards of an experiment (.agora/shards); `agora merge` completes it once every shard is done, `--shard K/N --resume` continues a shard, --overwrite replaces them, --out writes elsewhere".into(),
+        });
+    }
     if !has_manifest {
         if let Some(other) = foreign.others.first() {
             return Err(ExperimentError::Output {
@@ -550,6 +582,73 @@ fn prepare_output(layout: &OutputLayout, overwrite: bool) -> Result<(), Experime
     let mut ours = foreign.ours;
     ours.push(layout.manifest_file());
     remove_agora_files(root, &ours).map_err(|e| io_output(root, e))
+}
+
+/// Make `layout` ready for shard `shard` of `plan`: only the shard's own runs are
+/// cleared, since other shards may be writing into the same directory.
+fn prepare_shard_output(
+    layout: &OutputLayout,
+    shard: &Shard,
+    plan: &ExperimentPlan,
+    overwrite: bool,
+) -> Result<(), ExperimentError> {
+    let root = layout.root();
+    let output = |message: String| ExperimentError::Output {
+        path: root.to_path_buf(),
+        message,
+    };
+    let shards = shard_manifests(layout)?;
+    if layout.holds_results() {
+        if !overwrite {
+            return Err(output(
+                "already holds a whole experiment (manifest.json); pass --overwrite to replace this shard's runs, or --out to write elsewhere".into(),
+            ));
+        }
+        match std::fs::remove_file(layout.manifest_file()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_output(root, e)),
+            _ => {}
+        }
+    } else if shards.is_empty() {
+        let found = agora_files(root).map_err(|e| io_output(root, e))?;
+        if let Some(other) = found.others.first() {
+            return Err(output(format!(
+                "holds files Agora did not write (such as {}) and no manifest.json; choose a new or empty directory with --out",
+                other.display()
+            )));
+        }
+    }
+    let own = shard.manifest_file(layout);
+    for (path, m) in &shards {
+        let same_split = m.shard.as_ref().is_some_and(|s| s.count == shard.count)
+            && m.settings_hash == plan.settings_hash;
+        if *path == own {
+            if !overwrite {
+                return Err(output(format!(
+                    "shard {shard} was already started here (status {}); --resume continues it, --overwrite starts it again",
+                    m.status
+                )));
+            }
+        } else if !same_split {
+            if !overwrite {
+                return Err(output(format!(
+                    "holds a shard of another experiment or split ({}): other settings or another number of shards; pass --overwrite to replace it, or --out to write elsewhere",
+                    path.display()
+                )));
+            }
+            std::fs::remove_file(path).map_err(|e| io_output(root, e))?;
+        }
+    }
+    for run in shard.runs(plan) {
+        discard_after(layout, run, None)?;
+        let checkpoints = checkpoint_dir(layout, &run.arm, run.replicate);
+        if checkpoints.exists() {
+            std::fs::remove_dir_all(&checkpoints).map_err(|e| io_output(root, e))?;
+        }
+    }
+    if own.exists() {
+        std::fs::remove_file(&own).map_err(|e| io_output(root, e))?;
+    }
+    Ok(())
 }
 
 fn io_output(root: &Path, e: std::io::Error) -> ExperimentError {
@@ -799,6 +898,7 @@ async fn perform_run(
         arm: &run.arm,
         replicate: run.replicate,
         seed: plan.seed,
+        retest: run.retest,
     };
     let checkpoints = checkpoint_dir(layout, &run.arm, run.replicate);
     let last = if execution.resume {
@@ -840,7 +940,7 @@ async fn perform_run(
         snapshot = Some(from);
     }
     let checkpoint_path = checkpoints.clone();
-    let mechanism = arm_mechanism(scenario, &run.arm);
+    let mechanism = arm_mechanism(scenario, &run.treatment);
     let state = mechanism.state_types();
     setup.world.insert_resource(run.persona);
     setup
@@ -850,7 +950,7 @@ async fn perform_run(
                 .file
                 .interventions
                 .iter()
-                .filter(|i| i.applies_to(&run.arm))
+                .filter(|i| i.applies_to(&run.treatment))
                 .cloned()
                 .collect(),
         ));

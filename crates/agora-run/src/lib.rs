@@ -14,6 +14,7 @@ mod error;
 pub mod experiment;
 pub mod progress;
 pub mod setup;
+pub mod shard;
 pub mod stats;
 pub mod summary;
 pub mod validation;
@@ -24,4 +25,5 @@ pub use backends::{
 pub use error::ExperimentError;
 pub use experiment::{Branch, Budget, Execution, run_experiment};
 pub use progress::{NoProgress, RunProgress};
+pub use shard::{Merged, Shard, merge};
 pub use summary::{ExperimentSummary, RunSummary};

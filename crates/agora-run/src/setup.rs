@@ -28,7 +28,12 @@ pub struct RunIdentity<'a> {
     pub replicate: u32,
     /// The experiment's base seed.
     pub seed: u64,
+    /// A retest run: the replicate's people asked again, with decision seeds of its own.
+    pub retest: bool,
 }
+
+/// Seed path of a retest run's decisions (its people are the replicate's).
+const RETEST_SALT: u64 = 0x007e_7e57;
 
 /// Where a resumed run's recorder continues: the first segment to write and the rows
 /// each table held.
@@ -97,7 +102,11 @@ pub fn prepare_run(
             arm: run.arm.to_string(),
             replicate: run.replicate,
         },
-        seeds,
+        seeds: if run.retest {
+            SeedStream::new(seeds.seed(&[RETEST_SALT]))
+        } else {
+            seeds
+        },
     };
     let recorder = match resume {
         Some(resume) => Recorder::resuming(layout.clone(), info, resume.segment, resume.rows),

@@ -33,6 +33,9 @@ pub struct ExperimentSummary {
     pub arms: Vec<String>,
     /// Statistics of a complete experiment.
     pub statistics: Option<crate::stats::Statistics>,
+    /// The manifest written, when it is not the experiment's `manifest.json` (a
+    /// shard's).
+    pub manifest: Option<PathBuf>,
 }
 
 /// One line per arm of `plan`: the model it used, its persona view, sampling and
@@ -215,7 +218,10 @@ impl ExperimentSummary {
         let _ = writeln!(
             out,
             "manifest: {}",
-            self.output.join("manifest.json").display()
+            self.manifest
+                .clone()
+                .unwrap_or_else(|| self.output.join("manifest.json"))
+                .display()
         );
         out
     }

@@ -112,9 +112,9 @@ fn simulated(root: &Path, q: &Question) -> Result<Simulated, ExportError> {
         return Ok(out);
     };
     for i in 0..f.len() {
-        let is_item = f.text(&q.id_column).and_then(|v| v[i].as_deref()) == Some(q.id.as_str());
+        let is_item = f.text(&q.id_column).and_then(|v| v.get(i)) == Some(q.id.as_str());
         let answered = matches!(
-            f.text("status").and_then(|v| v[i].as_deref()),
+            f.text("status").and_then(|v| v.get(i)),
             Some("valid" | "repaired")
         );
         let Some(agent) = f.agent[i].filter(|_| is_item && answered) else {
@@ -122,13 +122,14 @@ fn simulated(root: &Path, q: &Question) -> Result<Simulated, ExportError> {
         };
         let value = if categorical {
             f.text(&q.answer_column)
-                .and_then(|v| v[i].clone())
+                .and_then(|v| v.get(i))
+                .map(str::to_string)
                 .and_then(|l| code(&q.scale, &HumanAnswer::Label(l)))
         } else {
             f.number(&q.answer_column).and_then(|v| v[i])
         };
         if let Some(v) = value {
-            out.insert((f.arm[i].clone(), f.replicate[i], agent), v);
+            out.insert((f.arm(i).to_string(), f.replicate[i], agent), v);
         }
     }
     Ok(out)
@@ -348,20 +349,7 @@ pub fn compute(
     seed: u64,
 ) -> Result<Vec<ValidationRow>, ExportError> {
     let mut rows = Vec::new();
-    // Segment labels of the simulated agents.
-    let columns: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let mut labels: BTreeMap<(String, u32, u32), Vec<Option<String>>> = BTreeMap::new();
-    if let Some(f) = read_table(root, "agents", &columns, &[])? {
-        for i in 0..f.len() {
-            if let Some(agent) = f.agent[i] {
-                let row = columns
-                    .iter()
-                    .map(|c| f.text(c).and_then(|v| v[i].clone()))
-                    .collect();
-                labels.insert((f.arm[i].clone(), f.replicate[i], agent), row);
-            }
-        }
-    }
+    let labels = crate::stats::segment_labels(root, segments)?;
     let features = baseline_features(data);
     for q in questions {
         let Some((_, answers)) = data.answers.get(&q.id) else {
@@ -440,7 +428,7 @@ pub fn compute(
                 if h.is_empty() || s.is_empty() {
                     continue;
                 }
-                let row_seed = seed ^ hash(&[arm, &q.id, segment]);
+                let row_seed = crate::stats::row_seed(seed, &[arm, &q.id, segment]);
                 let mut push = |metric: &'static str,
                                 result: agora_stats::Result<Interval>,
                                 n_sim: usize,
@@ -489,15 +477,6 @@ pub fn compute(
         }
     }
     Ok(rows)
-}
-
-fn hash(parts: &[&str]) -> u64 {
-    let mut h = blake3::Hasher::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update(&[0]);
-    }
-    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap_or([0; 8]))
 }
 
 /// Write `rows` as the experiment's `validation` table.

@@ -132,6 +132,7 @@ fn check(name: &str, agents: usize, pause: u32, reads_text: bool) {
         arm: "base",
         replicate: 0,
         seed: scenario.file.seed,
+        retest: false,
     };
     let setup = |out: &str| {
         prepare_run(
@@ -250,5 +251,16 @@ fn a_debate_continues_exactly_from_a_snapshot() {
 fn a_focus_group_continues_exactly_from_a_snapshot() {
     for reads_text in [false, true] {
         check("focus-group", 8, 3, reads_text);
+    }
+}
+
+#[test]
+fn market_research_studies_continue_exactly_from_a_snapshot() {
+    for reads_text in [false, true] {
+        check("conjoint-meal-kit", 30, 4, reads_text);
+        check("maxdiff-meal-kit", 20, 3, reads_text);
+        check("price-test-meal-kit", 30, 1, reads_text);
+        check("price-test-meal-kit", 30, 3, reads_text);
+        check("concept-test-meal-kit", 20, 2, reads_text);
     }
 }

@@ -53,6 +53,8 @@ pub(crate) struct RawScenarioFile<'a> {
     #[serde(default)]
     pub comparisons: Vec<(String, String)>,
     #[serde(default)]
+    pub retest: bool,
+    #[serde(default)]
     pub interventions: Vec<Intervention>,
     #[serde(default)]
     pub reference: Option<ReferenceSpec>,
@@ -112,6 +114,9 @@ pub struct ScenarioFile {
     /// Paired comparisons `(arm, with)` the `stats` table holds besides every arm
     /// against the control.
     pub comparisons: Vec<(String, String)>,
+    /// Ask every arm's people a second time with new decision seeds (arms
+    /// `NAME_retest`), for test-retest reliability in `diagnostics`.
+    pub retest: bool,
     /// What the experimenter does to runs while they play.
     pub interventions: Vec<Intervention>,
     /// Human answers to compare the simulated ones with, read and checked.
@@ -446,6 +451,41 @@ impl ScenarioFile {
                 issues.push(Issue {
                     message: format!("driver \"{name}\" names no trait or attribute of the population"),
                     hint: format!("use a Big Five trait, a custom trait, a numeric attribute or `attribute=category`: {}", known.join(", ")),
+                    needle: format!("\"{name}\""),
+                    section: Some("mechanism"),
+                });
+            }
+        }
+        let mut mechanism_segments: Vec<String> = self
+            .arms
+            .iter()
+            .flat_map(|a| a.mechanism.referenced_segments())
+            .collect();
+        mechanism_segments.sort();
+        mechanism_segments.dedup();
+        for name in mechanism_segments {
+            let categorical = attributes
+                .iter()
+                .any(|(a, cats)| *a == name && cats.is_some());
+            if !imported && !categorical {
+                let known: Vec<&str> = attributes
+                    .iter()
+                    .filter(|(_, cats)| cats.is_some())
+                    .map(|(a, _)| a.as_str())
+                    .collect();
+                issues.push(Issue {
+                    message: format!(
+                        "segment \"{name}\" names no categorical attribute of the population"
+                    ),
+                    hint: if known.is_empty() {
+                        "add a categorical attribute to the population, or remove the segment"
+                            .into()
+                    } else {
+                        format!(
+                            "segments split respondents by category; use one of: {}",
+                            known.join(", ")
+                        )
+                    },
                     needle: format!("\"{name}\""),
                     section: Some("mechanism"),
                 });

@@ -25,7 +25,7 @@ pub use file::{
     ArmName, ArmSpec, MAX_REPLICATES, MAX_RUNS, ModelBlock, Replicates, ScenarioFile,
     check_replicates, is_known_driver,
 };
-pub use plan::{ExperimentPlan, Overrides, RunPlan};
+pub use plan::{ExperimentPlan, Overrides, RETEST_SUFFIX, RunPlan};
 
 use std::path::{Path, PathBuf};
 
@@ -338,6 +338,7 @@ fn resolve_arms(
         stimuli: raw.stimuli,
         segments: raw.segments,
         comparisons: raw.comparisons,
+        retest: raw.retest,
         interventions: raw.interventions,
         reference: None,
         output: raw.output,

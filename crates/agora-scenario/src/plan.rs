@@ -42,7 +42,15 @@ pub struct RunPlan {
     pub persona: PersonaView,
     /// Deterministic run id.
     pub run_id: String,
+    /// The arm whose settings the run plays (its own name, or for a retest run the arm
+    /// it repeats).
+    pub treatment: String,
+    /// A retest run: the arm's people asked again with new decision seeds.
+    pub retest: bool,
 }
+
+/// The suffix of a retest arm's name (`ad_a_retest` repeats `ad_a`).
+pub const RETEST_SUFFIX: &str = "_retest";
 
 /// Everything needed to perform an experiment.
 #[derive(Clone, Debug, PartialEq)]
@@ -165,19 +173,26 @@ impl Scenario {
             h.finalize().to_hex().to_string()
         };
         // An arm's own model wins over --model, which wins over the scenario's model.
-        let runs = file
-            .arms
-            .iter()
-            .flat_map(|arm| {
+        let retests = if file.retest { 2 } else { 1 };
+        let runs = (0..retests)
+            .flat_map(|pass| file.arms.iter().map(move |arm| (pass == 1, arm)))
+            .flat_map(|(retest, arm)| {
                 let model = arm
                     .model
                     .clone()
                     .or_else(|| overrides.model.clone())
                     .or_else(|| file.model.name.clone());
                 let settings_hash = &settings_hash;
+                let name = if retest {
+                    format!("{}{RETEST_SUFFIX}", arm.name.0)
+                } else {
+                    arm.name.0.clone()
+                };
                 (0..replicates).map(move |replicate| RunPlan {
-                    run_id: run_id(settings_hash, &arm.name.0, replicate),
-                    arm: arm.name.0.clone(),
+                    run_id: run_id(settings_hash, &name, replicate),
+                    arm: name.clone(),
+                    treatment: arm.name.0.clone(),
+                    retest,
                     replicate,
                     model: model.clone(),
                     params: arm.params,

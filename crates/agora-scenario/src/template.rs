@@ -41,7 +41,7 @@ pub fn render(name: &str, file: &str, keyword: &str, template: &Template) -> Str
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
-    let commands: String = [
+    let commands = [
         (format!("agora validate {file}"), "check it without running"),
         (
             format!("agora run {file} --model rules"),
@@ -55,10 +55,16 @@ pub fn render(name: &str, file: &str, keyword: &str, template: &Template) -> Str
             format!("agora run {file} --model openai:MODEL"),
             "any OpenAI-compatible server (OPENAI_BASE_URL, OPENAI_API_KEY)",
         ),
-    ]
-    .iter()
-    .map(|(command, what)| format!("//   {command:<48}  {what}\n"))
-    .collect();
+    ];
+    let width = commands
+        .iter()
+        .map(|(command, _)| command.chars().count())
+        .max()
+        .unwrap_or(0);
+    let commands: String = commands
+        .iter()
+        .map(|(command, what)| format!("//   {command:<width$}  {what}\n"))
+        .collect();
     let population = POPULATION.replace("{size}", &template.agents.to_string());
     let quoted = |text: &str| {
         let mut out = String::with_capacity(text.len() + 2);

@@ -1,12 +1,19 @@
 //! Surveys: a questionnaire of items put to every agent.
 //!
-//! Items are Likert scales, single choices, numbers or free text. They are asked one
-//! per round (so later answers can see earlier ones) or all at once. Choice options can
-//! be shuffled per agent, with the permutation recorded. Every answer is validated
-//! against its item; an invalid or missing answer is recorded as an abstention
-//! (`fallback`) with the reason.
+//! Items are Likert scales, single choices, dropdowns, yes/no, multi-selects,
+//! rankings, matrices (statements on one scale), constant sums, numbers or free text.
+//! They are asked one per round (so later answers can see earlier ones) or all at
+//! once. Options (and a matrix's statements) can be shuffled per agent, with the
+//! permutation recorded. Every answer is validated against its item; an invalid or
+//! missing answer is recorded as an abstention (`fallback`) with the reason.
+//!
+//! Survey logic ([`logic`]) skips, shows, stops and branches on earlier answers and
+//! persona attributes, and fills `{{ answers.id }}`, `{{ persona.attribute }}` and
+//! `{{ item.field }}` into texts; an item loop (`for_each`) repeats a block of
+//! questions per loop item.
 
 mod answer;
+pub mod logic;
 mod mechanism;
 mod policy;
 mod prompt;
@@ -14,9 +21,12 @@ mod schema;
 mod spec;
 
 pub use answer::{Answer, validate_answer};
-pub use mechanism::{Survey, survey_responses_table};
-pub use policy::{SurveyFacts, SurveyRules, rule_backend};
-pub use spec::{Item, ItemKind, SurveyMode, SurveySpec};
+pub use mechanism::{Survey, SurveyProgress, survey_responses_table};
+pub use policy::{AskedFact, SurveyFacts, SurveyRules, rule_backend};
+pub use spec::{
+    Branch, Condition, Item, ItemKind, Loop, LoopItem, LoopSource, MemoryScope, Slot, SurveyMode,
+    SurveySpec,
+};
 
 /// Task name of survey decisions in requests and `llm_calls`.
 pub const TASK: &str = "survey.answer";
@@ -35,7 +45,7 @@ impl agora_core::MechanismDef for SurveyDef {
     const KEYWORD: &'static str = "Survey";
     const NAME: &'static str = "survey";
     const TEMPLATE: Option<agora_core::Template> = Some(agora_core::Template {
-        summary: "A questionnaire: Likert, choice, numeric and free-text items, one per round or all at once.",
+        summary: "A questionnaire: scales, choices, rankings, grids, numbers and free text, with skip logic, piping and item loops.",
         about: "A first look at a meal-kit concept: appeal, price, plan choice and willingness to pay.",
         agents: 200,
         replicates: 1,
@@ -47,7 +57,21 @@ impl agora_core::MechanismDef for SurveyDef {
     }
 
     fn drivers(settings: &SurveySpec) -> Vec<String> {
-        settings.driver_names().map(String::from).collect()
+        settings.driver_names()
+    }
+
+    fn resolve_paths(settings: &mut SurveySpec, base: &std::path::Path) {
+        settings.load_loops(base);
+    }
+
+    fn check(settings: &SurveySpec) -> Vec<agora_core::SettingsIssue> {
+        logic::check(settings)
+    }
+
+    fn state_types(
+        types: agora_core::checkpoint::StateTypes,
+    ) -> agora_core::checkpoint::StateTypes {
+        types.component::<SurveyProgress>("survey.progress")
     }
 
     fn rule_backend(settings: &SurveySpec) -> agora_model::RuleBackend {
@@ -63,11 +87,16 @@ impl agora_core::MechanismDef for SurveyDef {
                     ItemKind::Likert { points, .. } => {
                         (Scale::Ordinal(u16::from(*points)), "answer_value")
                     }
-                    ItemKind::SingleChoice { options } => {
+                    ItemKind::SingleChoice { options, .. } | ItemKind::Dropdown { options, .. } => {
                         (Scale::Categorical(options.clone()), "answer_label")
                     }
+                    ItemKind::YesNo => (
+                        Scale::Categorical(vec!["yes".into(), "no".into()]),
+                        "answer_label",
+                    ),
                     ItemKind::Numeric { .. } => (Scale::Numeric, "answer_value"),
-                    ItemKind::FreeText { .. } => return None,
+                    // Free text, and kinds answered in sub-items, have no single scale.
+                    _ => return None,
                 };
                 Some(Question {
                     id: item.id.clone(),
@@ -102,7 +131,7 @@ impl agora_core::MechanismDef for SurveyDef {
                 combine: Combine::Mean,
                 only: Vec::new(),
             }
-            .only("item_kind", &["single_choice"])
+            .only("item_kind", &["single_choice", "yes_no", "dropdown"])
             .only("status", &answered),
         ]
     }

@@ -17,40 +17,58 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use serde_json::{Map, Value, json};
 
-use super::spec::{ItemKind, SurveySpec};
+use super::spec::{ItemKind, OTHER, SurveySpec};
 use crate::stats::{bin_of, normal_cdf};
 
-/// Typed facts of one survey request: per asked item, its index and the respondent's
-/// deterministic score (intercept plus weighted standardised drivers).
+/// One question of a request as the rule-based respondent sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AskedFact {
+    /// The answer's key in the reply (`answer` when one question is asked).
+    pub key: String,
+    /// The question's kind, placeholders filled in.
+    pub kind: Arc<ItemKind>,
+    /// The respondent's deterministic score (intercept plus weighted drivers).
+    pub score: f64,
+    /// The score's scale, `sqrt(1 + sum(w_k^2))`.
+    pub scale: f64,
+}
+
+/// Typed facts of one survey request: every question asked, in prompt order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SurveyFacts {
-    /// (item index, score) for every item asked in the request, in prompt order.
-    pub items: Vec<(u16, f64)>,
+    /// The questions asked.
+    pub items: Vec<AskedFact>,
 }
 
 /// The `survey.answer` policy of the `rules` backend.
-pub struct SurveyRules {
-    spec: Arc<SurveySpec>,
-    scales: Vec<f64>,
-}
+pub struct SurveyRules;
+
+/// The text the rule-based respondent gives with "Other".
+pub const RULE_OTHER_TEXT: &str = "[rule-based respondent] something else";
 
 impl SurveyRules {
-    /// A policy answering the items of `spec`.
-    pub fn new(spec: Arc<SurveySpec>) -> Self {
-        let scales = spec
-            .items
-            .iter()
-            .map(|i| (1.0 + i.drivers.iter().map(|(_, w)| w * w).sum::<f64>()).sqrt())
-            .collect();
-        Self { spec, scales }
+    /// A policy answering the items of `spec` (everything it needs travels in the
+    /// request's [`SurveyFacts`]).
+    pub fn new(_spec: Arc<SurveySpec>) -> Self {
+        Self
     }
 
-    fn value(&self, item: usize, score: f64, rng: &mut StreamRng) -> Value {
+    fn value(fact: &AskedFact, rng: &mut StreamRng) -> Value {
         let noise: f64 = StandardNormal.sample(rng);
-        let s = (score + noise) / self.scales[item];
-        match &self.spec.items[item].kind {
+        let s = (fact.score + noise) / fact.scale;
+        match &*fact.kind {
             ItemKind::Likert { points, .. } => json!(1 + bin_of(s, usize::from(*points))),
-            ItemKind::SingleChoice { options } => json!(options[bin_of(s, options.len())]),
+            ItemKind::SingleChoice { options, other } | ItemKind::Dropdown { options, other } => {
+                let n = options.len() + usize::from(*other);
+                let pick = bin_of(s, n);
+                if !*other {
+                    json!(options[pick])
+                } else if pick == options.len() {
+                    json!({ "choice": OTHER, "other": RULE_OTHER_TEXT })
+                } else {
+                    json!({ "choice": options[pick], "other": "" })
+                }
+            }
             ItemKind::Numeric { min, max, integer } => {
                 let x = min + (max - min) * normal_cdf(s);
                 if *integer {
@@ -64,8 +82,104 @@ impl SurveyRules {
                 let text = format!("[rule-based respondent] I lean {lean} on this.");
                 json!(text.chars().take(*max_chars as usize).collect::<String>())
             }
+            ItemKind::YesNo => json!(if s >= 0.0 { "yes" } else { "no" }),
+            ItemKind::MultiSelect {
+                options,
+                min,
+                max,
+                other,
+            } => {
+                let choices = fact.kind.choices();
+                let count = usize::from(*min) + bin_of(s, usize::from(max - min) + 1);
+                let mut chosen = preference(s, choices.len(), rng);
+                chosen.truncate(count);
+                chosen.sort_unstable();
+                let list: Vec<&str> = chosen.iter().map(|&i| choices[i]).collect();
+                if *other {
+                    let said = if chosen.contains(&options.len()) {
+                        RULE_OTHER_TEXT
+                    } else {
+                        ""
+                    };
+                    json!({ "choices": list, "other": said })
+                } else {
+                    json!(list)
+                }
+            }
+            ItemKind::Ranking { options, top } => {
+                let mut order = preference(s, options.len(), rng);
+                order.truncate(usize::from(*top));
+                json!(order.iter().map(|&i| &options[i]).collect::<Vec<_>>())
+            }
+            ItemKind::Matrix {
+                statements, points, ..
+            } => {
+                let mut out = Map::new();
+                for st in statements {
+                    let e: f64 = StandardNormal.sample(rng);
+                    let point = 1 + bin_of((fact.score + e) / fact.scale, usize::from(*points));
+                    out.insert(st.clone(), json!(point));
+                }
+                Value::Object(out)
+            }
+            ItemKind::ConstantSum { options, total } => {
+                let utilities = utilities(s, options.len(), rng);
+                let points = largest_remainder(&utilities, *total);
+                Value::Object(
+                    options
+                        .iter()
+                        .zip(points)
+                        .map(|(o, p)| (o.clone(), json!(p)))
+                        .collect(),
+                )
+            }
         }
     }
+}
+
+/// Utilities of `n` options: the score tilts towards later options in the listed
+/// order (as it moves a single choice), plus independent standard normal noise.
+fn utilities(s: f64, n: usize, rng: &mut StreamRng) -> Vec<f64> {
+    let span = (n.max(2) - 1) as f64;
+    (0..n)
+        .map(|k| {
+            let e: f64 = StandardNormal.sample(rng);
+            s * (2.0 * k as f64 / span - 1.0) + e
+        })
+        .collect()
+}
+
+/// Options in order of preference (highest utility first; ties by listed order).
+fn preference(s: f64, n: usize, rng: &mut StreamRng) -> Vec<usize> {
+    let u = utilities(s, n, rng);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| u[b].total_cmp(&u[a]).then(a.cmp(&b)));
+    order
+}
+
+/// `total` whole points in proportion to the softmax of `utilities`, rounded by the
+/// largest-remainder method so they sum to `total` exactly.
+fn largest_remainder(utilities: &[f64], total: u32) -> Vec<u32> {
+    let top = utilities.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = utilities.iter().map(|u| (u - top).exp()).collect();
+    let sum: f64 = weights.iter().sum();
+    let exact: Vec<f64> = weights.iter().map(|w| f64::from(total) * w / sum).collect();
+    let mut points: Vec<u32> = exact.iter().map(|x| x.floor() as u32).collect();
+    let given: u32 = points.iter().sum();
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
+    for &i in order
+        .iter()
+        .cycle()
+        .take(total.saturating_sub(given) as usize)
+    {
+        points[i] += 1;
+    }
+    points
 }
 
 impl RulePolicy for SurveyRules {
@@ -78,23 +192,15 @@ impl RulePolicy for SurveyRules {
                 LlmError::InvalidRequest("survey request without survey facts".into())
             })?;
         let mut rng = StreamRng::seed_from_u64(request.seed);
-        let mut values = facts.items.iter().map(|&(item, score)| {
-            let item = usize::from(item);
-            if item >= self.spec.items.len() {
-                return Err(LlmError::InvalidRequest(format!("no survey item #{item}")));
-            }
-            Ok((item, self.value(item, score, &mut rng)))
-        });
-        if facts.items.len() == 1 {
-            let (_, value) = values
-                .next()
-                .ok_or_else(|| LlmError::InvalidRequest("no item asked".into()))??;
-            return Ok(json!({ "answer": value }));
+        if let [fact] = facts.items.as_slice() {
+            return Ok(json!({ "answer": Self::value(fact, &mut rng) }));
+        }
+        if facts.items.is_empty() {
+            return Err(LlmError::InvalidRequest("no item asked".into()));
         }
         let mut object = Map::new();
-        for entry in values {
-            let (item, value) = entry?;
-            object.insert(self.spec.items[item].id.clone(), value);
+        for fact in &facts.items {
+            object.insert(fact.key.clone(), Self::value(fact, &mut rng));
         }
         Ok(Value::Object(object))
     }
@@ -102,35 +208,17 @@ impl RulePolicy for SurveyRules {
 
 /// A `rules` backend that answers this survey.
 pub fn rule_backend(spec: &SurveySpec) -> RuleBackend {
-    RuleBackend::new().with_policy(
-        super::TASK,
-        Arc::new(SurveyRules::new(Arc::new(spec.clone()))),
-    )
+    let _ = spec;
+    RuleBackend::new().with_policy(super::TASK, Arc::new(SurveyRules))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::survey::spec::{Item, SurveyMode};
+    use crate::survey::validate_answer;
     use agora_model::SamplingParams;
 
-    fn spec(kind: ItemKind) -> Arc<SurveySpec> {
-        Arc::new(SurveySpec {
-            mode: SurveyMode::OnePerRound,
-            shuffle_options: false,
-            instructions: String::new(),
-            memory_chars: 100,
-            items: vec![Item {
-                id: "q".into(),
-                text: "?".into(),
-                kind,
-                drivers: vec![],
-                intercept: 0.0,
-            }],
-        })
-    }
-
-    fn ask(policy: &SurveyRules, seed: u64, score: f64) -> Value {
+    fn ask_kind(kind: &ItemKind, seed: u64, score: f64) -> Value {
         let request = ChatRequest {
             task: crate::survey::TASK,
             messages: vec![],
@@ -138,18 +226,53 @@ mod tests {
             params: SamplingParams::default(),
             seed,
             facts: Some(Arc::new(SurveyFacts {
-                items: vec![(0, score)],
+                items: vec![AskedFact {
+                    key: "answer".into(),
+                    kind: Arc::new(kind.clone()),
+                    score,
+                    scale: 1.0,
+                }],
             })),
         };
-        policy.answer(&request).unwrap()["answer"].clone()
+        SurveyRules.answer(&request).unwrap()["answer"].clone()
+    }
+
+    fn policy_of(kind: ItemKind) -> ItemKind {
+        kind
+    }
+
+    fn ask(kind: &ItemKind, seed: u64, score: f64) -> Value {
+        ask_kind(kind, seed, score)
+    }
+
+    #[test]
+    fn several_questions_answer_under_their_keys() {
+        let fact = |key: &str| AskedFact {
+            key: key.into(),
+            kind: Arc::new(ItemKind::YesNo),
+            score: 0.0,
+            scale: 1.0,
+        };
+        let request = ChatRequest {
+            task: crate::survey::TASK,
+            messages: vec![],
+            schema: Arc::new(json!({})),
+            params: SamplingParams::default(),
+            seed: 3,
+            facts: Some(Arc::new(SurveyFacts {
+                items: vec![fact("a"), fact("b:x")],
+            })),
+        };
+        let v = SurveyRules.answer(&request).unwrap();
+        assert!(v["a"].is_string() && v["b:x"].is_string(), "{v}");
     }
 
     #[test]
     fn with_no_drivers_likert_points_are_about_equally_likely() {
-        let policy = SurveyRules::new(spec(ItemKind::Likert {
+        let policy = policy_of(ItemKind::Likert {
             points: 5,
             labels: vec![],
-        }));
+        });
         let mut counts = [0usize; 5];
         for seed in 0..20_000 {
             counts[ask(&policy, seed, 0.0).as_u64().unwrap() as usize - 1] += 1;
@@ -161,10 +284,10 @@ mod tests {
 
     #[test]
     fn a_positive_score_raises_answers_and_the_same_seed_repeats() {
-        let policy = SurveyRules::new(spec(ItemKind::Likert {
+        let policy = policy_of(ItemKind::Likert {
             points: 7,
             labels: vec![],
-        }));
+        });
         let mean = |score: f64| {
             (0..2000)
                 .map(|s| ask(&policy, s, score).as_f64().unwrap())
@@ -176,12 +299,84 @@ mod tests {
     }
 
     #[test]
+    fn every_new_kind_gets_valid_answers_that_follow_the_score() {
+        let o = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let kinds = [
+            ItemKind::MultiSelect {
+                options: o(&["a", "b", "c", "d"]),
+                min: 1,
+                max: 3,
+                other: true,
+            },
+            ItemKind::MultiSelect {
+                options: o(&["a", "b"]),
+                min: 0,
+                max: 2,
+                other: false,
+            },
+            ItemKind::Ranking {
+                options: o(&["a", "b", "c"]),
+                top: 3,
+            },
+            ItemKind::Ranking {
+                options: o(&["a", "b", "c", "d"]),
+                top: 2,
+            },
+            ItemKind::Matrix {
+                statements: o(&["s", "t"]),
+                points: 5,
+                labels: vec![],
+            },
+            ItemKind::ConstantSum {
+                options: o(&["x", "y", "z"]),
+                total: 100,
+            },
+            ItemKind::YesNo,
+            ItemKind::Dropdown {
+                options: o(&["a", "b", "c"]),
+                other: true,
+            },
+            ItemKind::SingleChoice {
+                options: o(&["a", "b"]),
+                other: true,
+            },
+        ];
+        for kind in &kinds {
+            for seed in 0..300 {
+                let v = ask(kind, seed, (seed % 7) as f64 - 3.0);
+                assert!(validate_answer(kind, &v).is_ok(), "{kind:?}: {v}");
+            }
+        }
+        let yes = |score: f64| {
+            (0..1000)
+                .filter(|&s| ask(&ItemKind::YesNo, s, score) == json!("yes"))
+                .count()
+        };
+        assert!(yes(1.0) > yes(0.0) + 200, "{} {}", yes(1.0), yes(0.0));
+        let sums = &kinds[5];
+        let last = |score: f64| {
+            (0..500)
+                .map(|s| ask(sums, s, score)["z"].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert!(last(2.0) > last(-2.0));
+    }
+
+    #[test]
+    fn largest_remainder_always_sums_to_the_total() {
+        for total in [1, 7, 100] {
+            let p = largest_remainder(&[0.3, -1.0, 2.0, 0.3], total);
+            assert_eq!(p.iter().sum::<u32>(), total);
+        }
+    }
+
+    #[test]
     fn numeric_answers_stay_in_bounds_and_are_whole_when_asked() {
-        let policy = SurveyRules::new(spec(ItemKind::Numeric {
+        let policy = policy_of(ItemKind::Numeric {
             min: 10.0,
             max: 20.0,
             integer: true,
-        }));
+        });
         for seed in 0..500 {
             let v = ask(&policy, seed, 3.0);
             let x = v.as_i64().unwrap();

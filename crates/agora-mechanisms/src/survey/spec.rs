@@ -12,6 +12,12 @@ pub enum SurveyMode {
     AllAtOnce,
 }
 
+/// The label of the extra option that `with_other: true` adds (always shown last).
+pub const OTHER: &str = "Other";
+
+/// Most characters of the free text given with "Other".
+pub const OTHER_MAX_CHARS: u32 = 100;
+
 /// What kind of answer an item takes.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawItemKind")]
@@ -27,6 +33,8 @@ pub enum ItemKind {
     SingleChoice {
         /// Option labels, in canonical order.
         options: Vec<String>,
+        /// Whether an "Other" option with free text follows the options.
+        other: bool,
     },
     /// A number within bounds.
     Numeric {
@@ -42,6 +50,49 @@ pub enum ItemKind {
         /// Most characters allowed.
         max_chars: u32,
     },
+    /// Between `min` and `max` of the listed options (a checkbox question).
+    MultiSelect {
+        /// Option labels, in canonical order.
+        options: Vec<String>,
+        /// Fewest options to select.
+        min: u16,
+        /// Most options to select.
+        max: u16,
+        /// Whether an "Other" option with free text follows the options.
+        other: bool,
+    },
+    /// The options in order of preference: all of them, or the first `top`.
+    Ranking {
+        /// Option labels, in canonical order.
+        options: Vec<String>,
+        /// How many options to rank (the number of options for a full ranking).
+        top: u16,
+    },
+    /// Several statements rated on one Likert scale (a grid).
+    Matrix {
+        /// The statements, in canonical order.
+        statements: Vec<String>,
+        /// Number of scale points (2..=11).
+        points: u8,
+        /// One label per point, lowest first; empty for unlabelled scales.
+        labels: Vec<String>,
+    },
+    /// Whole points spread over the options, summing to `total` (constant sum).
+    ConstantSum {
+        /// Option labels, in canonical order.
+        options: Vec<String>,
+        /// The points to spread.
+        total: u32,
+    },
+    /// Yes or no.
+    YesNo,
+    /// Exactly one option of a long list, shown as a list to pick from.
+    Dropdown {
+        /// Option labels, in canonical order.
+        options: Vec<String>,
+        /// Whether an "Other" option with free text follows the options.
+        other: bool,
+    },
 }
 
 impl ItemKind {
@@ -52,7 +103,117 @@ impl ItemKind {
             ItemKind::SingleChoice { .. } => "single_choice",
             ItemKind::Numeric { .. } => "numeric",
             ItemKind::FreeText { .. } => "free_text",
+            ItemKind::MultiSelect { .. } => "multi_select",
+            ItemKind::Ranking { .. } => "ranking",
+            ItemKind::Matrix { .. } => "matrix",
+            ItemKind::ConstantSum { .. } => "constant_sum",
+            ItemKind::YesNo => "yes_no",
+            ItemKind::Dropdown { .. } => "dropdown",
         }
+    }
+
+    /// The labels whose order is shuffled per respondent (options, or a matrix's
+    /// statements), without the "Other" option; `None` for kinds without options.
+    pub fn shuffled(&self) -> Option<&[String]> {
+        match self {
+            ItemKind::SingleChoice { options, .. }
+            | ItemKind::MultiSelect { options, .. }
+            | ItemKind::Ranking { options, .. }
+            | ItemKind::ConstantSum { options, .. }
+            | ItemKind::Dropdown { options, .. } => Some(options),
+            ItemKind::Matrix { statements, .. } => Some(statements),
+            _ => None,
+        }
+    }
+
+    /// Whether the kind offers "Other" with free text after its options.
+    pub fn has_other(&self) -> bool {
+        matches!(
+            self,
+            ItemKind::SingleChoice { other: true, .. }
+                | ItemKind::MultiSelect { other: true, .. }
+                | ItemKind::Dropdown { other: true, .. }
+        )
+    }
+
+    /// The options an answer may name, "Other" last when offered.
+    pub fn choices(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .shuffled()
+            .map(|o| o.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        if self.has_other() {
+            out.push(OTHER);
+        }
+        out
+    }
+
+    /// Every text of the kind that may hold a `{{ ... }}` placeholder.
+    pub fn texts(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .shuffled()
+            .map(|o| o.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        if let ItemKind::Likert { labels, .. } | ItemKind::Matrix { labels, .. } = self {
+            out.extend(labels.iter().map(String::as_str));
+        }
+        out
+    }
+
+    /// The same kind with every text passed through `f` (placeholders filled in); the
+    /// result is checked again (rendered options must still be unique).
+    pub fn map_texts(
+        &self,
+        mut f: impl FnMut(&str) -> Result<String, String>,
+    ) -> Result<ItemKind, String> {
+        let mut list = |v: &[String]| v.iter().map(|s| f(s)).collect::<Result<Vec<_>, _>>();
+        let kind = match self {
+            ItemKind::Likert { points, labels } => ItemKind::Likert {
+                points: *points,
+                labels: list(labels)?,
+            },
+            ItemKind::SingleChoice { options, other } => ItemKind::SingleChoice {
+                options: list(options)?,
+                other: *other,
+            },
+            ItemKind::MultiSelect {
+                options,
+                min,
+                max,
+                other,
+            } => ItemKind::MultiSelect {
+                options: list(options)?,
+                min: *min,
+                max: *max,
+                other: *other,
+            },
+            ItemKind::Ranking { options, top } => ItemKind::Ranking {
+                options: list(options)?,
+                top: *top,
+            },
+            ItemKind::Matrix {
+                statements,
+                points,
+                labels,
+            } => ItemKind::Matrix {
+                statements: list(statements)?,
+                points: *points,
+                labels: list(labels)?,
+            },
+            ItemKind::ConstantSum { options, total } => ItemKind::ConstantSum {
+                options: list(options)?,
+                total: *total,
+            },
+            ItemKind::Dropdown { options, other } => ItemKind::Dropdown {
+                options: list(options)?,
+                other: *other,
+            },
+            other => other.clone(),
+        };
+        if let Some(labels) = kind.shuffled() {
+            check_options(labels, kind.has_other())?;
+        }
+        Ok(kind)
     }
 }
 
@@ -65,6 +226,8 @@ enum RawItemKind {
     },
     SingleChoice {
         options: Vec<String>,
+        #[serde(default)]
+        with_other: bool,
     },
     Numeric {
         min: f64,
@@ -76,10 +239,83 @@ enum RawItemKind {
         #[serde(default = "default_max_chars")]
         max_chars: u32,
     },
+    MultiSelect {
+        options: Vec<String>,
+        #[serde(default)]
+        min: Option<u16>,
+        #[serde(default)]
+        max: Option<u16>,
+        #[serde(default)]
+        with_other: bool,
+    },
+    Ranking {
+        options: Vec<String>,
+        #[serde(default)]
+        top: Option<u16>,
+    },
+    Matrix {
+        statements: Vec<String>,
+        points: u8,
+        #[serde(default)]
+        labels: Vec<String>,
+    },
+    ConstantSum {
+        options: Vec<String>,
+        total: u32,
+    },
+    YesNo,
+    Dropdown {
+        options: Vec<String>,
+        #[serde(default)]
+        with_other: bool,
+    },
 }
 
 fn default_max_chars() -> u32 {
     280
+}
+
+fn check_scale(points: u8, labels: &[String]) -> Result<(), String> {
+    if !(2..=11).contains(&points) {
+        return Err(format!(
+            "a Likert scale needs 2 to 11 points, got {points}; use 5 or 7"
+        ));
+    }
+    if !labels.is_empty() && labels.len() != usize::from(points) {
+        return Err(format!(
+            "a {points}-point Likert scale needs {points} labels, got {}; give one label per point or none",
+            labels.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Options: at least two (one with "Other"), unique, not naming "Other" themselves.
+fn check_options(options: &[String], other: bool) -> Result<(), String> {
+    let least = if other { 1 } else { 2 };
+    if options.len() < least {
+        return Err(format!(
+            "this item needs at least {least} options, got {}; list the options as [\"A\", \"B\"]",
+            options.len()
+        ));
+    }
+    if let Some(dup) = first_duplicate(options) {
+        return Err(format!(
+            "option \"{dup}\" is listed twice; make every option label unique"
+        ));
+    }
+    if options.iter().any(|o| o.trim().is_empty()) {
+        return Err("an option is empty; give every option a label".into());
+    }
+    if other && options.iter().any(|o| o.eq_ignore_ascii_case(OTHER)) {
+        return Err(format!(
+            "option \"{OTHER}\" is listed and with_other adds it again; remove it from the options"
+        ));
+    }
+    if options.len() >= usize::from(u16::MAX) {
+        return Err("too many options; keep a list under 65,535 options".into());
+    }
+    Ok(())
 }
 
 impl TryFrom<RawItemKind> for ItemKind {
@@ -88,35 +324,18 @@ impl TryFrom<RawItemKind> for ItemKind {
     fn try_from(raw: RawItemKind) -> Result<Self, String> {
         match raw {
             RawItemKind::Likert { points, labels } => {
-                if !(2..=11).contains(&points) {
-                    return Err(format!(
-                        "a Likert scale needs 2 to 11 points, got {points}; use 5 or 7"
-                    ));
-                }
-                if !labels.is_empty() && labels.len() != usize::from(points) {
-                    return Err(format!(
-                        "a {points}-point Likert scale needs {points} labels, got {}; give one label per point or none",
-                        labels.len()
-                    ));
-                }
+                check_scale(points, &labels)?;
                 Ok(ItemKind::Likert { points, labels })
             }
-            RawItemKind::SingleChoice { options } => {
-                if options.len() < 2 {
-                    return Err(format!(
-                        "a single-choice item needs at least 2 options, got {}; list the options as [\"A\", \"B\"]",
-                        options.len()
-                    ));
-                }
-                if let Some(dup) = first_duplicate(&options) {
-                    return Err(format!(
-                        "option \"{dup}\" is listed twice; make every option label unique"
-                    ));
-                }
-                if options.len() > usize::from(u16::MAX) {
-                    return Err("too many options; keep a choice under 65,535 options".into());
-                }
-                Ok(ItemKind::SingleChoice { options })
+            RawItemKind::SingleChoice {
+                options,
+                with_other,
+            } => {
+                check_options(&options, with_other)?;
+                Ok(ItemKind::SingleChoice {
+                    options,
+                    other: with_other,
+                })
             }
             RawItemKind::Numeric { min, max, integer } => {
                 if !(min.is_finite() && max.is_finite()) || min >= max {
@@ -134,8 +353,176 @@ impl TryFrom<RawItemKind> for ItemKind {
                 }
                 Ok(ItemKind::FreeText { max_chars })
             }
+            RawItemKind::MultiSelect {
+                options,
+                min,
+                max,
+                with_other,
+            } => {
+                check_options(&options, with_other)?;
+                let n = options.len() as u16 + u16::from(with_other);
+                let min = min.unwrap_or(1);
+                let max = max.unwrap_or(n);
+                if max == 0 || min > max || max > n {
+                    return Err(format!(
+                        "a multi-select item of {n} options cannot take min {min} and max {max}; use 0 <= min <= max <= {n} with max >= 1, e.g. min: 1, max: {n}"
+                    ));
+                }
+                Ok(ItemKind::MultiSelect {
+                    options,
+                    min,
+                    max,
+                    other: with_other,
+                })
+            }
+            RawItemKind::Ranking { options, top } => {
+                check_options(&options, false)?;
+                let n = options.len() as u16;
+                let top = top.unwrap_or(n);
+                if top == 0 || top > n {
+                    return Err(format!(
+                        "a ranking of {n} options cannot rank the top {top}; use top between 1 and {n}, or leave it out for a full ranking"
+                    ));
+                }
+                Ok(ItemKind::Ranking { options, top })
+            }
+            RawItemKind::Matrix {
+                statements,
+                points,
+                labels,
+            } => {
+                check_scale(points, &labels)?;
+                if statements.is_empty() {
+                    return Err("a matrix needs at least one statement; list them as statements: [\"...\", \"...\"]".into());
+                }
+                if let Some(dup) = first_duplicate(&statements) {
+                    return Err(format!(
+                        "statement \"{dup}\" is listed twice; make every statement unique"
+                    ));
+                }
+                if statements.len() >= usize::from(u16::MAX) {
+                    return Err("too many statements; keep a matrix under 65,535 statements".into());
+                }
+                Ok(ItemKind::Matrix {
+                    statements,
+                    points,
+                    labels,
+                })
+            }
+            RawItemKind::ConstantSum { options, total } => {
+                check_options(&options, false)?;
+                if total == 0 || total > 1_000_000 {
+                    return Err(format!(
+                        "a constant sum needs a total between 1 and 1000000, got {total}; 100 is usual"
+                    ));
+                }
+                Ok(ItemKind::ConstantSum { options, total })
+            }
+            RawItemKind::YesNo => Ok(ItemKind::YesNo),
+            RawItemKind::Dropdown {
+                options,
+                with_other,
+            } => {
+                check_options(&options, with_other)?;
+                Ok(ItemKind::Dropdown {
+                    options,
+                    other: with_other,
+                })
+            }
         }
     }
+}
+
+/// A test on an earlier answer or on a persona attribute, written in RON:
+/// `Answer(item: "aware", is: ["no"])`, `Attribute(name: "age", above: 40.0)`,
+/// `All([...])`, `Any([...])`, `Not(...)`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Condition {
+    /// True when the item was answered validly and the answer passes every test
+    /// given: one of `is` (a label, option, "yes"/"no", or a selected option of a
+    /// multi-select), above `above`, below `below` (the answer's number). With no test
+    /// at all, true when the item was answered.
+    Answer {
+        /// The item's id (within an item loop: the same loop item's answer).
+        item: String,
+        /// Labels, any of which matches.
+        #[serde(default)]
+        is: Vec<String>,
+        /// The answer's number is greater than this.
+        #[serde(default)]
+        above: Option<f64>,
+        /// The answer's number is less than this.
+        #[serde(default)]
+        below: Option<f64>,
+    },
+    /// True when the persona attribute is one of `is` (categories) or above / below a
+    /// bound (numbers).
+    Attribute {
+        /// The attribute's name.
+        name: String,
+        /// Categories, any of which matches.
+        #[serde(default)]
+        is: Vec<String>,
+        /// The value is greater than this.
+        #[serde(default)]
+        above: Option<f64>,
+        /// The value is less than this.
+        #[serde(default)]
+        below: Option<f64>,
+    },
+    /// Every condition holds.
+    All(Vec<Condition>),
+    /// At least one condition holds.
+    Any(Vec<Condition>),
+    /// The condition does not hold.
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    /// Every `Answer` test, depth first.
+    pub fn answer_refs(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.walk(&mut |c| {
+            if let Condition::Answer { item, .. } = c {
+                out.push(item.as_str());
+            }
+        });
+        out
+    }
+
+    /// Every test in the condition, depth first.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Condition)) {
+        f(self);
+        match self {
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| c.walk(f)),
+            Condition::Not(c) => c.walk(f),
+            _ => {}
+        }
+    }
+}
+
+/// A jump to a later item when a condition holds (tested after the item is answered).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    /// When to jump.
+    pub when: Condition,
+    /// The id of the later item to continue at.
+    pub to: String,
+}
+
+/// Which earlier answers a prompt shows.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub enum MemoryScope {
+    /// None at all.
+    Off,
+    /// Every earlier answer of this survey.
+    All,
+    /// The last `k` answers.
+    Last(u16),
+    /// The answers to these items only.
+    Items(Vec<String>),
 }
 
 /// One question of the questionnaire.
@@ -144,8 +531,14 @@ impl TryFrom<RawItemKind> for ItemKind {
 pub struct Item {
     /// Short identifier used in tables (`q1`, `price_ok`, ...).
     pub id: String,
-    /// The question as put to the agent.
+    /// The question as put to the agent (may hold `{{ answers.id }}`,
+    /// `{{ persona.attribute }}` and, in a loop, `{{ item.field }}`).
     pub text: String,
+    /// Other wordings of the same question: each respondent gets one of `text` and
+    /// these at random (from the run's seed), recorded in the `wording` column (0 for
+    /// `text`, k for the k-th paraphrase).
+    #[serde(default)]
+    pub paraphrases: Vec<String>,
     /// The kind of answer.
     pub kind: ItemKind,
     /// Rule-based policy: drivers and their weights (see [`crate::drivers`]).
@@ -154,11 +547,256 @@ pub struct Item {
     /// Rule-based policy: shift of the latent score before drivers (0 = centred).
     #[serde(default)]
     pub intercept: f64,
+    /// Not asked when this holds.
+    #[serde(default)]
+    pub skip_if: Option<Condition>,
+    /// Asked only when this holds.
+    #[serde(default)]
+    pub show_if: Option<Condition>,
+    /// After this item, the respondent's questionnaire ends when this holds.
+    #[serde(default)]
+    pub stop_if: Option<Condition>,
+    /// After this item, continue at the first branch whose condition holds.
+    #[serde(default)]
+    pub branches: Vec<Branch>,
+    /// Earlier answers shown with this item (by default: the survey's `memory_chars`
+    /// of every earlier answer).
+    #[serde(default)]
+    pub memory: Option<MemoryScope>,
+    /// The item loop this item belongs to (set from the loop block it is written in).
+    #[serde(skip)]
+    pub loop_block: Option<u16>,
+}
+
+impl Item {
+    /// Whether the item uses any survey logic (conditions, branches, memory scope).
+    pub fn has_logic(&self) -> bool {
+        self.skip_if.is_some()
+            || self.show_if.is_some()
+            || self.stop_if.is_some()
+            || !self.branches.is_empty()
+            || self.memory.is_some()
+    }
+
+    /// Every text that may hold placeholders: the question, then the kind's texts.
+    pub fn texts(&self) -> Vec<&str> {
+        let mut out = vec![self.text.as_str()];
+        out.extend(self.paraphrases.iter().map(String::as_str));
+        out.extend(self.kind.texts());
+        out
+    }
+}
+
+/// One thing an item loop goes over (a product, an ad, a statement).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopItem {
+    /// Identifier written to the `loop_item` column.
+    pub id: String,
+    /// Its text (`{{ item.text }}`).
+    #[serde(default)]
+    pub text: String,
+    /// Further fields (`{{ item.field }}`).
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+/// Where an item loop's items come from.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub enum LoopSource {
+    /// Listed in the scenario.
+    Inline(Vec<LoopItem>),
+    /// A CSV file with a header row, one row per item: an `id` column, an optional
+    /// `text` column, every other column a field.
+    Csv(std::path::PathBuf),
+}
+
+/// An item loop: a block of questions repeated for each of its items.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loop {
+    /// Where the items come from.
+    pub source: LoopSource,
+    /// The items, in order (read from the file for [`LoopSource::Csv`]).
+    pub items: Vec<LoopItem>,
+    /// Why the file could not be read, if it could not.
+    pub load_error: Option<String>,
+}
+
+impl Loop {
+    /// Read the items of a CSV source from `path`.
+    fn load_csv(path: &std::path::Path) -> Result<Vec<LoopItem>, String> {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        if !meta.is_file() || meta.len() > MAX_LOOP_FILE_BYTES {
+            return Err(format!(
+                "not a regular file of at most {MAX_LOOP_FILE_BYTES} bytes"
+            ));
+        }
+        let mut reader = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
+        let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+        let id_col = headers
+            .iter()
+            .position(|h| h == "id")
+            .ok_or_else(|| "the header has no `id` column".to_string())?;
+        let text_col = headers.iter().position(|h| h == "text");
+        let mut items = Vec::new();
+        for (row, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| e.to_string())?;
+            let mut item = LoopItem {
+                id: record.get(id_col).unwrap_or_default().trim().to_string(),
+                text: text_col
+                    .and_then(|c| record.get(c))
+                    .unwrap_or_default()
+                    .to_string(),
+                fields: Default::default(),
+            };
+            if item.id.is_empty() {
+                return Err(format!("row {} has an empty id", row + 2));
+            }
+            for (c, h) in headers.iter().enumerate() {
+                if c != id_col && Some(c) != text_col {
+                    item.fields
+                        .insert(h.to_string(), record.get(c).unwrap_or_default().to_string());
+                }
+            }
+            items.push(item);
+            if items.len() > MAX_LOOP_ITEMS {
+                return Err(format!("more than {MAX_LOOP_ITEMS} items"));
+            }
+        }
+        check_loop_items(&items)?;
+        Ok(items)
+    }
+}
+
+/// Largest item-loop file read.
+const MAX_LOOP_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Most items in one loop.
+const MAX_LOOP_ITEMS: usize = 10_000;
+
+fn check_loop_items(items: &[LoopItem]) -> Result<(), String> {
+    if items.is_empty() {
+        return Err("an item loop needs at least one item".into());
+    }
+    let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
+    if let Some(dup) = first_duplicate(&ids) {
+        return Err(format!(
+            "loop item id \"{dup}\" is used twice; give every loop item a unique id"
+        ));
+    }
+    Ok(())
+}
+
+/// An entry of `items:` as written: a question, or a loop block
+/// `(for_each: Inline([...]), items: [...])`.
+#[derive(Deserialize)]
+#[serde(try_from = "RawEntry")]
+enum Entry {
+    Question(Box<Item>),
+    Loop(LoopSource, Vec<Item>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    paraphrases: Vec<String>,
+    #[serde(default)]
+    kind: Option<ItemKind>,
+    #[serde(default)]
+    drivers: Vec<(String, f64)>,
+    #[serde(default)]
+    intercept: f64,
+    #[serde(default)]
+    skip_if: Option<Condition>,
+    #[serde(default)]
+    show_if: Option<Condition>,
+    #[serde(default)]
+    stop_if: Option<Condition>,
+    #[serde(default)]
+    branches: Vec<Branch>,
+    #[serde(default)]
+    memory: Option<MemoryScope>,
+    #[serde(default)]
+    for_each: Option<LoopSource>,
+    #[serde(default)]
+    items: Option<Vec<Entry>>,
+}
+
+impl TryFrom<RawEntry> for Entry {
+    type Error = String;
+
+    fn try_from(raw: RawEntry) -> Result<Self, String> {
+        if let Some(source) = raw.for_each {
+            let Some(entries) = raw.items else {
+                return Err("a loop block needs the questions it repeats; add items: [(id: ..., text: ..., kind: ...)]".into());
+            };
+            if raw.text.is_some() || raw.kind.is_some() || raw.id.is_some() {
+                return Err("a loop block holds only for_each and items; put id, text and kind on the questions inside items".into());
+            }
+            if let LoopSource::Inline(items) = &source {
+                check_loop_items(items)?;
+            }
+            let mut items = Vec::with_capacity(entries.len());
+            for entry in entries {
+                match entry {
+                    Entry::Question(item) => items.push(*item),
+                    Entry::Loop(..) => {
+                        return Err("item loops cannot be nested; list the combinations as the items of one loop".into());
+                    }
+                }
+            }
+            if items.is_empty() {
+                return Err("a loop block needs at least one question in items".into());
+            }
+            return Ok(Entry::Loop(source, items));
+        }
+        if raw.items.is_some() {
+            return Err("`items` inside an item belongs to a loop block; add for_each: Inline([...]) or Csv(\"file.csv\")".into());
+        }
+        let (Some(id), Some(text), Some(kind)) = (raw.id, raw.text, raw.kind) else {
+            return Err(
+                "an item needs id, text and kind, e.g. (id: \"q1\", text: \"...\", kind: YesNo)"
+                    .into(),
+            );
+        };
+        if raw.paraphrases.iter().any(|p| p.trim().is_empty()) {
+            return Err(format!(
+                "item \"{id}\": a paraphrase is empty; give every other wording of the question, or remove it"
+            ));
+        }
+        Ok(Entry::Question(Box::new(Item {
+            id,
+            text,
+            paraphrases: raw.paraphrases,
+            kind,
+            drivers: raw.drivers,
+            intercept: raw.intercept,
+            skip_if: raw.skip_if,
+            show_if: raw.show_if,
+            stop_if: raw.stop_if,
+            branches: raw.branches,
+            memory: raw.memory,
+            loop_block: None,
+        })))
+    }
+}
+
+/// One question as asked: an item, and the loop item it is asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Index of the item in [`SurveySpec::items`].
+    pub item: u16,
+    /// Index of the loop item in its loop, for items of a loop block.
+    pub loop_item: Option<u16>,
 }
 
 /// The `Survey(...)` mechanism block of a scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, try_from = "RawSurveySpec")]
+#[serde(try_from = "RawSurveySpec")]
 pub struct SurveySpec {
     /// One item per round or all at once.
     pub mode: SurveyMode,
@@ -168,8 +806,10 @@ pub struct SurveySpec {
     pub instructions: String,
     /// Characters of earlier answers shown in each prompt (one-per-round mode).
     pub memory_chars: u32,
-    /// The questionnaire.
+    /// The questionnaire, loop blocks flattened (see [`Item::loop_block`]).
     pub items: Vec<Item>,
+    /// The item loops, by index.
+    pub loops: Vec<Loop>,
 }
 
 #[derive(Deserialize)]
@@ -183,7 +823,7 @@ struct RawSurveySpec {
     instructions: String,
     #[serde(default = "default_memory_chars")]
     memory_chars: u32,
-    items: Vec<Item>,
+    items: Vec<Entry>,
 }
 
 fn yes() -> bool {
@@ -204,25 +844,49 @@ impl TryFrom<RawSurveySpec> for SurveySpec {
     type Error = String;
 
     fn try_from(raw: RawSurveySpec) -> Result<Self, String> {
-        if raw.items.is_empty() {
+        let mut items = Vec::new();
+        let mut loops = Vec::new();
+        for entry in raw.items {
+            match entry {
+                Entry::Question(item) => items.push(*item),
+                Entry::Loop(source, block) => {
+                    let index = u16::try_from(loops.len())
+                        .map_err(|_| "too many item loops".to_string())?;
+                    let inline = match &source {
+                        LoopSource::Inline(list) => list.clone(),
+                        LoopSource::Csv(_) => Vec::new(),
+                    };
+                    loops.push(Loop {
+                        source,
+                        items: inline,
+                        load_error: None,
+                    });
+                    items.extend(block.into_iter().map(|mut i| {
+                        i.loop_block = Some(index);
+                        i
+                    }));
+                }
+            }
+        }
+        if items.is_empty() {
             return Err("a survey needs at least one item; add items: [(id: \"q1\", text: \"...\", kind: Likert(points: 5))]".into());
         }
-        if raw.items.len() > usize::from(u16::MAX) {
+        if items.len() > usize::from(u16::MAX) {
             return Err("too many items; keep a survey under 65,535 items".into());
         }
-        let ids: Vec<String> = raw.items.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
         if let Some(dup) = first_duplicate(&ids) {
             return Err(format!(
                 "item id \"{dup}\" is used twice; give every item a unique id"
             ));
         }
-        if let Some(item) = raw.items.iter().find(|i| i.id.trim().is_empty()) {
+        if let Some(item) = items.iter().find(|i| i.id.trim().is_empty()) {
             return Err(format!(
                 "an item has an empty id (text \"{}\"); give it an id such as \"q1\"",
                 item.text
             ));
         }
-        for item in &raw.items {
+        for item in &items {
             if let Some((name, w)) = item.drivers.iter().find(|(_, w)| !w.is_finite()) {
                 return Err(format!(
                     "item \"{}\": driver \"{name}\" has weight {w}; use a finite number",
@@ -235,25 +899,115 @@ impl TryFrom<RawSurveySpec> for SurveySpec {
             shuffle_options: raw.shuffle_options,
             instructions: raw.instructions,
             memory_chars: raw.memory_chars,
-            items: raw.items,
+            items,
+            loops,
         })
     }
 }
 
 impl SurveySpec {
-    /// Rounds the survey plays: one per item, or one for all items at once.
+    /// The questions as asked, in order: each item once, the items of a loop block
+    /// once per loop item (all of the block's items for the first loop item, then for
+    /// the second, ...).
+    pub fn slots(&self) -> Vec<Slot> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.items.len() {
+            match self.items[i].loop_block {
+                None => {
+                    out.push(Slot {
+                        item: i as u16,
+                        loop_item: None,
+                    });
+                    i += 1;
+                }
+                Some(block) => {
+                    let end = (i..self.items.len())
+                        .find(|&j| self.items[j].loop_block != Some(block))
+                        .unwrap_or(self.items.len());
+                    let n = self
+                        .loops
+                        .get(usize::from(block))
+                        .map_or(0, |l| l.items.len());
+                    for li in 0..n {
+                        for j in i..end {
+                            out.push(Slot {
+                                item: j as u16,
+                                loop_item: Some(li as u16),
+                            });
+                        }
+                    }
+                    i = end;
+                }
+            }
+        }
+        out
+    }
+
+    /// Rounds the survey plays: one per question asked, or one for all at once.
     pub fn rounds(&self) -> u32 {
         match self.mode {
-            SurveyMode::OnePerRound => self.items.len() as u32,
+            SurveyMode::OnePerRound => self.slots().len() as u32,
             SurveyMode::AllAtOnce => 1,
         }
     }
 
-    /// Every driver name the items refer to.
-    pub fn driver_names(&self) -> impl Iterator<Item = &str> {
-        self.items
+    /// Whether any item uses survey logic, so answers are kept per respondent.
+    pub fn has_logic(&self) -> bool {
+        self.items.iter().any(Item::has_logic)
+            || self
+                .items
+                .iter()
+                .flat_map(Item::texts)
+                .any(|t| t.contains("answers."))
+    }
+
+    /// Every driver name the items refer to, and the persona attributes their
+    /// conditions test (`attribute=category` for categories).
+    pub fn driver_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .items
             .iter()
-            .flat_map(|i| i.drivers.iter().map(|(n, _)| n.as_str()))
+            .flat_map(|i| i.drivers.iter().map(|(n, _)| n.clone()))
+            .collect();
+        for item in &self.items {
+            let conditions = [&item.skip_if, &item.show_if, &item.stop_if]
+                .into_iter()
+                .flatten()
+                .chain(item.branches.iter().map(|b| &b.when));
+            for c in conditions {
+                c.walk(&mut |c| {
+                    if let Condition::Attribute {
+                        name,
+                        is,
+                        above,
+                        below,
+                    } = c
+                    {
+                        out.extend(is.iter().map(|v| format!("{name}={v}")));
+                        if above.is_some() || below.is_some() {
+                            out.push(name.clone());
+                        }
+                    }
+                });
+            }
+        }
+        out
+    }
+
+    /// Make CSV loop paths relative to `base` and read them.
+    pub fn load_loops(&mut self, base: &std::path::Path) {
+        for l in &mut self.loops {
+            if let LoopSource::Csv(path) = &mut l.source {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+                match Loop::load_csv(path) {
+                    Ok(items) => l.items = items,
+                    Err(e) => l.load_error = Some(format!("{}: {e}", path.display())),
+                }
+            }
+        }
     }
 }
 

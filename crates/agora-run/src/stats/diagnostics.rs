@@ -6,6 +6,9 @@
 //!   the options say.
 //! - `straight_lining`: the share of respondents giving the same answer to every
 //!   rating item (at least three), with a Wilson interval.
+//! - `test_retest`: when the scenario asks `retest: true`, the share of answers an arm's
+//!   people repeat when asked again with new decision seeds (arm `NAME_retest`), per
+//!   item and over all items, with a Wilson interval.
 //! - `valid_rate`, `repaired_rate`, `fallback_rate`: per arm and task, the share of model
 //!   calls answered validly, repaired, or replaced by a fallback (from `llm_calls`), and
 //!   for survey items the share of valid and fallback answers per item.
@@ -104,32 +107,62 @@ fn share_row(
 }
 
 /// Every diagnostic the tables below `root` allow, arms in `arms` order.
-pub fn diagnostics(root: &Path, arms: &[String]) -> Result<Vec<DiagnosticRow>, ExportError> {
+/// `retests`: whether the experiment has retest arms.
+pub fn diagnostics(
+    root: &Path,
+    arms: &[String],
+    retests: bool,
+) -> Result<Vec<DiagnosticRow>, ExportError> {
     let mut rows = Vec::new();
     let order = |arm: &str| arms.iter().position(|a| a == arm).unwrap_or(usize::MAX);
     if let Some(f) = read_table(
         root,
         "survey_responses",
-        &["item_id", "item_kind", "option_order", "status"],
+        &[
+            "item_id",
+            "item_kind",
+            "option_order",
+            "status",
+            "answer_label",
+        ],
         &["shown_position", "answer_value"],
     )? {
-        let text = |c: &str, i: usize| f.text(c).and_then(|v| v[i].as_deref());
+        let text = |c: &str, i: usize| f.text(c).and_then(|v| v.get(i));
         // (arm, item) -> (first shown, answered, options).
         let mut first: BTreeMap<(String, String), (u64, u64, usize)> = BTreeMap::new();
         // (arm, item) -> (valid, all).
         let mut status: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
         // (arm, replicate, agent) -> rating answers.
         let mut ratings: BTreeMap<(String, u32, u32), Vec<f64>> = BTreeMap::new();
+        // (arm, replicate, agent, item) -> the answer, for test-retest agreement.
+        let mut given: BTreeMap<(String, u32, u32, String), String> = BTreeMap::new();
         for i in 0..f.len() {
             let (Some(item), Some(kind)) = (text("item_id", i), text("item_kind", i)) else {
                 continue;
             };
-            let arm = f.arm[i].clone();
+            let arm = f.arm(i).to_string();
             let valid = matches!(text("status", i), Some("valid" | "repaired"));
             let s = status.entry((arm.clone(), item.to_string())).or_default();
             s.1 += 1;
             if valid {
                 s.0 += 1;
+            }
+            if retests
+                && valid
+                && kind != "free_text"
+                && let Some(agent) = f.agent[i]
+            {
+                let answer = text("answer_label", i).map(str::to_string).or_else(|| {
+                    f.number("answer_value")
+                        .and_then(|v| v[i])
+                        .map(|x| x.to_string())
+                });
+                if let Some(answer) = answer {
+                    given.insert(
+                        (arm.clone(), f.replicate[i], agent, item.to_string()),
+                        answer,
+                    );
+                }
             }
             if kind == "single_choice"
                 && valid
@@ -177,6 +210,28 @@ pub fn diagnostics(root: &Path, arms: &[String]) -> Result<Vec<DiagnosticRow>, E
         for (arm, (same, n)) in &lines {
             rows.extend(share_row(arm, "all", "straight_lining", *same, *n, None));
         }
+        // Test-retest: an arm's answers against its retest arm's, person by person.
+        let mut agree: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for ((arm, replicate, agent, item), answer) in &given {
+            let Some(original) = arm.strip_suffix(agora_scenario::RETEST_SUFFIX) else {
+                continue;
+            };
+            let key = (original.to_string(), *replicate, *agent, item.clone());
+            if let Some(first) = given.get(&key) {
+                for scope in [item.as_str(), "all"] {
+                    let e = agree
+                        .entry((original.to_string(), scope.to_string()))
+                        .or_default();
+                    e.1 += 1;
+                    if first == answer {
+                        e.0 += 1;
+                    }
+                }
+            }
+        }
+        for ((arm, item), (same, n)) in &agree {
+            rows.extend(share_row(arm, item, "test_retest", *same, *n, None));
+        }
         for ((arm, item), (valid, n)) in &status {
             rows.extend(share_row(arm, item, "valid_rate", *valid, *n, None));
             rows.extend(share_row(arm, item, "fallback_rate", n - valid, *n, None));
@@ -188,11 +243,12 @@ pub fn diagnostics(root: &Path, arms: &[String]) -> Result<Vec<DiagnosticRow>, E
         for i in 0..f.len() {
             let task = f
                 .text("task")
-                .and_then(|v| v[i].clone())
+                .and_then(|v| v.get(i))
+                .map(str::to_string)
                 .unwrap_or_default();
-            let e = decisions.entry((f.arm[i].clone(), task)).or_default();
+            let e = decisions.entry((f.arm(i).to_string(), task)).or_default();
             e[3] += 1;
-            match f.text("decision").and_then(|v| v[i].as_deref()) {
+            match f.text("decision").and_then(|v| v.get(i)) {
                 Some("valid") => e[0] += 1,
                 Some("repaired") => e[1] += 1,
                 Some("fallback") => e[2] += 1,

@@ -27,7 +27,7 @@ use agora_core::outcome::{OutcomeSource, OutcomeUnit};
 use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec};
 
 pub use diagnostics::{DiagnosticRow, diagnostics, write_diagnostics};
-pub use observe::{Key, OutcomeData, observations};
+pub use observe::{Key, OutcomeData, for_each_outcome, observations};
 
 /// Confidence level of every interval.
 pub const LEVEL: f64 = 0.95;
@@ -41,6 +41,8 @@ pub struct StatsPlan {
     pub control: String,
     /// Further comparisons `(arm, with)` the scenario asks for.
     pub comparisons: Vec<(String, String)>,
+    /// Whether every arm has a retest arm (`NAME_retest`).
+    pub retest: bool,
     /// Categorical attributes to break agent-level outcomes down by.
     pub segments: Vec<String>,
     /// Where the outcomes are.
@@ -129,7 +131,7 @@ pub fn stats_table() -> TableSpec {
 }
 
 /// A seed for one row: the experiment's seed mixed with the row's identity.
-fn row_seed(seed: u64, parts: &[&str]) -> u64 {
+pub(crate) fn row_seed(seed: u64, parts: &[&str]) -> u64 {
     let mut h = blake3::Hasher::new();
     h.update(&seed.to_le_bytes());
     for p in parts {
@@ -142,9 +144,13 @@ fn row_seed(seed: u64, parts: &[&str]) -> u64 {
 
 /// Segment labels of every agent: (arm, replicate, agent) -> one label per segment
 /// attribute (`None` where the attribute is missing).
-type SegmentLabels = BTreeMap<(String, u32, u32), Vec<Option<String>>>;
+pub(crate) type SegmentLabels = BTreeMap<(String, u32, u32), Vec<Option<String>>>;
 
-fn segment_labels(root: &Path, segments: &[String]) -> Result<SegmentLabels, ExportError> {
+/// The segment labels of every agent of the experiment below `root` (from `agents`).
+pub(crate) fn segment_labels(
+    root: &Path,
+    segments: &[String],
+) -> Result<SegmentLabels, ExportError> {
     if segments.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -159,9 +165,9 @@ fn segment_labels(root: &Path, segments: &[String]) -> Result<SegmentLabels, Exp
         };
         let row: Vec<Option<String>> = columns
             .iter()
-            .map(|c| frame.text(c).and_then(|v| v[i].clone()))
+            .map(|c| frame.text(c).and_then(|v| v.get(i)).map(str::to_string))
             .collect();
-        labels.insert((frame.arm[i].clone(), frame.replicate[i], agent), row);
+        labels.insert((frame.arm(i).to_string(), frame.replicate[i], agent), row);
     }
     Ok(labels)
 }
@@ -185,11 +191,11 @@ fn segment_names(
 
 /// Compute the `stats` rows of the experiment written below `root`.
 pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportError> {
-    let outcomes = observations(root, &plan.sources)?;
     let labels = segment_labels(root, &plan.segments)?;
     let segments = segment_names(plan, &labels);
     let mut rows = Vec::new();
-    for (outcome, data) in &outcomes {
+    for_each_outcome(root, &plan.sources, |outcome, data| {
+        let outcome = &outcome.to_string();
         let unit = data.unit.unwrap_or(OutcomeUnit::Agent);
         let unit_name = match unit {
             OutcomeUnit::Agent => "agent",
@@ -290,7 +296,7 @@ pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportErr
                 }
             }
         }
-    }
+    })?;
     Ok(rows)
 }
 
@@ -336,6 +342,7 @@ pub fn plan_for(scenario: &agora_scenario::Scenario, seed: u64) -> StatsPlan {
         arms: file.arms.iter().map(|a| a.name.0.clone()).collect(),
         control: file.control_arm().name.0.clone(),
         comparisons: file.comparisons.clone(),
+        retest: file.retest,
         segments: file.segments.clone(),
         sources,
         seed,
@@ -364,19 +371,26 @@ pub fn write_all(
     scenario: &agora_scenario::Scenario,
     plan: &agora_scenario::ExperimentPlan,
 ) -> Statistics {
-    let stats_plan = plan_for(scenario, plan.seed);
-    let written = write_tables(&plan.output, &stats_plan).and_then(|mut s| {
+    write_all_in(scenario, &plan.output, plan.seed)
+}
+
+/// Compute and write the experiment-wide tables (`stats`, `diagnostics`, and
+/// `validation` when the scenario has a reference) of the experiment of `scenario`
+/// with seed `seed` whose runs are below `root`. A failure is reported, not raised.
+pub fn write_all_in(scenario: &agora_scenario::Scenario, root: &Path, seed: u64) -> Statistics {
+    let stats_plan = plan_for(scenario, seed);
+    let written = write_tables(root, &stats_plan).and_then(|mut s| {
         if let Some(reference) = &scenario.file.reference {
             let rows = crate::validation::compute(
-                &plan.output,
+                root,
                 reference,
                 &scenario.file.mechanism.questions(),
                 &stats_plan.arms,
                 &stats_plan.segments,
-                plan.seed,
+                seed,
             )?;
             s.files
-                .push(crate::validation::write_validation(&plan.output, &rows)?);
+                .push(crate::validation::write_validation(root, &rows)?);
             s.validation = crate::validation::headline(&rows);
         }
         Ok(s)
@@ -397,7 +411,7 @@ pub fn write_all(
 pub fn write_tables(root: &Path, plan: &StatsPlan) -> Result<Statistics, ExportError> {
     let rows = compute(root, plan)?;
     let mut files = vec![write_stats(root, &rows)?];
-    let diagnostics = diagnostics(root, &plan.arms)?;
+    let diagnostics = diagnostics(root, &plan.arms, plan.retest)?;
     files.push(write_diagnostics(root, &diagnostics)?);
     let warnings = diagnostics
         .iter()

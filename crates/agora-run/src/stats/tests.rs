@@ -86,6 +86,7 @@ fn plan() -> StatsPlan {
         arms: vec!["control".into(), "treat".into()],
         control: "control".into(),
         comparisons: Vec::new(),
+        retest: false,
         segments: vec!["region".into()],
         sources: vec![
             OutcomeSource {
