@@ -109,6 +109,10 @@ pub struct RunArgs {
     /// Most model calls in flight at once.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub concurrency: Option<u64>,
+    /// Keep each call's messages and the model's raw completion in a `transcripts`
+    /// table, to inspect surprising answers (large; keys are never stored).
+    #[arg(long)]
+    pub record_prompts: bool,
     /// Replace the results of an earlier run in the output directory (only the files
     /// Agora wrote there are removed).
     #[arg(long, conflicts_with = "resume")]

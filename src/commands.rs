@@ -64,6 +64,7 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
             max_tokens: args.max_tokens,
         },
         shard: args.shard,
+        record_prompts: args.record_prompts,
     };
     if args.dry_run {
         print!(

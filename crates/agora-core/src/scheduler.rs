@@ -108,6 +108,8 @@ impl CallCounter {
 
 struct CallTables {
     llm_calls: TableId,
+    /// `transcripts`, when the run records prompts and completions.
+    transcripts: Option<TableId>,
 }
 
 /// Play `mechanism` on `world` until it stops or `max_rounds` have been played.
@@ -153,6 +155,9 @@ pub struct RunControl {
     /// When any of these is set, the run stops after the round in progress
     /// (resumable), as after a signal.
     pub stop: Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Record every call's messages and the model's completion in `transcripts`, so a
+    /// surprising answer can be inspected (off by default: the table is large).
+    pub transcripts: bool,
 }
 
 /// How a call to [`play_rounds`] ended.
@@ -184,6 +189,11 @@ pub async fn play_rounds<M: Mechanism>(
     let mut events = EventLog::new(recorder.open(tables::events_table())?);
     let tables = CallTables {
         llm_calls: recorder.open(tables::llm_calls_table())?,
+        transcripts: if control.transcripts {
+            Some(recorder.open(tables::transcripts_table())?)
+        } else {
+            None
+        },
     };
     let reads_text = model.reads_messages();
     let mut outcome = RunOutcome::default();
@@ -443,7 +453,39 @@ async fn deliberate<M: Mechanism>(
             &decision,
             outcome,
         )?;
+        if let Some(table) = tables.transcripts {
+            record_transcript(ctx, table, model.name(), agent_id, call, &request, &answer)?;
+        }
     }
+    Ok(())
+}
+
+/// Write the `transcripts` row of one call: what the model read and what it wrote.
+fn record_transcript(
+    ctx: &mut RoundCtx<'_>,
+    table: TableId,
+    model: &str,
+    agent: Option<AgentId>,
+    call: u32,
+    request: &ChatRequest,
+    answer: &Result<ChatResponse, LlmError>,
+) -> Result<(), RunError> {
+    // Plain strings and roles always serialize.
+    let messages = serde_json::to_string(&request.messages).unwrap_or_default();
+    let (completion, parsed, error) = match answer {
+        Ok(r) => (r.raw.as_deref(), Some(r.answer.to_string()), None),
+        Err(e) => (None, None, Some(e.to_string())),
+    };
+    ctx.recorder
+        .row(table, ctx.round, agent)?
+        .u32(call)
+        .str(request.task)
+        .str(model)
+        .str(&messages)
+        .opt_str(completion)
+        .opt_str(parsed.as_deref())
+        .opt_str(error.as_deref())
+        .end();
     Ok(())
 }
 

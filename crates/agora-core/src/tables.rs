@@ -48,6 +48,24 @@ pub fn llm_calls_table() -> TableSpec {
     )
 }
 
+/// `transcripts`: one row per call of a run that records prompts: the messages the
+/// model read (a JSON array of `{role, content}`; empty for rule-based answers), its
+/// completion as written, the parsed answer, or the error. Never credentials.
+pub fn transcripts_table() -> TableSpec {
+    keyed_table(
+        "transcripts",
+        vec![
+            Column::required("call_index", ColumnType::U32),
+            Column::required("task", ColumnType::Utf8),
+            Column::required("model", ColumnType::Utf8),
+            Column::required("messages", ColumnType::Utf8),
+            Column::optional("completion", ColumnType::Utf8),
+            Column::optional("answer", ColumnType::Utf8),
+            Column::optional("error", ColumnType::Utf8),
+        ],
+    )
+}
+
 /// `population_marginals`: sampled shares and moments against their targets.
 pub fn marginals_table() -> TableSpec {
     keyed_table(

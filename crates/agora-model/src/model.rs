@@ -61,6 +61,9 @@ pub struct ChatResponse {
     pub latency: Duration,
     /// Attempts, cache and repair status, cost.
     pub meta: CallMeta,
+    /// The completion's text as the model wrote it, before parsing, when a backend
+    /// produced text (kept for `transcripts`; rule-based answers have none).
+    pub raw: Option<String>,
 }
 
 impl ChatResponse {
@@ -74,7 +77,14 @@ impl ChatResponse {
                 attempts: 1,
                 ..CallMeta::default()
             },
+            raw: None,
         }
+    }
+
+    /// The same answer, with the completion's text as the model wrote it.
+    pub fn with_raw(mut self, raw: impl Into<String>) -> Self {
+        self.raw = Some(raw.into());
+        self
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Execution {
     /// Perform only this shard's runs (see [`crate::shard`]); its manifest goes to
     /// `.agora/shards/` and the experiment-wide tables wait for `agora merge`.
     pub shard: Option<Shard>,
+    /// Keep every call's messages and completion in the `transcripts` table.
+    pub record_prompts: bool,
 }
 
 /// Where runs branch from: an earlier experiment's state after round `round`.
@@ -993,6 +995,7 @@ async fn perform_run(
                 resume: snapshot,
                 checkpoint: Some(checkpoint),
                 stop: context.stop.clone(),
+                transcripts: execution.record_prompts,
                 ..Default::default()
             },
         })

@@ -127,6 +127,10 @@ struct Entry {
     /// The failure of a call whose answers the schema rejected (after the repair).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     failure: Option<LlmError>,
+    /// The completion's text as the model wrote it (absent in entries stored before
+    /// it was kept, and for backends that write no text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    raw: Option<String>,
 }
 
 /// An embedded store of call answers shared by every process that opens it, each
@@ -389,6 +393,7 @@ impl Cached {
                         usage: entry.usage,
                         latency: Duration::from_micros(entry.latency_us),
                         meta,
+                        raw: entry.raw,
                     })),
                 }
             }
@@ -412,6 +417,7 @@ impl Cached {
                 repaired: r.meta.repaired.clone(),
                 cost_usd: r.meta.cost_usd,
                 failure: None,
+                raw: r.raw.clone(),
             }),
             Err(error) if is_answer_failure(error) => {
                 let (failure, usage) = error.clone().into_unspent();
@@ -423,6 +429,7 @@ impl Cached {
                     repaired: None,
                     cost_usd: error.meta().and_then(|m| m.cost_usd),
                     failure: Some(failure),
+                    raw: None,
                 })
             }
             Err(_) => None,
@@ -528,6 +535,24 @@ mod tests {
         );
         cached.complete(&request(2)).await.unwrap();
         assert_eq!(inner.calls(), 2, "another seed is another call");
+    }
+
+    #[tokio::test]
+    async fn the_raw_completion_is_kept_and_entries_stored_without_it_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cached = Cached::new(Scripted::new(vec![]), cache(dir.path()), CacheMode::Write);
+        let first = cached.complete(&request(1)).await.unwrap();
+        let second = cached.complete(&request(1)).await.unwrap();
+        assert!(second.meta.cache_hit);
+        assert_eq!(first.raw.as_deref(), Some("{\"answer\": 3}"));
+        assert_eq!(second.raw, first.raw);
+        let older: Entry = serde_json::from_value(json!({
+            "answer": {"answer": 3},
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "cached_tokens": 0},
+            "latency_us": 5, "attempts": 1, "repaired": null, "cost_usd": null,
+        }))
+        .unwrap();
+        assert_eq!(older.raw, None);
     }
 
     #[tokio::test]
@@ -713,6 +738,7 @@ mod tests {
             repaired: None,
             cost_usd: Some(0.0001),
             failure: None,
+            raw: None,
         };
         let n = 2000u64;
         let started = std::time::Instant::now();

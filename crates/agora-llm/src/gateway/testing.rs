@@ -100,7 +100,8 @@ impl ChatModel for Scripted {
                     json!({ "answer": 3 }),
                     usage,
                     Duration::from_millis(5),
-                )),
+                )
+                .with_raw("{\"answer\": 3}")),
                 Step::AnswerWith(v) => Ok(ChatResponse::new(v, usage, Duration::from_millis(5))),
                 Step::Status(status) => Err(LlmError::Http {
                     status,

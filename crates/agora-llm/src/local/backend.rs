@@ -192,7 +192,8 @@ impl LocalModel {
                 cached_tokens: generation.cached_tokens,
             },
             started.elapsed(),
-        ))
+        )
+        .with_raw(generation.text))
     }
 }
 

@@ -271,11 +271,12 @@ impl OpenAiBackend {
     }
 
     /// One call, with the API key scrubbed from everything it returns: error messages,
-    /// and every string of the answer (a model may echo the key).
+    /// every string of the answer and the raw completion (a model may echo the key).
     async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         match self.send(request).await {
             Ok(mut response) => {
                 scrub_value(&mut response.answer, &self.api_key);
+                response.raw = response.raw.map(|raw| redact(&raw, &self.api_key));
                 Ok(response)
             }
             Err(error) => Err(error.map_messages(&|text| redact(&text, &self.api_key))),
@@ -385,7 +386,7 @@ fn parse_completion(raw: &Value, latency: Duration) -> Result<ChatResponse, LlmE
         })?;
     let answer: Value = serde_json::from_str(strip_fences(content))
         .map_err(|e| malformed(format!("{e}: {}", excerpt(content))))?;
-    Ok(ChatResponse::new(answer, usage, latency))
+    Ok(ChatResponse::new(answer, usage, latency).with_raw(content))
 }
 
 /// Accept answers wrapped in a Markdown code fence, as some servers send them.
