@@ -138,7 +138,11 @@ async fn transcripts_hold_what_the_server_read_and_wrote_never_the_key_and_repla
     // The same scenario, seed and cache give the same transcripts, from the cache.
     let second = dir.path().join("second");
     run_fake(dir.path(), &server, &second, &["--record-prompts"]);
-    assert_eq!(server.stats().requests() as i64, requests, "all from the cache");
+    assert_eq!(
+        server.stats().requests() as i64,
+        requests,
+        "all from the cache"
+    );
     assert_eq!(
         table_bytes(table_file(&second, "transcripts", "base", 0)).unwrap(),
         table_bytes(&transcripts).unwrap()

@@ -96,12 +96,12 @@ impl ChatModel for Scripted {
                 cached_tokens: 0,
             };
             match step {
-                Step::Answer => Ok(ChatResponse::new(
-                    json!({ "answer": 3 }),
-                    usage,
-                    Duration::from_millis(5),
-                )
-                .with_raw("{\"answer\": 3}")),
+                Step::Answer => {
+                    Ok(
+                        ChatResponse::new(json!({ "answer": 3 }), usage, Duration::from_millis(5))
+                            .with_raw("{\"answer\": 3}"),
+                    )
+                }
                 Step::AnswerWith(v) => Ok(ChatResponse::new(v, usage, Duration::from_millis(5))),
                 Step::Status(status) => Err(LlmError::Http {
                     status,

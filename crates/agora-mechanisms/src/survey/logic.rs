@@ -214,8 +214,12 @@ pub fn check(spec: &SurveySpec) -> Vec<SettingsIssue> {
         if let Some(e) = &l.load_error {
             out.push(issue(
                 format!("cannot read the item-loop file {e}"),
-                "check the path (relative paths are read from the scenario's folder); the file needs a header row with an `id` column",
-                "Csv(".into(),
+                "check the path (relative paths are read from the scenario's folder); the file needs an `id` column (a header row in a CSV file)",
+                match l.source {
+                    LoopSource::Parquet(_) => "Parquet(",
+                    _ => "Csv(",
+                }
+                .into(),
             ));
         }
     }
@@ -413,7 +417,7 @@ fn check_item_field(spec: &SurveySpec, item: &Item, field: &str, out: &mut Vec<S
     let Some(l) = spec.loops.get(usize::from(block)) else {
         return;
     };
-    if matches!(l.source, LoopSource::Csv(_)) && l.load_error.is_some() {
+    if l.source.path().is_some() && l.load_error.is_some() {
         return;
     }
     if field == "id" || field == "text" {
@@ -668,5 +672,83 @@ mod tests {
         assert_eq!(issues.len(), 1);
         assert!(issues[0].message.contains("no `id` column"), "{issues:?}");
         assert_eq!(issues[0].needle, "Csv(");
+    }
+
+    #[test]
+    fn loop_items_load_from_parquet_with_typed_columns_as_text() {
+        use std::sync::Arc;
+
+        use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
+
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, columns: Vec<(&str, ArrayRef)>| {
+            let batch = RecordBatch::try_from_iter(columns).unwrap();
+            let file = std::fs::File::create(dir.path().join(name)).unwrap();
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+            writer.write(&batch).unwrap();
+            writer.close().unwrap();
+        };
+        write(
+            "ads.parquet",
+            vec![
+                (
+                    "id",
+                    Arc::new(StringArray::from(vec!["ad1", "ad2"])) as ArrayRef,
+                ),
+                (
+                    "text",
+                    Arc::new(StringArray::from(vec!["An ad", "Another"])),
+                ),
+                (
+                    "brand",
+                    Arc::new(StringArray::from(vec![Some("Acme"), None])),
+                ),
+                ("price", Arc::new(Float64Array::from(vec![9.5, 12.0]))),
+                ("stars", Arc::new(UInt32Array::from(vec![4, 5]))),
+            ],
+        );
+        let mut spec = parse(
+            r#"(items: [(for_each: Parquet("ads.parquet"), items: [(id: "b", text: "{{ item.brand }} at {{ item.price }}?", kind: YesNo)])])"#,
+        );
+        spec.load_loops(dir.path());
+        assert!(check(&spec).is_empty(), "{:?}", check(&spec));
+        let items = &spec.loops[0].items;
+        assert_eq!(
+            items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            ["ad1", "ad2"]
+        );
+        assert_eq!(items[0].text, "An ad");
+        assert_eq!(items[0].fields["brand"], "Acme");
+        assert_eq!(items[1].fields["brand"], "", "a null is an empty field");
+        assert_eq!(items[0].fields["price"], "9.5");
+        assert_eq!(items[1].fields["stars"], "5");
+        assert_eq!(spec.slots().len(), 2);
+
+        write(
+            "dup.parquet",
+            vec![(
+                "id",
+                Arc::new(StringArray::from(vec!["a", "a"])) as ArrayRef,
+            )],
+        );
+        write(
+            "noid.parquet",
+            vec![("name", Arc::new(StringArray::from(vec!["a"])) as ArrayRef)],
+        );
+        for (file, words) in [
+            ("dup.parquet", "used twice"),
+            ("noid.parquet", "no `id` column"),
+            ("missing.parquet", "missing.parquet"),
+        ] {
+            let mut bad = parse(&format!(
+                r#"(items: [(for_each: Parquet("{file}"), items: [(id: "b", text: "B?", kind: YesNo)])])"#
+            ));
+            bad.load_loops(dir.path());
+            let issues = check(&bad);
+            assert_eq!(issues.len(), 1, "{file}: {issues:?}");
+            assert!(issues[0].message.contains(words), "{file}: {issues:?}");
+            assert_eq!(issues[0].needle, "Parquet(");
+        }
     }
 }

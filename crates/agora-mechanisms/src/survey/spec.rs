@@ -609,6 +609,19 @@ pub enum LoopSource {
     /// A CSV file with a header row, one row per item: an `id` column, an optional
     /// `text` column, every other column a field.
     Csv(std::path::PathBuf),
+    /// A Parquet file, one row per item, with the same columns as a CSV source
+    /// (numbers and booleans become fields as text).
+    Parquet(std::path::PathBuf),
+}
+
+impl LoopSource {
+    /// The file the items are read from, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            LoopSource::Inline(_) => None,
+            LoopSource::Csv(path) | LoopSource::Parquet(path) => Some(path),
+        }
+    }
 }
 
 /// An item loop: a block of questions repeated for each of its items.
@@ -616,7 +629,7 @@ pub enum LoopSource {
 pub struct Loop {
     /// Where the items come from.
     pub source: LoopSource,
-    /// The items, in order (read from the file for [`LoopSource::Csv`]).
+    /// The items, in order (read from the file of a CSV or Parquet source).
     pub items: Vec<LoopItem>,
     /// Why the file could not be read, if it could not.
     pub load_error: Option<String>,
@@ -625,12 +638,7 @@ pub struct Loop {
 impl Loop {
     /// Read the items of a CSV source from `path`.
     fn load_csv(path: &std::path::Path) -> Result<Vec<LoopItem>, String> {
-        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-        if !meta.is_file() || meta.len() > MAX_LOOP_FILE_BYTES {
-            return Err(format!(
-                "not a regular file of at most {MAX_LOOP_FILE_BYTES} bytes"
-            ));
-        }
+        check_loop_file(path)?;
         let mut reader = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
         let headers = reader.headers().map_err(|e| e.to_string())?.clone();
         let id_col = headers
@@ -666,6 +674,73 @@ impl Loop {
         check_loop_items(&items)?;
         Ok(items)
     }
+}
+
+/// Refuse what is not a regular file of a readable size.
+fn check_loop_file(path: &std::path::Path) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() || meta.len() > MAX_LOOP_FILE_BYTES {
+        return Err(format!(
+            "not a regular file of at most {MAX_LOOP_FILE_BYTES} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// Read the items of a Parquet source from `path`: the same columns as a CSV source.
+fn load_parquet(path: &std::path::Path) -> Result<Vec<LoopItem>, String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    check_loop_file(path)?;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let reader = SerializedFileReader::new(file).map_err(|e| e.to_string())?;
+    let columns: Vec<String> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    if !columns.iter().any(|c| c == "id") {
+        return Err("the file has no `id` column".into());
+    }
+    let text = |field: &Field| match field {
+        Field::Null => String::new(),
+        Field::Str(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut items = Vec::new();
+    for (row, record) in reader
+        .get_row_iter(None)
+        .map_err(|e| e.to_string())?
+        .enumerate()
+    {
+        let record = record.map_err(|e| e.to_string())?;
+        let mut item = LoopItem {
+            id: String::new(),
+            text: String::new(),
+            fields: Default::default(),
+        };
+        for (name, field) in record.get_column_iter() {
+            match name.as_str() {
+                "id" => item.id = text(field).trim().to_string(),
+                "text" => item.text = text(field),
+                _ => {
+                    item.fields.insert(name.clone(), text(field));
+                }
+            }
+        }
+        if item.id.is_empty() {
+            return Err(format!("row {} has an empty id", row + 1));
+        }
+        items.push(item);
+        if items.len() > MAX_LOOP_ITEMS {
+            return Err(format!("more than {MAX_LOOP_ITEMS} items"));
+        }
+    }
+    check_loop_items(&items)?;
+    Ok(items)
 }
 
 /// Largest item-loop file read.
@@ -755,7 +830,7 @@ impl TryFrom<RawEntry> for Entry {
             return Ok(Entry::Loop(source, items));
         }
         if raw.items.is_some() {
-            return Err("`items` inside an item belongs to a loop block; add for_each: Inline([...]) or Csv(\"file.csv\")".into());
+            return Err("`items` inside an item belongs to a loop block; add for_each: Inline([...]), Csv(\"file.csv\") or Parquet(\"file.parquet\")".into());
         }
         let (Some(id), Some(text), Some(kind)) = (raw.id, raw.text, raw.kind) else {
             return Err(
@@ -854,7 +929,7 @@ impl TryFrom<RawSurveySpec> for SurveySpec {
                         .map_err(|_| "too many item loops".to_string())?;
                     let inline = match &source {
                         LoopSource::Inline(list) => list.clone(),
-                        LoopSource::Csv(_) => Vec::new(),
+                        LoopSource::Csv(_) | LoopSource::Parquet(_) => Vec::new(),
                     };
                     loops.push(Loop {
                         source,
@@ -995,17 +1070,25 @@ impl SurveySpec {
         out
     }
 
-    /// Make CSV loop paths relative to `base` and read them.
+    /// Make loop file paths relative to `base` and read them.
     pub fn load_loops(&mut self, base: &std::path::Path) {
         for l in &mut self.loops {
-            if let LoopSource::Csv(path) = &mut l.source {
-                if path.is_relative() {
-                    *path = base.join(&*path);
-                }
-                match Loop::load_csv(path) {
-                    Ok(items) => l.items = items,
-                    Err(e) => l.load_error = Some(format!("{}: {e}", path.display())),
-                }
+            let (path, parquet) = match &mut l.source {
+                LoopSource::Inline(_) => continue,
+                LoopSource::Csv(path) => (path, false),
+                LoopSource::Parquet(path) => (path, true),
+            };
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+            let loaded = if parquet {
+                load_parquet(path)
+            } else {
+                Loop::load_csv(path)
+            };
+            match loaded {
+                Ok(items) => l.items = items,
+                Err(e) => l.load_error = Some(format!("{}: {e}", path.display())),
             }
         }
     }
