@@ -12,8 +12,7 @@ default:
 demo agents="20":
     cargo build --release --bin agora
     cargo run -q --release --bin agora -- models fetch
-    cargo run -q --release --bin agora -- run scenarios/consumer-survey.ron --model local --agents {{agents}} --overwrite
-    @if [ -f runs/consumer-survey/report.html ]; then echo "report: $PWD/runs/consumer-survey/report.html"; fi
+    cargo run -q --release --bin agora -- run scenarios/consumer-survey.ron --model local --agents {{agents}} --overwrite --report
     @echo "tables: $PWD/runs/consumer-survey (Parquet; notebooks/ reads them)"
     @echo "The embedded 135M model shows the engine at work, not realistic people; for real answers start a model server (vLLM, Ollama, llama.cpp) and run with OPENAI_BASE_URL=http://HOST:PORT/v1 --model openai:MODEL (or OPENAI_API_KEY for OpenAI)."
 
