@@ -182,6 +182,15 @@ impl ExperimentSummary {
                     let _ = writeln!(out, "  {line}");
                 }
             }
+            if !stats.coding.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "coded answers (top themes per arm, share of answers, 95% interval; see theme_shares):"
+                );
+                for line in &stats.coding {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
             for w in &stats.warnings {
                 let _ = writeln!(out, "warning: {w}");
             }
