@@ -689,40 +689,31 @@ mod tests {
     #[tokio::test]
     async fn the_embeddings_endpoint_answers_lists_in_order_and_refuses_bad_input() {
         let server = FakeServer::start(FakeConfig::default()).await.unwrap();
-        let client = reqwest_like_post(&server.base_url()).await;
-        let ok = client(json!({"model": "e", "input": ["a b", "c"], "dimensions": 8})).await;
+        let base = server.base_url();
+        let ok = post_embeddings(&base, json!({"model": "e", "input": ["a b", "c"], "dimensions": 8})).await;
         assert_eq!(ok["data"][1]["index"], 1);
         assert_eq!(ok["data"][0]["embedding"].as_array().map(Vec::len), Some(8));
         assert_eq!(ok["usage"]["prompt_tokens"], 3);
-        let bad = client(json!({"model": "e", "input": 3})).await;
+        let bad = post_embeddings(&base, json!({"model": "e", "input": 3})).await;
         assert!(bad["error"]["message"].as_str().unwrap_or("").contains("input"));
     }
 
-    /// A minimal HTTP/1.1 POST over a TCP stream (the crate has no HTTP client).
-    async fn reqwest_like_post(
-        base: &str,
-    ) -> impl Fn(Value) -> std::pin::Pin<Box<dyn std::future::Future<Output = Value>>> {
-        let addr = base
-            .trim_start_matches("http://")
-            .trim_end_matches("/v1")
-            .to_string();
-        move |body: Value| {
-            let addr = addr.clone();
-            Box::pin(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let body = body.to_string();
-                let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-                let request = format!(
-                    "POST /v1/embeddings HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                stream.write_all(request.as_bytes()).await.unwrap();
-                let mut out = String::new();
-                stream.read_to_string(&mut out).await.unwrap();
-                let json = out.split("\r\n\r\n").nth(1).unwrap_or("null");
-                serde_json::from_str(json).unwrap_or(Value::Null)
-            })
-        }
+    /// A minimal HTTP/1.1 POST to `/v1/embeddings` over a TCP stream (the crate has no
+    /// HTTP client); the JSON body of the response.
+    async fn post_embeddings(base: &str, body: Value) -> Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = base.trim_start_matches("http://").trim_end_matches("/v1");
+        let body = body.to_string();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /v1/embeddings HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        let json = out.split("\r\n\r\n").nth(1).unwrap_or("null");
+        serde_json::from_str(json).unwrap_or(Value::Null)
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub fn concept_ratings_table() -> TableSpec {
         Column::required("embedding", ColumnType::Utf8),
         Column::required("status", ColumnType::Utf8),
         Column::optional("fallback_reason", ColumnType::Utf8),
+        Column::optional("purchase_intent_top2", ColumnType::U32),
     ]);
     keyed_table("concept_ratings", columns)
 }
@@ -551,6 +552,7 @@ impl ConceptTest {
             .str(&label)
             .str("valid")
             .opt_str(None)
+            .opt_u32(Some(u32::from(w.rating.values[0] >= 4)))
             .end();
         world
             .get_resource_or_insert_with(ConceptAnswers::default)
@@ -838,6 +840,7 @@ impl Mechanism for ConceptTest {
                     .str(label)
                     .str(if result.is_ok() { "valid" } else { "fallback" })
                     .opt_str(result.as_ref().err().map(String::as_str))
+                    .opt_u32(values.map(|v| u32::from(v[0] >= 4)))
                     .end();
                 Ok(match result {
                     Ok((values, _)) => {

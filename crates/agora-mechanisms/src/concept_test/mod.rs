@@ -53,6 +53,31 @@ impl agora_core::MechanismDef for ConceptTestDef {
         types.resource::<ConceptAnswers>("concept_test.answers")
     }
 
+    fn outcomes(settings: &ConceptSpec) -> Vec<agora_core::outcome::OutcomeSource> {
+        use agora_core::outcome::{OutcomeSource, OutcomeUnit};
+        // Per concept: the direct purchase intent, its top-two box and the SSR mean.
+        let mut out = Vec::new();
+        for c in &settings.concepts {
+            for (name, column) in [
+                ("purchase_intent", "purchase_intent"),
+                ("top2_box", "purchase_intent_top2"),
+                ("ssr_mean", "ssr_mean"),
+            ] {
+                out.push(
+                    OutcomeSource::number(
+                        "concept_ratings",
+                        &format!("{}:{name}", c.id),
+                        column,
+                        OutcomeUnit::Agent,
+                    )
+                    .only("concept_id", &[c.id.as_str()])
+                    .only("status", &["valid"]),
+                );
+            }
+        }
+        out
+    }
+
     fn texts(settings: &ConceptSpec) -> Vec<agora_core::outcome::TextSource> {
         use agora_core::outcome::TextSource;
         let mut texts = vec![
