@@ -200,14 +200,14 @@ async fn a_model_codes_the_answers_through_the_gateway_and_its_calls_are_recorde
 async fn the_concept_tests_ssr_uses_the_servers_embeddings() {
     let server = FakeServer::start(FakeConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repo().join("scenarios/concept-test-meal-kit.ron"))
+    let source = std::fs::read_to_string(repo().join("scenarios/concept-test-meal-kit.ron"))
         .unwrap()
         .replace(
             "ssr: (dims: 256)",
             "ssr: (dims: 256, embedding_model: \"text-embedding-3-small\")",
         );
-    assert!(text.contains("embedding_model"));
-    let scenario = write_scenario(dir.path(), "c.ron", &text);
+    assert!(source.contains("embedding_model"));
+    let scenario = write_scenario(dir.path(), "c.ron", &source);
     run_on(&server, dir.path(), &scenario, "c", "8");
     let out = dir.path().join("c");
     let ratings: Vec<Row> = parts(&table_file(&out, "concept_ratings", "base", 0))
