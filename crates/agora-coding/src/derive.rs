@@ -42,7 +42,8 @@ pub fn sample_indices(count: usize, n: usize, seed: u64) -> Vec<usize> {
 }
 
 /// A codebook of the `max_codes` content words that appear in the most answers of
-/// `sample` (at least two answers each; ties broken alphabetically). Content words
+/// `sample` (at least two answers each, and not every answer of a sample of five or
+/// more, which would tell no answers apart; ties broken alphabetically). Content words
 /// have at least three characters, are not all digits and are not common function
 /// words. Each code's id is its word (made an id) and its keyword is the word itself.
 pub fn frequent_words(sample: &[&str], max_codes: usize) -> Result<Codebook, CodingError> {
@@ -62,8 +63,12 @@ pub fn frequent_words(sample: &[&str], max_codes: usize) -> Result<Codebook, Cod
             *answers_with.entry(w).or_default() += 1;
         }
     }
-    let mut ranked: Vec<(String, usize)> =
-        answers_with.into_iter().filter(|(_, n)| *n >= 2).collect();
+    // A word in every answer of a sample of five or more tells no answers apart.
+    let everywhere = |n: usize| sample.len() >= 5 && n == sample.len();
+    let mut ranked: Vec<(String, usize)> = answers_with
+        .into_iter()
+        .filter(|(_, n)| *n >= 2 && !everywhere(*n))
+        .collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let mut codes: Vec<Code> = Vec::new();
     for (word, n) in ranked {
@@ -114,6 +119,21 @@ mod tests {
         assert_eq!(ids, ["fresh", "price", "saves"]);
         assert!(book.codes()[1].description.contains("2 of 5"));
         assert!(frequent_words(&["one answer only"], 3).is_err());
+        // "lean" is in every one of five answers: not a theme.
+        let same = [
+            "I lean towards buying",
+            "lean against buying",
+            "I lean towards waiting",
+            "lean against",
+            "lean towards",
+        ];
+        let ids: Vec<String> = frequent_words(&same, 5)
+            .unwrap()
+            .codes()
+            .iter()
+            .map(|c| c.id.clone())
+            .collect();
+        assert_eq!(ids, ["towards", "against", "buying"]);
     }
 
     #[test]
