@@ -58,7 +58,8 @@ fn rule_based_answers_are_coded_by_keywords_with_shares_per_arm_and_segment() {
     // A rule-based answer says how it leans: exactly one of positive, mixed, negative.
     let mut per_answer = std::collections::BTreeMap::new();
     for r in coded.iter().filter(|r| text(r, "source") == "why") {
-        let lean = ["why:positive", "why:mixed", "why:negative"].contains(&text(r, "theme").as_str());
+        let lean =
+            ["why:positive", "why:mixed", "why:negative"].contains(&text(r, "theme").as_str());
         if lean {
             *per_answer.entry(u32_of(r, "answer")).or_insert(0) += u32_of(r, "applies").unwrap();
         }
@@ -71,7 +72,9 @@ fn rule_based_answers_are_coded_by_keywords_with_shares_per_arm_and_segment() {
     let share = |arm: &str, theme: &str, segment: &str| {
         shares
             .iter()
-            .find(|r| text(r, "arm") == arm && text(r, "theme") == theme && text(r, "segment") == segment)
+            .find(|r| {
+                text(r, "arm") == arm && text(r, "theme") == theme && text(r, "segment") == segment
+            })
             .unwrap_or_else(|| panic!("{arm} {theme} {segment}"))
             .clone()
     };
@@ -84,7 +87,9 @@ fn rule_based_answers_are_coded_by_keywords_with_shares_per_arm_and_segment() {
         number(&standard, "share")
     );
     for r in [&standard, &discount] {
-        assert!(number(r, "ci_low") <= number(r, "share") && number(r, "share") <= number(r, "ci_high"));
+        assert!(
+            number(r, "ci_low") <= number(r, "share") && number(r, "share") <= number(r, "ci_high")
+        );
         assert!(text(r, "method").contains("2 replicates"), "{r:?}");
     }
     for household in ["single", "couple", "family"] {
@@ -102,7 +107,10 @@ fn rule_based_answers_are_coded_by_keywords_with_shares_per_arm_and_segment() {
         })
         .expect("a paired difference of the theme share");
     assert!(number(diff, "estimate") > 0.1);
-    assert!(experiment_rows(&out, "coding_calls").is_empty(), "keywords call no model");
+    assert!(
+        experiment_rows(&out, "coding_calls").is_empty(),
+        "keywords call no model"
+    );
 
     // The same scenario and seed code the same way, byte for byte.
     run_with_rules(dir.path(), SCENARIO, "b", &["--agents", "120"]);
@@ -137,7 +145,10 @@ fn a_source_the_mechanism_does_not_record_is_refused_at_its_position() {
         + 1;
     assert!(err.contains(&format!("o.ron:{line}:")), "{err}");
     assert!(err.contains("source \"improvement\""), "{err}");
-    assert!(err.contains("\"why\"") && err.contains("\"improve\""), "{err}");
+    assert!(
+        err.contains("\"why\"") && err.contains("\"improve\""),
+        "{err}"
+    );
 
     let bad = text.replace("(id: \"time\"", "(id: \"Time\"");
     let scenario = write_scenario(dir.path(), "p.ron", &bad);
@@ -149,7 +160,12 @@ fn a_source_the_mechanism_does_not_record_is_refused_at_its_position() {
 fn run_on(server: &FakeServer, cwd: &Path, scenario: &Path, out: &str, agents: &str) -> String {
     let run = Command::new(env!("CARGO_BIN_EXE_agora"))
         .current_dir(cwd)
-        .args(["run", scenario.to_str().unwrap(), "--model", "openai:gpt-4o-mini"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "openai:gpt-4o-mini",
+        ])
         .args(["--agents", agents, "--replicates", "1", "--out", out])
         .env("OPENAI_BASE_URL", server.base_url())
         .env("OPENAI_API_KEY", "sk-test-coding")
@@ -171,12 +187,26 @@ async fn a_model_codes_the_answers_through_the_gateway_and_its_calls_are_recorde
     let out = dir.path().join("m");
     let calls = experiment_rows(&out, "coding_calls");
     // One derivation (improve), then one call per answer of each source: 2 arms x 12.
-    let derive = calls.iter().filter(|r| text(r, "task") == "coding.derive").count();
-    let code = calls.iter().filter(|r| text(r, "task") == "coding.code").count();
+    let derive = calls
+        .iter()
+        .filter(|r| text(r, "task") == "coding.derive")
+        .count();
+    let code = calls
+        .iter()
+        .filter(|r| text(r, "task") == "coding.code")
+        .count();
     assert_eq!(derive, 1);
     assert_eq!(code, 2 * 12 * 2);
-    assert!(calls.iter().all(|r| text(r, "model") == "openai:gpt-4o-mini"));
-    assert!(calls.iter().any(|r| matches!(r.get("prompt_tokens"), Some(Field::UInt(n)) if *n > 0)));
+    assert!(
+        calls
+            .iter()
+            .all(|r| text(r, "model") == "openai:gpt-4o-mini")
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|r| matches!(r.get("prompt_tokens"), Some(Field::UInt(n)) if *n > 0))
+    );
     let books = experiment_rows(&out, "codebooks");
     assert!(
         books
@@ -193,7 +223,11 @@ async fn a_model_codes_the_answers_through_the_gateway_and_its_calls_are_recorde
     run_on(&server, dir.path(), &scenario, "m2", "12");
     let again = experiment_rows(&dir.path().join("m2"), "coding_calls");
     assert_eq!(again.len(), calls.len());
-    assert!(again.iter().all(|r| matches!(r.get("cache_hit"), Some(Field::Bool(true)))));
+    assert!(
+        again
+            .iter()
+            .all(|r| matches!(r.get("cache_hit"), Some(Field::Bool(true))))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +249,10 @@ async fn the_concept_tests_ssr_uses_the_servers_embeddings() {
         .flat_map(|f| rows(f))
         .collect();
     assert!(!ratings.is_empty());
-    let valid: Vec<&Row> = ratings.iter().filter(|r| text(r, "status") == "valid").collect();
+    let valid: Vec<&Row> = ratings
+        .iter()
+        .filter(|r| text(r, "status") == "valid")
+        .collect();
     assert!(!valid.is_empty());
     for r in &valid {
         assert_eq!(text(r, "embedding"), "text-embedding-3-small");

@@ -93,7 +93,10 @@ mod tests {
 
     #[test]
     fn words_are_lower_cased_alphanumeric_runs() {
-        assert_eq!(words("Don't stop—ÜBER 4ever!"), ["don", "t", "stop", "über", "4ever"]);
+        assert_eq!(
+            words("Don't stop—ÜBER 4ever!"),
+            ["don", "t", "stop", "über", "4ever"]
+        );
         assert!(words(" ,.; ").is_empty());
     }
 

@@ -107,9 +107,9 @@ pub fn parse_codes(answer: &Value, book: &Codebook) -> Result<Vec<usize>, Coding
         let id = v
             .as_str()
             .ok_or_else(|| CodingError::Answer(format!("code {v} is not a string")))?;
-        let i = book.position(id.trim()).ok_or_else(|| {
-            CodingError::Answer(format!("\"{id}\" is no code of the codebook"))
-        })?;
+        let i = book
+            .position(id.trim())
+            .ok_or_else(|| CodingError::Answer(format!("\"{id}\" is no code of the codebook")))?;
         found.push(i);
     }
     found.sort_unstable();
@@ -156,10 +156,7 @@ pub fn derive_request(
     params: SamplingParams,
     seed: u64,
 ) -> ChatRequest {
-    let mut user = format!(
-        "Here are {} answers; they are {about}.\n\n",
-        sample.len()
-    );
+    let mut user = format!("Here are {} answers; they are {about}.\n\n", sample.len());
     for (i, a) in sample.iter().enumerate() {
         let _ = writeln!(
             user,
@@ -262,10 +259,21 @@ mod tests {
 
     #[test]
     fn the_answer_is_quoted_data_after_the_codebook() {
-        let r = code_request(&book(), "answers to `why`", "Ignore this \"and\" that", SamplingParams::default(), 1);
+        let r = code_request(
+            &book(),
+            "answers to `why`",
+            "Ignore this \"and\" that",
+            SamplingParams::default(),
+            1,
+        );
         let user = &r.messages[1].content;
-        assert!(user.starts_with("Codebook:\n- price: Price. cost (signals: price)\n- time: Time\n"));
-        assert!(user.contains(r#"Answer: "Ignore this \"and\" that""#), "{user}");
+        assert!(
+            user.starts_with("Codebook:\n- price: Price. cost (signals: price)\n- time: Time\n")
+        );
+        assert!(
+            user.contains(r#"Answer: "Ignore this \"and\" that""#),
+            "{user}"
+        );
         assert_eq!(r.task, TASK_CODE);
     }
 
@@ -282,6 +290,9 @@ mod tests {
         assert_eq!(ids, ["too_expensive", "too_expensive_2", "code_3"]);
         assert_eq!(b.codes()[0].keywords, ["cost"]);
         assert!(parse_codebook(&json!({"codes": []}), 3).is_err());
-        assert!(agora_model::schema::validate(&derive_schema(3), &answer).is_err(), "more than 3");
+        assert!(
+            agora_model::schema::validate(&derive_schema(3), &answer).is_err(),
+            "more than 3"
+        );
     }
 }

@@ -5,10 +5,30 @@ use proptest::prelude::*;
 
 fn book() -> Codebook {
     Codebook::new(vec![
-        Code::new("price", "Price", "", &["price", "expens*", "cheap*", "cost*", "afford*"]),
-        Code::new("time", "Saves time", "", &["time", "quick*", "no shopping", "convenien*"]),
-        Code::new("health", "Healthy eating", "", &["health*", "fresh", "vegetables"]),
-        Code::new("waste", "Less waste", "", &["waste", "packaging", "plastic"]),
+        Code::new(
+            "price",
+            "Price",
+            "",
+            &["price", "expens*", "cheap*", "cost*", "afford*"],
+        ),
+        Code::new(
+            "time",
+            "Saves time",
+            "",
+            &["time", "quick*", "no shopping", "convenien*"],
+        ),
+        Code::new(
+            "health",
+            "Healthy eating",
+            "",
+            &["health*", "fresh", "vegetables"],
+        ),
+        Code::new(
+            "waste",
+            "Less waste",
+            "",
+            &["waste", "packaging", "plastic"],
+        ),
     ])
     .unwrap()
 }

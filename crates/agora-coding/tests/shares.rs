@@ -25,9 +25,15 @@ fn an_agents_answers_are_averaged_before_agents_are() {
     assert_eq!(rows.len(), 2);
     assert!((rows[0].share - 0.5).abs() < 1e-12);
     assert!((rows[1].share - 1.0 / 6.0).abs() < 1e-12);
-    assert_eq!((rows[0].agents, rows[0].answers, rows[0].replicates), (3, 4, 1));
+    assert_eq!(
+        (rows[0].agents, rows[0].answers, rows[0].replicates),
+        (3, 4, 1)
+    );
     let (lo, hi) = (rows[0].ci_low.unwrap(), rows[0].ci_high.unwrap());
-    assert!((0.0..=0.5).contains(&lo) && (0.5..=1.0).contains(&hi), "{lo} {hi}");
+    assert!(
+        (0.0..=0.5).contains(&lo) && (0.5..=1.0).contains(&hi),
+        "{lo} {hi}"
+    );
     assert!(rows[0].method.contains("bootstrap over 3 observations"));
 }
 
@@ -44,13 +50,28 @@ fn replicates_are_clusters_and_segments_split_agents() {
             labels.insert(("b".into(), r, agent), vec![Some(level.into())]);
         }
     }
-    let rows = theme_shares(&answers, 1, &["a".into(), "b".into()], &["parity".into()], &labels, 9)
-        .unwrap();
+    let rows = theme_shares(
+        &answers,
+        1,
+        &["a".into(), "b".into()],
+        &["parity".into()],
+        &labels,
+        9,
+    )
+    .unwrap();
     let segments: Vec<&str> = rows.iter().map(|r| r.segment.as_str()).collect();
-    assert_eq!(segments, ["all", "parity=even", "parity=odd"], "no rows for arm a");
+    assert_eq!(
+        segments,
+        ["all", "parity=even", "parity=odd"],
+        "no rows for arm a"
+    );
     // 1 + 2 + 3 of 12 agents.
     assert!((rows[0].share - 0.5).abs() < 1e-12);
-    assert!(rows[0].method.contains("cluster-robust (CR1) t interval over 3 replicates"));
+    assert!(
+        rows[0]
+            .method
+            .contains("cluster-robust (CR1) t interval over 3 replicates")
+    );
     // Replicate means 0.25, 0.5, 0.75: CR1 se = sd/sqrt(3) * sqrt(3/2)... the interval is
     // symmetric about 0.5 and clipped to 0..1.
     let (lo, hi) = (rows[0].ci_low.unwrap(), rows[0].ci_high.unwrap());
@@ -70,5 +91,15 @@ fn the_same_input_gives_the_same_rows_and_bad_codes_are_refused() {
     let b = theme_shares(&answers, 1, &["a".into()], &[], &Labels::new(), 5).unwrap();
     assert_eq!(a, b);
     assert!(a[0].method.contains("cluster bootstrap over 12 replicates"));
-    assert!(theme_shares(&[answer("a", 0, 0, &[3])], 1, &["a".into()], &[], &Labels::new(), 5).is_err());
+    assert!(
+        theme_shares(
+            &[answer("a", 0, 0, &[3])],
+            1,
+            &["a".into()],
+            &[],
+            &Labels::new(),
+            5
+        )
+        .is_err()
+    );
 }

@@ -405,7 +405,12 @@ async fn embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
         None | Some(Value::Null) => EMBEDDING_DIMS,
         Some(v) => match v.as_u64().filter(|d| (1..=4096).contains(d)) {
             Some(d) => d as usize,
-            None => return error(StatusCode::BAD_REQUEST, "`dimensions` must be from 1 to 4096"),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "`dimensions` must be from 1 to 4096",
+                );
+            }
         },
     };
     let tokens: u64 = inputs
@@ -690,12 +695,21 @@ mod tests {
     async fn the_embeddings_endpoint_answers_lists_in_order_and_refuses_bad_input() {
         let server = FakeServer::start(FakeConfig::default()).await.unwrap();
         let base = server.base_url();
-        let ok = post_embeddings(&base, json!({"model": "e", "input": ["a b", "c"], "dimensions": 8})).await;
+        let ok = post_embeddings(
+            &base,
+            json!({"model": "e", "input": ["a b", "c"], "dimensions": 8}),
+        )
+        .await;
         assert_eq!(ok["data"][1]["index"], 1);
         assert_eq!(ok["data"][0]["embedding"].as_array().map(Vec::len), Some(8));
         assert_eq!(ok["usage"]["prompt_tokens"], 3);
         let bad = post_embeddings(&base, json!({"model": "e", "input": 3})).await;
-        assert!(bad["error"]["message"].as_str().unwrap_or("").contains("input"));
+        assert!(
+            bad["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("input")
+        );
     }
 
     /// A minimal HTTP/1.1 POST to `/v1/embeddings` over a TCP stream (the crate has no

@@ -120,10 +120,7 @@ mod tests {
         assert!(crate::schema::validate(&r.schema, &json!({"embeddings": [[1.0]]})).is_err());
         assert!(embeddings_of(&json!({"embeddings": [[]]})).is_err());
         assert!(embeddings_of(&json!({"vectors": []})).is_err());
-        let plain = ChatRequest {
-            facts: None,
-            ..r
-        };
+        let plain = ChatRequest { facts: None, ..r };
         assert!(embedding_query(&plain).is_none());
     }
 }

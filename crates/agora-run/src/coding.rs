@@ -26,9 +26,9 @@ use std::sync::Arc;
 use agora_coding::derive::{frequent_words, sample_indices};
 use agora_coding::prompt::{code_request, derive_request, parse_codebook, parse_codes};
 use agora_coding::shares::{CodedAnswer, mix, theme_shares};
-use agora_coding::{CodebookSource, Codebook, CodingSpec, KeywordCoder};
-use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue};
+use agora_coding::{Codebook, CodebookSource, CodingSpec, KeywordCoder};
 use agora_core::outcome::TextSource;
+use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue};
 use agora_core::record::keyed_table;
 use agora_export::{
     Column, ColumnType, Constant, ExportError, OutputLayout, Partition, SinkSet, TableBuffer,
@@ -391,10 +391,10 @@ pub async fn code_experiment(
                             source.source,
                             answers.len()
                         ));
-                        codebooks.push(Codebook::new(vec![agora_coding::Code::new(
-                            "none", "", "", &[],
-                        )])
-                        .map_err(|e| CodingRunError::Source(e.to_string()))?);
+                        codebooks.push(
+                            Codebook::new(vec![agora_coding::Code::new("none", "", "", &[])])
+                                .map_err(|e| CodingRunError::Source(e.to_string()))?,
+                        );
                         continue;
                     }
                 }
@@ -473,8 +473,15 @@ pub async fn code_experiment(
                 })
             })
             .collect();
-        let rows = theme_shares(&for_shares, book.len(), arms, segments, &labels, source_seed)
-            .map_err(|e| CodingRunError::Source(e.to_string()))?;
+        let rows = theme_shares(
+            &for_shares,
+            book.len(),
+            arms,
+            segments,
+            &labels,
+            source_seed,
+        )
+        .map_err(|e| CodingRunError::Source(e.to_string()))?;
         for r in &rows {
             let code = &book.codes()[r.code];
             shares
@@ -494,7 +501,14 @@ pub async fn code_experiment(
                 .str(&r.method)
                 .end();
         }
-        report.lines.push(summary_line(&source.source, &book, &rows, answers.len(), failed, arms));
+        report.lines.push(summary_line(
+            &source.source,
+            &book,
+            &rows,
+            answers.len(),
+            failed,
+            arms,
+        ));
         // Rows of `coded_answers`, numbered per run.
         let mut numbers: BTreeMap<(String, u32), u32> = BTreeMap::new();
         for (a, c) in answers.iter().zip(coded) {
@@ -558,9 +572,7 @@ pub async fn code_experiment(
         sinks.close()?;
         report.files.push(root.join("coded_answers"));
     }
-    report
-        .files
-        .push(write_experiment_table(root, &mut books)?);
+    report.files.push(write_experiment_table(root, &mut books)?);
     report
         .files
         .push(write_experiment_table(root, &mut shares)?);

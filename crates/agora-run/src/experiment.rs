@@ -349,7 +349,8 @@ pub fn run_experiment(
             // A shard's runs are a part of the experiment: `agora merge` computes the
             // experiment-wide tables once every shard is complete.
             if execution.shard.is_none() {
-                let coding = runtime.block_on(crate::coding::code_plan(scenario, plan, &mut backends));
+                let coding =
+                    runtime.block_on(crate::coding::code_plan(scenario, plan, &mut backends));
                 let mut statistics = crate::stats::write_all(scenario, plan);
                 if let Some(coding) = coding {
                     statistics.coding = coding.lines;
@@ -951,7 +952,9 @@ async fn perform_run(
     setup.world.insert_resource(run.persona);
     setup
         .world
-        .insert_resource(crate::backends::embedding_source(&run.model.clone().unwrap_or_else(default_model)));
+        .insert_resource(crate::backends::embedding_source(
+            &run.model.clone().unwrap_or_else(default_model),
+        ));
     setup
         .world
         .insert_resource(agora_core::intervention::Interventions(

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use agora_coding::CodingSpec;
 use agora_core::MechanismSettings;
 use agora_core::intervention::{Intervention, Target, Trigger};
-use agora_coding::CodingSpec;
 use agora_core::persona::PersonaView;
 use agora_model::{ModelSpec, SamplingParams};
 use agora_population::PopulationSpec;

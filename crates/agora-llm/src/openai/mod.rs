@@ -343,7 +343,11 @@ fn parse_completion(raw: &Value, latency: Duration) -> Result<ChatResponse, LlmE
 /// The vectors of an embeddings response (`data[i].embedding`, put in `index` order)
 /// as the answer `{"embeddings": [...]}`, with the prompt tokens used. A response
 /// without `expected` finite vectors is [`LlmError::Malformed`] with its tokens.
-fn parse_embeddings(raw: &Value, expected: usize, latency: Duration) -> Result<ChatResponse, LlmError> {
+fn parse_embeddings(
+    raw: &Value,
+    expected: usize,
+    latency: Duration,
+) -> Result<ChatResponse, LlmError> {
     let tokens = raw
         .pointer("/usage/prompt_tokens")
         .and_then(Value::as_u64)
@@ -361,10 +365,12 @@ fn parse_embeddings(raw: &Value, expected: usize, latency: Duration) -> Result<C
             ..CallMeta::default()
         },
     };
-    let data = raw
-        .get("data")
-        .and_then(Value::as_array)
-        .ok_or_else(|| malformed(format!("no `data` in the embeddings response: {}", excerpt(&raw.to_string()))))?;
+    let data = raw.get("data").and_then(Value::as_array).ok_or_else(|| {
+        malformed(format!(
+            "no `data` in the embeddings response: {}",
+            excerpt(&raw.to_string())
+        ))
+    })?;
     let mut vectors: Vec<Option<Value>> = vec![None; expected];
     for (k, item) in data.iter().enumerate() {
         let index = item
@@ -374,13 +380,20 @@ fn parse_embeddings(raw: &Value, expected: usize, latency: Duration) -> Result<C
         let vector = item
             .get("embedding")
             .filter(|v| {
-                v.as_array()
-                    .is_some_and(|xs| !xs.is_empty() && xs.iter().all(|x| x.as_f64().is_some_and(f64::is_finite)))
+                v.as_array().is_some_and(|xs| {
+                    !xs.is_empty() && xs.iter().all(|x| x.as_f64().is_some_and(f64::is_finite))
+                })
             })
-            .ok_or_else(|| malformed(format!("embedding {index} is not a list of finite numbers")))?;
+            .ok_or_else(|| {
+                malformed(format!("embedding {index} is not a list of finite numbers"))
+            })?;
         match vectors.get_mut(index) {
             Some(slot) => *slot = Some(vector.clone()),
-            None => return Err(malformed(format!("embedding index {index} beyond the {expected} inputs"))),
+            None => {
+                return Err(malformed(format!(
+                    "embedding index {index} beyond the {expected} inputs"
+                )));
+            }
         }
     }
     let vectors: Vec<Value> = vectors
@@ -388,7 +401,11 @@ fn parse_embeddings(raw: &Value, expected: usize, latency: Duration) -> Result<C
         .enumerate()
         .map(|(i, v)| v.ok_or_else(|| malformed(format!("no embedding for input {i}"))))
         .collect::<Result<_, _>>()?;
-    Ok(ChatResponse::new(json!({ "embeddings": vectors }), usage, latency))
+    Ok(ChatResponse::new(
+        json!({ "embeddings": vectors }),
+        usage,
+        latency,
+    ))
 }
 
 /// Accept answers wrapped in a Markdown code fence, as some servers send them.
@@ -524,7 +541,10 @@ mod tests {
         assert_eq!(r.answer, json!({ "embeddings": [[1.0, 0.0], [0.0, 1.0]] }));
         assert_eq!(r.usage.prompt_tokens, 6);
         let short = parse_embeddings(&raw, 3, Duration::ZERO).unwrap_err();
-        assert!(short.to_string().contains("no embedding for input 2"), "{short}");
+        assert!(
+            short.to_string().contains("no embedding for input 2"),
+            "{short}"
+        );
         assert_eq!(short.usage().prompt_tokens, 6);
         let bad = json!({ "data": [{ "index": 0, "embedding": [] }] });
         assert!(parse_embeddings(&bad, 1, Duration::ZERO).is_err());

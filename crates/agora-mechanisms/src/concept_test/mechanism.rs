@@ -16,8 +16,8 @@ use agora_core::seed::{StreamRng, purpose};
 use agora_core::{Ask, Decision, Flow, Mechanism, RoundCtx, RunError};
 use agora_export::{Column, ColumnType, TableId, TableSpec};
 use agora_model::{
-    EmbeddingQuery, embedding_request, embeddings_of,
-    ChatMessage, ChatRequest, ChatResponse, LlmError, RuleBackend, RulePolicy, SamplingParams,
+    ChatMessage, ChatRequest, ChatResponse, EmbeddingQuery, LlmError, RuleBackend, RulePolicy,
+    SamplingParams, embedding_request, embeddings_of,
 };
 use bevy_ecs::prelude::*;
 use rand::SeedableRng;
@@ -499,7 +499,11 @@ impl ConceptTest {
         let (inputs, pending) = if self.step == STEP_ANCHORS {
             (self.spec.ssr.anchors.concat(), Pending::Anchors)
         } else {
-            match self.waiting.iter().position(|w| w.agent == agent && !w.done) {
+            match self
+                .waiting
+                .iter()
+                .position(|w| w.agent == agent && !w.done)
+            {
                 Some(k) => (vec![self.waiting[k].text.clone()], Pending::Embed(k)),
                 None => return Ask::Decline("no free text waits for its embedding".into()),
             }
@@ -866,7 +870,8 @@ impl Mechanism for ConceptTest {
                 let per_set = 5;
                 match vectors {
                     Ok(v) if v.len() == self.spec.ssr.anchors.len() * per_set => {
-                        self.model_anchors = Some(v.chunks(per_set).map(<[Vec<f64>]>::to_vec).collect());
+                        self.model_anchors =
+                            Some(v.chunks(per_set).map(<[Vec<f64>]>::to_vec).collect());
                         Ok(Decision::Valid)
                     }
                     Ok(v) => Ok(Decision::Fallback(format!(

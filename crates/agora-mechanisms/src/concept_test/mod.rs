@@ -93,7 +93,10 @@ impl agora_core::MechanismDef for ConceptTestDef {
             texts.push(
                 TextSource::new(
                     &format!("intent_text:{}", c.id),
-                    format!("purchase intent in the respondents' words, concept `{}`", c.id),
+                    format!(
+                        "purchase intent in the respondents' words, concept `{}`",
+                        c.id
+                    ),
                     "concept_ratings",
                     "intent_text",
                 )

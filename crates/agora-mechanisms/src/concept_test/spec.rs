@@ -206,7 +206,9 @@ impl TryFrom<RawConceptSpec> for ConceptSpec {
             .as_ref()
             .is_some_and(|m| m.trim().is_empty())
         {
-            return Err("ssr embedding_model must name a model, e.g. \"text-embedding-3-small\"".into());
+            return Err(
+                "ssr embedding_model must name a model, e.g. \"text-embedding-3-small\"".into(),
+            );
         }
         if raw
             .ssr
