@@ -111,6 +111,14 @@ fn rule_based_answers_are_coded_by_keywords_with_shares_per_arm_and_segment() {
         experiment_rows(&out, "coding_calls").is_empty(),
         "keywords call no model"
     );
+    let report = agora(dir.path(), &["report", out.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains("Coded answers") && page.contains("Themes of"),
+        "a report section"
+    );
+    assert!(page.contains("Leans towards ordering (why:positive)"));
 
     // The same scenario and seed code the same way, byte for byte.
     run_with_rules(dir.path(), SCENARIO, "b", &["--agents", "120"]);
@@ -236,11 +244,8 @@ async fn the_concept_tests_ssr_uses_the_servers_embeddings() {
     let dir = tempfile::tempdir().unwrap();
     let source = std::fs::read_to_string(repo().join("scenarios/concept-test-meal-kit.ron"))
         .unwrap()
-        .replace(
-            "ssr: (dims: 256)",
-            "ssr: (dims: 256, embedding_model: \"text-embedding-3-small\")",
-        );
-    assert!(source.contains("embedding_model"));
+        .replace("text-embedding-3-small", "text-embedding-test");
+    assert!(source.contains("embedding_model: \"text-embedding-test\""));
     let scenario = write_scenario(dir.path(), "c.ron", &source);
     run_on(&server, dir.path(), &scenario, "c", "8");
     let out = dir.path().join("c");
@@ -255,7 +260,7 @@ async fn the_concept_tests_ssr_uses_the_servers_embeddings() {
         .collect();
     assert!(!valid.is_empty());
     for r in &valid {
-        assert_eq!(text(r, "embedding"), "text-embedding-3-small");
+        assert_eq!(text(r, "embedding"), "text-embedding-test");
         let p: f64 = (1..=5).map(|k| number(r, &format!("ssr_p{k}"))).sum();
         assert!((p - 1.0).abs() < 1e-9, "{r:?}");
     }
