@@ -329,7 +329,8 @@ pub async fn code_experiment(
     // (arm, replicate) -> (run id, rows: (round, agent, source, answer, codes or error)).
     type Coded = (u32, u32, usize, u32, Result<Vec<usize>, String>);
     let mut by_partition: BTreeMap<(String, u32), (String, Vec<Coded>)> = BTreeMap::new();
-    let mut codebooks: Vec<Codebook> = Vec::new();
+    // The codebook of each source, in spec order (`None`: not coded).
+    let mut codebooks: Vec<Option<Codebook>> = Vec::new();
     for (s, source) in spec.sources.iter().enumerate() {
         let text = texts
             .iter()
@@ -342,6 +343,14 @@ pub async fn code_experiment(
             })?;
         let answers = read_answers(root, text)?;
         let about = text.description.clone();
+        if answers.is_empty() {
+            report.lines.push(format!(
+                "{}: no answers to code (no valid {} in the tables)",
+                source.source, text.description
+            ));
+            codebooks.push(None);
+            continue;
+        }
         let source_seed = mix(seed, &["coding", &source.source]);
         // The codebook.
         let (book, origin) = match &source.codebook {
@@ -391,10 +400,7 @@ pub async fn code_experiment(
                             source.source,
                             answers.len()
                         ));
-                        codebooks.push(
-                            Codebook::new(vec![agora_coding::Code::new("none", "", "", &[])])
-                                .map_err(|e| CodingRunError::Source(e.to_string()))?,
-                        );
+                        codebooks.push(None);
                         continue;
                     }
                 }
@@ -520,7 +526,7 @@ pub async fn code_experiment(
             entry.1.push((a.round, a.agent, s, *n, c));
             *n += 1;
         }
-        codebooks.push(book);
+        codebooks.push(Some(book));
     }
     // Write `coded_answers` partitioned like the runs' tables.
     if !by_partition.is_empty() {
@@ -545,7 +551,9 @@ pub async fn code_experiment(
             )?;
             for (round, agent, s, n, codes) in rows {
                 let source = &spec.sources[*s].source;
-                let book = &codebooks[*s];
+                let Some(book) = &codebooks[*s] else {
+                    continue;
+                };
                 for (k, code) in book.codes().iter().enumerate() {
                     let (applies, status, reason) = match codes {
                         Ok(found) => (Some(u32::from(found.contains(&k))), "valid", None),
