@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod components;
+pub mod embedding;
 pub mod events;
 pub mod intervention;
 pub mod mechanism;

@@ -108,6 +108,45 @@ impl OutcomeSource {
     }
 }
 
+/// Free-text answers a mechanism records, by an id a scenario's `coding:` block names:
+/// what open-answer coding reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextSource {
+    /// The id a scenario names (`why` for a survey item, `messages`, `intent_text`).
+    pub id: String,
+    /// What the answers are, for messages and listings.
+    pub description: String,
+    /// The table holding the answers.
+    pub table: String,
+    /// The text column.
+    pub column: String,
+    /// Only rows whose text column holds one of these values are answers of this
+    /// source (an item id, a valid status).
+    pub only: Vec<(String, Vec<String>)>,
+}
+
+impl TextSource {
+    /// Answers in `column` of `table`, called `id`.
+    pub fn new(id: &str, description: impl Into<String>, table: &str, column: &str) -> Self {
+        Self {
+            id: id.into(),
+            description: description.into(),
+            table: table.into(),
+            column: column.into(),
+            only: Vec::new(),
+        }
+    }
+
+    /// The same source keeping only rows whose `column` holds one of `values`.
+    pub fn only(mut self, column: &str, values: &[&str]) -> Self {
+        self.only.push((
+            column.into(),
+            values.iter().map(|v| v.to_string()).collect(),
+        ));
+        self
+    }
+}
+
 /// The scale of a question, as human answers to it are compared with simulated ones.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Scale {

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::RunError;
 use crate::checkpoint::StateTypes;
 use crate::mechanism::Mechanism;
-use crate::outcome::{OutcomeSource, Question};
+use crate::outcome::{OutcomeSource, Question, TextSource};
 use crate::record::{Recorder, RunInfo};
 use crate::scheduler::{Progress, RunControl, RunEnd, SchedulerLimits, play_rounds};
 
@@ -152,6 +152,12 @@ pub trait MechanismDef: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The free-text answers these settings record, which open-answer coding can code
+    /// (none by default).
+    fn texts(_settings: &Self::Settings) -> Vec<TextSource> {
+        Vec::new()
+    }
+
     /// Build the mechanism for one run: resolve what it needs from the world and open
     /// its tables.
     fn build(settings: &Self::Settings, build: Build<'_>) -> Result<Self::Mechanism, RunError>;
@@ -191,6 +197,7 @@ trait ErasedSettings: fmt::Debug + Send + Sync {
     fn outcomes(&self) -> Vec<OutcomeSource>;
     fn interventions(&self) -> bool;
     fn questions(&self) -> Vec<Question>;
+    fn texts(&self) -> Vec<TextSource>;
     fn play<'a>(&'a self, play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -250,6 +257,10 @@ impl<D: MechanismDef> ErasedSettings for Typed<D> {
 
     fn questions(&self) -> Vec<Question> {
         D::questions(&self.0)
+    }
+
+    fn texts(&self) -> Vec<TextSource> {
+        D::texts(&self.0)
     }
 
     fn play<'a>(&'a self, mut play: Play<'a>) -> BoxFuture<'a, Result<RunEnd, RunError>> {
@@ -360,6 +371,11 @@ impl MechanismSettings {
     /// The questions with a fixed scale these settings ask.
     pub fn questions(&self) -> Vec<Question> {
         self.0.questions()
+    }
+
+    /// The free-text answers these settings record (what `coding:` can code).
+    pub fn texts(&self) -> Vec<TextSource> {
+        self.0.texts()
     }
 
     /// Whether the mechanism applies interventions.

@@ -8,6 +8,9 @@
 //! and errors, to test that clients survive and scrub them. Faults and answers are
 //! drawn from a hash of the request body and how often that body was seen, so the
 //! same run meets the same faults whatever order its requests arrive in.
+//!
+//! `POST /v1/embeddings` answers with deterministic vectors: a hashed bag of words
+//! ([`embedding`]), so texts that share words are closer than texts that do not.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -155,6 +158,8 @@ impl FakeServer {
         let app = Router::new()
             .route("/v1/chat/completions", post(complete))
             .route("/chat/completions", post(complete))
+            .route("/v1/embeddings", post(embeddings))
+            .route("/embeddings", post(embeddings))
             .fallback(not_found)
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -335,6 +340,96 @@ fn with_key(value: &mut Value, key: &str) {
         Value::Object(map) => map.values_mut().for_each(|v| with_key(v, key)),
         _ => {}
     }
+}
+
+/// Dimensions of the fake embeddings when the request names none.
+pub const EMBEDDING_DIMS: usize = 64;
+
+/// The fake embedding of `text`: lower-cased words (runs of letters and digits),
+/// each hashed with 64-bit FNV-1a into one of `dims` buckets with the sign of the
+/// hash's top bit, scaled to unit length (all zeros for a text without words).
+pub fn embedding(text: &str, dims: usize) -> Vec<f64> {
+    let dims = dims.max(1);
+    let mut v = vec![0.0; dims];
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let h = fnv1a(word.as_bytes());
+        v[(h % dims as u64) as usize] += if h >> 63 == 0 { 1.0 } else { -1.0 };
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// `POST /v1/embeddings`: `input` a string or a list of strings, optional `dimensions`
+/// (1 to 4096).
+async fn embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let stats = &shared.stats;
+    stats.requests.fetch_add(1, Ordering::SeqCst);
+    let _slot = match &shared.slots {
+        Some(slots) => match slots.try_acquire() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                stats.over_capacity.fetch_add(1, Ordering::SeqCst);
+                return rate_limited(&shared.config, "the server is at capacity");
+            }
+        },
+        None => None,
+    };
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the request body is not JSON");
+    };
+    let inputs: Vec<String> = match request.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "`input` must be a string or a list of strings",
+            );
+        }
+    };
+    let dims = match request.get("dimensions") {
+        None | Some(Value::Null) => EMBEDDING_DIMS,
+        Some(v) => match v.as_u64().filter(|d| (1..=4096).contains(d)) {
+            Some(d) => d as usize,
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "`dimensions` must be from 1 to 4096",
+                );
+            }
+        },
+    };
+    let tokens: u64 = inputs
+        .iter()
+        .map(|t| (t.split_whitespace().count() as u64).max(1))
+        .sum();
+    stats.completions.fetch_add(1, Ordering::SeqCst);
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({ "object": "embedding", "index": i, "embedding": embedding(t, dims) }))
+        .collect();
+    axum::Json(json!({
+        "object": "list",
+        "data": data,
+        "model": request.get("model").cloned().unwrap_or(Value::Null),
+        "usage": { "prompt_tokens": tokens, "total_tokens": tokens }
+    }))
+    .into_response()
 }
 
 /// A chat completion whose message is `content`.
@@ -583,6 +678,56 @@ mod tests {
                 .unwrap();
             assert!(String::from_utf8_lossy(&bytes).contains("k3y"), "{echo:?}");
         }
+    }
+
+    #[test]
+    fn embeddings_are_unit_vectors_closer_for_shared_words() {
+        let a = embedding("I would definitely buy it", 64);
+        let b = embedding("definitely buy", 64);
+        let c = embedding("never in a million years", 64);
+        let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
+        assert!((dot(&a, &a) - 1.0).abs() < 1e-12);
+        assert!(dot(&a, &b) > dot(&a, &c));
+        assert!(embedding(" ,. ", 8).iter().all(|x| *x == 0.0));
+    }
+
+    #[tokio::test]
+    async fn the_embeddings_endpoint_answers_lists_in_order_and_refuses_bad_input() {
+        let server = FakeServer::start(FakeConfig::default()).await.unwrap();
+        let base = server.base_url();
+        let ok = post_embeddings(
+            &base,
+            json!({"model": "e", "input": ["a b", "c"], "dimensions": 8}),
+        )
+        .await;
+        assert_eq!(ok["data"][1]["index"], 1);
+        assert_eq!(ok["data"][0]["embedding"].as_array().map(Vec::len), Some(8));
+        assert_eq!(ok["usage"]["prompt_tokens"], 3);
+        let bad = post_embeddings(&base, json!({"model": "e", "input": 3})).await;
+        assert!(
+            bad["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("input")
+        );
+    }
+
+    /// A minimal HTTP/1.1 POST to `/v1/embeddings` over a TCP stream (the crate has no
+    /// HTTP client); the JSON body of the response.
+    async fn post_embeddings(base: &str, body: Value) -> Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = base.trim_start_matches("http://").trim_end_matches("/v1");
+        let body = body.to_string();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /v1/embeddings HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        let json = out.split("\r\n\r\n").nth(1).unwrap_or("null");
+        serde_json::from_str(json).unwrap_or(Value::Null)
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! embedded backends of `agora-llm`. This crate is small on purpose: the engine, the
 //! population and the scenario compile against it without any backend.
 
+pub mod embedding;
 pub mod model;
 pub mod request;
 pub mod rules;
 pub mod schema;
 pub mod spec;
 
+pub use embedding::{EmbeddingQuery, embedding_query, embedding_request, embeddings_of};
 pub use model::{CallMeta, ChatModel, ChatResponse, LlmError, Usage};
 pub use request::{ChatMessage, ChatRequest, Facts, Role, SamplingParams};
 pub use rules::{RuleBackend, RulePolicy};

@@ -86,6 +86,7 @@ pub fn render_report(dir: &Path) -> Result<String> {
     all.extend(interventions.section);
     all.extend(sections::opinions(dir, &interventions.rounds)?);
     all.extend(sections::auction(dir)?);
+    all.extend(sections::coding(dir)?);
     all.extend(sections::diagnostics(dir)?);
     all.extend(sections::cost(dir, &manifest)?);
     all.push(sections::tables(&names, &manifest));

@@ -1761,6 +1761,134 @@ pub fn tables(names: &[String], manifest: &Manifest) -> Section {
     }
 }
 
+// ---------------------------------------------------------------------------------
+// Open-answer coding
+
+const THEME_COLUMNS: [&str; 11] = [
+    "source", "theme", "label", "arm", "segment", "share", "ci_low", "ci_high", "agents",
+    "answers", "method",
+];
+
+/// Theme shares of the coded free-text answers (`theme_shares`), drawn per source for
+/// everyone, listed by segment, with the codebooks they were coded against.
+pub fn coding(dir: &Path) -> Result<Option<Section>> {
+    let Some(t) = Table::read(dir, "theme_shares", &THEME_COLUMNS)? else {
+        return Ok(None);
+    };
+    let source = t.text_or_empty("source")?;
+    let theme = t.text_or_empty("theme")?;
+    let label = t.text_or_empty("label")?;
+    let arm = t.text_or_empty("arm")?;
+    let segment = t.text_or_empty("segment")?;
+    let share = t.numbers("share")?;
+    let low = t.numbers("ci_low")?;
+    let high = t.numbers("ci_high")?;
+    let agents = t.counts("agents")?;
+    let answers = t.counts("answers")?;
+    let method = t.text_or_empty("method")?;
+    let mut blocks = vec![Block::text(
+        "Free-text answers coded against each source's codebook: the share of answers with \
+         each theme (per agent, then averaged over agents), with 95% intervals over replicates.",
+    )];
+    for (k, s) in first_seen(source.iter().map(String::as_str))
+        .iter()
+        .enumerate()
+    {
+        let points: Vec<(String, f64, f64, f64)> = (0..t.rows())
+            .filter(|&i| &source[i] == s && segment[i] == "all")
+            .filter_map(|i| {
+                Some((
+                    format!("{} · {}", label[i], arm[i]),
+                    share[i]?,
+                    low[i]?,
+                    high[i]?,
+                ))
+            })
+            .collect();
+        if points.is_empty() || k >= MAX_OUTCOME_PLOTS {
+            continue;
+        }
+        blocks.push(Block::Figure {
+            svg: plots::intervals(
+                &format!("themes {s}"),
+                &format!("Themes of \"{s}\""),
+                &points,
+                None,
+                "share of answers",
+            )?,
+            caption: format!("Theme shares of \"{s}\" by arm, everyone, with 95% intervals."),
+        });
+    }
+    blocks.push(Block::Grid {
+        caption: "Theme shares".to_string(),
+        columns: [
+            "source",
+            "theme",
+            "arm",
+            "segment",
+            "share",
+            "95% interval",
+            "agents",
+            "answers",
+            "method",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: (0..t.rows())
+            .map(|i| {
+                GridRow::new(vec![
+                    source[i].clone(),
+                    format!("{} ({})", label[i], theme[i]),
+                    arm[i].clone(),
+                    segment[i].clone(),
+                    opt_num(share[i]),
+                    interval(low[i], high[i]),
+                    count(agents[i]),
+                    count(answers[i]),
+                    method[i].clone(),
+                ])
+            })
+            .collect(),
+    });
+    if let Some(b) = Table::read(
+        dir,
+        "codebooks",
+        &[
+            "source",
+            "code",
+            "label",
+            "description",
+            "keywords",
+            "origin",
+        ],
+    )? {
+        let cols = [
+            "source",
+            "code",
+            "label",
+            "description",
+            "keywords",
+            "origin",
+        ];
+        let values = cols
+            .iter()
+            .map(|c| b.text_or_empty(c))
+            .collect::<Result<Vec<_>>>()?;
+        blocks.push(Block::Grid {
+            caption: "Codebooks".to_string(),
+            columns: cols.map(String::from).to_vec(),
+            rows: (0..b.rows())
+                .map(|i| GridRow::new(values.iter().map(|v| v[i].clone()).collect()))
+                .collect(),
+        });
+    }
+    Ok(Some(Section {
+        id: "coding",
+        title: "Coded answers".to_string(),
+        blocks,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,17 @@ pub fn default_model() -> ModelSpec {
     ModelSpec::Local { path: None }
 }
 
+/// Where the runs of a model get semantic embeddings: the OpenAI-compatible server's
+/// `/v1/embeddings`; the rule-based backend and (until it embeds) the local model use
+/// the mechanisms' lexical embedding.
+pub fn embedding_source(spec: &ModelSpec) -> agora_core::embedding::EmbeddingSource {
+    use agora_core::embedding::EmbeddingSource;
+    match spec {
+        ModelSpec::OpenAi { .. } => EmbeddingSource::Endpoint,
+        ModelSpec::Rules | ModelSpec::Local { .. } => EmbeddingSource::Lexical,
+    }
+}
+
 /// The one-line notice to show when some run of `plan` names no model, else `None`.
 pub fn default_model_notice_if_needed(plan: &agora_scenario::ExperimentPlan) -> Option<String> {
     plan.runs

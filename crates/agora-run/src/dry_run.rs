@@ -184,6 +184,19 @@ pub fn estimate(
         out,
         "Assumptions: {agents} sampled agents play every round with the rule-based policies, so later prompts hold answers as long as the rules' (a model's may be longer or shorter); a prompt token is 4 characters of the messages, their framing and the answer's JSON Schema; the typical answer is as long as the rules' answer, at most `max_tokens`; calls, tokens and cost scale with agents and runs."
     );
+    if let Some(coding) = &scenario.file.coding {
+        let coder = crate::coding::coder_spec(scenario, plan);
+        let _ = writeln!(
+            out,
+            "Not in these figures: the coding of free-text answers ({} source(s)) by {coder}{}.",
+            coding.sources.len(),
+            if coder == ModelSpec::Rules {
+                " (keywords, no calls)"
+            } else {
+                ", one call per answer and source, plus one per derived codebook"
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "Nothing was called or written. Prices: built-in table{}.",

@@ -351,7 +351,14 @@ pub fn run_experiment(
             // A shard's runs are a part of the experiment: `agora merge` computes the
             // experiment-wide tables once every shard is complete.
             if execution.shard.is_none() {
-                summary.statistics = Some(crate::stats::write_all(scenario, plan));
+                let coding =
+                    runtime.block_on(crate::coding::code_plan(scenario, plan, &mut backends));
+                let mut statistics = crate::stats::write_all(scenario, plan);
+                if let Some(coding) = coding {
+                    statistics.coding = coding.lines;
+                    statistics.files.extend(coding.files);
+                }
+                summary.statistics = Some(statistics);
             }
             Ok(summary)
         }
@@ -945,6 +952,11 @@ async fn perform_run(
     let mechanism = arm_mechanism(scenario, &run.treatment);
     let state = mechanism.state_types();
     setup.world.insert_resource(run.persona);
+    setup
+        .world
+        .insert_resource(crate::backends::embedding_source(
+            &run.model.clone().unwrap_or_else(default_model),
+        ));
     setup
         .world
         .insert_resource(agora_core::intervention::Interventions(

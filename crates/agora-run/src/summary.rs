@@ -182,6 +182,15 @@ impl ExperimentSummary {
                     let _ = writeln!(out, "  {line}");
                 }
             }
+            if !stats.coding.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "coded answers (top themes per arm, share of answers, 95% interval; see theme_shares):"
+                );
+                for line in &stats.coding {
+                    let _ = writeln!(out, "  {line}");
+                }
+            }
             for w in &stats.warnings {
                 let _ = writeln!(out, "warning: {w}");
             }
@@ -203,11 +212,14 @@ impl ExperimentSummary {
             .as_ref()
             .filter(|s| !s.files.is_empty())
             .map(|s| {
-                if s.validation.is_empty() {
-                    ", and for the experiment: stats, diagnostics"
-                } else {
-                    ", and for the experiment: stats, diagnostics, validation"
+                let mut names = String::from(", and for the experiment: stats, diagnostics");
+                if !s.validation.is_empty() {
+                    names.push_str(", validation");
                 }
+                if !s.coding.is_empty() {
+                    names.push_str(", coded_answers, codebooks, theme_shares, coding_calls");
+                }
+                names
             })
             .unwrap_or_default();
         let _ = writeln!(

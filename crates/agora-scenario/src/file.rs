@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use agora_coding::CodingSpec;
 use agora_core::MechanismSettings;
 use agora_core::intervention::{Intervention, Target, Trigger};
 use agora_core::persona::PersonaView;
@@ -58,6 +59,8 @@ pub(crate) struct RawScenarioFile<'a> {
     pub interventions: Vec<Intervention>,
     #[serde(default)]
     pub reference: Option<ReferenceSpec>,
+    #[serde(default)]
+    pub coding: Option<CodingSpec>,
     #[serde(default)]
     pub output: Option<PathBuf>,
     pub population: PopulationSpec,
@@ -121,6 +124,8 @@ pub struct ScenarioFile {
     pub interventions: Vec<Intervention>,
     /// Human answers to compare the simulated ones with, read and checked.
     pub reference: Option<ReferenceData>,
+    /// Open-answer coding of free-text answers once the runs are complete.
+    pub coding: Option<CodingSpec>,
     /// Output directory; `runs/<file name>` when absent.
     pub output: Option<PathBuf>,
     /// Who the agents are.
@@ -531,6 +536,7 @@ impl ScenarioFile {
             }
         }
         issues.extend(self.check_interventions(&attributes, imported));
+        issues.extend(self.check_coding());
         for (a, b) in &self.comparisons {
             for name in [a, b] {
                 if self.arm(name).is_none() {
@@ -588,6 +594,50 @@ impl ScenarioFile {
 }
 
 impl ScenarioFile {
+    /// Every coded source must be free text the mechanism of every arm records.
+    fn check_coding(&self) -> Vec<Issue> {
+        let Some(coding) = &self.coding else {
+            return Vec::new();
+        };
+        let mut issues = Vec::new();
+        for source in &coding.sources {
+            for arm in &self.arms {
+                let texts = arm.mechanism.texts();
+                if texts.iter().any(|t| t.id == source.source) {
+                    continue;
+                }
+                let known: Vec<String> = texts
+                    .iter()
+                    .map(|t| format!("\"{}\" ({})", t.id, t.description))
+                    .collect();
+                issues.push(Issue {
+                    message: format!(
+                        "coding names the source \"{}\", which is no free-text answer the {} mechanism{} records",
+                        source.source,
+                        arm.mechanism.name(),
+                        if self.arms.len() > 1 {
+                            format!(" of arm \"{}\"", arm.name.0)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    hint: if known.is_empty() {
+                        format!(
+                            "the {} mechanism records no free text; remove the coding block, or add a free-text question",
+                            arm.mechanism.name()
+                        )
+                    } else {
+                        format!("code one of: {}", known.join(", "))
+                    },
+                    needle: format!("\"{}\"", source.source),
+                    section: Some("coding"),
+                });
+                break;
+            }
+        }
+        issues
+    }
+
     /// Interventions must name known arms, fire within the run, reach someone, and
     /// need a mechanism that applies them.
     fn check_interventions(

@@ -341,6 +341,7 @@ fn resolve_arms(
         retest: raw.retest,
         interventions: raw.interventions,
         reference: None,
+        coding: raw.coding,
         output: raw.output,
         population: raw.population,
         mechanism,

@@ -6,7 +6,8 @@
 //! flight). Answers are requested as structured output (`response_format` with the
 //! request's JSON Schema, strict); servers that reject that are switched to JSON mode
 //! and the gateway validates the answers instead. Seeds and sampling parameters are
-//! passed through.
+//! passed through. Embedding queries ([`agora_model::EmbeddingQuery`]) go to
+//! `/v1/embeddings` of the same endpoints, through the same gateway.
 
 mod transport;
 
@@ -292,6 +293,9 @@ impl OpenAiBackend {
             .await
             .map_err(|e| LlmError::Backend(e.to_string()))?;
         let started = Instant::now();
+        if let Some(query) = agora_model::embedding_query(request) {
+            return self.embed(endpoint, query, started).await;
+        }
         let sent = endpoint
             .client
             .chat()
@@ -317,6 +321,26 @@ impl OpenAiBackend {
             }
         };
         parse_completion(&raw, started.elapsed())
+    }
+
+    /// `POST /v1/embeddings` for an embedding query: one vector per input, in order.
+    async fn embed(
+        &self,
+        endpoint: &Endpoint,
+        query: &agora_model::EmbeddingQuery,
+        started: Instant,
+    ) -> Result<ChatResponse, LlmError> {
+        let mut body = json!({ "model": query.model, "input": query.inputs });
+        if let Some(d) = query.dimensions {
+            body["dimensions"] = json!(d);
+        }
+        let raw = endpoint
+            .client
+            .embeddings()
+            .create_byot::<Value, Value>(body)
+            .await
+            .map_err(|e| self.map_error(e))?;
+        parse_embeddings(&raw, query.inputs.len(), started.elapsed())
     }
 
     fn map_error(&self, error: OpenAIError) -> LlmError {
@@ -387,6 +411,74 @@ fn parse_completion(raw: &Value, latency: Duration) -> Result<ChatResponse, LlmE
     let answer: Value = serde_json::from_str(strip_fences(content))
         .map_err(|e| malformed(format!("{e}: {}", excerpt(content))))?;
     Ok(ChatResponse::new(answer, usage, latency).with_raw(content))
+}
+
+/// The vectors of an embeddings response (`data[i].embedding`, put in `index` order)
+/// as the answer `{"embeddings": [...]}`, with the prompt tokens used. A response
+/// without `expected` finite vectors is [`LlmError::Malformed`] with its tokens.
+fn parse_embeddings(
+    raw: &Value,
+    expected: usize,
+    latency: Duration,
+) -> Result<ChatResponse, LlmError> {
+    let tokens = raw
+        .pointer("/usage/prompt_tokens")
+        .and_then(Value::as_u64)
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    let usage = Usage {
+        prompt_tokens: tokens,
+        completion_tokens: 0,
+        cached_tokens: 0,
+    };
+    let malformed = |message: String| LlmError::Spent {
+        error: Box::new(LlmError::Malformed(message)),
+        usage,
+        meta: CallMeta {
+            attempts: 1,
+            ..CallMeta::default()
+        },
+    };
+    let data = raw.get("data").and_then(Value::as_array).ok_or_else(|| {
+        malformed(format!(
+            "no `data` in the embeddings response: {}",
+            excerpt(&raw.to_string())
+        ))
+    })?;
+    let mut vectors: Vec<Option<Value>> = vec![None; expected];
+    for (k, item) in data.iter().enumerate() {
+        let index = item
+            .get("index")
+            .and_then(Value::as_u64)
+            .map_or(k, |i| i as usize);
+        let vector = item
+            .get("embedding")
+            .filter(|v| {
+                v.as_array().is_some_and(|xs| {
+                    !xs.is_empty() && xs.iter().all(|x| x.as_f64().is_some_and(f64::is_finite))
+                })
+            })
+            .ok_or_else(|| {
+                malformed(format!("embedding {index} is not a list of finite numbers"))
+            })?;
+        match vectors.get_mut(index) {
+            Some(slot) => *slot = Some(vector.clone()),
+            None => {
+                return Err(malformed(format!(
+                    "embedding index {index} beyond the {expected} inputs"
+                )));
+            }
+        }
+    }
+    let vectors: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| v.ok_or_else(|| malformed(format!("no embedding for input {i}"))))
+        .collect::<Result<_, _>>()?;
+    Ok(ChatResponse::new(
+        json!({ "embeddings": vectors }),
+        usage,
+        latency,
+    ))
 }
 
 /// Accept answers wrapped in a Markdown code fence, as some servers send them.
@@ -507,6 +599,28 @@ mod tests {
         let err = parse_completion(&bad, Duration::ZERO).unwrap_err();
         assert!(matches!(err.cause(), LlmError::Malformed(_)), "{err}");
         assert_eq!(err.usage().prompt_tokens, 50, "the paid attempt is counted");
+    }
+
+    #[test]
+    fn embeddings_are_put_in_input_order_and_gaps_are_malformed() {
+        let raw = json!({
+            "data": [
+                { "index": 1, "embedding": [0.0, 1.0] },
+                { "index": 0, "embedding": [1.0, 0.0] }
+            ],
+            "usage": { "prompt_tokens": 6, "total_tokens": 6 }
+        });
+        let r = parse_embeddings(&raw, 2, Duration::ZERO).unwrap();
+        assert_eq!(r.answer, json!({ "embeddings": [[1.0, 0.0], [0.0, 1.0]] }));
+        assert_eq!(r.usage.prompt_tokens, 6);
+        let short = parse_embeddings(&raw, 3, Duration::ZERO).unwrap_err();
+        assert!(
+            short.to_string().contains("no embedding for input 2"),
+            "{short}"
+        );
+        assert_eq!(short.usage().prompt_tokens, 6);
+        let bad = json!({ "data": [{ "index": 0, "embedding": [] }] });
+        assert!(parse_embeddings(&bad, 1, Duration::ZERO).is_err());
     }
 
     #[test]

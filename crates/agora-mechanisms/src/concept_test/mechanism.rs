@@ -9,13 +9,15 @@ use agora_choice::pricing::wilson_interval;
 use agora_choice::ssr::{lexical_embedding, mean_rating, ssr_from_embeddings};
 use agora_choice::z_critical;
 use agora_core::components::{AgentId, Demographics, Traits};
+use agora_core::embedding::EmbeddingSource;
 use agora_core::record::keyed_table;
 use agora_core::registry::Build;
 use agora_core::seed::{StreamRng, purpose};
 use agora_core::{Ask, Decision, Flow, Mechanism, RoundCtx, RunError};
 use agora_export::{Column, ColumnType, TableId, TableSpec};
 use agora_model::{
-    ChatMessage, ChatRequest, ChatResponse, LlmError, RuleBackend, RulePolicy, SamplingParams,
+    ChatMessage, ChatRequest, ChatResponse, EmbeddingQuery, LlmError, RuleBackend, RulePolicy,
+    SamplingParams, embedding_request, embeddings_of,
 };
 use bevy_ecs::prelude::*;
 use rand::SeedableRng;
@@ -55,6 +57,7 @@ pub fn concept_ratings_table() -> TableSpec {
         Column::required("embedding", ColumnType::Utf8),
         Column::required("status", ColumnType::Utf8),
         Column::optional("fallback_reason", ColumnType::Utf8),
+        Column::optional("purchase_intent_top2", ColumnType::U32),
     ]);
     keyed_table("concept_ratings", columns)
 }
@@ -355,7 +358,27 @@ pub enum Pending {
     Rate(u32, u16, u32),
     /// The forced choice, with the concepts in the order shown.
     Choose(u32, Vec<u16>),
+    /// The embeddings of every anchor statement, from the embedding model.
+    Anchors,
+    /// The embedding of a valid rating's free text (its place in the waiting list).
+    Embed(usize),
 }
+
+/// A valid rating whose free text waits for its embedding.
+#[derive(Clone, Debug)]
+struct Waiting {
+    agent: Entity,
+    id: agora_core::components::AgentId,
+    rating: Rating,
+    position: u32,
+    text: String,
+    done: bool,
+}
+
+/// Steps of a rating round whose SSR embeddings come from the run's model.
+const STEP_RATE: u8 = 0;
+const STEP_ANCHORS: u8 = 1;
+const STEP_EMBED: u8 = 2;
 
 /// A running concept test.
 pub struct ConceptTest {
@@ -373,7 +396,14 @@ pub struct ConceptTest {
     ratings: TableId,
     choices: TableId,
     summary: TableId,
-    stepped: bool,
+    /// The step of the round (ratings; with model embeddings, anchors and answers).
+    step: u8,
+    /// Whether this round's SSR embeddings come from the run's model.
+    model_embeddings: bool,
+    /// Anchor embeddings from the embedding model (this round).
+    model_anchors: Option<Vec<Vec<Vec<f64>>>>,
+    /// Valid ratings waiting for their text's embedding (this round).
+    waiting: Vec<Waiting>,
 }
 
 impl ConceptTest {
@@ -454,8 +484,85 @@ impl ConceptTest {
             ratings: build.recorder.open(concept_ratings_table())?,
             choices: build.recorder.open(concept_choices_table())?,
             summary: build.recorder.open(concept_summary_table())?,
-            stepped: false,
+            step: STEP_RATE,
+            model_embeddings: false,
+            model_anchors: None,
+            waiting: Vec::new(),
         })
+    }
+
+    /// The embedding request of `agent` in the anchors or answers step.
+    fn embedding_ask(&self, agent: Entity) -> Ask<Pending> {
+        let Some(model) = self.spec.ssr.embedding_model.clone() else {
+            return Ask::Decline("no embedding model".into());
+        };
+        let (inputs, pending) = if self.step == STEP_ANCHORS {
+            (self.spec.ssr.anchors.concat(), Pending::Anchors)
+        } else {
+            match self
+                .waiting
+                .iter()
+                .position(|w| w.agent == agent && !w.done)
+            {
+                Some(k) => (vec![self.waiting[k].text.clone()], Pending::Embed(k)),
+                None => return Ask::Decline("no free text waits for its embedding".into()),
+            }
+        };
+        Ask::Request(
+            embedding_request(
+                super::TASK_EMBED,
+                EmbeddingQuery {
+                    model,
+                    inputs,
+                    dimensions: self.spec.ssr.embedding_dims,
+                },
+            ),
+            pending,
+        )
+    }
+
+    /// Write the row of waiting rating `k` with its SSR (if any) and keep the rating.
+    fn finish_waiting(
+        &mut self,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        k: usize,
+        ssr: Option<[f64; 5]>,
+    ) -> Result<(), RunError> {
+        let Some(w) = self.waiting.get_mut(k) else {
+            return Ok(());
+        };
+        if w.done {
+            return Ok(());
+        }
+        w.done = true;
+        w.rating.ssr = ssr;
+        let w = w.clone();
+        let concept = &self.spec.concepts[usize::from(w.rating.concept)];
+        let label = self.spec.ssr.embedding_model.clone().unwrap_or_default();
+        let mut row = ctx
+            .recorder
+            .row(self.ratings, ctx.round, Some(w.id))?
+            .str(&concept.id)
+            .u32(w.position);
+        for m in 0..MEASURES.len() {
+            row = row.opt_u32(Some(u32::from(w.rating.values[m])));
+        }
+        row = row.opt_str(Some(&w.text));
+        for p in 0..5 {
+            row = row.opt_f64(ssr.map(|s| s[p]));
+        }
+        row.opt_f64(ssr.and_then(|s| mean_rating(&s).ok()))
+            .str(&label)
+            .str("valid")
+            .opt_str(None)
+            .opt_u32(Some(u32::from(w.rating.values[0] >= 4)))
+            .end();
+        world
+            .get_resource_or_insert_with(ConceptAnswers::default)
+            .ratings
+            .push(w.rating);
+        Ok(())
     }
 
     /// The respondent's latent liking of concept `c` and the scale of its measures.
@@ -543,16 +650,36 @@ impl Mechanism for ConceptTest {
         Ok(())
     }
 
-    fn start_round(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        self.stepped = false;
+    fn start_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        self.step = STEP_RATE;
+        self.model_anchors = None;
+        self.waiting.clear();
+        self.model_embeddings = ctx.round <= self.spec.rating_rounds()
+            && ctx.reads_text
+            && self.spec.ssr.embedding_model.is_some()
+            && world
+                .get_resource::<EmbeddingSource>()
+                .is_some_and(|s| s.asks_model());
         Ok(())
     }
 
     fn next_step(&self, _world: &World, _ctx: &RoundCtx<'_>) -> Option<Vec<Entity>> {
-        (!self.stepped).then(|| self.roster.clone())
+        match self.step {
+            STEP_RATE => Some(self.roster.clone()),
+            STEP_ANCHORS if self.model_embeddings && !self.waiting.is_empty() => {
+                Some(vec![self.waiting[0].agent])
+            }
+            STEP_EMBED if self.model_embeddings && self.model_anchors.is_some() => {
+                Some(self.waiting.iter().map(|w| w.agent).collect())
+            }
+            _ => None,
+        }
     }
 
     fn request(&self, world: &World, ctx: &RoundCtx<'_>, agent: Entity, call: u32) -> Ask<Pending> {
+        if self.step != STEP_RATE {
+            return self.embedding_ask(agent);
+        }
         let (Some(&respondent), Some(id), Some(traits), Some(demographics)) = (
             self.positions.get(&agent),
             world.get::<AgentId>(agent).copied(),
@@ -664,6 +791,25 @@ impl Mechanism for ConceptTest {
                     Err(e) => Err(format!("no answer: {e}")),
                     Ok(r) => validate_rating(&r.answer),
                 };
+                if self.model_embeddings
+                    && let Ok((values, text)) = &result
+                {
+                    // The row is written once the text's embedding is in.
+                    self.waiting.push(Waiting {
+                        agent,
+                        id,
+                        rating: Rating {
+                            respondent,
+                            concept: c,
+                            values: *values,
+                            ssr: None,
+                        },
+                        position,
+                        text: text.clone(),
+                        done: false,
+                    });
+                    return Ok(Decision::Valid);
+                }
                 let concept = &self.spec.concepts[usize::from(c)];
                 let (values, text, ssr) = match &result {
                     Ok((values, text)) => (
@@ -690,10 +836,15 @@ impl Mechanism for ConceptTest {
                 for p in 0..5 {
                     row = row.opt_f64(ssr.map(|s| s[p]));
                 }
+                let label = match (&self.spec.ssr.embedding_model, self.model_embeddings) {
+                    (Some(model), true) => model.as_str(),
+                    _ => self.embedding.as_str(),
+                };
                 row.opt_f64(ssr.and_then(|s| mean_rating(&s).ok()))
-                    .str(&self.embedding)
+                    .str(label)
                     .str(if result.is_ok() { "valid" } else { "fallback" })
                     .opt_str(result.as_ref().err().map(String::as_str))
+                    .opt_u32(values.map(|v| u32::from(v[0] >= 4)))
                     .end();
                 Ok(match result {
                     Ok((values, _)) => {
@@ -710,6 +861,54 @@ impl Mechanism for ConceptTest {
                     }
                     Err(reason) => Decision::Fallback(reason),
                 })
+            }
+            Pending::Anchors => {
+                let vectors = match answer {
+                    Err(e) => Err(format!("no anchor embeddings: {e}")),
+                    Ok(r) => embeddings_of(&r.answer),
+                };
+                let per_set = 5;
+                match vectors {
+                    Ok(v) if v.len() == self.spec.ssr.anchors.len() * per_set => {
+                        self.model_anchors =
+                            Some(v.chunks(per_set).map(<[Vec<f64>]>::to_vec).collect());
+                        Ok(Decision::Valid)
+                    }
+                    Ok(v) => Ok(Decision::Fallback(format!(
+                        "{} anchor embeddings for {} anchors",
+                        v.len(),
+                        self.spec.ssr.anchors.len() * per_set
+                    ))),
+                    Err(why) => Ok(Decision::Fallback(why)),
+                }
+            }
+            Pending::Embed(k) => {
+                let vector = match answer {
+                    Err(e) => Err(format!("no embedding: {e}")),
+                    Ok(r) => embeddings_of(&r.answer).and_then(|v| {
+                        v.into_iter()
+                            .next()
+                            .ok_or_else(|| "no embedding in the answer".to_string())
+                    }),
+                };
+                let ssr = match (&vector, &self.model_anchors) {
+                    (Ok(e), Some(anchors)) => {
+                        ssr_from_embeddings(e, anchors, self.spec.ssr.epsilon)
+                            .ok()
+                            .and_then(|p| <[f64; 5]>::try_from(p).ok())
+                    }
+                    _ => None,
+                };
+                let decision = match &vector {
+                    Ok(_) if ssr.is_some() => Decision::Valid,
+                    Ok(_) => Decision::Fallback(
+                        "the embedding does not fit the anchors' (zero vector or other dimensions)"
+                            .into(),
+                    ),
+                    Err(why) => Decision::Fallback(why.clone()),
+                };
+                self.finish_waiting(world, ctx, k, ssr)?;
+                Ok(decision)
             }
             Pending::Choose(respondent, shown) => {
                 let result = match answer {
@@ -748,11 +947,23 @@ impl Mechanism for ConceptTest {
     }
 
     fn end_step(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
-        self.stepped = true;
+        self.step = match self.step {
+            STEP_RATE if self.model_embeddings => STEP_ANCHORS,
+            STEP_ANCHORS => STEP_EMBED,
+            _ => u8::MAX,
+        };
         Ok(())
     }
 
-    fn end_round(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {
+    fn end_round(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {
+        // Ratings whose text got no embedding (the anchors could not be embedded, or
+        // the call was declined) are written without SSR.
+        for k in 0..self.waiting.len() {
+            if !self.waiting[k].done {
+                self.finish_waiting(world, ctx, k, None)?;
+            }
+        }
+        self.waiting.clear();
         Ok(if ctx.round >= self.spec.rounds() {
             Flow::Stop("concept_test_complete".into())
         } else {

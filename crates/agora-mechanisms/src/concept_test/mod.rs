@@ -22,6 +22,8 @@ pub use spec::{
 pub const TASK_RATE: &str = "concept.rate";
 /// Task name of the forced choice.
 pub const TASK_CHOOSE: &str = "concept.choose";
+/// Task name of an embedding call (anchors, or a free-text answer) for SSR.
+pub const TASK_EMBED: &str = "concept.embed";
 
 /// The concept test's entry in the mechanism registry.
 pub struct ConceptTestDef;
@@ -56,6 +58,60 @@ impl agora_core::MechanismDef for ConceptTestDef {
         types: agora_core::checkpoint::StateTypes,
     ) -> agora_core::checkpoint::StateTypes {
         types.resource::<ConceptAnswers>("concept_test.answers")
+    }
+
+    fn outcomes(settings: &ConceptSpec) -> Vec<agora_core::outcome::OutcomeSource> {
+        use agora_core::outcome::{OutcomeSource, OutcomeUnit};
+        // Per concept: the direct purchase intent, its top-two box and the SSR mean.
+        let mut out = Vec::new();
+        for c in &settings.concepts {
+            for (name, column) in [
+                ("purchase_intent", "purchase_intent"),
+                ("top2_box", "purchase_intent_top2"),
+                ("ssr_mean", "ssr_mean"),
+            ] {
+                out.push(
+                    OutcomeSource::number(
+                        "concept_ratings",
+                        &format!("{}:{name}", c.id),
+                        column,
+                        OutcomeUnit::Agent,
+                    )
+                    .only("concept_id", &[c.id.as_str()])
+                    .only("status", &["valid"]),
+                );
+            }
+        }
+        out
+    }
+
+    fn texts(settings: &ConceptSpec) -> Vec<agora_core::outcome::TextSource> {
+        use agora_core::outcome::TextSource;
+        let mut texts = vec![
+            TextSource::new(
+                "intent_text",
+                "purchase intent in the respondents' words, every concept",
+                "concept_ratings",
+                "intent_text",
+            )
+            .only("status", &["valid"]),
+        ];
+        for c in &settings.concepts {
+            texts.push(
+                TextSource::new(
+                    &format!("intent_text:{}", c.id),
+                    format!(
+                        "purchase intent in the respondents' words, concept `{}`",
+                        c.id
+                    ),
+                    "concept_ratings",
+                    "intent_text",
+                )
+                .only("status", &["valid"])
+                .only("concept_id", &[c.id.as_str()]),
+            );
+        }
+        texts
     }
 
     fn build(

@@ -103,6 +103,14 @@ pub struct SsrSpec {
     /// The SSR constant ε added to the least similar anchor (0 by default).
     #[serde(default)]
     pub epsilon: f64,
+    /// The embedding model of the run's server (`text-embedding-3-small`): used when
+    /// the run's model offers embeddings (an OpenAI-compatible server); the lexical
+    /// embedding otherwise.
+    #[serde(default)]
+    pub embedding_model: Option<String>,
+    /// Dimensions to ask the embedding model for (when it can shorten its vectors).
+    #[serde(default)]
+    pub embedding_dims: Option<u32>,
 }
 
 impl Default for SsrSpec {
@@ -111,6 +119,8 @@ impl Default for SsrSpec {
             anchors: default_anchors(),
             dims: default_dims(),
             epsilon: 0.0,
+            embedding_model: None,
+            embedding_dims: None,
         }
     }
 }
@@ -189,6 +199,23 @@ impl TryFrom<RawConceptSpec> for ConceptSpec {
                 "ssr dims must be between 8 and 65536, got {}",
                 raw.ssr.dims
             ));
+        }
+        if raw
+            .ssr
+            .embedding_model
+            .as_ref()
+            .is_some_and(|m| m.trim().is_empty())
+        {
+            return Err(
+                "ssr embedding_model must name a model, e.g. \"text-embedding-3-small\"".into(),
+            );
+        }
+        if raw
+            .ssr
+            .embedding_dims
+            .is_some_and(|d| !(1..=65_536).contains(&d))
+        {
+            return Err("ssr embedding_dims must be between 1 and 65536".into());
         }
         if !(raw.ssr.epsilon.is_finite() && raw.ssr.epsilon >= 0.0) {
             return Err(format!("ssr epsilon must be >= 0, got {}", raw.ssr.epsilon));

@@ -98,6 +98,34 @@ pub(crate) mod def {
         ]
     }
 
+    /// Free text of a conversation: every participant's public messages (`messages`),
+    /// and those answering each question of a script (`messages:QUESTION`).
+    pub fn texts(setup: &Setup) -> Vec<agora_core::outcome::TextSource> {
+        use agora_core::outcome::TextSource;
+        let mut texts = vec![
+            TextSource::new(
+                "messages",
+                "participants' public messages",
+                "messages",
+                "text",
+            )
+            .only("status", &["valid"]),
+        ];
+        for q in &setup.questions {
+            texts.push(
+                TextSource::new(
+                    &format!("messages:{}", q.id),
+                    format!("answers to question `{}`", q.id),
+                    "messages",
+                    "text",
+                )
+                .only("status", &["valid"])
+                .only("question_id", &[q.id.as_str()]),
+            );
+        }
+        texts
+    }
+
     /// An edge-list audience must be readable and well formed before anything runs.
     pub fn check(setup: &Setup) -> Vec<SettingsIssue> {
         let GraphSpec::File(path) = &setup.audience else {

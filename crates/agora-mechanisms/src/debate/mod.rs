@@ -69,6 +69,10 @@ impl agora_core::MechanismDef for DebateDef {
         crate::conversation::def::state_types(types)
     }
 
+    fn texts(settings: &DebateSpec) -> Vec<agora_core::outcome::TextSource> {
+        crate::conversation::def::texts(&settings.0)
+    }
+
     fn outcomes(_settings: &DebateSpec) -> Vec<agora_core::outcome::OutcomeSource> {
         crate::conversation::def::outcomes()
     }

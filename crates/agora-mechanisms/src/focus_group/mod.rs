@@ -72,6 +72,10 @@ impl agora_core::MechanismDef for FocusGroupDef {
         crate::conversation::def::state_types(types)
     }
 
+    fn texts(settings: &FocusGroupSpec) -> Vec<agora_core::outcome::TextSource> {
+        crate::conversation::def::texts(&settings.0)
+    }
+
     fn outcomes(_settings: &FocusGroupSpec) -> Vec<agora_core::outcome::OutcomeSource> {
         crate::conversation::def::outcomes()
     }

@@ -60,6 +60,33 @@ impl agora_core::MechanismDef for PriceTestDef {
         types.resource::<PriceAnswers>("price_test.answers")
     }
 
+    fn outcomes(_settings: &PriceSpec) -> Vec<agora_core::outcome::OutcomeSource> {
+        use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue};
+        vec![
+            // Each respondent's four Van Westendorp prices (valid answers).
+            OutcomeSource {
+                table: "price_answers".into(),
+                name: OutcomeName::Column("question".into()),
+                value: OutcomeValue::Number("price".into()),
+                unit: OutcomeUnit::Agent,
+                combine: Combine::Mean,
+                only: Vec::new(),
+            }
+            .only("method", &["van_westendorp"])
+            .only("status", &["valid"]),
+            // Each run's price points: PMC, PME, OPP, IPP and the revenue-maximising price.
+            OutcomeSource {
+                table: "price_sensitivity".into(),
+                name: OutcomeName::Column("name".into()),
+                value: OutcomeValue::Number("price".into()),
+                unit: OutcomeUnit::Run,
+                combine: Combine::Last,
+                only: Vec::new(),
+            }
+            .only("row", &["price_point"]),
+        ]
+    }
+
     fn build(
         settings: &PriceSpec,
         build: agora_core::Build<'_>,

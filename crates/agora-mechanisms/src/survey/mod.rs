@@ -109,6 +109,24 @@ impl agora_core::MechanismDef for SurveyDef {
             .collect()
     }
 
+    fn texts(settings: &SurveySpec) -> Vec<agora_core::outcome::TextSource> {
+        settings
+            .items
+            .iter()
+            .filter(|item| matches!(item.kind, ItemKind::FreeText { .. }))
+            .map(|item| {
+                agora_core::outcome::TextSource::new(
+                    &item.id,
+                    format!("free-text item `{}`", item.id),
+                    "survey_responses",
+                    "answer_label",
+                )
+                .only("item_id", &[item.id.as_str()])
+                .only("status", &["valid", "repaired"])
+            })
+            .collect()
+    }
+
     fn outcomes(_settings: &SurveySpec) -> Vec<OutcomeSource> {
         // Valid and repaired answers count; a fallback is not the respondent's answer.
         let answered = ["valid", "repaired"];

@@ -338,6 +338,9 @@ pub fn plan_for(scenario: &agora_scenario::Scenario, seed: u64) -> StatsPlan {
             }
         }
     }
+    if file.coding.is_some() {
+        sources.extend(crate::coding::outcome_sources());
+    }
     StatsPlan {
         arms: file.arms.iter().map(|a| a.name.0.clone()).collect(),
         control: file.control_arm().name.0.clone(),
@@ -361,6 +364,9 @@ pub struct Statistics {
     pub warnings: Vec<String>,
     /// Distance to the human reference per arm, when the scenario has one.
     pub validation: Vec<String>,
+    /// Open-answer coding: one line per coded source (top themes per arm), and the
+    /// coding calls.
+    pub coding: Vec<String>,
     /// Why nothing could be computed.
     pub error: Option<String>,
 }
@@ -433,6 +439,7 @@ pub fn write_tables(root: &Path, plan: &StatsPlan) -> Result<Statistics, ExportE
         files,
         warnings,
         validation: Vec::new(),
+        coding: Vec::new(),
         error: None,
     })
 }
