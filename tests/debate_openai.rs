@@ -102,7 +102,12 @@ async fn simultaneous_answers_go_out_together_with_the_parameters_as_written() {
     let scenario = write_scenario(dir.path(), "together.ron", &text);
     let run = Command::new(env!("CARGO_BIN_EXE_agora"))
         .current_dir(dir.path())
-        .args(["run", scenario.to_str().unwrap(), "--model", "openai:gpt-4o-mini"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "openai:gpt-4o-mini",
+        ])
         .args(["--replicates", "1", "--agents", "16", "--rounds", "2"])
         .args(["--out", "together", "--quiet", "--cache", "off"])
         .env("OPENAI_BASE_URL", server.base_url())
@@ -113,7 +118,10 @@ async fn simultaneous_answers_go_out_together_with_the_parameters_as_written() {
     assert!(run.status.success(), "{}", stderr(&run));
     let out = dir.path().join("together");
     assert_eq!(parquet_rows(&table_file(&out, "messages", "base", 0)), 32);
-    let turns = text_column(&table_file(&out, "focus_group_answers", "base", 0), "question_id");
+    let turns = text_column(
+        &table_file(&out, "focus_group_answers", "base", 0),
+        "question_id",
+    );
     assert_eq!(turns.len(), 32, "sixteen answers to each of two questions");
     let body = server.stats().last_body().expect("the server saw requests");
     let sent: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -197,9 +197,19 @@ fn simultaneous_answers_are_heard_in_agent_order_at_one_turn_and_reproducibly() 
         expected.extend((0..12).map(|agent| (round, agent, 1)));
     }
     assert_eq!(keys, expected, "everyone at turn 1, in agent-id order");
-    for table in ["messages", "opinions", "focus_group_answers", "events", "llm_calls"] {
-        let read = |o: &str| table_bytes(table_file(&dir.path().join(o), table, "base", 1)).unwrap();
-        assert!(read("a") == read("b"), "{table} differs between identical runs");
+    for table in [
+        "messages",
+        "opinions",
+        "focus_group_answers",
+        "events",
+        "llm_calls",
+    ] {
+        let read =
+            |o: &str| table_bytes(table_file(&dir.path().join(o), table, "base", 1)).unwrap();
+        assert!(
+            read("a") == read("b"),
+            "{table} differs between identical runs"
+        );
     }
     // The same group in turn: one speaker after another.
     let text = std::fs::read_to_string(repo().join("scenarios/focus-group-simultaneous.ron"))

@@ -287,7 +287,10 @@ impl TableBuffer {
     /// Move the pending rows out as one record batch.
     pub fn take_batch(&mut self) -> Result<RecordBatch> {
         // The next batch is likely the size of this one.
-        let reserve = self.rows.max(FIRST_RESERVE).min(self.capacity.max(self.rows));
+        let reserve = self
+            .rows
+            .max(FIRST_RESERVE)
+            .min(self.capacity.max(self.rows));
         let fixed = self.constants.len();
         let arrays: Vec<ArrayRef> = self
             .builders

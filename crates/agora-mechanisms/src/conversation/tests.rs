@@ -661,11 +661,21 @@ fn simultaneous_speakers_answer_the_previous_round_and_hear_everyone_after_it() 
             for w in &earlier_round {
                 assert!(user.contains(w.as_str()), "{order}: missing {w}:\n{user}");
             }
-            let heard_now = same_round.iter().filter(|w| user.contains(w.as_str())).count();
+            let heard_now = same_round
+                .iter()
+                .filter(|w| user.contains(w.as_str()))
+                .count();
             if order == "Simultaneous" {
-                assert_eq!(heard_now, 0, "nothing of round {round} before answering:\n{user}");
+                assert_eq!(
+                    heard_now, 0,
+                    "nothing of round {round} before answering:\n{user}"
+                );
             } else {
-                assert_eq!(heard_now, same_round.len(), "earlier speakers in turn:\n{user}");
+                assert_eq!(
+                    heard_now,
+                    same_round.len(),
+                    "earlier speakers in turn:\n{user}"
+                );
             }
         }
         let counts = heard_counts(&done);
@@ -714,6 +724,9 @@ fn simultaneous_rule_agents_hear_in_id_order_and_seats_rotate_under_a_cap() {
     assert_eq!(spoke, vec![1; 6]);
     // The runs-in-flight sizing sees every speaker of a round.
     assert_eq!(def::actors_per_step(&setup, 6), 2);
-    assert_eq!(def::actors_per_step(&focus_group("order: Simultaneous"), 50), 50);
+    assert_eq!(
+        def::actors_per_step(&focus_group("order: Simultaneous"), 50),
+        50
+    );
     assert_eq!(def::actors_per_step(&focus_group("order: Random"), 50), 1);
 }
