@@ -119,3 +119,42 @@ bench-runs scenario="house-auction" replicates="40" capacity="64" latency="200":
     stats=$(OPENAI_BASE_URL=http://127.0.0.1:8093/v1 OPENAI_API_KEY=bench ./target/release/agora run scenarios/{{scenario}}.ron \
         --model openai:bench --replicates {{replicates}} --concurrency {{capacity}} --cache off --out /tmp/agora-bench-runs --overwrite --stats-json)
     python3 -c "import json,sys; s=json.loads(sys.argv[1]); ideal=s['decisions']/{{capacity}}*{{latency}}/1000; print(f'{s[\"decisions\"]} calls, wall {s[\"seconds\"]:.3f} s, ideal {ideal:.3f} s, ratio {ideal/s[\"seconds\"]:.3f}')" "$stats"
+
+# Conversations against the fake server: SCENARIO with R replicates, capacity C, latency
+# L ms (extra arguments after). Prints wall time against the critical path: the longest
+# chain of steps of any run (each speaker in turn is a step; a simultaneous round's
+# answers, the private opinions, a consolidation are one step each) times L.
+bench-chain scenario="debate-two-sided" replicates="32" capacity="64" latency="200" *extra="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p agora -p agora-fake-openai
+    bin=${CARGO_TARGET_DIR:-target}/release
+    $bin/agora-fake-openai --port 8095 --latency-ms {{latency}} --capacity {{capacity}} > /dev/null &
+    server=$!
+    trap 'kill $server' EXIT
+    sleep 1
+    OPENAI_BASE_URL=http://127.0.0.1:8095/v1 OPENAI_API_KEY=bench $bin/agora run scenarios/{{scenario}}.ron \
+        --model openai:bench --replicates {{replicates}} --concurrency {{capacity}} --cache off \
+        --out /tmp/agora-bench-chain --overwrite --stats-json {{extra}} > /tmp/agora-bench-chain.json
+    {{python}} - {{latency}} <<'PY'
+    import json, math, sys
+    import polars as pl
+    latency = float(sys.argv[1]) / 1000
+    stats = json.load(open("/tmp/agora-bench-chain.json"))
+    agents = stats["agents"]
+    calls = pl.read_parquet("/tmp/agora-bench-chain/llm_calls/**/*.parquet")
+    messages = pl.read_parquet("/tmp/agora-bench-chain/messages/**/*.parquet")
+    # Each distinct turn of a round is a step; the other tasks ask their agents together.
+    speak = messages.group_by("replicate", "round").agg(pl.col("turn").n_unique().alias("steps"))
+    other = (calls.filter(pl.col("task").is_in(["conversation.opinion", "memory.consolidate", "focus_group.moderator"]))
+             .group_by("replicate", "round", "task").agg(pl.len().alias("n"))
+             .with_columns((pl.col("n") / agents).ceil().alias("steps")))
+    steps = pl.concat([speak.select("replicate", "steps"), other.select("replicate", pl.col("steps").cast(pl.UInt32))])
+    chain = steps.group_by("replicate").agg(pl.col("steps").sum())["steps"].max()
+    critical = chain * latency
+    wall = stats["seconds"]
+    share = stats.get("shared_prefix_share", 0.0)
+    print(f"{stats['runs']} runs, {stats['decisions']} calls, longest chain {chain} steps: critical path {critical:.2f} s, "
+          f"wall {wall:.2f} s, wall / critical {wall / critical:.3f}; "
+          f"prompt tokens per call {stats['prompt_tokens'] / stats['decisions']:.0f}, shared prefix {100 * share:.1f}%")
+    PY

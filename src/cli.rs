@@ -141,7 +141,8 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// Print the run's figures as one line of JSON on stdout instead of the summary:
-    /// agents per run, runs, totals (decisions, fallbacks, tokens, cost), wall seconds,
+    /// agents per run, runs, totals (decisions, fallbacks, tokens, the share of prompt
+    /// tokens a prefix shared with an earlier prompt of the round, cost), wall seconds,
     /// peak memory, and `per_run` figures.
     #[arg(long)]
     pub stats_json: bool,

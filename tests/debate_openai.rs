@@ -84,3 +84,55 @@ async fn conversations_run_against_the_fake_server() {
     assert!(server.stats().requests() as i64 <= requests);
     assert!(server.stats().requests() > 0);
 }
+
+/// A simultaneous focus group against the server: every participant answers every
+/// round, the scenario's sampling parameters reach the server exactly as written, and
+/// the run reports how much of its prompts repeat an earlier prompt of the round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_answers_go_out_together_with_the_parameters_as_written() {
+    let server = FakeServer::start(FakeConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("scenarios/focus-group-simultaneous.ron"))
+        .unwrap()
+        .replace(
+            "model: (temperature: 0.8, max_tokens: 250),",
+            "model: (temperature: 0.8, top_p: 0.9, max_tokens: 250),",
+        );
+    assert!(text.contains("top_p: 0.9"));
+    let scenario = write_scenario(dir.path(), "together.ron", &text);
+    let run = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .current_dir(dir.path())
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--model",
+            "openai:gpt-4o-mini",
+        ])
+        .args(["--replicates", "1", "--agents", "16", "--rounds", "2"])
+        .args(["--out", "together", "--quiet", "--cache", "off"])
+        .env("OPENAI_BASE_URL", server.base_url())
+        .env("OPENAI_API_KEY", "sk-test-together")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the agora binary runs");
+    assert!(run.status.success(), "{}", stderr(&run));
+    let out = dir.path().join("together");
+    assert_eq!(parquet_rows(&table_file(&out, "messages", "base", 0)), 32);
+    let turns = text_column(
+        &table_file(&out, "focus_group_answers", "base", 0),
+        "question_id",
+    );
+    assert_eq!(turns.len(), 32, "sixteen answers to each of two questions");
+    let body = server.stats().last_body().expect("the server saw requests");
+    let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sent["temperature"].as_f64(), Some(0.8), "{body}");
+    assert_eq!(sent["top_p"].as_f64(), Some(0.9), "{body}");
+    assert!(!body.contains("0.80000001"), "{body}");
+    // Every answer repeats the fixed instructions of the calls before it in its round.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let record = &manifest["runs"][0];
+    let shared = record["shared_prefix_tokens"].as_u64().unwrap();
+    let estimate = record["prompt_estimate_tokens"].as_u64().unwrap();
+    assert!(shared > 0 && shared < estimate, "{record}");
+}

@@ -5,10 +5,11 @@ mod common;
 use common::*;
 
 /// (scenario, mechanism, agents, rounds at most)
-const SCENARIOS: [(&str, &str, i64, i64); 3] = [
+const SCENARIOS: [(&str, &str, i64, i64); 4] = [
     ("debate-two-sided", "debate", 6, 6),
     ("opinion-dynamics", "debate", 40, 20),
     ("focus-group", "focus_group", 8, 8),
+    ("focus-group-simultaneous", "focus_group", 50, 8),
 ];
 
 #[test]
@@ -167,4 +168,74 @@ fn a_graph_file_is_read_from_the_scenario_folder_and_checked() {
         "{err}"
     );
     assert!(!dir.path().join("bad").exists());
+}
+
+/// `(round, agent_id, turn)` of every message of a run, in row order.
+fn message_keys(out: &std::path::Path, rep: u32) -> Vec<(u32, u32, u32)> {
+    use parquet::record::Field;
+    let u = |row: &Row, column: &str| match row.get(column) {
+        Some(Field::UInt(x)) => *x,
+        other => panic!("{column}: {other:?}"),
+    };
+    parts(&table_file(out, "messages", "base", rep))
+        .iter()
+        .flat_map(|file| rows(file))
+        .map(|row| (u(&row, "round"), u(&row, "agent_id"), u(&row, "turn")))
+        .collect()
+}
+
+#[test]
+fn simultaneous_answers_are_heard_in_agent_order_at_one_turn_and_reproducibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--agents", "12", "--rounds", "4", "--seed", "5"];
+    run_with_rules(dir.path(), "focus-group-simultaneous", "a", &args);
+    run_with_rules(dir.path(), "focus-group-simultaneous", "b", &args);
+    let out = dir.path().join("a");
+    let keys = message_keys(&out, 0);
+    let mut expected = Vec::new();
+    for round in 1..=4 {
+        expected.extend((0..12).map(|agent| (round, agent, 1)));
+    }
+    assert_eq!(keys, expected, "everyone at turn 1, in agent-id order");
+    for table in [
+        "messages",
+        "opinions",
+        "focus_group_answers",
+        "events",
+        "llm_calls",
+    ] {
+        let read =
+            |o: &str| table_bytes(table_file(&dir.path().join(o), table, "base", 1)).unwrap();
+        assert!(
+            read("a") == read("b"),
+            "{table} differs between identical runs"
+        );
+    }
+    // The same group in turn: one speaker after another.
+    let text = std::fs::read_to_string(repo().join("scenarios/focus-group-simultaneous.ron"))
+        .unwrap()
+        .replace("order: Simultaneous,", "order: Fixed,");
+    let fixed = write_scenario(dir.path(), "fixed.ron", &text);
+    let run = agora(
+        dir.path(),
+        &[
+            "run",
+            fixed.to_str().unwrap(),
+            "--model",
+            "rules",
+            "--out",
+            "fixed",
+            "--quiet",
+            "--agents",
+            "12",
+            "--rounds",
+            "1",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let turns: Vec<u32> = message_keys(&dir.path().join("fixed"), 0)
+        .iter()
+        .map(|k| k.2)
+        .collect();
+    assert_eq!(turns, (1..=12).collect::<Vec<_>>());
 }

@@ -20,7 +20,7 @@ fn default_model() -> Arc<LocalModel> {
     })
 }
 
-fn request(system: &str, user: &str, schema: &Value, seed: u64, temperature: f32) -> ChatRequest {
+fn request(system: &str, user: &str, schema: &Value, seed: u64, temperature: f64) -> ChatRequest {
     ChatRequest {
         task: "test.answer",
         messages: vec![ChatMessage::system(system), ChatMessage::user(user)],

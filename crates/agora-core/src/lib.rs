@@ -16,6 +16,7 @@ pub mod mechanism;
 pub mod memory;
 pub mod outcome;
 pub mod persona;
+pub mod prefix;
 pub mod record;
 pub mod registry;
 pub mod scheduler;

@@ -57,6 +57,13 @@ pub struct RunOutcome {
     pub prompt_tokens: u64,
     /// Completion tokens over all calls.
     pub completion_tokens: u64,
+    /// Estimated prompt tokens (four bytes a token) of the calls with rendered prompts.
+    #[serde(default)]
+    pub prompt_estimate_tokens: u64,
+    /// Of those, tokens of a prefix shared with an earlier call of the same round
+    /// (see [`crate::prefix`]).
+    #[serde(default)]
+    pub shared_prefix_tokens: u64,
 }
 
 /// Limits of the scheduler.
@@ -110,6 +117,15 @@ struct CallTables {
     llm_calls: TableId,
     /// `transcripts`, when the run records prompts and completions.
     transcripts: Option<TableId>,
+}
+
+/// What the scheduler keeps about the calls of the round in progress.
+#[derive(Default)]
+struct RoundCalls {
+    /// Per-round count of each agent's calls.
+    counter: CallCounter,
+    /// The round's prompts, for `llm_calls.shared_prefix_tokens`.
+    prefixes: crate::prefix::PrefixIndex,
 }
 
 /// Play `mechanism` on `world` until it stops or `max_rounds` have been played.
@@ -222,8 +238,9 @@ pub async fn play_rounds<M: Mechanism>(
             1
         }
     };
-    // Calls each agent made this round, by entity index (an agent may act in several steps).
-    let mut calls = CallCounter::default();
+    // Calls each agent made this round, by entity index (an agent may act in several
+    // steps), and the round's prompts.
+    let mut calls = RoundCalls::default();
     let stop_requested = || {
         control
             .stop
@@ -242,7 +259,8 @@ pub async fn play_rounds<M: Mechanism>(
             reads_text,
         };
         mechanism.start_round(world, &mut ctx)?;
-        calls.clear();
+        calls.counter.clear();
+        calls.prefixes.clear();
         while let Some(actors) = mechanism.next_step(world, &ctx) {
             for chunk in actors.chunks(limits.batch.max(1)) {
                 deliberate(
@@ -379,7 +397,7 @@ async fn deliberate<M: Mechanism>(
     ctx: &mut RoundCtx<'_>,
     model: &dyn ChatModel,
     actors: &[Entity],
-    calls: &mut CallCounter,
+    calls: &mut RoundCalls,
     tables: &CallTables,
     limits: SchedulerLimits,
     outcome: &mut RunOutcome,
@@ -387,7 +405,7 @@ async fn deliberate<M: Mechanism>(
     // Gather: read the world, build every request of the batch.
     let mut batch = Vec::with_capacity(actors.len());
     for &agent in actors {
-        let call = calls.next(agent);
+        let call = calls.counter.next(agent);
         match mechanism.request(world, ctx, agent, call) {
             Ask::Request(request, pending) => batch.push((agent, call, request, pending)),
             Ask::Decline(reason) => {
@@ -452,6 +470,7 @@ async fn deliberate<M: Mechanism>(
             &answer,
             &decision,
             outcome,
+            &mut calls.prefixes,
         )?;
         if let Some(table) = tables.transcripts {
             record_transcript(ctx, table, model.name(), agent_id, call, &request, &answer)?;
@@ -516,6 +535,7 @@ fn record_declined(
         .u32(0)
         .bool(false)
         .opt_f64(None)
+        .u32(0)
         .end();
     Ok(())
 }
@@ -532,8 +552,12 @@ fn record_call(
     answer: &Result<ChatResponse, LlmError>,
     decision: &Decision,
     outcome: &mut RunOutcome,
+    prefixes: &mut crate::prefix::PrefixIndex,
 ) -> Result<(), RunError> {
     outcome.decisions += 1;
+    let prefix = prefixes.share(&request.messages);
+    outcome.prompt_estimate_tokens += u64::from(prefix.tokens);
+    outcome.shared_prefix_tokens += u64::from(prefix.shared);
     let (status, error, usage, latency_ms, meta) = match answer {
         Ok(r) => (
             "ok",
@@ -587,6 +611,7 @@ fn record_call(
         .u32(attempts)
         .bool(cache_hit)
         .opt_f64(cost)
+        .u32(prefix.shared)
         .end();
     Ok(())
 }

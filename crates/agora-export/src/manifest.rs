@@ -42,6 +42,14 @@ pub struct RunRecord {
     pub prompt_tokens: u64,
     /// Completion tokens over all calls.
     pub completion_tokens: u64,
+    /// Estimated prompt tokens (four bytes a token) of the calls whose prompts were
+    /// rendered, and how many of them were a prefix shared with an earlier call of the
+    /// same round (`llm_calls.shared_prefix_tokens`).
+    #[serde(default)]
+    pub prompt_estimate_tokens: u64,
+    /// See `prompt_estimate_tokens`.
+    #[serde(default)]
+    pub shared_prefix_tokens: u64,
     /// Rows written per table.
     pub tables: BTreeMap<String, u64>,
 }

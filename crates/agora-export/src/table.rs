@@ -195,6 +195,11 @@ impl Constant {
     }
 }
 
+/// Rows a fresh buffer reserves room for at first; it grows to the size of its
+/// batches (up to its capacity), so the many small tables of a small run do not each
+/// hold a full batch of zeroed memory, allocated again after every batch.
+const FIRST_RESERVE: usize = 256;
+
 /// Rows of one table being assembled into an Arrow batch.
 ///
 /// Values are appended column by column through a [`Row`]; the column types are fixed
@@ -237,7 +242,10 @@ impl TableBuffer {
         let builders = spec
             .columns
             .iter()
-            .map(|c| Builder::new(c.ty, capacity, capacity * 8))
+            .map(|c| {
+                let rows = capacity.min(FIRST_RESERVE);
+                Builder::new(c.ty, rows, rows * 8)
+            })
             .collect();
         let schema = spec.schema();
         Self {
@@ -278,7 +286,11 @@ impl TableBuffer {
 
     /// Move the pending rows out as one record batch.
     pub fn take_batch(&mut self) -> Result<RecordBatch> {
-        let reserve = self.capacity.max(self.rows);
+        // The next batch is likely the size of this one.
+        let reserve = self
+            .rows
+            .max(FIRST_RESERVE)
+            .min(self.capacity.max(self.rows));
         let fixed = self.constants.len();
         let arrays: Vec<ArrayRef> = self
             .builders

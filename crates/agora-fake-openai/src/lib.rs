@@ -109,6 +109,7 @@ pub struct Stats {
     pub peak_in_flight: AtomicU64,
     in_flight: AtomicU64,
     authorizations: Mutex<Vec<String>>,
+    last_body: Mutex<Option<Bytes>>,
 }
 
 impl Stats {
@@ -123,6 +124,15 @@ impl Stats {
             .lock()
             .map(|a| a.clone())
             .unwrap_or_default()
+    }
+
+    /// The body of the last chat completion request received, as sent (for checking
+    /// how a client writes its parameters, such as `"temperature":0.8`).
+    pub fn last_body(&self) -> Option<String> {
+        self.last_body
+            .lock()
+            .ok()
+            .and_then(|b| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()))
     }
 }
 
@@ -199,6 +209,9 @@ async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         && let Ok(mut seen) = stats.authorizations.lock()
     {
         seen.push(auth.to_string());
+    }
+    if let Ok(mut last) = stats.last_body.lock() {
+        *last = Some(body.clone());
     }
     let _slot = match &shared.slots {
         Some(slots) => match slots.try_acquire() {

@@ -452,3 +452,25 @@ async fn a_killed_process_keeps_its_answers_while_another_shares_the_cache() {
         "the child used its own server"
     );
 }
+
+#[tokio::test]
+async fn sampling_parameters_reach_the_server_as_written() {
+    let server = FakeServer::start(FakeConfig::default()).await.unwrap();
+    let model = gateway(None).wrap(Arc::new(OpenAiBackend::new(settings(&server)).unwrap()));
+    let mut request = likert(7);
+    request.params.temperature = 0.8;
+    request.params.top_p = 0.9;
+    model.complete(&request).await.unwrap();
+    let body = server
+        .stats()
+        .last_body()
+        .expect("the server saw a request");
+    // An f32 0.8 would be written 0.800000011920929.
+    assert!(
+        !body.contains("0.80000") && !body.contains("0.89999"),
+        "{body}"
+    );
+    let sent: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(sent["temperature"].as_f64(), Some(0.8));
+    assert_eq!(sent["top_p"].as_f64(), Some(0.9));
+}

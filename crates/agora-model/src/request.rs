@@ -45,12 +45,15 @@ impl ChatMessage {
 }
 
 /// Sampling parameters passed through to the model.
+///
+/// Temperature and top-p are `f64` so that the value a scenario writes (`0.8`) is the
+/// value a server receives (`0.8`, not `0.800000011920929`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SamplingParams {
     /// Softmax temperature; 0 is greedy.
-    pub temperature: f32,
+    pub temperature: f64,
     /// Nucleus sampling mass.
-    pub top_p: f32,
+    pub top_p: f64,
     /// Upper bound on generated tokens.
     pub max_tokens: u32,
 }

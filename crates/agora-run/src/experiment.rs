@@ -1046,6 +1046,8 @@ async fn perform_run(
         cost_usd: outcome.cost_usd,
         prompt_tokens: outcome.prompt_tokens,
         completion_tokens: outcome.completion_tokens,
+        prompt_estimate_tokens: outcome.prompt_estimate_tokens,
+        shared_prefix_tokens: outcome.shared_prefix_tokens,
         tables: tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
     };
     let summary = RunSummary {

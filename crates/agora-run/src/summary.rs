@@ -158,6 +158,17 @@ impl ExperimentSummary {
                 sum(|r| r.cache_hits),
             );
         }
+        let (estimate, shared) = (
+            sum(|r| r.prompt_estimate_tokens),
+            sum(|r| r.shared_prefix_tokens),
+        );
+        if estimate > 0 {
+            let _ = writeln!(
+                out,
+                "prompt prefixes: {:.1}% of about {estimate} prompt tokens repeat an earlier prompt of the same round (reusable by a server's prefix cache)",
+                100.0 * shared as f64 / estimate as f64
+            );
+        }
         if let Some(why) = &self.stopped {
             let _ = writeln!(out, "{why}");
         }
@@ -239,10 +250,16 @@ impl ExperimentSummary {
     }
 
     /// One JSON line of figures for scripts and `agora bench`: `agents` per run, `runs`,
-    /// totals over the experiment (`decisions`, `fallbacks`, tokens, `cost_usd`),
-    /// `seconds` of wall time, `peak_rss_kib`, and `per_run` with each run's own figures.
+    /// totals over the experiment (`decisions`, `fallbacks`, tokens, `cost_usd`,
+    /// `prompt_estimate_tokens`, `shared_prefix_tokens` and their ratio
+    /// `shared_prefix_share`), `seconds` of wall time, `peak_rss_kib`, and `per_run` with
+    /// each run's own figures.
     pub fn stats_json(&self, elapsed: Duration) -> String {
         let sum = |f: fn(&RunRecord) -> u64| self.runs.iter().map(|r| f(&r.record)).sum::<u64>();
+        let (estimate, shared) = (
+            sum(|r| r.prompt_estimate_tokens),
+            sum(|r| r.shared_prefix_tokens),
+        );
         let per_run: Vec<serde_json::Value> = self
             .runs
             .iter()
@@ -258,6 +275,8 @@ impl ExperimentSummary {
                     "fallbacks": rec.fallbacks,
                     "prompt_tokens": rec.prompt_tokens,
                     "completion_tokens": rec.completion_tokens,
+                    "prompt_estimate_tokens": rec.prompt_estimate_tokens,
+                    "shared_prefix_tokens": rec.shared_prefix_tokens,
                     "cost_usd": rec.cost_usd,
                     "seconds": r.elapsed.as_secs_f64(),
                 })
@@ -270,6 +289,9 @@ impl ExperimentSummary {
             "fallbacks": sum(|r| r.fallbacks),
             "prompt_tokens": sum(|r| r.prompt_tokens),
             "completion_tokens": sum(|r| r.completion_tokens),
+            "prompt_estimate_tokens": estimate,
+            "shared_prefix_tokens": shared,
+            "shared_prefix_share": if estimate > 0 { shared as f64 / estimate as f64 } else { 0.0 },
             "cost_usd": self.runs.iter().map(|r| r.record.cost_usd).sum::<f64>(),
             "seconds": elapsed.as_secs_f64(),
             "peak_rss_kib": peak_rss_kib(),

@@ -311,13 +311,13 @@ pub struct ArmSpec {
 
 /// A temperature within 0..2.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "f32")]
-pub(crate) struct Temperature(pub f32);
+#[serde(try_from = "f64")]
+pub(crate) struct Temperature(pub f64);
 
-impl TryFrom<f32> for Temperature {
+impl TryFrom<f64> for Temperature {
     type Error = String;
 
-    fn try_from(t: f32) -> Result<Self, String> {
+    fn try_from(t: f64) -> Result<Self, String> {
         if (0.0..=2.0).contains(&t) {
             Ok(Self(t))
         } else {
@@ -330,13 +330,13 @@ impl TryFrom<f32> for Temperature {
 
 /// A nucleus-sampling probability within (0, 1].
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "f32")]
-pub(crate) struct TopP(pub f32);
+#[serde(try_from = "f64")]
+pub(crate) struct TopP(pub f64);
 
-impl TryFrom<f32> for TopP {
+impl TryFrom<f64> for TopP {
     type Error = String;
 
-    fn try_from(p: f32) -> Result<Self, String> {
+    fn try_from(p: f64) -> Result<Self, String> {
         if p > 0.0 && p <= 1.0 {
             Ok(Self(p))
         } else {

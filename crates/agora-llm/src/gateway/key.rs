@@ -6,6 +6,10 @@ use crate::request::ChatRequest;
 /// parameters, rendered messages, schema, and the seed (only when sampling is random,
 /// i.e. temperature above 0). The request's task and typed facts are not part of it:
 /// a language model sees only the messages.
+///
+/// Temperature and top-p enter as their `f32` form, as they did when they were held as
+/// `f32`, so caches written before they became `f64` keep answering. Two values that
+/// round to the same `f32` share a key (they differ by less than one part in 10^7).
 pub fn call_key(model: &str, request: &ChatRequest) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     let mut field = |bytes: &[u8]| {
@@ -15,8 +19,8 @@ pub fn call_key(model: &str, request: &ChatRequest) -> [u8; 32] {
     field(b"agora-call-v1");
     field(model.as_bytes());
     let p = &request.params;
-    field(&p.temperature.to_le_bytes());
-    field(&p.top_p.to_le_bytes());
+    field(&(p.temperature as f32).to_le_bytes());
+    field(&(p.top_p as f32).to_le_bytes());
     field(&p.max_tokens.to_le_bytes());
     for m in &request.messages {
         field(format!("{:?}", m.role).as_bytes());
@@ -36,7 +40,7 @@ mod tests {
     use super::*;
     use crate::request::{ChatMessage, SamplingParams};
 
-    fn request(seed: u64, temperature: f32, text: &str) -> ChatRequest {
+    fn request(seed: u64, temperature: f64, text: &str) -> ChatRequest {
         ChatRequest {
             task: "t",
             messages: vec![ChatMessage::user(text)],

@@ -695,7 +695,7 @@ fn draw(
     if params.temperature <= 0.0 || cands.len() == 1 {
         return greedy(cands);
     }
-    let t = params.temperature;
+    let t = params.temperature as f32;
     let max = cands
         .iter()
         .map(|d| d.logit())
@@ -710,7 +710,7 @@ fn draw(
     if params.top_p < 1.0 && params.top_p > 0.0 {
         // Most mass sits in few tokens: sort the likely ones, stop at top_p.
         kept.sort_unstable_by(|a, b| b.p().total_cmp(&a.p()).then(a.id().0.cmp(&b.id().0)));
-        let target = f64::from(params.top_p) * total;
+        let target = params.top_p * total;
         let mut acc = 0.0;
         let mut n = kept.len();
         for (k, d) in kept.iter().enumerate() {
@@ -749,7 +749,7 @@ mod tests {
             .collect()
     }
 
-    fn params(temperature: f32, top_p: f32) -> SamplingParams {
+    fn params(temperature: f64, top_p: f64) -> SamplingParams {
         SamplingParams {
             temperature,
             top_p,

@@ -58,6 +58,19 @@ pub(crate) mod def {
         setup.driver_names().map(String::from).collect()
     }
 
+    /// Speakers in turn are one actor per step; simultaneous speakers are all of a
+    /// round's speakers (everyone, or `speakers_per_round`).
+    pub fn actors_per_step(setup: &Setup, agents: usize) -> usize {
+        if setup.order.is_simultaneous() {
+            setup
+                .speakers_per_round
+                .map_or(agents, |cap| agents.min(cap as usize))
+                .max(1)
+        } else {
+            1
+        }
+    }
+
     /// Read an edge-list audience from the scenario's folder.
     pub fn resolve_paths(setup: &mut Setup, base: &Path) {
         setup.audience.resolve_paths(base);

@@ -107,6 +107,18 @@ pub enum SpeakingOrder {
     /// A rule-based moderator: those who spoke least so far first; among them, those
     /// whose last public stance was farthest from the group's mean; then by id.
     Moderator,
+    /// Everyone at once: every speaker of a round answers the conversation as it stood
+    /// at the end of the previous round, all requests go out together, and afterwards
+    /// everyone hears everyone, in agent-id order. With `speakers_per_round`, those who
+    /// spoke least so far speak (then by id).
+    Simultaneous,
+}
+
+impl SpeakingOrder {
+    /// Whether a round's speakers all answer in one step.
+    pub fn is_simultaneous(self) -> bool {
+        self == Self::Simultaneous
+    }
 }
 
 /// How much of its memory an agent sees in a prompt, and how it is consolidated.

@@ -607,3 +607,126 @@ fn the_system_message_says_how_to_read_quoted_text_and_the_moderators_mark() {
         "{system}"
     );
 }
+
+/// The round a speaker's prompt is about ("Round 3. ...").
+fn round_of(user: &str) -> Option<u32> {
+    user.lines()
+        .find_map(|line| line.strip_prefix("Round ")?.split('.').next()?.parse().ok())
+}
+
+/// Per agent, how many stances it heard since its last turn, after the run.
+fn heard_counts(done: &Finished<Conversation>) -> Vec<usize> {
+    let state = serde_json::to_value(done.world.resource::<ConversationState>()).unwrap();
+    state["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["heard"].as_array().unwrap().len())
+        .collect()
+}
+
+#[test]
+fn simultaneous_speakers_answer_the_previous_round_and_hear_everyone_after_it() {
+    let words = |n: usize, agent: usize| format!("Public words of Agent{agent} number {n}");
+    for order in ["Simultaneous", "Fixed"] {
+        let setup = debate(&format!(
+            "rounds: 3, order: {order}, memory: (consolidate_every: 0)"
+        ));
+        let model = Scripted::new(secretive);
+        let done = run(&setup, 4, &model);
+        assert_eq!(done.outcome.fallbacks, 0);
+        assert_eq!(done.rows["messages"], 12);
+        let seen = model.seen();
+        // Every speak call with its round and the words it produced.
+        let spoken: Vec<(usize, u32, usize)> = seen
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.task == TASK_DEBATE)
+            .map(|(n, s)| (n, round_of(&s.user).unwrap(), s.agent))
+            .collect();
+        assert_eq!(spoken.len(), 12);
+        for &(n, round, agent) in &spoken {
+            let user = &seen[n].user;
+            let same_round: Vec<String> = spoken
+                .iter()
+                .filter(|&&(m, r, a)| r == round && a != agent && m < n)
+                .map(|&(m, _, a)| words(m, a))
+                .collect();
+            let earlier_round: Vec<String> = spoken
+                .iter()
+                .filter(|&&(_, r, a)| r + 1 == round && a != agent)
+                .map(|&(m, _, a)| words(m, a))
+                .collect();
+            // Everyone hears every message of the round before.
+            for w in &earlier_round {
+                assert!(user.contains(w.as_str()), "{order}: missing {w}:\n{user}");
+            }
+            let heard_now = same_round
+                .iter()
+                .filter(|w| user.contains(w.as_str()))
+                .count();
+            if order == "Simultaneous" {
+                assert_eq!(
+                    heard_now, 0,
+                    "nothing of round {round} before answering:\n{user}"
+                );
+            } else {
+                assert_eq!(
+                    heard_now,
+                    same_round.len(),
+                    "earlier speakers in turn:\n{user}"
+                );
+            }
+        }
+        let counts = heard_counts(&done);
+        if order == "Simultaneous" {
+            // Everyone spoke, then heard the three others.
+            assert_eq!(counts, vec![3, 3, 3, 3]);
+            // One step of speakers per round, in agent-id order.
+            for round in 1..=3 {
+                let agents: Vec<usize> = spoken
+                    .iter()
+                    .filter(|s| s.1 == round)
+                    .map(|s| s.2)
+                    .collect();
+                assert_eq!(agents, vec![0, 1, 2, 3]);
+            }
+        } else {
+            // In turn, the last speaker has heard nobody since its turn.
+            assert_eq!(counts, vec![3, 2, 1, 0]);
+        }
+    }
+}
+
+#[test]
+fn simultaneous_rule_agents_hear_in_id_order_and_seats_rotate_under_a_cap() {
+    let setup = focus_group("order: Simultaneous");
+    let a = run(&setup, 6, &rule_backend(&setup));
+    let b = run(&setup, 6, &rule_backend(&setup));
+    assert_eq!(a.outcome, b.outcome);
+    assert_eq!(a.rows["focus_group_answers"], 3 * 6);
+    assert_eq!(heard_counts(&a), vec![5; 6]);
+    let state = |d: &Finished<Conversation>| {
+        serde_json::to_value(d.world.resource::<ConversationState>()).unwrap()
+    };
+    assert_eq!(state(&a), state(&b), "same seed, same conversation");
+    // Two seats a round go to those who spoke least: after three rounds, six speakers
+    // once each.
+    let setup = focus_group("order: Simultaneous, speakers_per_round: 2");
+    let done = run(&setup, 6, &rule_backend(&setup));
+    assert_eq!(done.rows["messages"], 6);
+    let spoke: Vec<u64> = state(&done)["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["spoke"].as_u64().unwrap())
+        .collect();
+    assert_eq!(spoke, vec![1; 6]);
+    // The runs-in-flight sizing sees every speaker of a round.
+    assert_eq!(def::actors_per_step(&setup, 6), 2);
+    assert_eq!(
+        def::actors_per_step(&focus_group("order: Simultaneous"), 50),
+        50
+    );
+    assert_eq!(def::actors_per_step(&focus_group("order: Random"), 50), 1);
+}

@@ -58,9 +58,8 @@ impl agora_core::MechanismDef for DebateDef {
         crate::conversation::def::check(&settings.0)
     }
 
-    fn actors_per_step(_settings: &DebateSpec, _agents: usize) -> usize {
-        // Speakers take their turns one at a time.
-        1
+    fn actors_per_step(settings: &DebateSpec, agents: usize) -> usize {
+        crate::conversation::def::actors_per_step(&settings.0, agents)
     }
 
     fn state_types(

@@ -61,9 +61,8 @@ impl agora_core::MechanismDef for FocusGroupDef {
         crate::conversation::def::check(&settings.0)
     }
 
-    fn actors_per_step(_settings: &FocusGroupSpec, _agents: usize) -> usize {
-        // Speakers take their turns one at a time.
-        1
+    fn actors_per_step(settings: &FocusGroupSpec, agents: usize) -> usize {
+        crate::conversation::def::actors_per_step(&settings.0, agents)
     }
 
     fn state_types(

@@ -3,7 +3,10 @@
 //! A round is a sequence of steps: every few rounds a memory consolidation step
 //! (everyone with items to fold in); before round 1 a private opinion from everyone;
 //! one step per speaker, in the round's speaking order, so each speaker's prompt holds
-//! what was said before it; then a private opinion from everyone. Public messages are
+//! what was said before it (or, with `order: Simultaneous`, one step in which every
+//! speaker answers the conversation as it stood at the end of the previous round, and
+//! the messages are heard afterwards in agent-id order); then a private opinion from
+//! everyone. Public messages are
 //! events heard by the speaker's audience (its neighbours in the social graph, or
 //! everyone); each agent's memory receives the projection of every event it may know
 //! about ([`super::view`]).
@@ -76,6 +79,8 @@ enum Step {
     Prior,
     Moderate,
     Speak(usize),
+    /// Every speaker of the round at once (`order: Simultaneous`).
+    SpeakTogether,
     Opinion,
 }
 
@@ -188,6 +193,9 @@ pub struct Conversation {
     moderator: Option<Entity>,
     /// The question asked this round (focus groups).
     asked: Option<String>,
+    /// Answers of a simultaneous step, held until every speaker has answered and then
+    /// heard in agent-id order.
+    together: Vec<(usize, Result<crate::conversation::schema::Said, String>)>,
 }
 
 fn failure(message: impl Into<String>) -> RunError {
@@ -260,6 +268,7 @@ impl Conversation {
             stop: None,
             moderator: None,
             asked: None,
+            together: Vec::new(),
         };
         conversation.learn_agents(build.world, build.info)?;
         // A restored world already holds the moderator of the run.
@@ -568,9 +577,19 @@ impl Conversation {
                         .then(a.cmp(&b))
                 });
             }
+            SpeakingOrder::Simultaneous => {
+                // With a cap, those who spoke least take the round's seats (then by id).
+                if self.setup.speakers_per_round.is_some() {
+                    order.sort_by_key(|&i| (self.st.agents[i as usize].spoke, i));
+                }
+            }
         }
         if let Some(cap) = self.setup.speakers_per_round {
             order.truncate(cap as usize);
+        }
+        if self.setup.order.is_simultaneous() {
+            // Heard in agent-id order.
+            order.sort_unstable();
         }
         order
     }
@@ -648,7 +667,10 @@ impl Mechanism for Conversation {
         self.step_actors(world)
     }
 
-    fn end_step(&mut self, _world: &mut World, _ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+    fn end_step(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        if self.asking() == Step::SpeakTogether {
+            self.checked_out(world, |c, world| c.hear_together(world, ctx))?;
+        }
         self.cursor += 1;
         Ok(())
     }
@@ -738,7 +760,12 @@ impl Conversation {
         if script.is_some() && self.moderator.is_some() {
             self.steps.push(Step::Moderate);
         }
-        self.steps.extend((0..self.speakers.len()).map(Step::Speak));
+        if !self.setup.order.is_simultaneous() {
+            self.steps.extend((0..self.speakers.len()).map(Step::Speak));
+        } else if !self.speakers.is_empty() {
+            self.steps.push(Step::SpeakTogether);
+        }
+        self.together.clear();
         self.steps.push(Step::Opinion);
         Ok(())
     }
@@ -747,6 +774,11 @@ impl Conversation {
         let step = *self.steps.get(self.cursor)?;
         Some(match step {
             Step::Speak(turn) => vec![self.agents[self.speakers[turn] as usize]],
+            Step::SpeakTogether => self
+                .speakers
+                .iter()
+                .map(|&i| self.agents[i as usize])
+                .collect(),
             Step::Consolidate => {
                 let recent = self.setup.memory.recent as usize;
                 self.agents
@@ -803,11 +835,47 @@ impl Conversation {
             }
             Step::Speak(turn) => {
                 let said = checked(answer, |v| check_message(v, max_chars, &scale));
-                self.record_message(world, ctx, i, turn, said)
+                self.record_message(world, ctx, i, turn, said, true)
+            }
+            Step::SpeakTogether => {
+                // Nobody hears anything before everyone has answered (`end_step`).
+                let said = checked(answer, |v| check_message(v, max_chars, &scale));
+                let decision = match &said {
+                    Ok(_) => Decision::Valid,
+                    Err(reason) => Decision::Fallback(reason.clone()),
+                };
+                self.together.push((i, said));
+                Ok(decision)
             }
             Step::Consolidate => self.consolidate(world, ctx, i, pending.fold, answer),
             Step::Moderate => Ok(Decision::Fallback("not a moderator".into())),
         }
+    }
+
+    /// After a simultaneous step: every speaker has spoken (so what each heard before
+    /// now lies behind its turn), then everyone hears every message in agent-id order.
+    /// All of them speak at turn 1, and each message's echo is measured against the
+    /// last message before the step, the last one its speaker could have heard.
+    fn hear_together(&mut self, world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<(), RunError> {
+        let mut said = std::mem::take(&mut self.together);
+        said.sort_by_key(|(i, _)| *i);
+        for (i, answer) in &said {
+            if answer.is_ok() {
+                self.st.agents[*i].heard.clear();
+            }
+        }
+        let before = self.st.previous.clone();
+        let mut last = before.clone();
+        for (i, answer) in said {
+            let spoke = answer.is_ok();
+            self.st.previous = before.clone();
+            self.record_message(world, ctx, i, 0, answer, false)?;
+            if spoke {
+                last = self.st.previous.take();
+            }
+        }
+        self.st.previous = last;
+        Ok(())
     }
 
     fn round_end(&mut self, _world: &mut World, ctx: &mut RoundCtx<'_>) -> Result<Flow, RunError> {

@@ -104,6 +104,7 @@ impl Conversation {
         i: usize,
         turn: usize,
         answer: Result<crate::conversation::schema::Said, String>,
+        forget_heard: bool,
     ) -> Result<Decision, RunError> {
         let scale = self.setup.scale.clone();
         let question = self.setup.question(ctx.round).map(|q| q.id.clone());
@@ -167,7 +168,9 @@ impl Conversation {
             speaker.spoke += 1;
             speaker.last_public = Some(share);
             speaker.public_now = Some((share, turn as u32 + 1));
-            speaker.heard.clear();
+            if forget_heard {
+                speaker.heard.clear();
+            }
         }
         for &j in &audience {
             let listener = &mut self.st.agents[j as usize];

@@ -19,7 +19,7 @@ impl Conversation {
                 },
                 None,
             ),
-            Step::Speak(_) => (
+            Step::Speak(_) | Step::SpeakTogether => (
                 TurnFacts::Speak {
                     opinion: state.opinion,
                     heard: state.heard.clone(),
@@ -69,7 +69,7 @@ impl Conversation {
         let memory = world.get::<Memory>(entity)?;
         let question = self.asked.as_deref();
         let task = match self.asking() {
-            Step::Speak(_) => speak_task(&self.setup, ctx.round, question),
+            Step::Speak(_) | Step::SpeakTogether => speak_task(&self.setup, ctx.round, question),
             Step::Prior | Step::Opinion => opinion_task(&self.setup),
             Step::Moderate => return None,
             Step::Consolidate => {
@@ -101,7 +101,9 @@ impl Conversation {
         facts: TurnFacts,
     ) -> ChatRequest {
         let (task, schema) = match self.asking() {
-            Step::Speak(_) => (self.setup.kind.speak_task, &self.message_schema),
+            Step::Speak(_) | Step::SpeakTogether => {
+                (self.setup.kind.speak_task, &self.message_schema)
+            }
             Step::Prior | Step::Opinion => {
                 (crate::conversation::TASK_OPINION, &self.opinion_schema)
             }
