@@ -920,6 +920,9 @@ async fn perform_run(
         segment: s.round + 1,
         rows: s.rows.clone(),
     });
+    // A resumed run does not open the tables it finished before its checkpoint (the
+    // population's): their counts come from the checkpoint.
+    let rows_before = resume.as_ref().map(|r| r.rows.clone()).unwrap_or_default();
     let mut setup = prepare_run(
         &scenario.file.population,
         plan.agents,
@@ -1034,7 +1037,10 @@ async fn perform_run(
         cost_usd: outcome.cost_usd,
         prompt_tokens: outcome.prompt_tokens,
         completion_tokens: outcome.completion_tokens,
-        tables: tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
+        tables: rows_before
+            .into_iter()
+            .chain(tables.iter().map(|t| (t.name.clone(), t.rows)))
+            .collect(),
     };
     let summary = RunSummary {
         record: record.clone(),
