@@ -115,11 +115,11 @@ impl ObjectOutput {
             message,
         };
         let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a URL ({e})")))?;
-        let (scheme, prefix) =
-            ObjectStoreScheme::parse(&parsed).map_err(|e| bad(format!("{e}")))?;
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(bad("the bucket is missing".into()));
         }
+        let (scheme, prefix) =
+            ObjectStoreScheme::parse(&parsed).map_err(|e| bad(format!("{e}")))?;
         install_crypto();
         let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match scheme {
             ObjectStoreScheme::AmazonS3 => object_store::aws::AmazonS3Builder::from_env()
