@@ -20,6 +20,7 @@ Examples:
   agora report runs/concept-test
   agora run scenarios/concept-test.ron --shard 2/4 --out runs/ct   # one of four machines
   agora merge runs/ct                                              # once all four are done
+  agora run scenarios/concept-test.ron --out s3://my-bucket/ct      # tables in object storage
   agora slurm scenarios/concept-test.ron --shards 4 --out runs/ct -- --replicates 20
   agora validate scenarios/consumer-survey.ron
   agora bench scenarios/consumer-survey.ron --agents 10000,100000,1000000
@@ -97,8 +98,9 @@ pub struct RunArgs {
     /// Base seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output directory.
-    #[arg(long)]
+    /// Output directory, or an object store: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or
+    /// az://CONTAINER/PREFIX (credentials from AWS_*, GOOGLE_*, AZURE_* variables).
+    #[arg(long, value_name = "DIR|URL")]
     pub out: Option<PathBuf>,
     /// Replicates per arm.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -231,7 +233,8 @@ pub struct ReportArgs {
 /// Arguments of `agora merge`.
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// The experiment's output directory, where the shards wrote.
+    /// The experiment's output directory or object-store URL, where the shards wrote.
+    #[arg(value_name = "DIR|URL")]
     pub dir: PathBuf,
     /// The scenario file the shards ran (default: the path they recorded).
     #[arg(long)]

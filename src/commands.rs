@@ -47,8 +47,23 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     // Command-line sizes are checked before anything is written (a population too
     // large for memory, too many replicates).
     scenario.check_overrides(&overrides)?;
-    let plan = scenario.plan(&overrides);
+    let mut plan = scenario.plan(&overrides);
     let quiet = args.quiet || args.stats_json;
+    if let Some(from) = &args.from
+        && agora_run::remote::object_url(from).is_some()
+    {
+        anyhow::bail!(
+            "--from {}: branching reads a local experiment; copy it to a directory first (for example with `aws s3 sync`)",
+            from.display()
+        );
+    }
+    // An object-store output (s3://, gs://, az://) is written through a local staging
+    // directory mirrored to the store; a dry run writes nothing.
+    let staged = if args.dry_run {
+        None
+    } else {
+        agora_run::remote::stage_plan(&mut plan, args.shard)?
+    };
     let execution = Execution {
         overwrite: args.overwrite,
         resume: args.resume,
@@ -77,8 +92,28 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
         eprintln!("{notice}");
     }
     let started = Instant::now();
-    let summary = agora_run::run_experiment(&scenario, &plan, &execution, &Bars::new(quiet))?;
+    let mut summary = agora_run::run_experiment(&scenario, &plan, &execution, &Bars::new(quiet))
+        .map_err(|e| match &staged {
+            Some(staged) => staged.locate_error(e),
+            None => e,
+        })?;
     let elapsed = started.elapsed();
+    let mut page = None;
+    if args.report {
+        let written = agora_report::write_report(&summary.output)?;
+        agora_run::remote::publish(&written)?;
+        page = Some(written);
+    }
+    if let Some(staged) = &staged {
+        summary.output = staged.locate(&summary.output);
+        summary.manifest = summary.manifest.as_deref().map(|m| staged.locate(m));
+        page = page.as_deref().map(|p| staged.locate(p));
+        if let Some(statistics) = summary.statistics.as_mut() {
+            for file in &mut statistics.files {
+                *file = staged.locate(file);
+            }
+        }
+    }
     if args.stats_json {
         println!("{}", summary.stats_json(elapsed));
     } else if !args.quiet {
@@ -91,17 +126,22 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
             );
         }
     }
-    if args.report {
-        let page = agora_report::write_report(&summary.output)?;
-        if !quiet {
-            println!("report: {}", page.display());
-        }
+    if let Some(page) = page
+        && !quiet
+    {
+        println!("report: {}", page.display());
     }
     Ok(())
 }
 
 /// `agora report DIR`: write the experiment's report page.
 pub fn report_command(args: &ReportArgs) -> Result<()> {
+    if agora_run::remote::object_url(&args.dir).is_some() {
+        anyhow::bail!(
+            "{}: the report reads a local experiment; `agora run --report` writes it to the store at the end of a run",
+            args.dir.display()
+        );
+    }
     let page = agora_report::write_report(&args.dir)?;
     println!("report: {}", page.display());
     Ok(())
@@ -109,9 +149,25 @@ pub fn report_command(args: &ReportArgs) -> Result<()> {
 
 /// `agora merge DIR`: check the shards, write the experiment-wide tables and manifest.
 pub fn merge_command(args: &MergeArgs) -> Result<()> {
+    // Shards written to an object store are merged in a local copy; the experiment-wide
+    // tables and the manifest (last) go back to the store.
+    let staged = match agora_run::remote::object_url(&args.dir) {
+        Some(url) => Some(agora_run::remote::stage(
+            &url,
+            agora_run::remote::Need::Everything,
+        )?),
+        None => None,
+    };
+    let dir = staged
+        .as_ref()
+        .map_or_else(|| args.dir.clone(), |s| s.staging().to_path_buf());
+    let locate = |e: agora_run::ExperimentError| match &staged {
+        Some(staged) => staged.locate_error(e),
+        None => e,
+    };
     let path = match &args.scenario {
         Some(p) => p.clone(),
-        None => agora_run::shard::scenario_of(&args.dir)?,
+        None => agora_run::shard::scenario_of(&dir).map_err(locate)?,
     };
     if !path.exists() {
         anyhow::bail!(
@@ -120,7 +176,7 @@ pub fn merge_command(args: &MergeArgs) -> Result<()> {
         );
     }
     let scenario = agora_scenario::load(&path, &agora_mechanisms::registry())?;
-    let merged = agora_run::merge(&args.dir, &scenario)?;
+    let merged = agora_run::merge(&dir, &scenario).map_err(locate)?;
     if args.quiet {
         return Ok(());
     }
@@ -138,6 +194,9 @@ pub fn merge_command(args: &MergeArgs) -> Result<()> {
         println!("  {line}");
     }
     for file in &statistics.files {
+        let file = staged
+            .as_ref()
+            .map_or_else(|| file.clone(), |s| s.locate(file));
         println!("  wrote {}", file.display());
     }
     Ok(())

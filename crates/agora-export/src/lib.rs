@@ -4,18 +4,21 @@
 //! background thread, flushed once per round, never held whole in memory. Every run
 //! writes into hive-partitioned directories (`TABLE/arm=NAME/replicate=K/part-00001.parquet`, one file per round)
 //! so polars, DuckDB and Spark read an experiment as one dataset. The run manifest
-//! (`manifest.json`) records what produced the tables.
+//! (`manifest.json`) records what produced the tables. An output may also live in an
+//! object store (S3, Google Cloud Storage, Azure), see [`store`].
 
 pub mod layout;
 pub mod manifest;
 pub mod read;
 pub mod sink;
+pub mod store;
 pub mod table;
 
 pub use layout::{OutputLayout, PARTIAL_SUFFIX, Partition, segment_file_name, segment_of};
 pub use manifest::{Manifest, RunRecord, ShardInfo};
 pub use read::{Frame, TextColumn, read_table, write_experiment_table};
 pub use sink::{SinkSet, TableId};
+pub use store::{ObjectOutput, StoreError, is_object_url};
 pub use table::{Column, ColumnType, Constant, TableBuffer, TableSpec};
 
 /// Errors while writing outputs.
@@ -53,6 +56,9 @@ pub enum ExportError {
     /// The manifest could not be serialised.
     #[error("serialising the manifest: {0}")]
     Json(#[from] serde_json::Error),
+    /// A complete file could not be copied to the object store of the output.
+    #[error("storing the output: {0}")]
+    Store(#[from] store::StoreError),
 }
 
 /// Result alias for this crate.

@@ -114,7 +114,8 @@ impl Manifest {
         Ok(serde_json::from_slice(&bytes)?)
     }
 
-    /// Write the manifest as pretty JSON (via a temporary file, then rename).
+    /// Write the manifest as pretty JSON (via a temporary file, then rename), and to the
+    /// object store of an output mounted there.
     pub fn write(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec_pretty(self)?;
         if let Some(dir) = path.parent() {
@@ -131,6 +132,9 @@ impl Manifest {
         std::fs::rename(&tmp, path).map_err(|source| ExportError::Io {
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+        // In an object-store output the manifest follows the files it describes.
+        crate::store::publish(path)?;
+        Ok(())
     }
 }

@@ -331,6 +331,7 @@ pub fn write_experiment_table(root: &Path, buffer: &mut TableBuffer) -> Result<P
         .close()
         .map_err(|e| parquet_error(&spec.name, &partial, e))?;
     std::fs::rename(&partial, &path).map_err(io(&path))?;
+    crate::store::publish(&path)?;
     Ok(path)
 }
 

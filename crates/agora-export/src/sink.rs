@@ -275,7 +275,10 @@ impl OpenTable {
         std::fs::rename(&partial, &done).map_err(|source| ExportError::Io {
             path: done.clone(),
             source,
-        })
+        })?;
+        // An object-store output gets the sealed file now (a local one: nothing to do).
+        crate::store::publish(&done)?;
+        Ok(())
     }
 
     /// A table that never had a row gets one empty file, so its schema can be read.

@@ -613,7 +613,7 @@ fn prepare_shard_output(
                 "already holds a whole experiment (manifest.json); pass --overwrite to replace this shard's runs, or --out to write elsewhere".into(),
             ));
         }
-        match std::fs::remove_file(layout.manifest_file()) {
+        match agora_export::store::remove_file(&layout.manifest_file()) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_output(root, e)),
             _ => {}
         }
@@ -644,18 +644,18 @@ fn prepare_shard_output(
                     path.display()
                 )));
             }
-            std::fs::remove_file(path).map_err(|e| io_output(root, e))?;
+            agora_export::store::remove_file(path).map_err(|e| io_output(root, e))?;
         }
     }
     for run in shard.runs(plan) {
         discard_after(layout, run, None)?;
         let checkpoints = checkpoint_dir(layout, &run.arm, run.replicate);
         if checkpoints.exists() {
-            std::fs::remove_dir_all(&checkpoints).map_err(|e| io_output(root, e))?;
+            agora_export::store::remove_dir_all(&checkpoints).map_err(|e| io_output(root, e))?;
         }
     }
     if own.exists() {
-        std::fs::remove_file(&own).map_err(|e| io_output(root, e))?;
+        agora_export::store::remove_file(&own).map_err(|e| io_output(root, e))?;
     }
     Ok(())
 }
@@ -744,9 +744,9 @@ fn is_segment_file(path: &Path) -> bool {
 fn remove_agora_files(root: &Path, files: &[PathBuf]) -> std::io::Result<()> {
     for path in files {
         if path.is_dir() {
-            std::fs::remove_dir_all(path)?;
+            agora_export::store::remove_dir_all(path)?;
         } else if path.exists() {
-            std::fs::remove_file(path)?;
+            agora_export::store::remove_file(path)?;
         }
         let mut dir = path.parent();
         while let Some(d) = dir {
@@ -772,14 +772,17 @@ fn checkpoint_name(round: u32) -> String {
     format!("round-{round:05}.json")
 }
 
-/// Write `snapshot` into `dir` atomically (temporary file, then rename).
+/// Write `snapshot` into `dir` atomically (temporary file, then rename), and to the
+/// object store of an output mounted there.
 fn write_checkpoint(dir: &Path, snapshot: &RunSnapshot) -> Result<(), String> {
     let json = serde_json::to_vec(snapshot).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(checkpoint_name(snapshot.round));
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, json).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // An object-store output gets the checkpoint after the segments it describes.
+    agora_export::store::publish(&path).map_err(|e| e.to_string())
 }
 
 /// The last round a run checkpointed in `dir`, if any.
@@ -845,7 +848,7 @@ fn discard_after(
                 }
             };
             if stale {
-                std::fs::remove_file(&file).map_err(|e| io_output(root, e))?;
+                agora_export::store::remove_file(&file).map_err(|e| io_output(root, e))?;
             }
         }
     }
@@ -926,6 +929,9 @@ async fn perform_run(
         segment: s.round + 1,
         rows: s.rows.clone(),
     });
+    // A resumed run does not open the tables it finished before its checkpoint (the
+    // population's): their counts come from the checkpoint.
+    let rows_before = resume.as_ref().map(|r| r.rows.clone()).unwrap_or_default();
     let mut setup = prepare_run(
         &scenario.file.population,
         plan.agents,
@@ -1048,7 +1054,10 @@ async fn perform_run(
         completion_tokens: outcome.completion_tokens,
         prompt_estimate_tokens: outcome.prompt_estimate_tokens,
         shared_prefix_tokens: outcome.shared_prefix_tokens,
-        tables: tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
+        tables: rows_before
+            .into_iter()
+            .chain(tables.iter().map(|t| (t.name.clone(), t.rows)))
+            .collect(),
     };
     let summary = RunSummary {
         record: record.clone(),

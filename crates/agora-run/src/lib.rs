@@ -14,6 +14,7 @@ pub mod dry_run;
 mod error;
 pub mod experiment;
 pub mod progress;
+pub mod remote;
 pub mod setup;
 pub mod shard;
 pub mod stats;

@@ -3,12 +3,14 @@
 //!
 //! Configured as users expect: `OPENAI_API_KEY` and `OPENAI_BASE_URL` (several base
 //! URLs separated by commas are used round-robin, each with its own limit of calls in
-//! flight). Answers are requested as structured output (`response_format` with the
+//! flight, `URL|N` weighting one; a failing server leaves the rotation for a while, see
+//! [`endpoints`]). Answers are requested as structured output (`response_format` with the
 //! request's JSON Schema, strict); servers that reject that are switched to JSON mode
 //! and the gateway validates the answers instead. Seeds and sampling parameters are
 //! passed through. Embedding queries ([`agora_model::EmbeddingQuery`]) go to
 //! `/v1/embeddings` of the same endpoints, through the same gateway.
 
+pub mod endpoints;
 mod transport;
 
 use std::sync::Arc;
@@ -46,7 +48,7 @@ pub enum ResponseFormat {
 pub struct OpenAiSettings {
     /// Model name sent to the server.
     pub model: String,
-    /// Base URLs, used round-robin.
+    /// Base URLs, used round-robin; `URL|N` gives one the weight N.
     pub base_urls: Vec<String>,
     /// API key (may be empty for local servers).
     pub api_key: String,
@@ -160,7 +162,7 @@ impl OpenAiSettings {
             .as_deref()
             .unwrap_or(DEFAULT_BASE_URL)
             .split(',')
-            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .map(|u| u.trim().to_string())
             .filter(|u| !u.is_empty())
             .collect();
         let api_key = std::env::var("OPENAI_API_KEY").unwrap_or_default();
@@ -169,13 +171,21 @@ impl OpenAiSettings {
                 "OPENAI_API_KEY is not set; export your key, or set OPENAI_BASE_URL to an OpenAI-compatible server (vLLM, Ollama, llama.cpp server, ...)".into(),
             ));
         }
-        for url in &base_urls {
+        let mut entries = Vec::with_capacity(base_urls.len());
+        for entry in &base_urls {
+            let (url, weight) = endpoints::parse_entry(entry)?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(LlmError::InvalidRequest(format!(
                     "OPENAI_BASE_URL entry `{url}` is not an http(s) URL; use for example http://127.0.0.1:8000/v1"
                 )));
             }
+            entries.push(if weight == 1 {
+                url
+            } else {
+                format!("{url}|{weight}")
+            });
         }
+        let base_urls = entries;
         Ok(Self {
             model: model.to_string(),
             base_urls,
@@ -187,8 +197,10 @@ impl OpenAiSettings {
 }
 
 struct Endpoint {
+    url: String,
     client: Client<OpenAIConfig>,
     slots: Semaphore,
+    health: endpoints::Health,
 }
 
 /// A chat model behind one or more OpenAI-compatible endpoints.
@@ -197,6 +209,8 @@ pub struct OpenAiBackend {
     model: String,
     api_key: String,
     endpoints: Vec<Endpoint>,
+    /// The weighted round-robin order of the endpoints.
+    order: Vec<usize>,
     next: AtomicUsize,
     json_mode: AtomicBool,
 }
@@ -210,20 +224,22 @@ impl OpenAiBackend {
             .pool_max_idle_per_host(settings.per_endpoint_in_flight)
             .build()
             .map_err(|e| LlmError::Backend(format!("starting the HTTP client: {e}")))?;
-        let endpoints = settings
-            .base_urls
-            .iter()
-            .map(|url| {
-                let config = OpenAIConfig::new()
-                    .with_api_base(url.clone())
-                    .with_api_key(settings.api_key.clone());
-                Endpoint {
-                    client: Client::with_config(config)
-                        .with_http_service(StatusAware::new(http.clone())),
-                    slots: Semaphore::new(settings.per_endpoint_in_flight.max(1)),
-                }
-            })
-            .collect::<Vec<_>>();
+        let mut weights = Vec::with_capacity(settings.base_urls.len());
+        let mut endpoints = Vec::with_capacity(settings.base_urls.len());
+        for entry in &settings.base_urls {
+            let (url, weight) = endpoints::parse_entry(entry)?;
+            let config = OpenAIConfig::new()
+                .with_api_base(url.clone())
+                .with_api_key(settings.api_key.clone());
+            weights.push(weight);
+            endpoints.push(Endpoint {
+                url,
+                client: Client::with_config(config)
+                    .with_http_service(StatusAware::new(http.clone())),
+                slots: Semaphore::new(settings.per_endpoint_in_flight.max(1)),
+                health: endpoints::Health::default(),
+            });
+        }
         if endpoints.is_empty() {
             return Err(LlmError::InvalidRequest(
                 "no OpenAI base URL configured".into(),
@@ -234,6 +250,7 @@ impl OpenAiBackend {
             model: settings.model,
             api_key: settings.api_key,
             endpoints,
+            order: endpoints::schedule(&weights),
             next: AtomicUsize::new(0),
             json_mode: AtomicBool::new(settings.response_format == ResponseFormat::JsonObject),
         })
@@ -284,14 +301,31 @@ impl OpenAiBackend {
         }
     }
 
+    /// Send `request` to the next endpoint in rotation; a server failure takes that
+    /// endpoint out of rotation for a while.
     async fn send(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len();
+        let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+        let health: Vec<&endpoints::Health> = self.endpoints.iter().map(|e| &e.health).collect();
+        let index = endpoints::choose(&self.order, &health, ticket, Instant::now());
         let endpoint = &self.endpoints[index];
         let _slot = endpoint
             .slots
             .acquire()
             .await
             .map_err(|e| LlmError::Backend(e.to_string()))?;
+        // From here the server has the call: an error or a timeout is the server's.
+        let mut outcome = endpoints::Outcome::new(&endpoint.health, &endpoint.url);
+        let result = self.send_to(endpoint, request).await;
+        outcome.record(&result);
+        result
+    }
+
+    /// One request (and its JSON-mode re-ask) to `endpoint`.
+    async fn send_to(
+        &self,
+        endpoint: &Endpoint,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
         let started = Instant::now();
         if let Some(query) = agora_model::embedding_query(request) {
             return self.embed(endpoint, query, started).await;
