@@ -124,23 +124,50 @@ async fn fifty_constrained_bids_and_likert_answers_parse_and_respect_their_bound
     );
 }
 
+/// What an agent remembers: enough text that its prompt spans several 64-token chunks.
+const MEMORY: &str = "Last month you bought a used road bike for 180 dollars after comparing \
+    three offers online, and you rode it to work every day since. You care about value for \
+    money, you dislike haggling, and you read reviews before every purchase. Your budget \
+    for hobbies is about 100 dollars a month, and you keep a list of what you spent. \
+    On weekends you ride with a club of twelve people along the river, and you often lend \
+    tools to friends who are new to cycling.";
+
+/// Prompt tokens the exact mode reuses from a cached prompt of `prompt_tokens`: every
+/// whole 64-token chunk before the one holding the last token.
+fn whole_chunks(prompt_tokens: u32) -> u32 {
+    (prompt_tokens - 1) / 64 * 64
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_prompt_is_served_from_the_prefix_cache() {
-    let model = default_model();
     let schema = bid_schema();
     let make = |seed| {
         request(
-            PERSONAS[0],
+            &format!("{} {MEMORY}", PERSONAS[0]),
             "What is the most you would pay for a used road bike, in dollars? Reply with JSON.",
             &schema,
             seed,
             0.0,
         )
     };
+    // Exact (the default): whole aligned chunks come from the cache.
+    let model = default_model();
     let first = model.complete(&make(7)).await.expect("an answer");
     let again = model.complete(&make(7)).await.expect("an answer");
-    assert!(again.answer["bid"].is_number(), "{}", again.answer);
+    assert_eq!(first.answer, again.answer);
     assert_eq!(first.usage.prompt_tokens, again.usage.prompt_tokens);
+    assert!(again.usage.prompt_tokens > 128, "{:?}", again.usage);
+    assert_eq!(
+        again.usage.cached_tokens,
+        whole_chunks(again.usage.prompt_tokens),
+        "{:?}",
+        again.usage
+    );
+    // Batched: all but the last prompt token.
+    let batched = fresh_model(agora_llm::local::WorkerConfig::batched(8));
+    batched.complete(&make(7)).await.expect("an answer");
+    let again = batched.complete(&make(7)).await.expect("an answer");
+    assert!(again.answer["bid"].is_number(), "{}", again.answer);
     assert!(
         again.usage.cached_tokens + 1 >= again.usage.prompt_tokens,
         "all but the last prompt token come from the cache: {:?}",
@@ -155,7 +182,7 @@ async fn an_agents_prefix_survives_more_agents_than_decode_slots() {
     let ask = |agent: usize| {
         request(
             &format!(
-                "You are bidder number {agent}. {} You remember the last auction well.",
+                "You are bidder number {agent}. {} {MEMORY}",
                 PERSONAS[agent % PERSONAS.len()]
             ),
             "What is the most you would pay for a used road bike, in dollars? Reply with JSON.",
@@ -164,17 +191,19 @@ async fn an_agents_prefix_survives_more_agents_than_decode_slots() {
             0.0,
         )
     };
-    // Twenty agents, more than the eight requests decoded together, ask at once...
+    // Twenty agents, more than the one request decoded at a time, ask at once...
     let asks: Vec<ChatRequest> = (0..20).map(ask).collect();
     let answers = futures::future::join_all(asks.iter().map(|r| model.complete(r))).await;
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
-    // ...and the first agent's next request still finds its own prompt in the cache.
+    // ...and the first agent's next request still finds its own prompt's prefix.
     let again = model.complete(&ask(0)).await.expect("an answer");
-    assert!(
-        again.usage.cached_tokens + 1 >= again.usage.prompt_tokens,
-        "all but the last prompt token come from the cache: {:?}",
+    assert_eq!(
+        again.usage.cached_tokens,
+        whole_chunks(again.usage.prompt_tokens),
+        "{:?}",
         again.usage
     );
+    assert!(again.usage.cached_tokens >= 128, "{:?}", again.usage);
 }
 
 #[test]
@@ -341,7 +370,8 @@ async fn exact_answers_do_not_depend_on_order_history_or_company() {
     );
     busy.complete(&warmup).await.expect("an answer");
     let reversed: Vec<&ChatRequest> = requests.iter().rev().collect();
-    let mut together = texts(futures::future::join_all(reversed.iter().map(|r| busy.complete(r))).await);
+    let mut together =
+        texts(futures::future::join_all(reversed.iter().map(|r| busy.complete(r))).await);
     together.reverse();
     assert_eq!(one_by_one, together);
     // The prefix cache was used, and the reuse did not change the answers.
@@ -413,12 +443,24 @@ async fn embeddings_are_unit_length_deterministic_and_closer_for_similar_texts()
     let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
     let similar = cos(&vectors[0], &vectors[1]);
     let unrelated = cos(&vectors[0], &vectors[2]);
-    assert!(similar > unrelated, "similar {similar}, unrelated {unrelated}");
+    assert!(
+        similar > unrelated,
+        "similar {similar}, unrelated {unrelated}"
+    );
     // The same text gives the same vector, alone, in another batch and while chat
     // requests are being decoded.
-    let alone = model.embed(&texts[2..].to_vec()).await.expect("an embedding");
+    let alone = model
+        .embed(&texts[2..].to_vec())
+        .await
+        .expect("an embedding");
     assert_eq!(alone[0], vectors[2]);
-    let chat = request(PERSONAS[1], "Rate the meal kit from 1 to 7.", &likert_schema(), 3, 1.0);
+    let chat = request(
+        PERSONAS[1],
+        "Rate the meal kit from 1 to 7.",
+        &likert_schema(),
+        3,
+        1.0,
+    );
     let (answer, during) = tokio::join!(model.complete(&chat), model.embed(&texts));
     answer.expect("an answer");
     assert_eq!(during.expect("embeddings"), vectors);
@@ -451,7 +493,12 @@ fn two_runs_of_a_survey_without_the_cache_write_identical_tables() {
             ],
         );
         assert!(r.status.success(), "{}", stderr(&r));
-        let files = parts(&table_file(&dir.path().join(out), "survey_responses", "base", 0));
+        let files = parts(&table_file(
+            &dir.path().join(out),
+            "survey_responses",
+            "base",
+            0,
+        ));
         assert!(!files.is_empty());
         tables.push(
             files
@@ -460,6 +507,14 @@ fn two_runs_of_a_survey_without_the_cache_write_identical_tables() {
                 .collect::<Vec<_>>(),
         );
     }
-    assert_eq!(parquet_rows(&table_file(&dir.path().join("one"), "survey_responses", "base", 0)), 4 * 4);
+    assert_eq!(
+        parquet_rows(&table_file(
+            &dir.path().join("one"),
+            "survey_responses",
+            "base",
+            0
+        )),
+        4 * 4
+    );
     assert!(tables[0] == tables[1], "the two runs' survey tables differ");
 }

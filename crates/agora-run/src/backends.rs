@@ -207,9 +207,14 @@ impl Backends {
         let backend: Arc<dyn ChatModel> = match spec {
             ModelSpec::Rules => return Ok(Arc::new(mechanism.rule_backend())),
             ModelSpec::Local { path } => {
-                let config = agora_llm::local::WorkerConfig::batched(options.local_batch.unwrap_or(1));
-                agora_llm::local::LocalModel::shared_with(path.as_deref(), &spec.to_string(), config)
-                    .map_err(|e| backend_error("the local model", e))?
+                let config =
+                    agora_llm::local::WorkerConfig::batched(options.local_batch.unwrap_or(1));
+                agora_llm::local::LocalModel::shared_with(
+                    path.as_deref(),
+                    &spec.to_string(),
+                    config,
+                )
+                .map_err(|e| backend_error("the local model", e))?
             }
             ModelSpec::OpenAi { model } => {
                 let mut settings = OpenAiSettings::from_env(model)

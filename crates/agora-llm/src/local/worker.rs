@@ -56,10 +56,10 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::sampling::LlamaSampler;
-use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use rand::{RngExt, SeedableRng};
 
 use super::LocalError;
@@ -536,9 +536,9 @@ impl<'m> Engine<'m> {
                 .map_err(|e| LlmError::Backend(format!("cannot batch the text: {e}")))?;
             ctx.decode(&mut batch)
                 .map_err(|e| LlmError::Backend(format!("llama.cpp decode failed: {e}")))?;
-            let pooled = ctx.embeddings_seq_ith(0).map_err(|e| {
-                LlmError::Backend(format!("llama.cpp returned no embedding: {e}"))
-            })?;
+            let pooled = ctx
+                .embeddings_seq_ith(0)
+                .map_err(|e| LlmError::Backend(format!("llama.cpp returned no embedding: {e}")))?;
             out.push(normalized(pooled));
         }
         Ok(out)
@@ -690,7 +690,9 @@ impl<'m> Engine<'m> {
             return live;
         };
         let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
-        let restored = self.ctx.state_seq_set(&self.snapshots[i].state, slot as i32);
+        let restored = self
+            .ctx
+            .state_seq_set(&self.snapshots[i].state, slot as i32);
         let target = &mut self.slots[slot];
         match restored {
             Ok(()) => {
@@ -729,7 +731,10 @@ impl<'m> Engine<'m> {
             .ctx
             .clear_kv_cache_seq(Some(slot as u32), Some(len as u32), None);
         self.slots[slot].cached.truncate(len);
-        match self.ctx.state_seq_get(slot as i32, LlamaStateSeqFlags::empty()) {
+        match self
+            .ctx
+            .state_seq_get(slot as i32, LlamaStateSeqFlags::empty())
+        {
             Ok(state) => self.snapshots.push(Snapshot {
                 tokens,
                 state,
