@@ -183,6 +183,11 @@ pub struct RunArgs {
     /// Ask OpenAI-compatible servers for JSON mode instead of structured output.
     #[arg(long, help_heading = "Model calls")]
     pub json_mode: bool,
+    /// Requests the embedded model (`--model local`) decodes together. 1, the default,
+    /// is exact: a fresh call's answer depends only on the request and its seed. More
+    /// is faster on many cores, but answers can then differ from run to run.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Model calls")]
+    pub local_batch: Option<u32>,
     /// A price table (RON) adding to or replacing the built-in model prices.
     #[arg(long, help_heading = "Model calls")]
     pub prices: Option<PathBuf>,
@@ -209,6 +214,7 @@ impl RunArgs {
             json_mode: self.json_mode,
             concurrency: None,
             retry_failed: self.retry_failed,
+            local_batch: self.local_batch,
         }
     }
 }
@@ -393,6 +399,9 @@ pub struct ModelBenchArgs {
     /// Constrained survey answers requested through the backend.
     #[arg(long, default_value_t = 32)]
     pub answers: usize,
+    /// Requests decoded together for those answers (1: the exact default).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub local_batch: u32,
 }
 
 fn parse_model(text: &str) -> Result<ModelSpec, String> {

@@ -125,7 +125,7 @@ pub fn bench_command(args: &ModelBenchArgs) -> Result<()> {
     }
     let config = WorkerConfig {
         threads: args.threads,
-        ..WorkerConfig::default()
+        ..WorkerConfig::batched(args.local_batch)
     };
     let model = Arc::new(LocalModel::load(&path, &args.model.to_string(), config)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -176,9 +176,13 @@ pub fn bench_command(args: &ModelBenchArgs) -> Result<()> {
         }
     }
     println!(
-        "backend, {} constrained Likert answers ({} slots, continuous batching): {:.2} answers/s; {:.1} prompt tokens/s ({:.0}% from the prefix cache), {:.1} generated tokens/s; {} failed",
+        "backend, {} constrained Likert answers ({}): {:.2} answers/s; {:.1} prompt tokens/s ({:.0}% from the prefix cache), {:.1} generated tokens/s; {} failed",
         args.answers,
-        config.slots,
+        if config.is_exact() {
+            "exact, one at a time".to_string()
+        } else {
+            format!("{} slots, continuous batching", config.slots)
+        },
         args.answers as f64 / elapsed,
         (prompt - cached) as f64 / elapsed,
         100.0 * cached as f64 / prompt.max(1) as f64,

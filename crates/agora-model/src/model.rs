@@ -303,6 +303,14 @@ pub trait ChatModel: Send + Sync {
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
 
+    /// Whether the backend enforces the per-attempt timeout itself, counting from the
+    /// moment it starts working on a request, so that time spent waiting for a turn in
+    /// its own queue does not count (the embedded model, which decodes requests in
+    /// turn). The gateway then does not cut its calls short but hands it the limit.
+    fn times_own_attempts(&self) -> bool {
+        false
+    }
+
     /// Answer at once, without waiting, when the backend can (a rule, a cached answer);
     /// `None` means "await [`ChatModel::complete`]". The scheduler asks this first, so
     /// immediate answers skip the machinery that keeps slow calls in flight.

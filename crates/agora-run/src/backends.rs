@@ -92,6 +92,8 @@ pub struct CallOptions {
     pub concurrency: Option<usize>,
     /// Ask again the calls cached as failed instead of replaying their failure.
     pub retry_failed: bool,
+    /// Requests the embedded model decodes together; `None` or 1 is the exact mode.
+    pub local_batch: Option<u32>,
 }
 
 impl CallOptions {
@@ -219,8 +221,14 @@ impl Backends {
         let backend: Arc<dyn ChatModel> = match spec {
             ModelSpec::Rules => return Ok(Arc::new(mechanism.rule_backend())),
             ModelSpec::Local { path } => {
-                agora_llm::local::LocalModel::shared(path.as_deref(), &spec.to_string())
-                    .map_err(|e| backend_error("the local model", e))?
+                let config =
+                    agora_llm::local::WorkerConfig::batched(options.local_batch.unwrap_or(1));
+                agora_llm::local::LocalModel::shared_with(
+                    path.as_deref(),
+                    &spec.to_string(),
+                    config,
+                )
+                .map_err(|e| backend_error("the local model", e))?
             }
             ModelSpec::OpenAi { model } => {
                 let mut settings = OpenAiSettings::from_env(model)

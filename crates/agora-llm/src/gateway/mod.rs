@@ -11,7 +11,8 @@
 //! 3. [`Priced`]: the cost of the call from the price table;
 //! 4. [`Validated`]: every answer is checked against the request's JSON Schema, with
 //!    one repair re-ask before the call is reported as failed;
-//! 5. [`Retrying`]: per-attempt timeout, retries with exponential backoff and jitter
+//! 5. [`Retrying`]: per-attempt timeout (enforced by a backend that queues requests
+//!    itself from the moment it starts on one, see [`attempt_limit`]), retries with exponential backoff and jitter
 //!    for timeouts, connection failures, 429 (honouring `Retry-After` up to
 //!    [`MAX_RETRY_AFTER`] and the timeout) and 5xx;
 //! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight;
@@ -29,6 +30,10 @@ macro_rules! middleware_chat_model {
 
             fn reads_messages(&self) -> bool {
                 self.inner.reads_messages()
+            }
+
+            fn times_own_attempts(&self) -> bool {
+                self.inner.times_own_attempts()
             }
 
             fn complete<'a>(
@@ -72,7 +77,8 @@ pub use limit::{RateLimited, RateLimits};
 pub use pricing::{Price, PriceTable, Priced};
 pub use repair::Validated;
 pub use retry::{
-    DurationError, MAX_RETRY_AFTER, MAX_TIMEOUT, RetryPolicy, Retrying, seconds_at_most,
+    DurationError, MAX_RETRY_AFTER, MAX_TIMEOUT, RetryPolicy, Retrying, attempt_limit,
+    seconds_at_most,
 };
 
 use crate::model::ChatModel;

@@ -107,6 +107,19 @@ impl RetryPolicy {
     }
 }
 
+tokio::task_local! {
+    static ATTEMPT_LIMIT: Duration;
+}
+
+/// The per-attempt timeout of the model call this task is making, when the call goes
+/// through [`Retrying`] to a backend that times its own attempts
+/// ([`ChatModel::times_own_attempts`]); `None` elsewhere. Such a backend starts the
+/// clock when it starts working on the request and fails it with
+/// [`LlmError::Timeout`] when the limit passes.
+pub fn attempt_limit() -> Option<Duration> {
+    ATTEMPT_LIMIT.try_with(|limit| *limit).ok()
+}
+
 /// Retries retryable failures of the inner model (timeouts, connection failures, 429
 /// and 5xx), never other client errors. Jitter is drawn from the call's seed, so
 /// a rerun waits the same way.
@@ -126,12 +139,17 @@ impl Retrying {
         let max = self.policy.max_attempts.max(1);
         let mut attempt = 1;
         loop {
-            let result =
+            let result = if self.inner.times_own_attempts() {
+                ATTEMPT_LIMIT
+                    .scope(self.policy.timeout, self.inner.complete(request))
+                    .await
+            } else {
                 match tokio::time::timeout(self.policy.timeout, self.inner.complete(request)).await
                 {
                     Ok(result) => result,
                     Err(_) => Err(LlmError::Timeout(self.policy.timeout)),
-                };
+                }
+            };
             match result {
                 Ok(mut response) => {
                     response.meta.attempts = attempt - 1 + response.meta.attempts.max(1);
@@ -252,6 +270,106 @@ mod tests {
         let p = RetryPolicy::default();
         let mut rng = Pcg64Mcg::seed_from_u64(1);
         assert_eq!(p.backoff(1, Some(Duration::MAX), &mut rng), MAX_RETRY_AFTER);
+    }
+
+    /// A backend with one decoding slot: requests wait for their turn, then take
+    /// `work` each. When it times its own attempts it starts the clock at its turn.
+    struct OneSlot {
+        turn: tokio::sync::Mutex<()>,
+        work: Duration,
+        times_itself: bool,
+    }
+
+    impl OneSlot {
+        fn new(work: Duration, times_itself: bool) -> Arc<Self> {
+            Arc::new(Self {
+                turn: tokio::sync::Mutex::new(()),
+                work,
+                times_itself,
+            })
+        }
+    }
+
+    impl ChatModel for OneSlot {
+        fn name(&self) -> &str {
+            "one-slot"
+        }
+
+        fn reads_messages(&self) -> bool {
+            true
+        }
+
+        fn times_own_attempts(&self) -> bool {
+            self.times_itself
+        }
+
+        fn complete<'a>(
+            &'a self,
+            _request: &'a ChatRequest,
+        ) -> futures::future::BoxFuture<'a, Result<ChatResponse, LlmError>> {
+            Box::pin(async move {
+                let _turn = self.turn.lock().await;
+                let limit = attempt_limit();
+                assert_eq!(limit.is_some(), self.times_itself, "{limit:?}");
+                match limit {
+                    Some(limit) if limit < self.work => {
+                        tokio::time::sleep(limit).await;
+                        Err(LlmError::Timeout(limit))
+                    }
+                    _ => {
+                        tokio::time::sleep(self.work).await;
+                        Ok(ChatResponse::new(
+                            serde_json::json!({"answer": 3}),
+                            crate::model::Usage::default(),
+                            self.work,
+                        ))
+                    }
+                }
+            })
+        }
+    }
+
+    async fn ten_at_once(inner: Arc<OneSlot>) -> Vec<Result<ChatResponse, LlmError>> {
+        let once = RetryPolicy {
+            max_attempts: 1,
+            timeout: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        let retrying = Retrying::new(inner, once);
+        let requests: Vec<ChatRequest> = (0..10).map(request).collect();
+        futures::future::join_all(requests.iter().map(|r| retrying.complete(r))).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_waiting_in_a_backends_own_queue_does_not_count_against_the_timeout() {
+        // Ten requests of 300 ms each through one slot take 3 s, three times the
+        // timeout; each attempt's own 300 ms is well within it.
+        let started = tokio::time::Instant::now();
+        let answers = ten_at_once(OneSlot::new(Duration::from_millis(300), true)).await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+        // A backend that does not time itself is cut off by the gateway, queue and all.
+        let answers = ten_at_once(OneSlot::new(Duration::from_millis(300), false)).await;
+        let timeouts = answers
+            .iter()
+            .filter(|a| matches!(a, Err(LlmError::Timeout(_))))
+            .count();
+        assert_eq!(timeouts, 7, "{answers:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backend_that_times_itself_still_gets_the_limit_and_its_timeouts_are_retried() {
+        let inner = OneSlot::new(Duration::from_secs(5), true);
+        let err = Retrying::new(inner, policy())
+            .complete(&request(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts(), 4);
+        assert!(
+            matches!(err.last(), LlmError::Timeout(t) if *t == Duration::from_millis(500)),
+            "{err}"
+        );
+        assert_eq!(attempt_limit(), None, "the limit is scoped to the call");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use super::gguf::{self, GgufInfo};
 use super::grammar::Grammar;
 use super::template::{CHATML, ChatTemplate};
-use super::worker::{self, CompiledGrammar, Job, WorkerConfig};
+use super::worker::{self, CompiledGrammar, EmbedJob, Job, Work, WorkerConfig};
 use super::{LocalError, fetch};
 use crate::model::{ChatModel, ChatResponse, LlmError, Usage};
 use crate::request::ChatRequest;
@@ -22,12 +22,17 @@ use crate::request::ChatRequest;
 ///
 /// Loading starts a worker thread that owns the model; requests are rendered with the
 /// file's chat template, constrained by a grammar from their schema and queued to the
-/// worker, which answers them in batches. Dropping the last handle stops the thread.
+/// worker, which answers them one at a time (exact, the default) or in batches
+/// ([`WorkerConfig::batched`]). Dropping the last handle stops the thread.
+///
+/// A call's per-attempt timeout (the gateway's `--timeout`) counts from the moment the
+/// worker starts on the request, not while it waits in the queue behind others.
 pub struct LocalModel {
     name: String,
     info: GgufInfo,
     template: ChatTemplate,
-    jobs: Sender<Job>,
+    config: WorkerConfig,
+    jobs: Sender<Work>,
     grammars: Mutex<HashMap<(String, u32), Arc<CompiledGrammar>>>,
     params: u64,
 }
@@ -75,6 +80,7 @@ impl LocalModel {
             name: name.to_string(),
             info,
             template,
+            config,
             jobs,
             grammars: Mutex::new(HashMap::new()),
             params: loaded.params,
@@ -82,9 +88,20 @@ impl LocalModel {
     }
 
     /// The model at `path` (or the default model for `None`), loaded once per process
-    /// and shared while any handle lives.
+    /// and shared while any handle lives, in the exact mode (one request at a time).
     pub fn shared(path: Option<&Path>, name: &str) -> Result<Arc<Self>, LocalError> {
-        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Weak<LocalModel>>>> = OnceLock::new();
+        Self::shared_with(path, name, WorkerConfig::default())
+    }
+
+    /// [`LocalModel::shared`] with the worker settings `config` (for instance
+    /// [`WorkerConfig::batched`]); one model is loaded per file and settings.
+    pub fn shared_with(
+        path: Option<&Path>,
+        name: &str,
+        config: WorkerConfig,
+    ) -> Result<Arc<Self>, LocalError> {
+        type Loaded = HashMap<(PathBuf, String), Weak<LocalModel>>;
+        static LOADED: OnceLock<Mutex<Loaded>> = OnceLock::new();
         let path = match path {
             Some(p) => p.to_path_buf(),
             None => fetch::default_model_path().ok_or_else(|| {
@@ -96,10 +113,11 @@ impl LocalModel {
         };
         let map = LOADED.get_or_init(Default::default);
         let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(model) = map.get(&path).and_then(Weak::upgrade) {
+        let key = (path.clone(), format!("{config:?}"));
+        if let Some(model) = map.get(&key).and_then(Weak::upgrade) {
             return Ok(model);
         }
-        let model = match Self::load(&path, name, WorkerConfig::default()) {
+        let model = match Self::load(&path, name, config) {
             Err(LocalError::Gguf(gguf::GgufError::NotFound { path: p, .. }))
                 if fetch::is_default_location(&p) =>
             {
@@ -118,8 +136,42 @@ impl LocalModel {
             }
             other => Arc::new(other?),
         };
-        map.insert(path, Arc::downgrade(&model));
+        map.insert(key, Arc::downgrade(&model));
         Ok(model)
+    }
+
+    /// The worker settings the model runs with.
+    pub fn config(&self) -> WorkerConfig {
+        self.config
+    }
+
+    /// Embeddings of `texts` from this model: for each text, the mean of its tokens'
+    /// final hidden states, scaled to unit length, so that the dot product of two
+    /// vectors is their cosine similarity. Each text is computed on its own, so its
+    /// vector does not depend on the other texts or on chat requests in flight; the
+    /// same text gives the same vector on the same machine. Texts are tokenized as
+    /// they are (no chat template); an empty text, or one longer than the model's
+    /// context per request (2,048 tokens by default), is an
+    /// [`LlmError::InvalidRequest`].
+    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(i) = texts.iter().position(|t| t.is_empty()) {
+            return Err(LlmError::InvalidRequest(format!(
+                "text {i} is empty; the local model embeds only non-empty texts"
+            )));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Work::Embed(EmbedJob {
+                texts: texts.to_vec(),
+                reply,
+            }))
+            .map_err(|_| LlmError::Backend("the local model's worker has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| LlmError::Backend("the local model's worker has stopped".into()))?
     }
 
     /// What the file's header says.
@@ -174,10 +226,11 @@ impl LocalModel {
             grammar,
             params: request.params,
             seed: request.seed,
+            limit: crate::gateway::attempt_limit(),
             reply,
         };
         self.jobs
-            .send(job)
+            .send(Work::Chat(job))
             .map_err(|_| LlmError::Backend("the local model's worker has stopped".into()))?;
         let generation = answer
             .await
@@ -203,6 +256,10 @@ impl ChatModel for LocalModel {
     }
 
     fn reads_messages(&self) -> bool {
+        true
+    }
+
+    fn times_own_attempts(&self) -> bool {
         true
     }
 

@@ -13,6 +13,27 @@
 //! prefix (the shared instructions of a round) from any slot, so only the part that
 //! differs is computed.
 //!
+//! With one slot (the default) the worker is *exact*: a request's answer depends only
+//! on the request and its seed, never on which requests came before it or were waiting
+//! beside it. llama.cpp's kernels pick their summation order from the shape of each
+//! forward pass (how many tokens it holds, how many cache cells are in use, where in the
+//! cache a sequence's cells lie), so the exact mode decodes one request at a time in a
+//! cache that holds that request alone (cell *i* holds position *i*), feeds prompts in
+//! chunks of [`EXACT_CHUNK`] tokens aligned to positions 0, 64, 128, ..., and reuses
+//! a cached prefix only up to the last whole chunk that was computed the same way. Every
+//! forward pass of a request then has the same shapes and inputs whatever the history,
+//! and gives bit-identical logits. Earlier prompts' prefixes (an agent's persona card
+//! and history) are kept as copies of their cache cells in host memory and copied back
+//! into the cache, bit for bit and at the same cells, when a later prompt starts with
+//! them. With more slots, requests share forward passes
+//! (faster on many cores, but an answer can change with the company it was decoded in).
+//!
+//! Each request's time limit starts when it is admitted into a slot: the time it waits
+//! in the queue for its turn does not count.
+//!
+//! The worker also computes embeddings (mean-pooled over the text's tokens and
+//! L2-normalised) in a second context of the same model, one text per forward pass.
+//!
 //! Sampling is done here, from the request's seed: temperature and top-p over the
 //! logits, with a PCG stream per request, under llama.cpp's grammar sampler built from
 //! the request's JSON Schema. A token drawn without the grammar is kept when the
@@ -25,11 +46,11 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use llama_cpp_2::context::LlamaContext;
-use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
@@ -38,21 +59,31 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use rand::{RngExt, SeedableRng};
 
 use super::LocalError;
 use crate::model::LlmError;
 use crate::request::SamplingParams;
 
+/// Prompt tokens per forward pass in the exact (one-slot) mode; cached prefixes are
+/// reused in whole chunks of this size.
+pub const EXACT_CHUNK: usize = 64;
+
 /// How the worker uses the machine.
+///
+/// The default decodes one request at a time and is exact: the same request and seed
+/// give the same answer on the same machine and thread count, whatever else is in
+/// flight. [`WorkerConfig::batched`] decodes several requests together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkerConfig {
     /// CPU threads for llama.cpp's kernels.
     pub threads: i32,
-    /// Requests decoded together.
+    /// Requests decoded together; 1 is the exact mode (see the module documentation).
     pub slots: u32,
-    /// Sequences kept in the KV cache (at least `slots`): the idle ones hold earlier
-    /// prompts whose prefixes later requests reuse.
+    /// Earlier prompts kept for their prefixes to be reused: in batched mode as idle
+    /// sequences of the KV cache (at least `slots`), in the exact mode as copies of
+    /// their cache cells in host memory (at most 256 MiB together).
     pub sequences: u32,
     /// Tokens of KV cache per slot (prompt plus answer).
     pub slot_context: u32,
@@ -65,11 +96,33 @@ impl Default for WorkerConfig {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(16));
         Self {
             threads: threads as i32,
-            slots: 8,
+            slots: 1,
             sequences: 24,
             slot_context: 2048,
             batch: 512,
         }
+    }
+}
+
+impl WorkerConfig {
+    /// Decode up to `slots` requests together (continuous batching), keeping three
+    /// cached prompts per slot for prefix reuse; `slots` of 1 is the exact default.
+    /// Faster with many requests in flight, but a request's logits then depend on
+    /// which others share its forward passes, so an answer can differ from run to run.
+    pub fn batched(slots: u32) -> Self {
+        if slots <= 1 {
+            return Self::default();
+        }
+        Self {
+            slots,
+            sequences: slots * 3,
+            ..Self::default()
+        }
+    }
+
+    /// Whether answers depend only on the request and its seed (one slot).
+    pub fn is_exact(&self) -> bool {
+        self.slots <= 1
     }
 }
 
@@ -94,8 +147,26 @@ pub(crate) struct Job {
     pub params: SamplingParams,
     /// Seed of the sampling stream.
     pub seed: u64,
+    /// Longest time the request may take once admitted into a slot (`None`: no limit).
+    pub limit: Option<Duration>,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Generation, LlmError>>,
+}
+
+/// Texts to embed.
+pub(crate) struct EmbedJob {
+    /// The texts, each embedded on its own.
+    pub texts: Vec<String>,
+    /// Where the vectors go, one per text, in order.
+    pub reply: oneshot::Sender<Result<Vec<Vec<f32>>, LlmError>>,
+}
+
+/// Work for the worker thread.
+pub(crate) enum Work {
+    /// Answer a chat request.
+    Chat(Job),
+    /// Embed texts.
+    Embed(EmbedJob),
 }
 
 /// What the worker produced for one request.
@@ -144,8 +215,8 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, String> {
 pub(crate) fn spawn(
     path: PathBuf,
     config: WorkerConfig,
-) -> Result<(Sender<Job>, Loaded), LocalError> {
-    let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Job>();
+) -> Result<(Sender<Work>, Loaded), LocalError> {
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::channel::<Work>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<Loaded, LocalError>>();
     let thread_path = path.clone();
     std::thread::Builder::new()
@@ -165,7 +236,7 @@ pub(crate) fn spawn(
 fn run(
     path: PathBuf,
     config: WorkerConfig,
-    jobs: Receiver<Job>,
+    jobs: Receiver<Work>,
     ready: std::sync::mpsc::Sender<Result<Loaded, LocalError>>,
 ) {
     let fail = |reason: String| LocalError::Load {
@@ -187,7 +258,12 @@ fn run(
         }
     };
     let slots = config.slots.max(1);
-    let sequences = config.sequences.max(slots);
+    // The exact mode keeps one sequence in the cache and earlier prompts elsewhere.
+    let sequences = if config.is_exact() {
+        1
+    } else {
+        config.sequences.max(slots)
+    };
     let n_ctx = slots * config.slot_context.max(64);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
@@ -219,7 +295,7 @@ fn run(
         params: model.n_params(),
     };
     let _ = ready.send(Ok(loaded));
-    let mut engine = Engine::new(&model, ctx, config, slots, sequences);
+    let mut engine = Engine::new(&model, backend, ctx, config, slots, sequences);
     engine.serve(&jobs);
 }
 
@@ -239,6 +315,8 @@ struct Active {
     next: Option<LlamaToken>,
     /// Index in the current batch whose logits this slot samples from.
     logits_at: Option<i32>,
+    /// When the request runs out of time (its limit counted from admission).
+    deadline: Option<Instant>,
 }
 
 struct Slot {
@@ -247,11 +325,34 @@ struct Slot {
     active: Option<Active>,
     /// When the slot was last given a request (for dropping the stalest prefix first).
     used: u64,
+    /// Exact mode: leading cached tokens computed in whole aligned prompt chunks, the
+    /// only ones a later request may reuse.
+    exact_len: usize,
 }
 
+/// Exact mode: a canonical prompt prefix copied out of the KV cache.
+struct Snapshot {
+    tokens: Vec<LlamaToken>,
+    state: SeqState,
+    /// Admission clock of its last use.
+    used: u64,
+}
+
+/// Most host memory the exact mode's prefix copies take together.
+const SNAPSHOT_BYTES: usize = 256 << 20;
+
 struct Engine<'m> {
+    /// Exact mode: copies of earlier prompts' prefixes, most `keep_snapshots`.
+    snapshots: Vec<Snapshot>,
+    keep_snapshots: usize,
     model: &'m LlamaModel,
+    backend: &'static LlamaBackend,
     ctx: LlamaContext<'m>,
+    /// Context for embeddings, made on first use.
+    embedder: Option<LlamaContext<'m>>,
+    threads: i32,
+    /// One request at a time with canonical prompt chunks (see the module documentation).
+    exact: bool,
     slots: Vec<Slot>,
     /// Most slots busy at once.
     max_active: usize,
@@ -276,6 +377,7 @@ struct Engine<'m> {
 impl<'m> Engine<'m> {
     fn new(
         model: &'m LlamaModel,
+        backend: &'static LlamaBackend,
         ctx: LlamaContext<'m>,
         config: WorkerConfig,
         slots: u32,
@@ -289,12 +391,19 @@ impl<'m> Engine<'m> {
         let n_ctx = ctx.n_ctx() as usize;
         Self {
             model,
+            backend,
             ctx,
+            embedder: None,
+            snapshots: Vec::new(),
+            keep_snapshots: config.sequences as usize,
+            threads: config.threads,
+            exact: config.is_exact(),
             slots: (0..sequences)
                 .map(|_| Slot {
                     cached: Vec::new(),
                     active: None,
                     used: 0,
+                    exact_len: 0,
                 })
                 .collect(),
             max_active: slots as usize,
@@ -312,19 +421,19 @@ impl<'m> Engine<'m> {
         }
     }
 
-    fn serve(&mut self, jobs: &Receiver<Job>) {
+    fn serve(&mut self, jobs: &Receiver<Work>) {
         loop {
             let busy = self.slots.iter().any(|s| s.active.is_some()) || !self.queue.is_empty();
             if !busy {
                 match jobs.recv_timeout(Duration::from_secs(3600)) {
-                    Ok(job) => self.queue.push_back(job),
+                    Ok(work) => self.take(work),
                     Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
             loop {
                 match jobs.try_recv() {
-                    Ok(job) => self.queue.push_back(job),
+                    Ok(work) => self.take(work),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         if self.queue.is_empty() && self.slots.iter().all(|s| s.active.is_none()) {
@@ -336,7 +445,103 @@ impl<'m> Engine<'m> {
             }
             self.admit();
             self.step();
+            self.expire();
         }
+    }
+
+    /// Queue a chat request; embed texts at once (a short forward pass each).
+    fn take(&mut self, work: Work) {
+        match work {
+            Work::Chat(job) => self.queue.push_back(job),
+            Work::Embed(job) => {
+                if job.reply.is_canceled() {
+                    return;
+                }
+                let result = self.embed(&job.texts);
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+
+    /// End the requests whose time is up or whose caller stopped waiting.
+    fn expire(&mut self) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            let Some(active) = slot.active.as_ref() else {
+                continue;
+            };
+            let late = active.deadline.is_some_and(|d| now >= d);
+            if !(late || active.job.reply.is_canceled()) {
+                continue;
+            }
+            let Some(active) = slot.active.take() else {
+                continue;
+            };
+            if late {
+                let limit = active.job.limit.unwrap_or_default();
+                tracing::debug!(
+                    ?limit,
+                    generated = active.n_generated,
+                    "a local request ran out of time"
+                );
+                let _ = active.job.reply.send(Err(LlmError::Timeout(limit)));
+            }
+        }
+    }
+
+    /// Mean-pooled, L2-normalised embeddings of `texts`, one forward pass per text in a
+    /// cache of its own, so a text's vector does not depend on the others.
+    fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, LlmError> {
+        let n_ctx = self.slot_context.max(64) as u32;
+        if self.embedder.is_none() {
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(n_ctx))
+                .with_n_batch(n_ctx)
+                .with_n_ubatch(n_ctx)
+                .with_n_seq_max(1)
+                .with_n_threads(self.threads)
+                .with_n_threads_batch(self.threads)
+                .with_embeddings(true)
+                .with_pooling_type(LlamaPoolingType::Mean);
+            let ctx = self.model.new_context(self.backend, params).map_err(|e| {
+                LlmError::Backend(format!(
+                    "cannot create the local model's embedding context: {e}"
+                ))
+            })?;
+            self.embedder = Some(ctx);
+        }
+        let mut out = Vec::with_capacity(texts.len());
+        for text in texts {
+            let tokens = self.tokenize(text);
+            if tokens.is_empty() {
+                return Err(LlmError::InvalidRequest(
+                    "an empty text has no embedding".into(),
+                ));
+            }
+            if tokens.len() > n_ctx as usize {
+                return Err(LlmError::InvalidRequest(format!(
+                    "a text of {} tokens is longer than the {n_ctx} tokens the local model embeds at once; shorten it",
+                    tokens.len()
+                )));
+            }
+            let Some(ctx) = self.embedder.as_mut() else {
+                return Err(LlmError::Backend(
+                    "the local model's embedding context is missing".into(),
+                ));
+            };
+            ctx.clear_kv_cache();
+            let mut batch = LlamaBatch::new(tokens.len(), 1);
+            batch
+                .add_sequence(&tokens, 0, false)
+                .map_err(|e| LlmError::Backend(format!("cannot batch the text: {e}")))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| LlmError::Backend(format!("llama.cpp decode failed: {e}")))?;
+            let pooled = ctx
+                .embeddings_seq_ith(0)
+                .map_err(|e| LlmError::Backend(format!("llama.cpp returned no embedding: {e}")))?;
+            out.push(normalized(pooled));
+        }
+        Ok(out)
     }
 
     /// Move queued jobs into free slots, reusing cached prefixes.
@@ -373,7 +578,7 @@ impl<'m> Engine<'m> {
                 .collect();
             // A request sharing a long prefix with one still reading its prompt waits
             // a step or two, so that the prefix is computed once and then copied.
-            if self.reuse {
+            if self.reuse && !self.exact {
                 let cached = shared.iter().copied().max().unwrap_or(0);
                 let reading = self
                     .slots
@@ -413,9 +618,14 @@ impl<'m> Engine<'m> {
                 keep = 0;
             }
             keep = keep.min(cap);
+            if self.exact && self.reuse {
+                keep = self.exact_prefix(slot, &prompt, keep);
+            }
             let seq = slot as i32;
             let copy_from = match donor {
-                Some((d, n)) if self.reuse && n.min(cap) > keep + 16 => Some((d, n.min(cap))),
+                Some((d, n)) if self.reuse && !self.exact && n.min(cap) > keep + 16 => {
+                    Some((d, n.min(cap)))
+                }
                 _ => None,
             };
             if let Some((d, n)) = copy_from {
@@ -435,11 +645,13 @@ impl<'m> Engine<'m> {
                 }
             }
             self.slots[slot].cached = prompt[..keep].to_vec();
+            self.slots[slot].exact_len = keep;
             self.admitted += 1;
             self.slots[slot].used = self.admitted;
             self.make_room(slot, prompt.len() + limit as usize + 1);
             self.slots[slot].active = Some(Active {
                 rng: rand_pcg::Pcg64::seed_from_u64(job.seed),
+                deadline: job.limit.map(|limit| Instant::now() + limit),
                 job,
                 fed: keep,
                 cached: keep,
@@ -451,6 +663,95 @@ impl<'m> Engine<'m> {
                 logits_at: None,
                 prompt,
             });
+        }
+    }
+
+    /// Exact mode: the longest prefix of `prompt` (at most `common` tokens, its common
+    /// prefix with the live cache, when that holds the most) covered by whole canonical
+    /// chunks, live in slot `slot` or restored there from a snapshot; the live
+    /// canonical prefix is saved as a snapshot before it is cut.
+    fn exact_prefix(&mut self, slot: usize, prompt: &[LlamaToken], common: usize) -> usize {
+        let cap = prompt.len().saturating_sub(1);
+        let align = |n: usize| n - n % EXACT_CHUNK;
+        let exact_len = self.slots[slot].exact_len;
+        let live = align(common.min(exact_len).min(cap));
+        let best = |snapshots: &[Snapshot]| {
+            snapshots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, align(common_prefix(&s.tokens, prompt).min(cap))))
+                .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))
+        };
+        let better = best(&self.snapshots).is_some_and(|(_, n)| n > live);
+        if live < exact_len || better {
+            self.save_snapshot(slot);
+        }
+        let Some((i, n)) = best(&self.snapshots).filter(|&(_, n)| n > live) else {
+            return live;
+        };
+        let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
+        let restored = self
+            .ctx
+            .state_seq_set(&self.snapshots[i].state, slot as i32);
+        let target = &mut self.slots[slot];
+        match restored {
+            Ok(()) => {
+                target.cached = self.snapshots[i].tokens.clone();
+                target.exact_len = target.cached.len();
+                self.snapshots[i].used = self.admitted + 1;
+                n
+            }
+            Err(e) => {
+                tracing::warn!(%e, "could not restore a cached prompt prefix; computing it again");
+                let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
+                target.cached.clear();
+                target.exact_len = 0;
+                0
+            }
+        }
+    }
+
+    /// Exact mode: keep a copy of slot `slot`'s canonical prefix (its KV cells, in host
+    /// memory), dropping the least recently used copies beyond the limits.
+    fn save_snapshot(&mut self, slot: usize) {
+        let len = self.slots[slot]
+            .exact_len
+            .min(self.slots[slot].cached.len());
+        if len < EXACT_CHUNK {
+            return;
+        }
+        let tokens = &self.slots[slot].cached[..len];
+        if let Some(known) = self.snapshots.iter_mut().find(|s| s.tokens == tokens) {
+            known.used = known.used.max(self.slots[slot].used);
+            return;
+        }
+        let tokens = tokens.to_vec();
+        // Only the canonical prefix is copied: the rest goes first.
+        let _ = self
+            .ctx
+            .clear_kv_cache_seq(Some(slot as u32), Some(len as u32), None);
+        self.slots[slot].cached.truncate(len);
+        match self
+            .ctx
+            .state_seq_get(slot as i32, LlamaStateSeqFlags::empty())
+        {
+            Ok(state) => self.snapshots.push(Snapshot {
+                tokens,
+                state,
+                used: self.slots[slot].used,
+            }),
+            Err(e) => tracing::warn!(%e, "could not copy a prompt prefix out of the KV cache"),
+        }
+        loop {
+            let bytes: usize = self.snapshots.iter().map(|s| s.state.byte_len()).sum();
+            if self.snapshots.len() <= self.keep_snapshots && bytes <= SNAPSHOT_BYTES {
+                break;
+            }
+            let Some(stalest) = (0..self.snapshots.len()).min_by_key(|&i| self.snapshots[i].used)
+            else {
+                break;
+            };
+            self.snapshots.remove(stalest);
         }
     }
 
@@ -547,12 +848,18 @@ impl<'m> Engine<'m> {
                 }
             }
         }
-        // Then prompt chunks, in slot order, while the batch has room.
+        // Then prompt chunks, in slot order, while the batch has room; in the exact
+        // mode one aligned chunk per pass.
         for (i, slot) in self.slots.iter_mut().enumerate() {
             let Some(active) = slot.active.as_mut() else {
                 continue;
             };
-            while active.fed < active.prompt.len() && room > 0 {
+            let end = if self.exact {
+                (active.fed - active.fed % EXACT_CHUNK + EXACT_CHUNK).min(active.prompt.len())
+            } else {
+                active.prompt.len()
+            };
+            while active.fed < end && room > 0 {
                 let token = active.prompt[active.fed];
                 let last = active.fed + 1 == active.prompt.len();
                 let pos = slot.cached.len() as i32;
@@ -580,9 +887,21 @@ impl<'m> Engine<'m> {
                     ))));
                 }
                 slot.cached.clear();
+                slot.exact_len = 0;
                 let _ = self.ctx.clear_kv_cache_seq(Some(i as u32), None, None);
             }
             return;
+        }
+        if self.exact {
+            // A whole chunk before the prompt's last one is reusable as computed.
+            for slot in &mut self.slots {
+                if let Some(active) = &slot.active
+                    && active.fed < active.prompt.len()
+                    && active.fed % EXACT_CHUNK == 0
+                {
+                    slot.exact_len = active.fed;
+                }
+            }
         }
         for i in 0..self.slots.len() {
             let Some(at) = self.slots[i].active.as_ref().and_then(|a| a.logits_at) else {
@@ -731,6 +1050,15 @@ fn draw(
         }
     }
     kept.last().map_or(LlamaToken(0), |d| d.id())
+}
+
+/// `v` scaled to unit Euclidean length (a zero vector stays zero).
+fn normalized(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    if norm == 0.0 || !norm.is_finite() {
+        return v.to_vec();
+    }
+    v.iter().map(|x| (f64::from(*x) / norm) as f32).collect()
 }
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
