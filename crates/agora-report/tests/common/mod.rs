@@ -494,8 +494,8 @@ pub fn write_experiment(root: &Path, parts: Parts) {
                 cost_usd: 0.0006,
                 prompt_tokens: 720,
                 completion_tokens: 180,
-                prompt_estimate_tokens: 800,
-                shared_prefix_tokens: 400,
+                prompt_estimate_tokens: 700,
+                shared_prefix_tokens: 350,
                 tables: summaries.iter().map(|s| (s.name.clone(), s.rows)).collect(),
             });
         }
