@@ -389,9 +389,9 @@ async fn queued_requests_are_timed_from_their_turn_and_long_ones_time_out() {
     let started = std::time::Instant::now();
     model.complete(&requests[0]).await.expect("an answer");
     let one = started.elapsed();
-    // Ten at once wait in the queue far longer than a timeout of three answers' time,
+    // Ten at once wait in the queue far longer than a timeout of four answers' time,
     // and none times out: each one's clock starts at its turn.
-    let timeout = one * 3;
+    let timeout = one * 4;
     let gateway = |timeout| {
         Gateway {
             retry: RetryPolicy {
@@ -410,6 +410,14 @@ async fn queued_requests_are_timed_from_their_turn_and_long_ones_time_out() {
     let all = started.elapsed();
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     assert!(all > timeout, "{all:?} for ten, {one:?} for one");
+    // The last answers waited longer than the timeout from their arrival.
+    let waited = answers
+        .iter()
+        .flatten()
+        .map(|a| a.latency)
+        .max()
+        .unwrap_or_default();
+    assert!(waited > timeout, "{waited:?}, timeout {timeout:?}");
     // A limit shorter than any answer: the worker stops the request and says so.
     let hasty = gateway(std::time::Duration::from_millis(1));
     let err = hasty.complete(&requests[1]).await.unwrap_err();
@@ -449,10 +457,7 @@ async fn embeddings_are_unit_length_deterministic_and_closer_for_similar_texts()
     );
     // The same text gives the same vector, alone, in another batch and while chat
     // requests are being decoded.
-    let alone = model
-        .embed(&texts[2..].to_vec())
-        .await
-        .expect("an embedding");
+    let alone = model.embed(&texts[2..]).await.expect("an embedding");
     assert_eq!(alone[0], vectors[2]);
     let chat = request(
         PERSONAS[1],
