@@ -469,6 +469,23 @@ async fn embeddings_are_unit_length_deterministic_and_closer_for_similar_texts()
     let (answer, during) = tokio::join!(model.complete(&chat), model.embed(&texts));
     answer.expect("an answer");
     assert_eq!(during.expect("embeddings"), vectors);
+    // Mechanisms ask through the gateway with an embedding request: the same vectors.
+    let asked = model
+        .complete(&agora_llm::embedding_request(
+            "concept.embed",
+            agora_llm::EmbeddingQuery {
+                model: "any".into(),
+                inputs: texts.clone(),
+                dimensions: None,
+            },
+        ))
+        .await
+        .expect("embeddings through the chat interface");
+    let asked = agora_llm::embeddings_of(&asked.answer).expect("an embeddings answer");
+    assert_eq!(asked.len(), 3);
+    for (got, want) in asked.iter().zip(&vectors) {
+        assert!(got.iter().zip(want).all(|(g, w)| *g == f64::from(*w)));
+    }
     // Empty input is refused with the reason.
     let err = model.embed(&[String::new()]).await.unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");

@@ -536,6 +536,7 @@ fn record_declined(
         .bool(false)
         .opt_f64(None)
         .u32(0)
+        .opt_str(None)
         .end();
     Ok(())
 }
@@ -612,6 +613,7 @@ fn record_call(
         .bool(cache_hit)
         .opt_f64(cost)
         .u32(prefix.shared)
+        .opt_str(meta.and_then(|m| m.endpoint.as_deref()))
         .end();
     Ok(())
 }

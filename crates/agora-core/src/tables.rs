@@ -45,6 +45,7 @@ pub fn llm_calls_table() -> TableSpec {
             Column::required("cache_hit", ColumnType::Bool),
             Column::optional("cost_usd", ColumnType::F64),
             Column::required("shared_prefix_tokens", ColumnType::U32),
+            Column::optional("endpoint", ColumnType::Utf8),
         ],
     )
 }

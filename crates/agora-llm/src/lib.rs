@@ -15,4 +15,5 @@ pub use agora_model::{
     CallMeta, ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ModelSpec,
     ModelSpecError, Role, RuleBackend, RulePolicy, SamplingParams, Usage,
 };
-pub use agora_model::{model, request, rules, schema, spec};
+pub use agora_model::{EmbeddingQuery, embedding_request, embeddings_of};
+pub use agora_model::{embedding, model, request, rules, schema, spec};

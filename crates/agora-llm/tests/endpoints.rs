@@ -58,11 +58,16 @@ async fn calls_are_spread_by_weight() {
     let b = FakeServer::start(FakeConfig::default()).await.unwrap();
     let backend =
         OpenAiBackend::new(settings(vec![format!("{}|3", a.base_url()), b.base_url()])).unwrap();
+    let mut served = std::collections::BTreeMap::new();
     for seed in 0..40 {
-        backend.complete(&likert(seed)).await.unwrap();
+        let answer = backend.complete(&likert(seed)).await.unwrap();
+        let endpoint = answer.meta.endpoint.expect("the answering server is named");
+        *served.entry(endpoint).or_insert(0) += 1;
     }
     assert_eq!(a.stats().requests(), 30);
     assert_eq!(b.stats().requests(), 10);
+    assert_eq!(served.get(&a.base_url().trim_end_matches('/').to_string()), Some(&30));
+    assert_eq!(served.get(&b.base_url().trim_end_matches('/').to_string()), Some(&10));
     let bad = OpenAiBackend::new(settings(vec![format!("{}|0", a.base_url())]))
         .err()
         .map(|e| e.to_string())

@@ -48,6 +48,10 @@ pub struct CallMeta {
     pub repaired: Option<String>,
     /// Cost in US dollars from the price table, when the model has a price.
     pub cost_usd: Option<f64>,
+    /// The server that answered (its base URL, without credentials), when the backend
+    /// spreads calls over several (`llm_calls.endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// A model's answer to one request.

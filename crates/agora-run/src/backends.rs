@@ -36,13 +36,14 @@ pub fn default_model() -> ModelSpec {
 }
 
 /// Where the runs of a model get semantic embeddings: the OpenAI-compatible server's
-/// `/v1/embeddings`; the rule-based backend and (until it embeds) the local model use
-/// the mechanisms' lexical embedding.
+/// `/v1/embeddings`, the local model's own (llama.cpp, mean-pooled hidden states); the
+/// rule-based backend leaves the mechanisms on their lexical embedding.
 pub fn embedding_source(spec: &ModelSpec) -> agora_core::embedding::EmbeddingSource {
     use agora_core::embedding::EmbeddingSource;
     match spec {
         ModelSpec::OpenAi { .. } => EmbeddingSource::Endpoint,
-        ModelSpec::Rules | ModelSpec::Local { .. } => EmbeddingSource::Lexical,
+        ModelSpec::Local { .. } => EmbeddingSource::Local,
+        ModelSpec::Rules => EmbeddingSource::Lexical,
     }
 }
 

@@ -131,6 +131,9 @@ struct Entry {
     /// it was kept, and for backends that write no text).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     raw: Option<String>,
+    /// The server that answered, so a cached rerun writes the same `llm_calls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
 }
 
 /// An embedded store of call answers shared by every process that opens it, each
@@ -380,6 +383,7 @@ impl Cached {
                     cache_hit: true,
                     repaired: entry.repaired,
                     cost_usd: entry.cost_usd,
+                    endpoint: entry.endpoint,
                 };
                 match entry.failure {
                     Some(_) if self.retry_failed && self.mode != CacheMode::Replay => None,
@@ -418,6 +422,7 @@ impl Cached {
                 cost_usd: r.meta.cost_usd,
                 failure: None,
                 raw: r.raw.clone(),
+                endpoint: r.meta.endpoint.clone(),
             }),
             Err(error) if is_answer_failure(error) => {
                 let (failure, usage) = error.clone().into_unspent();
@@ -430,6 +435,7 @@ impl Cached {
                     cost_usd: error.meta().and_then(|m| m.cost_usd),
                     failure: Some(failure),
                     raw: None,
+                    endpoint: None,
                 })
             }
             Err(_) => None,
@@ -739,6 +745,7 @@ mod tests {
             cost_usd: Some(0.0001),
             failure: None,
             raw: None,
+            endpoint: None,
         };
         let n = 2000u64;
         let started = std::time::Instant::now();

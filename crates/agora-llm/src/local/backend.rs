@@ -213,6 +213,21 @@ impl LocalModel {
 
     async fn answer(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let started = Instant::now();
+        if let Some(query) = agora_model::embedding_query(request) {
+            // The local model embeds with its own weights, whatever model the query
+            // names; its vectors have the model's width (`dimensions` is not applied).
+            let vectors: Vec<Vec<f64>> = self
+                .embed(&query.inputs)
+                .await?
+                .into_iter()
+                .map(|v| v.into_iter().map(f64::from).collect())
+                .collect();
+            return Ok(ChatResponse::new(
+                serde_json::json!({ "embeddings": vectors }),
+                Usage::default(),
+                started.elapsed(),
+            ));
+        }
         if request.messages.is_empty() {
             return Err(LlmError::InvalidRequest(
                 "the request has no messages for the local model to read".into(),

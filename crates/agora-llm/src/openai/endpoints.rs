@@ -46,6 +46,18 @@ pub fn parse_entry(entry: &str) -> Result<(String, u32), LlmError> {
     Ok((url.trim().trim_end_matches('/').to_string(), weight))
 }
 
+/// A server's URL as tables show it: without any `user:password@` part.
+pub fn label(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            let start = rest[..host_end].rfind('@').map_or(0, |at| at + 1);
+            format!("{scheme}://{}", &rest[start..])
+        }
+        None => url.to_string(),
+    }
+}
+
 /// The order in which servers of the given weights take calls: each server `i` appears
 /// `weights[i]` times, spread out (smooth weighted round-robin).
 pub fn schedule(weights: &[u32]) -> Vec<usize> {
@@ -192,6 +204,19 @@ pub fn choose(order: &[usize], health: &[&Health], ticket: usize, now: Instant) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn labels_drop_credentials_and_keep_the_rest() {
+        assert_eq!(
+            super::label("https://user:secret@vllm.example:8000/v1"),
+            "https://vllm.example:8000/v1"
+        );
+        assert_eq!(
+            super::label("http://127.0.0.1:8000/v1"),
+            "http://127.0.0.1:8000/v1"
+        );
+        assert_eq!(super::label("http://h/v1/a@b"), "http://h/v1/a@b");
+    }
+
     use super::*;
 
     #[test]

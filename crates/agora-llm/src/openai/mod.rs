@@ -317,7 +317,10 @@ impl OpenAiBackend {
         let mut outcome = endpoints::Outcome::new(&endpoint.health, &endpoint.url);
         let result = self.send_to(endpoint, request).await;
         outcome.record(&result);
-        result
+        result.map(|mut response| {
+            response.meta.endpoint = Some(endpoints::label(&endpoint.url));
+            response
+        })
     }
 
     /// One request (and its JSON-mode re-ask) to `endpoint`.

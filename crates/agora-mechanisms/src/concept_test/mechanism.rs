@@ -400,6 +400,9 @@ pub struct ConceptTest {
     step: u8,
     /// Whether this round's SSR embeddings come from the run's model.
     model_embeddings: bool,
+    /// Whether those embeddings come from the local model (which embeds with its own
+    /// weights whatever `embedding_model` names).
+    local_embeddings: bool,
     /// Anchor embeddings from the embedding model (this round).
     model_anchors: Option<Vec<Vec<Vec<f64>>>>,
     /// Valid ratings waiting for their text's embedding (this round).
@@ -486,6 +489,7 @@ impl ConceptTest {
             summary: build.recorder.open(concept_summary_table())?,
             step: STEP_RATE,
             model_embeddings: false,
+            local_embeddings: false,
             model_anchors: None,
             waiting: Vec::new(),
         })
@@ -654,12 +658,15 @@ impl Mechanism for ConceptTest {
         self.step = STEP_RATE;
         self.model_anchors = None;
         self.waiting.clear();
+        let source = world
+            .get_resource::<EmbeddingSource>()
+            .copied()
+            .unwrap_or_default();
         self.model_embeddings = ctx.round <= self.spec.rating_rounds()
             && ctx.reads_text
             && self.spec.ssr.embedding_model.is_some()
-            && world
-                .get_resource::<EmbeddingSource>()
-                .is_some_and(|s| s.asks_model());
+            && source.asks_model();
+        self.local_embeddings = source == EmbeddingSource::Local;
         Ok(())
     }
 
@@ -837,6 +844,7 @@ impl Mechanism for ConceptTest {
                     row = row.opt_f64(ssr.map(|s| s[p]));
                 }
                 let label = match (&self.spec.ssr.embedding_model, self.model_embeddings) {
+                    (Some(_), true) if self.local_embeddings => "local",
                     (Some(model), true) => model.as_str(),
                     _ => self.embedding.as_str(),
                 };
