@@ -9,10 +9,11 @@ default:
     @just --list
 
 # The demo: a survey end to end on the embedded model (fetched once), its results and what next.
+# It decodes eight answers together for speed (--local-batch 8); without it answers are exact.
 demo agents="20":
     cargo build --release --bin agora
     cargo run -q --release --bin agora -- models fetch
-    cargo run -q --release --bin agora -- run scenarios/consumer-survey.ron --model local --agents {{agents}} --overwrite --report
+    cargo run -q --release --bin agora -- run scenarios/consumer-survey.ron --model local --local-batch 8 --agents {{agents}} --overwrite --report
     @echo "tables: $PWD/runs/consumer-survey (Parquet; notebooks/ reads them)"
     @echo "The embedded 135M model shows the engine at work, not realistic people; for real answers start a model server (vLLM, Ollama, llama.cpp) and run with OPENAI_BASE_URL=http://HOST:PORT/v1 --model openai:MODEL (or OPENAI_API_KEY for OpenAI)."
 
