@@ -651,6 +651,8 @@ mod tests {
         };
         let shared = Shared {
             config,
+            files: Mutex::new(HashMap::new()),
+            batches: tokio::sync::Mutex::new(HashMap::new()),
             slots: None,
             seen: Mutex::new(HashMap::new()),
             stats: Arc::new(Stats::default()),
@@ -699,6 +701,8 @@ mod tests {
         };
         let shared = Shared {
             config,
+            files: Mutex::new(HashMap::new()),
+            batches: tokio::sync::Mutex::new(HashMap::new()),
             slots: None,
             seen: Mutex::new(HashMap::new()),
             stats: Arc::new(Stats::default()),

@@ -995,7 +995,12 @@ async fn perform_run(
     }
     tracing::info!(agents = plan.agents, elapsed = ?started.elapsed(), "population ready");
     let limits = SchedulerLimits {
-        concurrency: plan.concurrency,
+        // A batched step sends all its calls at once: they wait on the batch, not a slot.
+        concurrency: if execution.calls.batch {
+            agora_llm::openai::batch::MAX_BATCH_REQUESTS
+        } else {
+            plan.concurrency
+        },
         max_cost_usd: budget.max_cost_usd,
         max_tokens: budget.max_tokens,
         ..Default::default()

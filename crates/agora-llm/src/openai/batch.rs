@@ -39,6 +39,13 @@ use crate::request::ChatRequest;
 /// The most requests in one batch (the OpenAI limit).
 pub const MAX_BATCH_REQUESTS: usize = 50_000;
 
+/// Polls of a batch that may fail in a row (timeouts, 429, 5xx) before its requests
+/// are given up as failed.
+const MAX_POLL_FAILURES: u32 = 10;
+
+/// The longest one request of the Batch API (an upload, a poll, a download) may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// How requests are batched.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchSettings {
@@ -103,6 +110,8 @@ impl Batched {
     /// Batch the chat requests of `backend` by `settings`.
     pub fn new(backend: Arc<OpenAiBackend>, settings: BatchSettings) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(HTTP_TIMEOUT)
             .build()
             .map_err(|e| LlmError::Backend(format!("starting the HTTP client: {e}")))?;
         let base_url = backend
@@ -395,13 +404,28 @@ impl Shared {
 
     /// Poll a batch until it ends; its lines by custom id.
     async fn collect(&self, batch_id: &str) -> Result<Lines, LlmError> {
+        let mut failures = 0;
         let batch = loop {
-            let batch = self
+            let polled = self
                 .send(
                     self.http.get(self.url(&format!("batches/{batch_id}"))),
                     "polling the batch",
                 )
-                .await?;
+                .await;
+            let batch = match polled {
+                Ok(batch) => {
+                    failures = 0;
+                    batch
+                }
+                // A passing fault of the server or the network: poll again later.
+                Err(error) if error.is_retryable() && failures < MAX_POLL_FAILURES => {
+                    failures += 1;
+                    tracing::warn!(%batch_id, %error, "polling the batch failed; polling again");
+                    tokio::time::sleep(self.settings.poll).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             match batch.get("status").and_then(Value::as_str) {
                 Some("completed") => break batch,
                 Some(status @ ("failed" | "expired" | "cancelled" | "cancelling")) => {
