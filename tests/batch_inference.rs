@@ -32,7 +32,9 @@ fn command(cwd: &Path, server: &FakeServer, args: &[&str]) -> Command {
 }
 
 fn agora_on(cwd: &Path, server: &FakeServer, args: &[&str]) -> Output {
-    command(cwd, server, args).output().expect("the agora binary runs")
+    command(cwd, server, args)
+        .output()
+        .expect("the agora binary runs")
 }
 
 fn survey_args<'a>(scenario: &'a str, out: &'a str, batch: bool) -> Vec<&'a str> {
@@ -82,15 +84,26 @@ async fn a_batched_survey_gives_the_tables_of_direct_calls_without_a_direct_call
     let scenario = write_scenario(direct_dir.path(), "s.ron", SMALL_SURVEY);
     let s = scenario.to_str().unwrap();
 
-    let direct = agora_on(direct_dir.path(), &direct_server, &survey_args(s, "out", false));
+    let direct = agora_on(
+        direct_dir.path(),
+        &direct_server,
+        &survey_args(s, "out", false),
+    );
     assert!(direct.status.success(), "{}", stderr(&direct));
-    let batched = agora_on(batch_dir.path(), &batch_server, &survey_args(s, "out", true));
+    let batched = agora_on(
+        batch_dir.path(),
+        &batch_server,
+        &survey_args(s, "out", true),
+    );
     assert!(batched.status.success(), "{}", stderr(&batched));
 
     let stats = batch_server.stats();
     assert_eq!(stats.chat_calls.load(Ordering::SeqCst), 0, "no direct call");
     let batches = stats.batches_created.load(Ordering::SeqCst);
-    assert_eq!(batches, 4, "one batch per round of the one-item-per-round survey");
+    assert_eq!(
+        batches, 4,
+        "one batch per round of the one-item-per-round survey"
+    );
     assert_eq!(
         stats.completions.load(Ordering::SeqCst),
         direct_server.stats().chat_calls.load(Ordering::SeqCst),
@@ -108,9 +121,17 @@ async fn a_batched_survey_gives_the_tables_of_direct_calls_without_a_direct_call
 
     // The batch answers are in the cache: a run without --batch replays them.
     let before = stats.requests();
-    let again = agora_on(batch_dir.path(), &batch_server, &survey_args(s, "again", false));
+    let again = agora_on(
+        batch_dir.path(),
+        &batch_server,
+        &survey_args(s, "again", false),
+    );
     assert!(again.status.success(), "{}", stderr(&again));
-    assert_eq!(stats.requests(), before, "the rerun was answered from the cache");
+    assert_eq!(
+        stats.requests(),
+        before,
+        "the rerun was answered from the cache"
+    );
     assert_same_tables(
         &batch_dir.path().join("out"),
         &batch_dir.path().join("again"),
@@ -131,12 +152,13 @@ async fn a_run_killed_while_a_batch_is_in_flight_resumes_by_polling_that_batch()
     let scenario = write_scenario(dir.path(), "s.ron", SMALL_SURVEY);
     let s = scenario.to_str().unwrap();
 
-    let whole = agora_on(whole_dir.path(), &whole_server, &survey_args(s, "out", true));
+    let whole = agora_on(
+        whole_dir.path(),
+        &whole_server,
+        &survey_args(s, "out", true),
+    );
     assert!(whole.status.success(), "{}", stderr(&whole));
-    let whole_batches = whole_server
-        .stats()
-        .batches_created
-        .load(Ordering::SeqCst);
+    let whole_batches = whole_server.stats().batches_created.load(Ordering::SeqCst);
 
     let args = survey_args(s, "out", true);
     let mut child = command(dir.path(), &server, &args)

@@ -449,10 +449,7 @@ async fn embeddings_are_unit_length_deterministic_and_closer_for_similar_texts()
     );
     // The same text gives the same vector, alone, in another batch and while chat
     // requests are being decoded.
-    let alone = model
-        .embed(&texts[2..].to_vec())
-        .await
-        .expect("an embedding");
+    let alone = model.embed(&texts[2..]).await.expect("an embedding");
     assert_eq!(alone[0], vectors[2]);
     let chat = request(
         PERSONAS[1],

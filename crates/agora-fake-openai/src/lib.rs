@@ -636,6 +636,190 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The content of the part named `file` of a multipart body, or `None` when `headers`
+/// do not announce a multipart body.
+fn multipart_file(headers: &HeaderMap, body: &[u8]) -> Option<Result<Bytes, &'static str>> {
+    let content_type = headers.get("content-type")?.to_str().ok()?;
+    if !content_type.starts_with("multipart/form-data") {
+        return None;
+    }
+    let Some(boundary) = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+        .map(|b| b.trim_matches('"'))
+    else {
+        return Some(Err("the multipart body has no boundary"));
+    };
+    let delimiter = format!("--{boundary}");
+    let text = body;
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(at) = find(rest, delimiter.as_bytes()) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
+    }
+    for part in parts {
+        let Some(split) = find(part, b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]);
+        if head.contains("name=\"file\"") {
+            let content = &part[split + 4..];
+            let content = content.strip_suffix(b"\r\n").unwrap_or(content);
+            return Some(Ok(Bytes::copy_from_slice(content)));
+        }
+    }
+    Some(Err("the multipart body has no `file` part"))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `POST /v1/files`: store the uploaded file.
+async fn upload(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    let content = match multipart_file(&headers, &body) {
+        Some(Ok(content)) => content,
+        Some(Err(message)) => return error(StatusCode::BAD_REQUEST, message),
+        None => body,
+    };
+    let n = shared.stats.files_uploaded.fetch_add(1, Ordering::SeqCst) + 1;
+    let id = format!("file-{n}");
+    let bytes = content.len();
+    if let Ok(mut files) = shared.files.lock() {
+        files.insert(id.clone(), content);
+    }
+    axum::Json(json!({ "id": id, "object": "file", "bytes": bytes, "purpose": "batch", "filename": "batch.jsonl" }))
+        .into_response()
+}
+
+/// `GET /v1/files/{id}/content`.
+async fn download(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    let file = shared.files.lock().ok().and_then(|f| f.get(&id).cloned());
+    match file {
+        Some(content) => (
+            StatusCode::OK,
+            [("content-type", "application/jsonl")],
+            content,
+        )
+            .into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("no file {id}")),
+    }
+}
+
+/// `POST /v1/batches`: a batch of an uploaded file's requests.
+async fn create_batch(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the request body is not JSON");
+    };
+    let Some(input) = request.get("input_file_id").and_then(Value::as_str) else {
+        return error(StatusCode::BAD_REQUEST, "`input_file_id` is required");
+    };
+    if request.get("endpoint").and_then(Value::as_str) != Some("/v1/chat/completions") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "`endpoint` must be /v1/chat/completions",
+        );
+    }
+    let lines = match shared.files.lock().ok().and_then(|f| f.get(input).cloned()) {
+        Some(content) => String::from_utf8_lossy(&content)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count(),
+        None => return error(StatusCode::NOT_FOUND, &format!("no file {input}")),
+    };
+    let n = shared.stats.batches_created.fetch_add(1, Ordering::SeqCst) + 1;
+    let id = format!("batch_{n}");
+    let batch = FakeBatch {
+        input_file_id: input.to_string(),
+        created: std::time::Instant::now(),
+        output_file_id: None,
+        lines,
+    };
+    let answer = batch_json(&id, &batch);
+    shared.batches.lock().await.insert(id, batch);
+    axum::Json(answer).into_response()
+}
+
+fn batch_json(id: &str, batch: &FakeBatch) -> Value {
+    let done = batch.output_file_id.is_some();
+    json!({
+        "id": id,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": batch.input_file_id,
+        "completion_window": "24h",
+        "status": if done { "completed" } else { "in_progress" },
+        "output_file_id": batch.output_file_id,
+        "error_file_id": null,
+        "request_counts": { "total": batch.lines, "completed": if done { batch.lines } else { 0 }, "failed": 0 }
+    })
+}
+
+/// `GET /v1/batches/{id}`: the batch, answered once its delay has passed.
+async fn retrieve_batch(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    shared.stats.batch_polls.fetch_add(1, Ordering::SeqCst);
+    let mut batches = shared.batches.lock().await;
+    let Some(batch) = batches.get_mut(&id) else {
+        return error(StatusCode::NOT_FOUND, &format!("no batch {id}"));
+    };
+    if batch.output_file_id.is_none() && batch.created.elapsed() >= shared.config.batch_delay {
+        let input = shared
+            .files
+            .lock()
+            .ok()
+            .and_then(|f| f.get(&batch.input_file_id).cloned())
+            .unwrap_or_default();
+        let mut output = String::new();
+        for (k, line) in String::from_utf8_lossy(&input)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+        {
+            output.push_str(&batch_line(&shared, k, line).await.to_string());
+            output.push('\n');
+        }
+        let n = shared.stats.files_uploaded.fetch_add(1, Ordering::SeqCst) + 1;
+        let file_id = format!("file-{n}");
+        if let Ok(mut files) = shared.files.lock() {
+            files.insert(file_id.clone(), Bytes::from(output));
+        }
+        batch.output_file_id = Some(file_id);
+    }
+    axum::Json(batch_json(&id, batch)).into_response()
+}
+
+/// The output line for input line `k`: the answer to its body as a chat completion.
+async fn batch_line(shared: &Shared, k: usize, line: &str) -> Value {
+    let Ok(request) = serde_json::from_str::<Value>(line) else {
+        return json!({ "id": format!("batch_req_{k}"), "custom_id": null, "response": null, "error": { "code": "invalid_json", "message": "the line is not JSON" } });
+    };
+    let custom_id = request.get("custom_id").cloned().unwrap_or(Value::Null);
+    let Some(body) = request.get("body") else {
+        return json!({ "id": format!("batch_req_{k}"), "custom_id": custom_id, "response": null, "error": { "code": "missing_body", "message": "the line has no body" } });
+    };
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let response = answer(shared, &bytes).await;
+    let status = response.status().as_u16();
+    let content = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let body = serde_json::from_slice::<Value>(&content).unwrap_or_else(|_| {
+        json!({ "error": { "message": format!("not JSON: {}", String::from_utf8_lossy(&content)) } })
+    });
+    let status = if status == 200 && body.get("choices").is_none() {
+        500
+    } else {
+        status
+    };
+    json!({ "id": format!("batch_req_{k}"), "custom_id": custom_id, "response": { "status_code": status, "request_id": format!("req_{k}"), "body": body }, "error": null })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -801,162 +985,23 @@ mod tests {
             assert!((0.5..=0.75).contains(&v["d"].as_f64().unwrap()));
         }
     }
-}
 
-/// The content of the part named `file` of a multipart body, or `None` when `headers`
-/// do not announce a multipart body.
-fn multipart_file(headers: &HeaderMap, body: &[u8]) -> Option<Result<Bytes, &'static str>> {
-    let content_type = headers.get("content-type")?.to_str().ok()?;
-    if !content_type.starts_with("multipart/form-data") {
-        return None;
+    #[test]
+    fn multipart_uploads_yield_their_file_part() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("multipart/form-data; boundary=XYZ"),
+        );
+        let body = b"--XYZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.jsonl\"\r\n\r\n{\"a\":1}\n\r\n--XYZ--\r\n";
+        let file = multipart_file(&headers, body).unwrap().unwrap();
+        assert_eq!(&file[..], b"{\"a\":1}\n");
+        assert!(
+            multipart_file(&HeaderMap::new(), body).is_none(),
+            "a raw upload"
+        );
+        let no_file =
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--XYZ--";
+        assert!(multipart_file(&headers, no_file).unwrap().is_err());
     }
-    let Some(boundary) = content_type
-        .split(';')
-        .filter_map(|p| p.trim().strip_prefix("boundary="))
-        .next()
-        .map(|b| b.trim_matches('"'))
-    else {
-        return Some(Err("the multipart body has no boundary"));
-    };
-    let delimiter = format!("--{boundary}");
-    let text = body;
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(at) = find(rest, delimiter.as_bytes()) {
-        parts.push(&rest[..at]);
-        rest = &rest[at + delimiter.len()..];
-    }
-    for part in parts {
-        let Some(split) = find(part, b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&part[..split]);
-        if head.contains("name=\"file\"") {
-            let content = &part[split + 4..];
-            let content = content.strip_suffix(b"\r\n").unwrap_or(content);
-            return Some(Ok(Bytes::copy_from_slice(content)));
-        }
-    }
-    Some(Err("the multipart body has no `file` part"))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// `POST /v1/files`: store the uploaded file.
-async fn upload(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
-    let content = match multipart_file(&headers, &body) {
-        Some(Ok(content)) => content,
-        Some(Err(message)) => return error(StatusCode::BAD_REQUEST, message),
-        None => body,
-    };
-    let n = shared.stats.files_uploaded.fetch_add(1, Ordering::SeqCst) + 1;
-    let id = format!("file-{n}");
-    let bytes = content.len();
-    if let Ok(mut files) = shared.files.lock() {
-        files.insert(id.clone(), content);
-    }
-    axum::Json(json!({ "id": id, "object": "file", "bytes": bytes, "purpose": "batch", "filename": "batch.jsonl" }))
-        .into_response()
-}
-
-/// `GET /v1/files/{id}/content`.
-async fn download(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
-    let file = shared.files.lock().ok().and_then(|f| f.get(&id).cloned());
-    match file {
-        Some(content) => (StatusCode::OK, [("content-type", "application/jsonl")], content).into_response(),
-        None => error(StatusCode::NOT_FOUND, &format!("no file {id}")),
-    }
-}
-
-/// `POST /v1/batches`: a batch of an uploaded file's requests.
-async fn create_batch(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "the request body is not JSON");
-    };
-    let Some(input) = request.get("input_file_id").and_then(Value::as_str) else {
-        return error(StatusCode::BAD_REQUEST, "`input_file_id` is required");
-    };
-    if request.get("endpoint").and_then(Value::as_str) != Some("/v1/chat/completions") {
-        return error(StatusCode::BAD_REQUEST, "`endpoint` must be /v1/chat/completions");
-    }
-    let lines = match shared.files.lock().ok().and_then(|f| f.get(input).cloned()) {
-        Some(content) => String::from_utf8_lossy(&content).lines().filter(|l| !l.trim().is_empty()).count(),
-        None => return error(StatusCode::NOT_FOUND, &format!("no file {input}")),
-    };
-    let n = shared.stats.batches_created.fetch_add(1, Ordering::SeqCst) + 1;
-    let id = format!("batch_{n}");
-    let batch = FakeBatch {
-        input_file_id: input.to_string(),
-        created: std::time::Instant::now(),
-        output_file_id: None,
-        lines,
-    };
-    let answer = batch_json(&id, &batch);
-    shared.batches.lock().await.insert(id, batch);
-    axum::Json(answer).into_response()
-}
-
-fn batch_json(id: &str, batch: &FakeBatch) -> Value {
-    let done = batch.output_file_id.is_some();
-    json!({
-        "id": id,
-        "object": "batch",
-        "endpoint": "/v1/chat/completions",
-        "input_file_id": batch.input_file_id,
-        "completion_window": "24h",
-        "status": if done { "completed" } else { "in_progress" },
-        "output_file_id": batch.output_file_id,
-        "error_file_id": null,
-        "request_counts": { "total": batch.lines, "completed": if done { batch.lines } else { 0 }, "failed": 0 }
-    })
-}
-
-/// `GET /v1/batches/{id}`: the batch, answered once its delay has passed.
-async fn retrieve_batch(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
-    shared.stats.batch_polls.fetch_add(1, Ordering::SeqCst);
-    let mut batches = shared.batches.lock().await;
-    let Some(batch) = batches.get_mut(&id) else {
-        return error(StatusCode::NOT_FOUND, &format!("no batch {id}"));
-    };
-    if batch.output_file_id.is_none() && batch.created.elapsed() >= shared.config.batch_delay {
-        let input = shared.files.lock().ok().and_then(|f| f.get(&batch.input_file_id).cloned()).unwrap_or_default();
-        let mut output = String::new();
-        for (k, line) in String::from_utf8_lossy(&input).lines().filter(|l| !l.trim().is_empty()).enumerate() {
-            output.push_str(&batch_line(&shared, k, line).await.to_string());
-            output.push('\n');
-        }
-        let n = shared.stats.files_uploaded.fetch_add(1, Ordering::SeqCst) + 1;
-        let file_id = format!("file-{n}");
-        if let Ok(mut files) = shared.files.lock() {
-            files.insert(file_id.clone(), Bytes::from(output));
-        }
-        batch.output_file_id = Some(file_id);
-    }
-    axum::Json(batch_json(&id, batch)).into_response()
-}
-
-/// The output line for input line `k`: the answer to its body as a chat completion.
-async fn batch_line(shared: &Shared, k: usize, line: &str) -> Value {
-    let Ok(request) = serde_json::from_str::<Value>(line) else {
-        return json!({ "id": format!("batch_req_{k}"), "custom_id": null, "response": null, "error": { "code": "invalid_json", "message": "the line is not JSON" } });
-    };
-    let custom_id = request.get("custom_id").cloned().unwrap_or(Value::Null);
-    let Some(body) = request.get("body") else {
-        return json!({ "id": format!("batch_req_{k}"), "custom_id": custom_id, "response": null, "error": { "code": "missing_body", "message": "the line has no body" } });
-    };
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let response = answer(shared, &bytes).await;
-    let status = response.status().as_u16();
-    let content = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
-    let body = serde_json::from_slice::<Value>(&content).unwrap_or_else(|_| {
-        json!({ "error": { "message": format!("not JSON: {}", String::from_utf8_lossy(&content)) } })
-    });
-    let status = if status == 200 && body.get("choices").is_none() { 500 } else { status };
-    json!({ "id": format!("batch_req_{k}"), "custom_id": custom_id, "response": { "status_code": status, "request_id": format!("req_{k}"), "body": body }, "error": null })
 }

@@ -62,7 +62,10 @@ async fn requests_arriving_together_go_as_one_batch_with_the_answers_of_direct_c
     let batch_server = FakeServer::start(FakeConfig::default()).await.unwrap();
     let direct = backend(settings(&direct_server)).unwrap();
     let batched = batched_backend(settings(&batch_server), quick(None)).unwrap();
-    assert!(batched.times_own_attempts(), "the batch wait is not timed out");
+    assert!(
+        batched.times_own_attempts(),
+        "the batch wait is not timed out"
+    );
     let want = answers(&direct, 12).await;
     let got = answers(&batched, 12).await;
     assert_eq!(got, want);
@@ -85,10 +88,12 @@ async fn failed_lines_go_through_the_gateway_repair_in_a_later_batch() {
     let batched = batched_backend(settings(&server), quick(None)).unwrap();
     let model = Gateway::default().wrap(batched);
     let requests: Vec<ChatRequest> = (0..16).map(likert).collect();
-    let results =
-        futures::future::join_all(requests.iter().map(|r| model.complete(r))).await;
+    let results = futures::future::join_all(requests.iter().map(|r| model.complete(r))).await;
     let stats = server.stats();
-    assert!(stats.faults.load(Ordering::SeqCst) > 0, "some lines broke the schema");
+    assert!(
+        stats.faults.load(Ordering::SeqCst) > 0,
+        "some lines broke the schema"
+    );
     assert!(
         stats.batches_created.load(Ordering::SeqCst) >= 2,
         "the repair re-asks went out as another batch"
@@ -97,7 +102,10 @@ async fn failed_lines_go_through_the_gateway_repair_in_a_later_batch() {
     for result in results {
         match result {
             Ok(r) => assert!(r.answer["answer"].is_u64(), "{}", r.answer),
-            Err(e) => assert!(e.to_string().contains("schema") || e.to_string().contains("answer"), "{e}"),
+            Err(e) => assert!(
+                e.to_string().contains("schema") || e.to_string().contains("answer"),
+                "{e}"
+            ),
         }
     }
 }
@@ -119,9 +127,14 @@ async fn a_recorded_batch_is_polled_instead_of_submitted_again() {
     };
     let first = batched_backend(settings(&server), slow_poll).unwrap();
     let request = likert(1);
-    let abandoned = tokio::time::timeout(Duration::from_millis(200), first.complete(&request)).await;
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(200), first.complete(&request)).await;
     assert!(abandoned.is_err(), "the batch was still in flight");
-    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 1, "the batch is recorded");
+    assert_eq!(
+        std::fs::read_dir(&state).unwrap().count(),
+        1,
+        "the batch is recorded"
+    );
     drop(first);
     let second = batched_backend(settings(&server), quick(Some(state.clone()))).unwrap();
     let again = answers(&second, 2).await;
@@ -131,5 +144,9 @@ async fn a_recorded_batch_is_polled_instead_of_submitted_again() {
     let direct_server = FakeServer::start(FakeConfig::default()).await.unwrap();
     let direct = backend(settings(&direct_server)).unwrap();
     assert_eq!(again, answers(&direct, 2).await);
-    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0, "records are removed once answered");
+    assert_eq!(
+        std::fs::read_dir(&state).unwrap().count(),
+        0,
+        "records are removed once answered"
+    );
 }

@@ -318,9 +318,8 @@ impl Shared {
     /// Send a request and read its JSON answer; error statuses become [`LlmError::Http`].
     async fn send(&self, builder: reqwest::RequestBuilder, what: &str) -> Result<Value, LlmError> {
         let text = self.send_text(builder, what).await?;
-        serde_json::from_str(&text).map_err(|e| {
-            LlmError::Transport(format!("{what}: the answer is not JSON ({e})"))
-        })
+        serde_json::from_str(&text)
+            .map_err(|e| LlmError::Transport(format!("{what}: the answer is not JSON ({e})")))
     }
 
     async fn send_text(
@@ -341,7 +340,10 @@ impl Shared {
         if !status.is_success() {
             return Err(LlmError::Http {
                 status: status.as_u16(),
-                message: format!("{what}: {}", text.trim().chars().take(500).collect::<String>()),
+                message: format!(
+                    "{what}: {}",
+                    text.trim().chars().take(500).collect::<String>()
+                ),
                 retry_after: None,
             });
         }
@@ -431,7 +433,10 @@ impl Shared {
                 Some(status @ ("failed" | "expired" | "cancelled" | "cancelling")) => {
                     return Err(LlmError::Backend(format!(
                         "batch {batch_id} ended {status}: {}",
-                        batch.get("errors").map(Value::to_string).unwrap_or_default()
+                        batch
+                            .get("errors")
+                            .map(Value::to_string)
+                            .unwrap_or_default()
                     )));
                 }
                 _ => tokio::time::sleep(self.settings.poll).await,
@@ -444,8 +449,7 @@ impl Shared {
             };
             let text = self
                 .send_text(
-                    self.http
-                        .get(self.url(&format!("files/{file_id}/content"))),
+                    self.http.get(self.url(&format!("files/{file_id}/content"))),
                     "downloading the batch results",
                 )
                 .await?;
@@ -476,7 +480,10 @@ fn parse_line(line: &str) -> Option<(String, Result<Value, LlmError>)> {
             message: body
                 .and_then(|b| b.pointer("/error/message"))
                 .and_then(Value::as_str)
-                .map_or_else(|| format!("batch line failed with HTTP {status}"), str::to_string),
+                .map_or_else(
+                    || format!("batch line failed with HTTP {status}"),
+                    str::to_string,
+                ),
             retry_after: None,
         }),
         (None, _) => Err(LlmError::Backend(format!(

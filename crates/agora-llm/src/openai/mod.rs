@@ -296,10 +296,7 @@ impl OpenAiBackend {
     }
 
     /// `result` with the API key scrubbed from its messages, answer and raw completion.
-    fn scrubbed(
-        &self,
-        result: Result<ChatResponse, LlmError>,
-    ) -> Result<ChatResponse, LlmError> {
+    fn scrubbed(&self, result: Result<ChatResponse, LlmError>) -> Result<ChatResponse, LlmError> {
         match result {
             Ok(mut response) => {
                 scrub_value(&mut response.answer, &self.api_key);
