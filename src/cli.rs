@@ -188,6 +188,14 @@ pub struct RunArgs {
     /// is faster on many cores, but answers can then differ from run to run.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64), help_heading = "Model calls")]
     pub local_batch: Option<u32>,
+    /// Send the chat requests of each step to OpenAI-compatible servers as one batch
+    /// through the Batch API (`/v1/files`, `/v1/batches`): cheaper, slower. A batch in
+    /// flight is recorded in OUT/.agora/batches, and `--resume --batch` polls it again.
+    #[arg(long, help_heading = "Model calls")]
+    pub batch: bool,
+    /// Seconds between two polls of a batch in flight (default 30).
+    #[arg(long, value_parser = parse_seconds, requires = "batch", help_heading = "Model calls")]
+    pub batch_poll: Option<Duration>,
     /// A price table (RON) adding to or replacing the built-in model prices.
     #[arg(long, help_heading = "Model calls")]
     pub prices: Option<PathBuf>,
@@ -215,6 +223,9 @@ impl RunArgs {
             concurrency: None,
             retry_failed: self.retry_failed,
             local_batch: self.local_batch,
+            batch: self.batch,
+            batch_poll: self.batch_poll,
+            batch_dir: None,
         }
     }
 }

@@ -9,6 +9,12 @@
 //! drawn from a hash of the request body and how often that body was seen, so the
 //! same run meets the same faults whatever order its requests arrive in.
 //!
+//! The Batch API is there too: `POST /v1/files` (multipart with a `file` part, or the
+//! raw JSONL as the body), `GET /v1/files/{id}/content`, `POST /v1/batches` and
+//! `GET /v1/batches/{id}`. A batch completes [`FakeConfig::batch_delay`] after it was
+//! created; each of its lines is answered as the same body sent to
+//! `/v1/chat/completions` would be.
+//!
 //! `POST /v1/embeddings` answers with deterministic vectors: a hashed bag of words
 //! ([`embedding`]), so texts that share words are closer than texts that do not.
 
@@ -20,10 +26,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde_json::{Value, json};
@@ -77,6 +83,8 @@ pub struct FakeConfig {
     pub retry_after_header: Option<String>,
     /// Echo the caller's API key back.
     pub echo_key: Option<EchoKey>,
+    /// Time from a batch's creation to its completion.
+    pub batch_delay: Duration,
 }
 
 impl Default for FakeConfig {
@@ -90,6 +98,7 @@ impl Default for FakeConfig {
             reject_json_schema: false,
             retry_after_header: None,
             echo_key: None,
+            batch_delay: Duration::ZERO,
         }
     }
 }
@@ -107,6 +116,14 @@ pub struct Stats {
     pub faults: AtomicU64,
     /// Most requests in progress at once.
     pub peak_in_flight: AtomicU64,
+    /// Requests to `/v1/chat/completions` (batch lines not included).
+    pub chat_calls: AtomicU64,
+    /// Files uploaded.
+    pub files_uploaded: AtomicU64,
+    /// Batches created.
+    pub batches_created: AtomicU64,
+    /// Polls of a batch (`GET /v1/batches/{id}`).
+    pub batch_polls: AtomicU64,
     in_flight: AtomicU64,
     authorizations: Mutex<Vec<String>>,
     last_body: Mutex<Option<Bytes>>,
@@ -136,8 +153,18 @@ impl Stats {
     }
 }
 
+/// A batch the server was given.
+struct FakeBatch {
+    input_file_id: String,
+    created: std::time::Instant,
+    output_file_id: Option<String>,
+    lines: usize,
+}
+
 struct Shared {
     config: FakeConfig,
+    files: Mutex<HashMap<String, Bytes>>,
+    batches: tokio::sync::Mutex<HashMap<String, FakeBatch>>,
     slots: Option<Semaphore>,
     seen: Mutex<HashMap<u64, u64>>,
     stats: Arc<Stats>,
@@ -162,6 +189,8 @@ impl FakeServer {
         let shared = Arc::new(Shared {
             slots: (config.capacity > 0).then(|| Semaphore::new(config.capacity)),
             config,
+            files: Mutex::new(HashMap::new()),
+            batches: tokio::sync::Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
             stats: stats.clone(),
         });
@@ -169,6 +198,10 @@ impl FakeServer {
             .route("/v1/chat/completions", post(complete))
             .route("/chat/completions", post(complete))
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1/files", post(upload))
+            .route("/v1/files/{id}/content", get(download))
+            .route("/v1/batches", post(create_batch))
+            .route("/v1/batches/{id}", get(retrieve_batch))
             .route("/embeddings", post(embeddings))
             .fallback(not_found)
             .with_state(shared);
@@ -205,6 +238,7 @@ async fn not_found(State(shared): State<Arc<Shared>>) -> Response {
 async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let stats = &shared.stats;
     stats.requests.fetch_add(1, Ordering::SeqCst);
+    stats.chat_calls.fetch_add(1, Ordering::SeqCst);
     if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok())
         && let Ok(mut seen) = stats.authorizations.lock()
     {
@@ -602,6 +636,190 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The content of the part named `file` of a multipart body, or `None` when `headers`
+/// do not announce a multipart body.
+fn multipart_file(headers: &HeaderMap, body: &[u8]) -> Option<Result<Bytes, &'static str>> {
+    let content_type = headers.get("content-type")?.to_str().ok()?;
+    if !content_type.starts_with("multipart/form-data") {
+        return None;
+    }
+    let Some(boundary) = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+        .map(|b| b.trim_matches('"'))
+    else {
+        return Some(Err("the multipart body has no boundary"));
+    };
+    let delimiter = format!("--{boundary}");
+    let text = body;
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(at) = find(rest, delimiter.as_bytes()) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
+    }
+    for part in parts {
+        let Some(split) = find(part, b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]);
+        if head.contains("name=\"file\"") {
+            let content = &part[split + 4..];
+            let content = content.strip_suffix(b"\r\n").unwrap_or(content);
+            return Some(Ok(Bytes::copy_from_slice(content)));
+        }
+    }
+    Some(Err("the multipart body has no `file` part"))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `POST /v1/files`: store the uploaded file.
+async fn upload(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    let content = match multipart_file(&headers, &body) {
+        Some(Ok(content)) => content,
+        Some(Err(message)) => return error(StatusCode::BAD_REQUEST, message),
+        None => body,
+    };
+    let n = shared.stats.files_uploaded.fetch_add(1, Ordering::SeqCst) + 1;
+    let id = format!("file-{n}");
+    let bytes = content.len();
+    if let Ok(mut files) = shared.files.lock() {
+        files.insert(id.clone(), content);
+    }
+    axum::Json(json!({ "id": id, "object": "file", "bytes": bytes, "purpose": "batch", "filename": "batch.jsonl" }))
+        .into_response()
+}
+
+/// `GET /v1/files/{id}/content`.
+async fn download(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    let file = shared.files.lock().ok().and_then(|f| f.get(&id).cloned());
+    match file {
+        Some(content) => (
+            StatusCode::OK,
+            [("content-type", "application/jsonl")],
+            content,
+        )
+            .into_response(),
+        None => error(StatusCode::NOT_FOUND, &format!("no file {id}")),
+    }
+}
+
+/// `POST /v1/batches`: a batch of an uploaded file's requests.
+async fn create_batch(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the request body is not JSON");
+    };
+    let Some(input) = request.get("input_file_id").and_then(Value::as_str) else {
+        return error(StatusCode::BAD_REQUEST, "`input_file_id` is required");
+    };
+    if request.get("endpoint").and_then(Value::as_str) != Some("/v1/chat/completions") {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "`endpoint` must be /v1/chat/completions",
+        );
+    }
+    let lines = match shared.files.lock().ok().and_then(|f| f.get(input).cloned()) {
+        Some(content) => String::from_utf8_lossy(&content)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count(),
+        None => return error(StatusCode::NOT_FOUND, &format!("no file {input}")),
+    };
+    let n = shared.stats.batches_created.fetch_add(1, Ordering::SeqCst) + 1;
+    let id = format!("batch_{n}");
+    let batch = FakeBatch {
+        input_file_id: input.to_string(),
+        created: std::time::Instant::now(),
+        output_file_id: None,
+        lines,
+    };
+    let answer = batch_json(&id, &batch);
+    shared.batches.lock().await.insert(id, batch);
+    axum::Json(answer).into_response()
+}
+
+fn batch_json(id: &str, batch: &FakeBatch) -> Value {
+    let done = batch.output_file_id.is_some();
+    json!({
+        "id": id,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "input_file_id": batch.input_file_id,
+        "completion_window": "24h",
+        "status": if done { "completed" } else { "in_progress" },
+        "output_file_id": batch.output_file_id,
+        "error_file_id": null,
+        "request_counts": { "total": batch.lines, "completed": if done { batch.lines } else { 0 }, "failed": 0 }
+    })
+}
+
+/// `GET /v1/batches/{id}`: the batch, answered once its delay has passed.
+async fn retrieve_batch(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    shared.stats.requests.fetch_add(1, Ordering::SeqCst);
+    shared.stats.batch_polls.fetch_add(1, Ordering::SeqCst);
+    let mut batches = shared.batches.lock().await;
+    let Some(batch) = batches.get_mut(&id) else {
+        return error(StatusCode::NOT_FOUND, &format!("no batch {id}"));
+    };
+    if batch.output_file_id.is_none() && batch.created.elapsed() >= shared.config.batch_delay {
+        let input = shared
+            .files
+            .lock()
+            .ok()
+            .and_then(|f| f.get(&batch.input_file_id).cloned())
+            .unwrap_or_default();
+        let mut output = String::new();
+        for (k, line) in String::from_utf8_lossy(&input)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+        {
+            output.push_str(&batch_line(&shared, k, line).await.to_string());
+            output.push('\n');
+        }
+        let n = shared.stats.files_uploaded.fetch_add(1, Ordering::SeqCst) + 1;
+        let file_id = format!("file-{n}");
+        if let Ok(mut files) = shared.files.lock() {
+            files.insert(file_id.clone(), Bytes::from(output));
+        }
+        batch.output_file_id = Some(file_id);
+    }
+    axum::Json(batch_json(&id, batch)).into_response()
+}
+
+/// The output line for input line `k`: the answer to its body as a chat completion.
+async fn batch_line(shared: &Shared, k: usize, line: &str) -> Value {
+    let Ok(request) = serde_json::from_str::<Value>(line) else {
+        return json!({ "id": format!("batch_req_{k}"), "custom_id": null, "response": null, "error": { "code": "invalid_json", "message": "the line is not JSON" } });
+    };
+    let custom_id = request.get("custom_id").cloned().unwrap_or(Value::Null);
+    let Some(body) = request.get("body") else {
+        return json!({ "id": format!("batch_req_{k}"), "custom_id": custom_id, "response": null, "error": { "code": "missing_body", "message": "the line has no body" } });
+    };
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let response = answer(shared, &bytes).await;
+    let status = response.status().as_u16();
+    let content = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let body = serde_json::from_slice::<Value>(&content).unwrap_or_else(|_| {
+        json!({ "error": { "message": format!("not JSON: {}", String::from_utf8_lossy(&content)) } })
+    });
+    let status = if status == 200 && body.get("choices").is_none() {
+        500
+    } else {
+        status
+    };
+    json!({ "id": format!("batch_req_{k}"), "custom_id": custom_id, "response": { "status_code": status, "request_id": format!("req_{k}"), "body": body }, "error": null })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -617,6 +835,8 @@ mod tests {
         };
         let shared = Shared {
             config,
+            files: Mutex::new(HashMap::new()),
+            batches: tokio::sync::Mutex::new(HashMap::new()),
             slots: None,
             seen: Mutex::new(HashMap::new()),
             stats: Arc::new(Stats::default()),
@@ -665,6 +885,8 @@ mod tests {
         };
         let shared = Shared {
             config,
+            files: Mutex::new(HashMap::new()),
+            batches: tokio::sync::Mutex::new(HashMap::new()),
             slots: None,
             seen: Mutex::new(HashMap::new()),
             stats: Arc::new(Stats::default()),
@@ -762,5 +984,24 @@ mod tests {
             assert!(v["c"].as_str().unwrap().chars().count() <= 5);
             assert!((0.5..=0.75).contains(&v["d"].as_f64().unwrap()));
         }
+    }
+
+    #[test]
+    fn multipart_uploads_yield_their_file_part() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("multipart/form-data; boundary=XYZ"),
+        );
+        let body = b"--XYZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.jsonl\"\r\n\r\n{\"a\":1}\n\r\n--XYZ--\r\n";
+        let file = multipart_file(&headers, body).unwrap().unwrap();
+        assert_eq!(&file[..], b"{\"a\":1}\n");
+        assert!(
+            multipart_file(&HeaderMap::new(), body).is_none(),
+            "a raw upload"
+        );
+        let no_file =
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--XYZ--";
+        assert!(multipart_file(&headers, no_file).unwrap().is_err());
     }
 }

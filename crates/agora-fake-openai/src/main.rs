@@ -2,6 +2,7 @@
 //!
 //! Usage: agora-fake-openai [--port P] [--latency-ms L] [--capacity C] [--fault-rate F]
 //!                          [--hang-rate H] [--seed S] [--retry-after VALUE]
+//!                          [--batch-delay-ms D]
 //! A fault rate F splits evenly into 429s, 500s and malformed bodies; `--retry-after`
 //! sends VALUE verbatim as the `Retry-After` header of every 429.
 
@@ -31,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--hang-rate" => config.faults.hang = value.parse()?,
             "--seed" => config.seed = value.parse()?,
             "--retry-after" => config.retry_after_header = Some(value),
+            "--batch-delay-ms" => config.batch_delay = Duration::from_millis(value.parse()?),
             other => return Err(format!("unknown option {other}").into()),
         }
     }

@@ -95,6 +95,13 @@ pub struct CallOptions {
     pub retry_failed: bool,
     /// Requests the embedded model decodes together; `None` or 1 is the exact mode.
     pub local_batch: Option<u32>,
+    /// Send the chat requests of OpenAI-compatible models through the Batch API.
+    pub batch: bool,
+    /// Wait between two polls of a batch in flight (`None`: 30 seconds).
+    pub batch_poll: Option<Duration>,
+    /// Where batches in flight are recorded, so that a resumed run polls them
+    /// (set from the output directory by the experiment).
+    pub batch_dir: Option<PathBuf>,
 }
 
 impl CallOptions {
@@ -248,8 +255,19 @@ impl Backends {
                         .check_reachable(Duration::from_secs(5))
                         .map_err(|e| backend_error(&spec.to_string(), e))?;
                 }
-                agora_llm::openai::backend(settings)
-                    .map_err(|e| backend_error("the OpenAI-compatible backend", e))?
+                if options.batch {
+                    let defaults = agora_llm::openai::batch::BatchSettings::default();
+                    let batch = agora_llm::openai::batch::BatchSettings {
+                        poll: options.batch_poll.unwrap_or(defaults.poll),
+                        state_dir: options.batch_dir.clone(),
+                        ..defaults
+                    };
+                    agora_llm::openai::batched_backend(settings, batch)
+                        .map_err(|e| backend_error("the OpenAI-compatible backend", e))?
+                } else {
+                    agora_llm::openai::backend(settings)
+                        .map_err(|e| backend_error("the OpenAI-compatible backend", e))?
+                }
             }
         };
         Ok(options.gateway(self)?.wrap(backend))

@@ -140,9 +140,14 @@ pub fn run_experiment(
     let spending = (execution.budget.max_cost_usd.is_some()
         || execution.budget.max_tokens.is_some())
     .then(|| SpendingLimit::new(execution.budget.max_cost_usd, execution.budget.max_tokens));
-    // One limit on calls in flight over every run of the experiment.
+    // One limit on calls in flight over every run of the experiment; batched calls wait
+    // on the server's batch, so all of a step's calls go into it.
     let calls = CallOptions {
-        concurrency: Some(plan.concurrency),
+        concurrency: (!execution.calls.batch).then_some(plan.concurrency),
+        batch_dir: execution
+            .calls
+            .batch
+            .then(|| OutputLayout::new(&plan.output).state_dir().join("batches")),
         ..execution.calls.clone()
     };
     let mut backends = Backends::new(calls);
@@ -990,7 +995,12 @@ async fn perform_run(
     }
     tracing::info!(agents = plan.agents, elapsed = ?started.elapsed(), "population ready");
     let limits = SchedulerLimits {
-        concurrency: plan.concurrency,
+        // A batched step sends all its calls at once: they wait on the batch, not a slot.
+        concurrency: if execution.calls.batch {
+            agora_llm::openai::batch::MAX_BATCH_REQUESTS
+        } else {
+            plan.concurrency
+        },
         max_cost_usd: budget.max_cost_usd,
         max_tokens: budget.max_tokens,
         ..Default::default()

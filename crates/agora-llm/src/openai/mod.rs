@@ -10,6 +10,7 @@
 //! passed through. Embedding queries ([`agora_model::EmbeddingQuery`]) go to
 //! `/v1/embeddings` of the same endpoints, through the same gateway.
 
+pub mod batch;
 pub mod endpoints;
 mod transport;
 
@@ -291,7 +292,12 @@ impl OpenAiBackend {
     /// One call, with the API key scrubbed from everything it returns: error messages,
     /// every string of the answer and the raw completion (a model may echo the key).
     async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        match self.send(request).await {
+        self.scrubbed(self.send(request).await)
+    }
+
+    /// `result` with the API key scrubbed from its messages, answer and raw completion.
+    fn scrubbed(&self, result: Result<ChatResponse, LlmError>) -> Result<ChatResponse, LlmError> {
+        match result {
             Ok(mut response) => {
                 scrub_value(&mut response.answer, &self.api_key);
                 response.raw = response.raw.map(|raw| redact(&raw, &self.api_key));
@@ -607,6 +613,16 @@ impl ChatModel for OpenAiBackend {
 /// Shared handle to a backend, for composing with the gateway.
 pub fn backend(settings: OpenAiSettings) -> Result<Arc<dyn ChatModel>, LlmError> {
     Ok(Arc::new(OpenAiBackend::new(settings)?))
+}
+
+/// Shared handle to a backend whose chat requests go through the Batch API
+/// ([`batch::Batched`]), for composing with the gateway.
+pub fn batched_backend(
+    settings: OpenAiSettings,
+    batch: batch::BatchSettings,
+) -> Result<Arc<dyn ChatModel>, LlmError> {
+    let backend = Arc::new(OpenAiBackend::new(settings)?);
+    Ok(Arc::new(batch::Batched::new(backend, batch)?))
 }
 
 #[cfg(test)]
