@@ -66,8 +66,8 @@ async fn calls_are_spread_by_weight() {
     }
     assert_eq!(a.stats().requests(), 30);
     assert_eq!(b.stats().requests(), 10);
-    assert_eq!(served.get(&a.base_url().trim_end_matches('/').to_string()), Some(&30));
-    assert_eq!(served.get(&b.base_url().trim_end_matches('/').to_string()), Some(&10));
+    assert_eq!(served.get(a.base_url().trim_end_matches('/')), Some(&30));
+    assert_eq!(served.get(b.base_url().trim_end_matches('/')), Some(&10));
     let bad = OpenAiBackend::new(settings(vec![format!("{}|0", a.base_url())]))
         .err()
         .map(|e| e.to_string())
