@@ -29,8 +29,8 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Unit, property and end-to-end tests.
-unit: model
+# Unit, property and end-to-end tests (the object-store test needs moto from .venv).
+unit: model venv
     cargo nextest run --workspace --no-fail-fast
 
 # Decisions per second and memory per agent of the rule-based survey (release build).
