@@ -117,6 +117,7 @@ bench-runs scenario="house-auction" replicates="40" capacity="64" latency="200":
     server=$!
     trap 'kill $server' EXIT
     sleep 1
+    rm -rf /tmp/agora-bench-runs
     stats=$(OPENAI_BASE_URL=http://127.0.0.1:8093/v1 OPENAI_API_KEY=bench ./target/release/agora run scenarios/{{scenario}}.ron \
         --model openai:bench --replicates {{replicates}} --concurrency {{capacity}} --cache off --out /tmp/agora-bench-runs --overwrite --stats-json)
     python3 -c "import json,sys; s=json.loads(sys.argv[1]); ideal=s['decisions']/{{capacity}}*{{latency}}/1000; print(f'{s[\"decisions\"]} calls, wall {s[\"seconds\"]:.3f} s, ideal {ideal:.3f} s, ratio {ideal/s[\"seconds\"]:.3f}')" "$stats"
@@ -134,6 +135,7 @@ bench-chain scenario="debate-two-sided" replicates="32" capacity="64" latency="2
     server=$!
     trap 'kill $server' EXIT
     sleep 1
+    rm -rf /tmp/agora-bench-chain
     OPENAI_BASE_URL=http://127.0.0.1:8095/v1 OPENAI_API_KEY=bench $bin/agora run scenarios/{{scenario}}.ron \
         --model openai:bench --replicates {{replicates}} --concurrency {{capacity}} --cache off \
         --out /tmp/agora-bench-chain --overwrite --stats-json {{extra}} > /tmp/agora-bench-chain.json

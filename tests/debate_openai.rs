@@ -136,3 +136,66 @@ async fn simultaneous_answers_go_out_together_with_the_parameters_as_written() {
     let estimate = record["prompt_estimate_tokens"].as_u64().unwrap();
     assert!(shared > 0 && shared < estimate, "{record}");
 }
+
+/// The runs of an experiment in flight together write the tables they write one after
+/// another: each run stays deterministic whatever the others do, and the queue order at
+/// the call limit changes when calls are made, never what is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_in_flight_together_write_the_tables_of_runs_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = repo().join("scenarios/debate-two-sided.ron");
+    let mut peaks = Vec::new();
+    for (out, concurrency) in [("serial", "1"), ("together", "64")] {
+        // A fresh server each time: the fake server varies repeated identical requests.
+        let server = FakeServer::start(FakeConfig::default()).await.unwrap();
+        let run = Command::new(env!("CARGO_BIN_EXE_agora"))
+            .current_dir(dir.path())
+            .args(["run", scenario.to_str().unwrap()])
+            .args(["--model", "openai:gpt-4o-mini", "--replicates", "4"])
+            .args([
+                "--rounds",
+                "3",
+                "--cache",
+                "off",
+                "--concurrency",
+                concurrency,
+            ])
+            .args(["--out", out, "--quiet"])
+            .env("OPENAI_BASE_URL", server.base_url())
+            .env("OPENAI_API_KEY", "sk-test-together")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the agora binary runs");
+        assert!(run.status.success(), "{out}: {}", stderr(&run));
+        peaks.push(
+            server
+                .stats()
+                .peak_in_flight
+                .load(std::sync::atomic::Ordering::SeqCst),
+        );
+    }
+    // One run at a time keeps one call in flight; together, the four runs' opening
+    // opinions (six each) overlap.
+    assert_eq!(peaks[0], 1);
+    assert!(peaks[1] > 6, "{peaks:?}");
+    for table in ["messages", "opinions", "debate_metrics", "agents"] {
+        for replicate in 0..4 {
+            let serial = table_bytes(table_file(
+                &dir.path().join("serial"),
+                table,
+                "base",
+                replicate,
+            ));
+            let together = table_bytes(table_file(
+                &dir.path().join("together"),
+                table,
+                "base",
+                replicate,
+            ));
+            assert!(
+                serial.unwrap() == together.unwrap(),
+                "{table}, replicate {replicate}: the same bytes"
+            );
+        }
+    }
+}

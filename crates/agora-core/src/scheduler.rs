@@ -8,7 +8,7 @@
 //! `llm_calls`. The round's events and rows are flushed when it ends.
 
 use agora_export::TableId;
-use agora_model::{ChatModel, ChatRequest, ChatResponse, LlmError};
+use agora_model::{CallPriority, ChatModel, ChatRequest, ChatResponse, LlmError, with_priority};
 use bevy_ecs::prelude::*;
 use futures::StreamExt;
 
@@ -126,6 +126,8 @@ struct RoundCalls {
     counter: CallCounter,
     /// The round's prompts, for `llm_calls.shared_prefix_tokens`.
     prefixes: crate::prefix::PrefixIndex,
+    /// Steps (batches of calls) the run has finished, for the calls' queue priority.
+    steps_done: u64,
 }
 
 /// Play `mechanism` on `world` until it stops or `max_rounds` have been played.
@@ -423,18 +425,23 @@ async fn deliberate<M: Mechanism>(
         .collect();
     let waiting: Vec<usize> = (0..batch.len()).filter(|&i| answers[i].is_none()).collect();
     if !waiting.is_empty() {
+        // Where slots are short, a small step's calls go before a wide step's, and a
+        // run behind before one ahead (`agora_model::priority`).
+        let priority = CallPriority::new(waiting.len(), calls.steps_done);
         // Unordered, so a slow call never holds a free slot; order is restored below.
         let batch = &batch;
-        let mut awaited = futures::stream::iter(
-            waiting
-                .into_iter()
-                .map(|i| async move { (i, model.complete(&batch[i].2).await) }),
-        )
+        let mut awaited = futures::stream::iter(waiting.into_iter().map(|i| async move {
+            (
+                i,
+                with_priority(priority, model.complete(&batch[i].2)).await,
+            )
+        }))
         .buffer_unordered(limits.concurrency.max(1));
         while let Some((i, answer)) = awaited.next().await {
             answers[i] = Some(answer);
         }
     }
+    calls.steps_done += 1;
     // Replay must never call a model, nor quietly fall back: a miss stops the run.
     if answers
         .iter()
@@ -640,6 +647,8 @@ mod tests {
     struct SlowEcho {
         in_flight: AtomicUsize,
         peak: AtomicUsize,
+        /// The queue priority each call was made at.
+        priorities: std::sync::Mutex<Vec<CallPriority>>,
     }
 
     impl ChatModel for SlowEcho {
@@ -656,6 +665,10 @@ mod tests {
             request: &'a ChatRequest,
         ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
             async move {
+                self.priorities
+                    .lock()
+                    .unwrap()
+                    .push(agora_model::priority::current());
                 let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 self.peak.fetch_max(now, Ordering::SeqCst);
                 let agent = request.seed;
@@ -803,6 +816,7 @@ mod tests {
         let model = SlowEcho {
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            priorities: Default::default(),
         };
         let table = recorder
             .open(keyed_table(
@@ -850,6 +864,22 @@ mod tests {
             "later requests finished first, yet order holds"
         );
         assert_eq!(round2, vec![0, 1, 2, 3, 4], "one speaker per step");
+        // Calls queue at their step's width, then by the steps their run has finished.
+        let priorities = model.priorities.lock().unwrap().clone();
+        assert!(
+            priorities[..5]
+                .iter()
+                .all(|p| *p == CallPriority::new(5, 0))
+        );
+        let lone: Vec<CallPriority> = priorities[priorities.len() - 5..].to_vec();
+        let first = lone[0].steps_done;
+        assert!(first >= 1);
+        assert_eq!(
+            lone,
+            (0..5)
+                .map(|k| CallPriority::new(1, first + k))
+                .collect::<Vec<_>>()
+        );
         assert!(
             mechanism
                 .resolved

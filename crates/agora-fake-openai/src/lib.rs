@@ -125,6 +125,10 @@ pub struct Stats {
     /// Polls of a batch (`GET /v1/batches/{id}`).
     pub batch_polls: AtomicU64,
     in_flight: AtomicU64,
+    /// When the server started, for the timeline.
+    started: std::sync::OnceLock<std::time::Instant>,
+    /// Each answered chat request's start and end, from the server's start.
+    timeline: Mutex<Vec<(Duration, Duration)>>,
     authorizations: Mutex<Vec<String>>,
     last_body: Mutex<Option<Bytes>>,
 }
@@ -133,6 +137,16 @@ impl Stats {
     /// Requests received so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Each answered chat completion's start and end since the server started, in the
+    /// order they ended: how full the server was over time (for benchmarks).
+    pub fn timeline(&self) -> Vec<(Duration, Duration)> {
+        self.timeline.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn since_start(&self) -> Duration {
+        self.started.get_or_init(std::time::Instant::now).elapsed()
     }
 
     /// `Authorization` headers received, in order.
@@ -186,6 +200,7 @@ impl FakeServer {
     /// Start a server on `addr` with `config`.
     pub async fn start_on(addr: SocketAddr, config: FakeConfig) -> std::io::Result<Self> {
         let stats = Arc::new(Stats::default());
+        let _ = stats.started.set(std::time::Instant::now());
         let shared = Arc::new(Shared {
             slots: (config.capacity > 0).then(|| Semaphore::new(config.capacity)),
             config,
@@ -257,6 +272,7 @@ async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         },
         None => None,
     };
+    let began = stats.since_start();
     let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     stats.peak_in_flight.fetch_max(now, Ordering::SeqCst);
     let key = headers
@@ -269,6 +285,10 @@ async fn complete(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         None => answer(&shared, &body).await,
     };
     stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let ended = stats.since_start();
+    if let Ok(mut timeline) = stats.timeline.lock() {
+        timeline.push((began, ended));
+    }
     response
 }
 

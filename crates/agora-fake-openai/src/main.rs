@@ -2,9 +2,11 @@
 //!
 //! Usage: agora-fake-openai [--port P] [--latency-ms L] [--capacity C] [--fault-rate F]
 //!                          [--hang-rate H] [--seed S] [--retry-after VALUE]
-//!                          [--batch-delay-ms D]
+//!                          [--batch-delay-ms D] [--timeline FILE]
 //! A fault rate F splits evenly into 429s, 500s and malformed bodies; `--retry-after`
-//! sends VALUE verbatim as the `Retry-After` header of every 429.
+//! sends VALUE verbatim as the `Retry-After` header of every 429. `--timeline FILE`
+//! writes, when the server is stopped (SIGINT or SIGTERM), one line `start_ms end_ms`
+//! per answered chat completion, from the server's start: how full it was over time.
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut port = 8089u16;
     let mut config = FakeConfig::default();
+    let mut timeline: Option<std::path::PathBuf> = None;
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -33,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--seed" => config.seed = value.parse()?,
             "--retry-after" => config.retry_after_header = Some(value),
             "--batch-delay-ms" => config.batch_delay = Duration::from_millis(value.parse()?),
+            "--timeline" => timeline = Some(value.into()),
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -45,7 +49,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "fake OpenAI server listening: OPENAI_BASE_URL={}",
             server.base_url()
         );
-        tokio::signal::ctrl_c().await?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            stopped = tokio::signal::ctrl_c() => stopped?,
+            _ = terminate.recv() => {}
+        }
+        if let Some(path) = &timeline {
+            let lines: String = server
+                .stats()
+                .timeline()
+                .iter()
+                .map(|(start, end)| {
+                    format!(
+                        "{:.3} {:.3}\n",
+                        start.as_secs_f64() * 1e3,
+                        end.as_secs_f64() * 1e3
+                    )
+                })
+                .collect();
+            std::fs::write(path, lines).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }

@@ -8,6 +8,7 @@
 
 pub mod embedding;
 pub mod model;
+pub mod priority;
 pub mod request;
 pub mod rules;
 pub mod schema;
@@ -15,6 +16,7 @@ pub mod spec;
 
 pub use embedding::{EmbeddingQuery, embedding_query, embedding_request, embeddings_of};
 pub use model::{CallMeta, ChatModel, ChatResponse, LlmError, Usage};
+pub use priority::{CallPriority, with_priority};
 pub use request::{ChatMessage, ChatRequest, Facts, Role, SamplingParams};
 pub use rules::{RuleBackend, RulePolicy};
 pub use spec::{ModelSpec, ModelSpecError};

@@ -154,12 +154,18 @@ pub fn run_experiment(
     if let Some(limit) = &spending {
         backends = backends.with_spending(limit.clone());
     }
-    // Every run's backend must be usable before anything is written.
+    // Every run's backend must be usable before anything is written. Runs share one
+    // model per backend (one gateway: its cache, deduplication, limits, budget).
+    let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
     for run in &plan.runs {
         let spec = run.model.clone().unwrap_or_else(default_model);
-        backends
-            .build(&spec, arm_mechanism(scenario, &run.treatment))
-            .map_err(|e| in_arm(&run.arm, e))?;
+        if let std::collections::hash_map::Entry::Vacant(e) = models.entry(model_key(&spec, run)) {
+            e.insert(
+                backends
+                    .build(&spec, arm_mechanism(scenario, &run.treatment))
+                    .map_err(|e| in_arm(&run.arm, e))?,
+            );
+        }
     }
     let layout = OutputLayout::new(&plan.output);
     if let Some(branch) = &execution.branch {
@@ -231,7 +237,7 @@ pub fn run_experiment(
         ..Default::default()
     };
     // The runs still to play, in plan order; several are in flight together and share
-    // one model per backend (one gateway: its cache, deduplication, limits, budget).
+    // the models built above.
     let pending: Vec<&RunPlan> = plan
         .runs
         .iter()
@@ -245,17 +251,6 @@ pub fn run_experiment(
         })
         .map(|(_, run)| run)
         .collect();
-    let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
-    for run in &pending {
-        let spec = run.model.clone().unwrap_or_else(default_model);
-        if let std::collections::hash_map::Entry::Vacant(e) = models.entry(model_key(&spec, run)) {
-            e.insert(
-                backends
-                    .build(&spec, arm_mechanism(scenario, &run.treatment))
-                    .map_err(|e| in_arm(&run.arm, e))?,
-            );
-        }
-    }
     let actors = scenario.file.mechanism.actors_per_step(plan.agents);
     let in_flight = runs_in_flight(plan, actors, pending.len());
     // Set when the experiment must not start more runs (a failure, the budget).
@@ -267,16 +262,18 @@ pub fn run_experiment(
         .cloned()
         .chain(std::iter::once(halt.clone()))
         .collect();
-    let context = RunContext {
-        scenario,
-        plan,
-        layout: &layout,
-        progress,
-        execution,
-        spending: spending.as_ref(),
+    // Each run plays on its own task, so that the runtime's threads share the runs'
+    // work (building requests, recording, writing tables) while this thread keeps the
+    // manifest.
+    let context = Arc::new(RunContext {
+        scenario: scenario.clone(),
+        plan: plan.clone(),
+        layout: layout.clone(),
+        execution: execution.clone(),
+        spending: spending.clone(),
         stop,
-        halt: &halt,
-    };
+        halt: halt.clone(),
+    });
     let mut outcome: Result<(), ExperimentError> = Ok(());
     let mut stopped: Option<(String, String)> = None;
     runtime.block_on(async {
@@ -287,8 +284,23 @@ pub fn run_experiment(
                     run,
                 ))
                 .cloned();
-            let context = &context;
-            async move { (*run, perform_run(context, run, model).await) }
+            let label = format!("{}/{}", run.arm, run.replicate);
+            let observer = progress.start(&label, plan.agents as u64 * u64::from(plan.max_rounds));
+            let task = tokio::spawn(perform_run(
+                context.clone(),
+                (*run).clone(),
+                model,
+                observer,
+            ));
+            async move {
+                let performed = task.await.unwrap_or_else(|e| {
+                    Err(ExperimentError::Backend {
+                        context: format!("arm `{}` replicate {}", run.arm, run.replicate),
+                        message: format!("the run stopped unexpectedly: {e}"),
+                    })
+                });
+                (*run, performed)
+            }
         }))
         .buffer_unordered(in_flight);
         while let Some((run, performed)) = results.next().await {
@@ -370,14 +382,20 @@ pub fn run_experiment(
     }
 }
 
-/// Runs played at once: as many as keep `concurrency` calls in flight when each run's
-/// step asks its mechanism's typical number of agents (all of a survey's or an
-/// auction's bidders, one speaker of a debate), at most 64 (each run holds its world in
-/// memory), and one for a population larger than the concurrency. More runs than that
-/// only queue at the gateway's limit.
+/// Runs played at once. A run whose steps ask fewer agents than `concurrency` (a
+/// debate's speaker, an auction's bidders) leaves slots free while it records a step
+/// and builds the next, and the last runs to start would finish alone: so as many runs
+/// as memory allows are in flight (at most 64, and at most [`MAX_AGENTS_IN_FLIGHT`]
+/// agents together), and the gateway's limit decides which waiting call goes next
+/// (`agora_model::priority`: the run furthest behind first, so they finish together).
+/// A run whose steps alone fill the concurrency plays one at a time.
 fn runs_in_flight(plan: &ExperimentPlan, actors_per_step: usize, pending: usize) -> usize {
     let concurrency = plan.concurrency.max(1);
-    let runs = concurrency / actors_per_step.clamp(1, concurrency);
+    let runs = if actors_per_step >= concurrency {
+        1
+    } else {
+        (MAX_AGENTS_IN_FLIGHT / plan.agents.max(1)).max(2 * concurrency / actors_per_step.max(1))
+    };
     runs.clamp(1, MAX_RUNS_IN_FLIGHT).min(pending.max(1))
 }
 
@@ -390,6 +408,9 @@ fn keep_first(slot: &mut Result<(), ExperimentError>, error: ExperimentError) {
 
 /// Most runs of an experiment in flight at once.
 pub const MAX_RUNS_IN_FLIGHT: usize = 64;
+
+/// Most agents of the runs in flight together (their worlds are in memory).
+pub const MAX_AGENTS_IN_FLIGHT: usize = 16_384;
 
 /// The position of a run in the plan (arms in order, replicates in order).
 fn plan_position(plan: &ExperimentPlan, arm: &str, replicate: u32) -> usize {
@@ -407,17 +428,16 @@ fn sort_runs(manifest: &mut Manifest, plan: &ExperimentPlan) {
 }
 
 /// What every run of an experiment shares.
-struct RunContext<'a> {
-    scenario: &'a Scenario,
-    plan: &'a ExperimentPlan,
-    layout: &'a OutputLayout,
-    progress: &'a dyn RunProgress,
-    execution: &'a Execution,
-    spending: Option<&'a Arc<SpendingLimit>>,
+struct RunContext {
+    scenario: Scenario,
+    plan: ExperimentPlan,
+    layout: OutputLayout,
+    execution: Execution,
+    spending: Option<Arc<SpendingLimit>>,
     /// Runs stop after their round in progress when any of these is set.
     stop: Vec<Arc<AtomicBool>>,
     /// No further run starts when set.
-    halt: &'a AtomicBool,
+    halt: Arc<AtomicBool>,
 }
 
 fn finish_manifest(
@@ -872,19 +892,21 @@ enum Performed {
 }
 
 async fn perform_run(
-    context: &RunContext<'_>,
-    run: &RunPlan,
+    context: Arc<RunContext>,
+    run: RunPlan,
     model: Option<Arc<dyn ChatModel>>,
+    mut observer: Box<dyn agora_core::Progress>,
 ) -> Result<Performed, ExperimentError> {
     let RunContext {
         scenario,
         plan,
         layout,
-        progress,
         execution,
         spending,
         ..
-    } = *context;
+    } = &*context;
+    let run = &run;
+    let spending = spending.as_ref();
     if context.stop.iter().any(|s| s.load(Ordering::SeqCst)) {
         return Ok(if context.halt.load(Ordering::SeqCst) {
             Performed::NotStarted
@@ -1005,8 +1027,6 @@ async fn perform_run(
         max_tokens: budget.max_tokens,
         ..Default::default()
     };
-    let label = format!("{}/{}", run.arm, run.replicate);
-    let mut observer = progress.start(&label, plan.agents as u64 * u64::from(plan.max_rounds));
     let seed_base = setup.recorder.info().seeds.base();
     let save_to = checkpoints;
     let checkpoint: Checkpointer = Arc::new(move |s: &RunSnapshot| write_checkpoint(&save_to, s));

@@ -3,9 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::slots::PrioritySlots;
 use crate::model::{ChatModel, ChatResponse, LlmError};
 use crate::request::ChatRequest;
 
@@ -68,7 +68,7 @@ pub struct RateLimited {
     inner: Arc<dyn ChatModel>,
     requests: Option<Bucket>,
     tokens: Option<Bucket>,
-    in_flight: Option<Semaphore>,
+    in_flight: Option<PrioritySlots>,
 }
 
 impl RateLimited {
@@ -78,18 +78,15 @@ impl RateLimited {
             inner,
             requests: limits.requests_per_minute.map(Bucket::per_minute),
             tokens: limits.tokens_per_minute.map(Bucket::per_minute),
-            in_flight: limits.max_in_flight.map(|n| Semaphore::new(n.max(1))),
+            in_flight: limits.max_in_flight.map(PrioritySlots::new),
         }
     }
 
     async fn call(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        // A freed slot goes to the waiting call of highest priority (see
+        // `agora_model::priority`).
         let _permit = match &self.in_flight {
-            Some(semaphore) => Some(
-                semaphore
-                    .acquire()
-                    .await
-                    .map_err(|e| LlmError::Backend(e.to_string()))?,
-            ),
+            Some(slots) => Some(slots.acquire(agora_model::priority::current()).await),
             None => None,
         };
         if let Some(bucket) = &self.requests {

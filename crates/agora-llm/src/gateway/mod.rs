@@ -15,7 +15,9 @@
 //!    itself from the moment it starts on one, see [`attempt_limit`]), retries with exponential backoff and jitter
 //!    for timeouts, connection failures, 429 (honouring `Retry-After` up to
 //!    [`MAX_RETRY_AFTER`] and the timeout) and 5xx;
-//! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight;
+//! 6. [`RateLimited`]: requests and tokens per minute, and a cap on calls in flight
+//!    whose freed slots go to the waiting call of highest priority (small steps first,
+//!    then the run furthest behind: `agora_model::priority`);
 //! 7. [`Budgeted`]: every attempt reserves its most expensive outcome against the
 //!    experiment's [`SpendingLimit`] and is not sent when that does not fit.
 
@@ -64,6 +66,7 @@ mod limit;
 mod pricing;
 mod repair;
 mod retry;
+mod slots;
 #[cfg(test)]
 mod testing;
 
