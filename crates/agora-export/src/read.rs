@@ -45,6 +45,11 @@ impl TextColumn {
         self.codes.get(i).copied().filter(|c| *c != Self::NULL)
     }
 
+    /// The value a code stands for.
+    pub fn value(&self, code: u32) -> Option<&str> {
+        self.values.get(code as usize).map(String::as_str)
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.codes.len()
@@ -56,6 +61,15 @@ impl TextColumn {
     }
 
     fn push(&mut self, value: Option<&str>) {
+        // Tables repeat a value over long runs of rows (an arm, a round's item): the
+        // previous row's code is checked before the index.
+        if let Some(&last) = self.codes.last()
+            && let (Some(v), Some(seen)) = (value, self.values.get(last as usize))
+            && seen == v
+        {
+            self.codes.push(last);
+            return;
+        }
         let code = match value {
             None => Self::NULL,
             Some(v) => match self.index.get(v) {

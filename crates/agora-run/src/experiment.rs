@@ -427,7 +427,8 @@ fn sort_runs(manifest: &mut Manifest, plan: &ExperimentPlan) {
         .sort_by_key(|r| plan_position(plan, &r.arm, r.replicate));
 }
 
-/// What every run of an experiment shares.
+/// What every run of an experiment shares (owned, so that each run can play on its own
+/// task of the runtime).
 struct RunContext {
     scenario: Scenario,
     plan: ExperimentPlan,

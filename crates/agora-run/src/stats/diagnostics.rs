@@ -15,10 +15,12 @@
 //!
 //! The `diagnostics` table holds one row per arm, item and diagnostic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec, read_table};
+use agora_export::{
+    Column, ColumnType, ExportError, TableBuffer, TableSpec, TextColumn, read_table,
+};
 
 use super::LEVEL;
 
@@ -115,34 +117,44 @@ pub fn diagnostics(
 ) -> Result<Vec<DiagnosticRow>, ExportError> {
     let mut rows = Vec::new();
     let order = |arm: &str| arms.iter().position(|a| a == arm).unwrap_or(usize::MAX);
+    // The answers themselves are read only to compare a retest with its original.
+    let mut text_columns = vec!["item_id", "item_kind", "option_order", "status"];
+    if retests {
+        text_columns.push("answer_label");
+    }
     if let Some(f) = read_table(
         root,
         "survey_responses",
-        &[
-            "item_id",
-            "item_kind",
-            "option_order",
-            "status",
-            "answer_label",
-        ],
+        &text_columns,
         &["shown_position", "answer_value"],
     )? {
-        let text = |c: &str, i: usize| f.text(c).and_then(|v| v.get(i));
-        // (arm, item) -> (first shown, answered, options).
-        let mut first: BTreeMap<(String, String), (u64, u64, usize)> = BTreeMap::new();
+        let empty = TextColumn::default();
+        let column = |c: &str| f.text(c).unwrap_or(&empty);
+        let (items, kinds, orders, statuses) = (
+            column("item_id"),
+            column("item_kind"),
+            column("option_order"),
+            column("status"),
+        );
+        let labels = column("answer_label");
+        let shown = f.number("shown_position");
+        let values = f.number("answer_value");
+        // Keys hold the codes of the text columns (arm, item); names are looked up once
+        // per key at the end. (arm, item) -> (first shown, answered, options).
+        let mut first: HashMap<(u32, u32), (u64, u64, usize)> = HashMap::new();
         // (arm, item) -> (valid, all).
-        let mut status: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-        // (arm, replicate, agent) -> rating answers.
-        let mut ratings: BTreeMap<(String, u32, u32), Vec<f64>> = BTreeMap::new();
+        let mut status: HashMap<(u32, u32), (u64, u64)> = HashMap::new();
+        // (arm, replicate, agent) -> rating answers: how many, the first, all equal.
+        let mut ratings: HashMap<(u32, u32, u32), (u32, f64, bool)> = HashMap::new();
         // (arm, replicate, agent, item) -> the answer, for test-retest agreement.
         let mut given: BTreeMap<(String, u32, u32, String), String> = BTreeMap::new();
         for i in 0..f.len() {
-            let (Some(item), Some(kind)) = (text("item_id", i), text("item_kind", i)) else {
+            let (Some(item), Some(kind)) = (items.code(i), kinds.get(i)) else {
                 continue;
             };
-            let arm = f.arm(i).to_string();
-            let valid = matches!(text("status", i), Some("valid" | "repaired"));
-            let s = status.entry((arm.clone(), item.to_string())).or_default();
+            let arm = f.arm.code(i).unwrap_or(u32::MAX);
+            let valid = matches!(statuses.get(i), Some("valid" | "repaired"));
+            let s = status.entry((arm, item)).or_default();
             s.1 += 1;
             if valid {
                 s.0 += 1;
@@ -152,26 +164,27 @@ pub fn diagnostics(
                 && kind != "free_text"
                 && let Some(agent) = f.agent[i]
             {
-                let answer = text("answer_label", i).map(str::to_string).or_else(|| {
-                    f.number("answer_value")
-                        .and_then(|v| v[i])
-                        .map(|x| x.to_string())
-                });
+                let answer = labels
+                    .get(i)
+                    .map(str::to_string)
+                    .or_else(|| values.and_then(|v| v[i]).map(|x| x.to_string()));
                 if let Some(answer) = answer {
                     given.insert(
-                        (arm.clone(), f.replicate[i], agent, item.to_string()),
+                        (
+                            f.arm(i).to_string(),
+                            f.replicate[i],
+                            agent,
+                            items.get(i).unwrap_or_default().to_string(),
+                        ),
                         answer,
                     );
                 }
             }
             if kind == "single_choice"
                 && valid
-                && let (Some(order), Some(Some(shown))) = (
-                    text("option_order", i),
-                    f.number("shown_position").map(|v| v[i]),
-                )
+                && let (Some(order), Some(Some(shown))) = (orders.get(i), shown.map(|v| v[i]))
             {
-                let e = first.entry((arm.clone(), item.to_string())).or_default();
+                let e = first.entry((arm, item)).or_default();
                 e.1 += 1;
                 e.2 = order.split(',').count();
                 if shown == 1.0 {
@@ -180,35 +193,44 @@ pub fn diagnostics(
             }
             if kind == "likert"
                 && valid
-                && let (Some(agent), Some(Some(v))) =
-                    (f.agent[i], f.number("answer_value").map(|v| v[i]))
+                && let (Some(agent), Some(Some(v))) = (f.agent[i], values.map(|v| v[i]))
             {
-                ratings
+                let e = ratings
                     .entry((arm, f.replicate[i], agent))
-                    .or_default()
-                    .push(v);
+                    .or_insert((0, v, true));
+                e.0 += 1;
+                e.2 &= v == e.1;
             }
         }
+        let arm_name = |code: u32| f.arm.value(code).unwrap_or_default().to_string();
+        let item_name = |code: u32| items.value(code).unwrap_or_default().to_string();
         for ((arm, item), (hits, n, options)) in &first {
             rows.extend(share_row(
-                arm,
-                item,
+                &arm_name(*arm),
+                &item_name(*item),
                 "position_bias",
                 *hits,
                 *n,
                 Some(1.0 / (*options).max(1) as f64),
             ));
         }
-        let mut lines: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for ((arm, _, _), answers) in ratings.iter().filter(|(_, a)| a.len() >= 3) {
-            let e = lines.entry(arm.clone()).or_default();
+        let mut lines: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        for ((arm, _, _), (_, _, same)) in ratings.iter().filter(|(_, a)| a.0 >= 3) {
+            let e = lines.entry(*arm).or_default();
             e.1 += 1;
-            if answers.iter().all(|a| *a == answers[0]) {
+            if *same {
                 e.0 += 1;
             }
         }
         for (arm, (same, n)) in &lines {
-            rows.extend(share_row(arm, "all", "straight_lining", *same, *n, None));
+            rows.extend(share_row(
+                &arm_name(*arm),
+                "all",
+                "straight_lining",
+                *same,
+                *n,
+                None,
+            ));
         }
         // Test-retest: an arm's answers against its retest arm's, person by person.
         let mut agree: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
@@ -233,22 +255,22 @@ pub fn diagnostics(
             rows.extend(share_row(arm, item, "test_retest", *same, *n, None));
         }
         for ((arm, item), (valid, n)) in &status {
-            rows.extend(share_row(arm, item, "valid_rate", *valid, *n, None));
-            rows.extend(share_row(arm, item, "fallback_rate", n - valid, *n, None));
+            let (arm, item) = (arm_name(*arm), item_name(*item));
+            rows.extend(share_row(&arm, &item, "valid_rate", *valid, *n, None));
+            rows.extend(share_row(&arm, &item, "fallback_rate", n - valid, *n, None));
         }
     }
     if let Some(f) = read_table(root, "llm_calls", &["task", "decision"], &[])? {
-        // (arm, task) -> (valid, repaired, fallback, all).
-        let mut decisions: BTreeMap<(String, String), [u64; 4]> = BTreeMap::new();
+        let empty = TextColumn::default();
+        let tasks = f.text("task").unwrap_or(&empty);
+        let outcomes = f.text("decision").unwrap_or(&empty);
+        // (arm code, task code) -> (valid, repaired, fallback, all).
+        let mut decisions: HashMap<(u32, Option<u32>), [u64; 4]> = HashMap::new();
         for i in 0..f.len() {
-            let task = f
-                .text("task")
-                .and_then(|v| v.get(i))
-                .map(str::to_string)
-                .unwrap_or_default();
-            let e = decisions.entry((f.arm(i).to_string(), task)).or_default();
+            let arm = f.arm.code(i).unwrap_or(u32::MAX);
+            let e = decisions.entry((arm, tasks.code(i))).or_default();
             e[3] += 1;
-            match f.text("decision").and_then(|v| v.get(i)) {
+            match outcomes.get(i) {
                 Some("valid") => e[0] += 1,
                 Some("repaired") => e[1] += 1,
                 Some("fallback") => e[2] += 1,
@@ -256,6 +278,8 @@ pub fn diagnostics(
             }
         }
         for ((arm, task), [valid, repaired, fallback, n]) in &decisions {
+            let arm = f.arm.value(*arm).unwrap_or_default();
+            let task = task.and_then(|t| tasks.value(t)).unwrap_or_default();
             let item = format!("calls:{task}");
             rows.extend(share_row(arm, &item, "valid_rate", *valid, *n, None));
             rows.extend(share_row(arm, &item, "repaired_rate", *repaired, *n, None));

@@ -172,6 +172,99 @@ pub fn bootstrap_mean(values: &[f64], resamples: usize, seed: u64, level: f64) -
     )
 }
 
+/// The distinct values of `values` with their counts, in increasing order, when there are
+/// at most `max_levels` of them.
+pub(crate) fn levels_of(values: &[f64], max_levels: usize) -> Option<Vec<(f64, u64)>> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut levels: Vec<(f64, u64)> = Vec::new();
+    for v in sorted {
+        match levels.last_mut() {
+            Some((last, count)) if *last == v => *count += 1,
+            _ => {
+                if levels.len() == max_levels {
+                    return None;
+                }
+                levels.push((v, 1));
+            }
+        }
+    }
+    Some(levels)
+}
+
+/// Ordinary bootstrap of the mean of `n` observations that take a few distinct values
+/// (`levels`: each value with its count). A resample of `n` draws with replacement holds
+/// each value a multinomial number of times, with the observed shares as probabilities; the
+/// counts are drawn one value after another as binomials of what is left (conditional
+/// probabilities from the integer counts). That is the same resampling distribution as
+/// drawing `n` indices, in time proportional to the number of values, not of observations.
+pub(crate) fn bootstrap_mean_of_levels(
+    levels: &[(f64, u64)],
+    resamples: usize,
+    seed: u64,
+    level: f64,
+) -> Result<Interval> {
+    use rand_distr::{Binomial, Distribution};
+    check::level(level)?;
+    let n: u64 = levels.iter().map(|(_, c)| c).sum();
+    if n < 2 {
+        return Err(StatsError::TooFew {
+            what: "bootstrap_mean_of_levels",
+            needed: 2,
+            got: n as usize,
+        });
+    }
+    // Observations at or after each value: the conditional probability's denominator.
+    let mut remaining: Vec<u64> = levels
+        .iter()
+        .rev()
+        .scan(0u64, |acc, (_, c)| {
+            *acc += c;
+            Some(*acc)
+        })
+        .collect();
+    remaining.reverse();
+    let probabilities: Vec<f64> = levels
+        .iter()
+        .zip(&remaining)
+        .map(|((_, c), r)| *c as f64 / *r as f64)
+        .collect();
+    let reps = bootstrap_with(
+        |rng| {
+            let mut left = n;
+            let mut sum = 0.0;
+            for (j, (value, _)) in levels.iter().enumerate() {
+                if left == 0 {
+                    break;
+                }
+                let count = if j + 1 == levels.len() {
+                    left
+                } else {
+                    // A count over what is left is always a probability in (0, 1].
+                    Binomial::new(left, probabilities[j])
+                        .map(|b| b.sample(rng))
+                        .unwrap_or(left)
+                };
+                sum += value * count as f64;
+                left -= count;
+            }
+            sum / n as f64
+        },
+        resamples,
+        seed,
+    )?;
+    let estimate = levels.iter().map(|(v, c)| v * *c as f64).sum::<f64>() / n as f64;
+    percentile_interval(
+        reps,
+        estimate,
+        level,
+        format!(
+            "bootstrap over {n} observations ({} distinct values, resampled as multinomial counts)",
+            levels.len()
+        ),
+    )
+}
+
 /// Mean of all values pooled across clusters (each observation weighted equally), the
 /// statistic [`design_interval`](super::design_interval) bootstraps; NaN when there are none.
 pub fn pooled_mean(clusters: &[&[f64]]) -> f64 {

@@ -10,7 +10,7 @@ pub(crate) use bootstrap::{bootstrap_indices, bootstrap_with, fill_indices, perc
 pub use bootstrap::{bootstrap_mean, cluster_bootstrap, pooled_mean};
 pub(crate) use cluster::cluster_mean_of;
 pub use cluster::{ClusterMean, cluster_robust_interval, cluster_robust_mean, group_by_cluster};
-pub use design::{DESIGN_RESAMPLES, design_interval};
+pub use design::{DESIGN_RESAMPLES, LARGE_SAMPLE, MAX_LEVELS, design_interval};
 
 use serde::Serialize;
 
