@@ -370,7 +370,9 @@ pub fn run_experiment(
             if execution.shard.is_none() {
                 let coding =
                     runtime.block_on(crate::coding::code_plan(scenario, plan, &mut backends));
+                let computing = Instant::now();
                 let mut statistics = crate::stats::write_all(scenario, plan);
+                tracing::info!(elapsed = ?computing.elapsed(), "statistics written");
                 if let Some(coding) = coding {
                     statistics.coding = coding.lines;
                     statistics.files.extend(coding.files);
@@ -1066,6 +1068,7 @@ async fn perform_run(
         }
     };
     let tables = setup.recorder.close()?;
+    tracing::info!(arm = %run.arm, replicate = run.replicate, elapsed = ?started.elapsed(), "run finished");
     let record = RunRecord {
         run_id: run.run_id.clone(),
         arm: run.arm.clone(),
