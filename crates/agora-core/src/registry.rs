@@ -128,8 +128,8 @@ pub trait MechanismDef: Send + Sync + 'static {
     fn rule_backend(settings: &Self::Settings) -> RuleBackend;
 
     /// How many of `agents` a typical step asks at once (all of them by default; one
-    /// for turn-taking conversations): how many runs an experiment plays together to
-    /// keep a model server full.
+    /// for turn-taking conversations): whether a run's steps fill the model server's
+    /// concurrency alone (its runs then play one at a time) or runs play together.
     fn actors_per_step(_settings: &Self::Settings, agents: usize) -> usize {
         agents
     }
