@@ -68,7 +68,7 @@ venv:
 
 # Gateway throughput against the fake server: N agents x 1 call, capacity C, latency L ms.
 # Prints wall time and the ratio (N / C x L) / wall time (1.0 = the server kept full).
-bench-gateway agents="1000" capacity="64" latency="100":
+bench-gateway agents="1000" capacity="64" latency="100" rounds="10":
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --release -p agora -p agora-fake-openai
@@ -76,9 +76,10 @@ bench-gateway agents="1000" capacity="64" latency="100":
     server=$!
     trap 'kill $server' EXIT
     sleep 1
+    rm -rf /tmp/agora-bench-gateway
     stats=$(OPENAI_BASE_URL=http://127.0.0.1:8089/v1 OPENAI_API_KEY=bench ./target/release/agora run scenarios/consumer-survey.ron \
-        --model openai:bench --agents {{agents}} --rounds 1 --concurrency {{capacity}} --cache off --out /tmp/agora-bench-gateway --overwrite --stats-json)
-    python3 -c "import json,sys; s=json.loads(sys.argv[1]); ideal={{agents}}/{{capacity}}*{{latency}}/1000; print(f'wall {s[\"seconds\"]:.3f} s, ideal {ideal:.3f} s, ratio {ideal/s[\"seconds\"]:.3f}')" "$stats"
+        --model openai:bench --agents {{agents}} --rounds {{rounds}} --concurrency {{capacity}} --cache off --out /tmp/agora-bench-gateway --overwrite --stats-json)
+    python3 -c "import json,sys; s=json.loads(sys.argv[1]); ideal=s['decisions']/{{capacity}}*{{latency}}/1000; print(f'{s[\"decisions\"]} calls, wall {s[\"seconds\"]:.3f} s, ideal {ideal:.3f} s, ratio {ideal/s[\"seconds\"]:.3f}')" "$stats"
 
 # Prompt tokens per agent and round of the focus group for 10 and 50 participants,
 # against the fake server (which counts a request body's bytes / 4 as its tokens).
