@@ -419,71 +419,143 @@ async fn deliberate<M: Mechanism>(
     }
     // Await: no borrow of the world is held while the model works. Immediate answers
     // (rules, cached calls) are taken at once; the rest run concurrently, bounded.
-    let mut answers: Vec<Option<Result<ChatResponse, LlmError>>> = batch
+    let (requests, mut pendings): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .map(|(agent, call, request, pending)| ((agent, call, request), Some(pending)))
+        .unzip();
+    let mut answers: Vec<Option<Result<ChatResponse, LlmError>>> = requests
         .iter()
-        .map(|(_, _, request, _)| model.answer_now(request))
+        .map(|(_, _, request)| model.answer_now(request))
         .collect();
-    let waiting: Vec<usize> = (0..batch.len()).filter(|&i| answers[i].is_none()).collect();
+    // Answers are resolved in the batch's order as soon as every earlier one is in, so
+    // that the step's work is done while its last calls are still out.
+    let mut step = StepResolution::default();
+    let steps_done = calls.steps_done;
+    let mut resolve = |answers: &mut [Option<Result<ChatResponse, LlmError>>],
+                       pendings: &mut [Option<M::Pending>]| {
+        step.resolve_ready(
+            mechanism, world, ctx, model, &requests, answers, pendings, calls, tables, outcome,
+        )
+    };
+    resolve(&mut answers, &mut pendings);
+    let waiting: Vec<usize> = (0..requests.len())
+        .filter(|&i| answers[i].is_none())
+        .collect();
     if !waiting.is_empty() {
         // Where slots are short, a small step's calls go before a wide step's, and a
         // run behind before one ahead (`agora_model::priority`).
-        let priority = CallPriority::new(waiting.len(), calls.steps_done);
-        // Unordered, so a slow call never holds a free slot; order is restored below.
-        let batch = &batch;
+        let priority = CallPriority::new(waiting.len(), steps_done);
+        // Unordered, so a slow call never holds a free slot; order is kept by resolving
+        // in the batch's order.
+        let requests = &requests;
         let mut awaited = futures::stream::iter(waiting.into_iter().map(|i| async move {
             (
                 i,
-                with_priority(priority, model.complete(&batch[i].2)).await,
+                with_priority(priority, model.complete(&requests[i].2)).await,
             )
         }))
         .buffer_unordered(limits.concurrency.max(1));
         while let Some((i, answer)) = awaited.next().await {
             answers[i] = Some(answer);
+            resolve(&mut answers, &mut pendings);
         }
     }
     calls.steps_done += 1;
-    // Replay must never call a model, nor quietly fall back: a miss stops the run.
-    if answers
-        .iter()
-        .any(|a| matches!(a, Some(Err(e)) if matches!(e.last(), LlmError::CacheMiss)))
-    {
-        return Err(RunError::Replay);
-    }
-    // A call the budget could not cover was not sent: the round cannot be completed
-    // as it would have been, so it is not resolved (the run resumes from its last
-    // checkpoint once the budget allows).
-    if let Some(why) = answers.iter().find_map(|a| match a {
-        Some(Err(e)) => match e.last() {
-            LlmError::BudgetExhausted(why) => Some(why.clone()),
-            _ => None,
-        },
-        _ => None,
-    }) {
-        return Err(RunError::BudgetExhausted(why));
-    }
-    // Resolve in the batch's order, then record each call.
-    for ((agent, call, request, pending), answer) in batch.into_iter().zip(answers) {
-        let answer =
-            answer.unwrap_or_else(|| Err(LlmError::Backend("no answer was produced".into())));
-        let decision = mechanism.resolve(world, ctx, agent, pending, answer.as_ref())?;
-        let agent_id = world.get::<AgentId>(agent).copied();
-        record_call(
-            ctx,
-            tables.llm_calls,
-            model.name(),
-            agent_id,
-            call,
-            &request,
-            &answer,
-            &decision,
-            outcome,
-            &mut calls.prefixes,
-        )?;
-        if let Some(table) = tables.transcripts {
-            record_transcript(ctx, table, model.name(), agent_id, call, &request, &answer)?;
+    step.finish(&answers)
+}
+
+/// Where the in-order resolution of a step's answers stands.
+#[derive(Default)]
+struct StepResolution {
+    /// Answers before this index are resolved.
+    next: usize,
+    /// Resolution stopped at a replay miss or a call the budget could not cover.
+    halted: bool,
+    /// Resolution stopped at an error of the mechanism or of recording.
+    failed: Option<RunError>,
+}
+
+impl StepResolution {
+    /// Resolve and record, in order, every answer whose earlier answers are all in.
+    #[allow(clippy::too_many_arguments)]
+    fn resolve_ready<M: Mechanism>(
+        &mut self,
+        mechanism: &mut M,
+        world: &mut World,
+        ctx: &mut RoundCtx<'_>,
+        model: &dyn ChatModel,
+        requests: &[(Entity, u32, ChatRequest)],
+        answers: &mut [Option<Result<ChatResponse, LlmError>>],
+        pendings: &mut [Option<M::Pending>],
+        calls: &mut RoundCalls,
+        tables: &CallTables,
+        outcome: &mut RunOutcome,
+    ) {
+        // After a stop the step's other calls still finish (what they bought is kept),
+        // and the step then fails.
+        while !self.halted && self.failed.is_none() && self.next < requests.len() {
+            let i = self.next;
+            let Some(answer) = answers[i].as_ref() else {
+                return;
+            };
+            // Replay must never call a model, nor quietly fall back; a call the budget
+            // could not cover was not sent, so its round cannot be completed as it
+            // would have been (the run resumes from its last checkpoint).
+            if let Err(e) = answer
+                && matches!(e.last(), LlmError::CacheMiss | LlmError::BudgetExhausted(_))
+            {
+                self.halted = true;
+                return;
+            }
+            let (Some(pending), (agent, call, request)) = (pendings[i].take(), &requests[i]) else {
+                return;
+            };
+            let resolved = (|| {
+                let decision = mechanism.resolve(world, ctx, *agent, pending, answer.as_ref())?;
+                let agent_id = world.get::<AgentId>(*agent).copied();
+                record_call(
+                    ctx,
+                    tables.llm_calls,
+                    model.name(),
+                    agent_id,
+                    *call,
+                    request,
+                    answer,
+                    &decision,
+                    outcome,
+                    &mut calls.prefixes,
+                )?;
+                if let Some(table) = tables.transcripts {
+                    record_transcript(ctx, table, model.name(), agent_id, *call, request, answer)?;
+                }
+                Ok::<(), RunError>(())
+            })();
+            if let Err(e) = resolved {
+                self.failed = Some(e);
+                return;
+            }
+            self.next += 1;
         }
     }
-    Ok(())
+
+    /// The step's result once every call has finished: a replay miss first, then a
+    /// call the budget could not cover, then an error of the mechanism.
+    fn finish(self, answers: &[Option<Result<ChatResponse, LlmError>>]) -> Result<(), RunError> {
+        let errors = || answers.iter().flatten().filter_map(|a| a.as_ref().err());
+        if errors().any(|e| matches!(e.last(), LlmError::CacheMiss)) {
+            return Err(RunError::Replay);
+        }
+        if let Some(why) = errors().find_map(|e| match e.last() {
+            LlmError::BudgetExhausted(why) => Some(why.clone()),
+            _ => None,
+        }) {
+            return Err(RunError::BudgetExhausted(why));
+        }
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Write the `transcripts` row of one call: what the model read and what it wrote.
