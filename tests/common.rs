@@ -47,6 +47,26 @@ pub fn run_with_rules(dir: &Path, name: &str, out: &str, extra: &[&str]) {
     assert!(run.status.success(), "{name}: {}", stderr(&run));
 }
 
+/// The arguments of a rule-based run of `scenario` (2 replicates of 60 agents) into
+/// `out`, then `extra`.
+pub fn rules_run_args<'a>(scenario: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        scenario,
+        "--model",
+        "rules",
+        "--replicates",
+        "2",
+        "--agents",
+        "60",
+        "--out",
+        out,
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Standard error as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_same_files, repo, stderr};
+use common::{assert_same_files, repo, rules_run_args, stderr};
 
 /// The Python interpreter with the packages the test needs, or why there is none.
 fn python() -> Result<PathBuf, String> {
@@ -194,24 +194,6 @@ fn agora(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
     agora_command(dir, endpoint, args).output().unwrap()
 }
 
-fn run_args<'a>(scenario: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "run",
-        scenario,
-        "--model",
-        "rules",
-        "--replicates",
-        "2",
-        "--agents",
-        "60",
-        "--out",
-        out,
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    args
-}
-
 /// A file `round-*.json` anywhere below `dir`.
 fn has_checkpoint(dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -260,12 +242,16 @@ fn experiments_write_to_s3_resume_there_and_merge_there() {
     let scenario = scenario.to_str().unwrap();
 
     // The same experiment locally and into the bucket.
-    let local = agora(dir.path(), endpoint, &run_args(scenario, "local", &[]));
+    let local = agora(
+        dir.path(),
+        endpoint,
+        &rules_run_args(scenario, "local", &[]),
+    );
     assert!(local.status.success(), "{}", stderr(&local));
     let remote = agora(
         dir.path(),
         endpoint,
-        &run_args(scenario, "s3://agora/exp", &[]),
+        &rules_run_args(scenario, "s3://agora/exp", &[]),
     );
     assert!(remote.status.success(), "{}", stderr(&remote));
     let copy = dir.path().join("from-s3");
@@ -310,7 +296,7 @@ fn experiments_write_to_s3_resume_there_and_merge_there() {
     let again = agora(
         dir.path(),
         endpoint,
-        &run_args(scenario, "s3://agora/exp", &[]),
+        &rules_run_args(scenario, "s3://agora/exp", &[]),
     );
     assert!(!again.status.success());
     let message = stderr(&again);
@@ -321,7 +307,7 @@ fn experiments_write_to_s3_resume_there_and_merge_there() {
     let overwritten = agora(
         dir.path(),
         endpoint,
-        &run_args(scenario, "s3://agora/exp", &["--overwrite"]),
+        &rules_run_args(scenario, "s3://agora/exp", &["--overwrite"]),
     );
     assert!(overwritten.status.success(), "{}", stderr(&overwritten));
     let copy = dir.path().join("overwritten");
@@ -383,7 +369,7 @@ fn experiments_write_to_s3_resume_there_and_merge_there() {
         let out = agora(
             dir.path(),
             endpoint,
-            &run_args(scenario, "s3://agora/sharded", &["--shard", shard]),
+            &rules_run_args(scenario, "s3://agora/sharded", &["--shard", shard]),
         );
         assert!(out.status.success(), "shard {shard}: {}", stderr(&out));
     }

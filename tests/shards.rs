@@ -6,39 +6,21 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{agora, assert_same_files, repo, stderr, stdout};
-
-fn run_args<'a>(scenario: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "run",
-        scenario,
-        "--model",
-        "rules",
-        "--replicates",
-        "2",
-        "--agents",
-        "60",
-        "--out",
-        out,
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    args
-}
+use common::{agora, assert_same_files, repo, rules_run_args, stderr, stdout};
 
 #[test]
 fn three_shards_merged_equal_the_single_machine_run_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = repo().join("scenarios/concept-test.ron");
     let scenario = scenario.to_str().unwrap();
-    let single = agora(dir.path(), &run_args(scenario, "single", &[]));
+    let single = agora(dir.path(), &rules_run_args(scenario, "single", &[]));
     assert!(single.status.success(), "{}", stderr(&single));
 
     // Two shards at once, into one directory.
     let spawn = |k: &str| {
         Command::new(env!("CARGO_BIN_EXE_agora"))
             .current_dir(dir.path())
-            .args(run_args(scenario, "sharded", &["--shard", k]))
+            .args(rules_run_args(scenario, "sharded", &["--shard", k]))
             .env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_BASE_URL")
             .spawn()
@@ -66,7 +48,7 @@ fn three_shards_merged_equal_the_single_machine_run_byte_for_byte() {
     // and --resume of a complete shard has nothing left to do.
     let again = agora(
         dir.path(),
-        &run_args(scenario, "sharded", &["--shard", "1/3"]),
+        &rules_run_args(scenario, "sharded", &["--shard", "1/3"]),
     );
     assert!(!again.status.success());
     assert!(
@@ -76,13 +58,13 @@ fn three_shards_merged_equal_the_single_machine_run_byte_for_byte() {
     );
     let resumed = agora(
         dir.path(),
-        &run_args(scenario, "sharded", &["--shard", "1/3", "--resume"]),
+        &rules_run_args(scenario, "sharded", &["--shard", "1/3", "--resume"]),
     );
     assert!(resumed.status.success(), "{}", stderr(&resumed));
 
     let third = agora(
         dir.path(),
-        &run_args(scenario, "sharded", &["--shard", "3/3"]),
+        &rules_run_args(scenario, "sharded", &["--shard", "3/3"]),
     );
     assert!(third.status.success(), "{}", stderr(&third));
     let merged = agora(dir.path(), &["merge", "sharded"]);
@@ -124,10 +106,13 @@ fn a_merged_experiment_with_a_human_reference_has_the_same_validation_table() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = repo().join("scenarios/anes96-silicon.ron");
     let scenario = scenario.to_str().unwrap();
-    let single = agora(dir.path(), &run_args(scenario, "single", &[]));
+    let single = agora(dir.path(), &rules_run_args(scenario, "single", &[]));
     assert!(single.status.success(), "{}", stderr(&single));
     for k in ["1/2", "2/2"] {
-        let shard = agora(dir.path(), &run_args(scenario, "sharded", &["--shard", k]));
+        let shard = agora(
+            dir.path(),
+            &rules_run_args(scenario, "sharded", &["--shard", k]),
+        );
         assert!(shard.status.success(), "{k}: {}", stderr(&shard));
     }
     let merged = agora(dir.path(), &["merge", "sharded", "--scenario", scenario]);
@@ -141,11 +126,17 @@ fn shard_mistakes_are_refused_with_a_fix() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = repo().join("scenarios/concept-test.ron");
     let scenario = scenario.to_str().unwrap();
-    let zero = agora(dir.path(), &run_args(scenario, "out", &["--shard", "0/3"]));
+    let zero = agora(
+        dir.path(),
+        &rules_run_args(scenario, "out", &["--shard", "0/3"]),
+    );
     assert_eq!(zero.status.code(), Some(2));
     assert!(stderr(&zero).contains("from 1 to 3"), "{}", stderr(&zero));
     // Six runs (three arms, two replicates) cannot feed seven shards.
-    let many = agora(dir.path(), &run_args(scenario, "out", &["--shard", "7/7"]));
+    let many = agora(
+        dir.path(),
+        &rules_run_args(scenario, "out", &["--shard", "7/7"]),
+    );
     assert_eq!(many.status.code(), Some(2));
     assert!(
         stderr(&many).contains("at most 6 shards"),
@@ -154,13 +145,19 @@ fn shard_mistakes_are_refused_with_a_fix() {
     );
     assert!(!dir.path().join("out/manifest.json").exists());
     // An unsharded run does not overwrite shards in progress.
-    let shard = agora(dir.path(), &run_args(scenario, "out", &["--shard", "1/2"]));
+    let shard = agora(
+        dir.path(),
+        &rules_run_args(scenario, "out", &["--shard", "1/2"]),
+    );
     assert!(shard.status.success(), "{}", stderr(&shard));
-    let whole = agora(dir.path(), &run_args(scenario, "out", &[]));
+    let whole = agora(dir.path(), &rules_run_args(scenario, "out", &[]));
     assert!(!whole.status.success());
     assert!(stderr(&whole).contains("agora merge"), "{}", stderr(&whole));
     // A shard of another split in the same directory is refused.
-    let other = agora(dir.path(), &run_args(scenario, "out", &["--shard", "1/3"]));
+    let other = agora(
+        dir.path(),
+        &rules_run_args(scenario, "out", &["--shard", "1/3"]),
+    );
     assert!(!other.status.success());
     assert!(
         stderr(&other).contains("another experiment or split"),

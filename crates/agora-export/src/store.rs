@@ -436,22 +436,18 @@ pub fn publish(path: &Path) -> Result<(), StoreError> {
 
 /// Remove the file `path`, and its object when it lies in a mounted staging directory.
 pub fn remove_file(path: &Path) -> std::io::Result<()> {
-    let local = std::fs::remove_file(path);
-    if let Some(output) = mounted_for(path) {
-        output.remove(path).map_err(std::io::Error::other)?;
-        if let Err(e) = &local
-            && e.kind() == std::io::ErrorKind::NotFound
-        {
-            return Ok(());
-        }
-    }
-    local
+    removed_with_objects(path, std::fs::remove_file(path))
 }
 
 /// Remove the directory `path` with everything below it, and its objects when it lies
 /// in a mounted staging directory.
 pub fn remove_dir_all(path: &Path) -> std::io::Result<()> {
-    let local = std::fs::remove_dir_all(path);
+    removed_with_objects(path, std::fs::remove_dir_all(path))
+}
+
+/// After removing `path` locally (`local`), remove its objects when it lies in a
+/// mounted staging directory; there, a path staged nowhere locally is not an error.
+fn removed_with_objects(path: &Path, local: std::io::Result<()>) -> std::io::Result<()> {
     if let Some(output) = mounted_for(path) {
         output.remove(path).map_err(std::io::Error::other)?;
         if let Err(e) = &local

@@ -2,6 +2,8 @@
 //! batch for requests that arrive together, the answers of direct calls, failed lines
 //! through the gateway's repair, and a recorded batch polled instead of resubmitted.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,8 +12,9 @@ use agora_fake_openai::{FakeConfig, FakeServer, Faults};
 use agora_llm::gateway::Gateway;
 use agora_llm::openai::batch::BatchSettings;
 use agora_llm::openai::{OpenAiSettings, ResponseFormat, backend, batched_backend};
-use agora_llm::{ChatMessage, ChatModel, ChatRequest, SamplingParams};
-use serde_json::json;
+use agora_llm::{ChatModel, ChatRequest};
+
+use common::likert;
 
 fn settings(server: &FakeServer) -> OpenAiSettings {
     OpenAiSettings {
@@ -28,25 +31,6 @@ fn quick(state_dir: Option<std::path::PathBuf>) -> BatchSettings {
         poll: Duration::from_millis(20),
         window: Duration::from_millis(50),
         state_dir,
-    }
-}
-
-fn likert(n: u64) -> ChatRequest {
-    ChatRequest {
-        task: "survey.answer",
-        messages: vec![
-            ChatMessage::system("Answer as JSON."),
-            ChatMessage::user(format!("Rate it, respondent {n}.")),
-        ],
-        schema: Arc::new(json!({
-            "type": "object",
-            "properties": { "answer": { "type": "integer", "minimum": 1, "maximum": 5 } },
-            "required": ["answer"],
-            "additionalProperties": false
-        })),
-        params: SamplingParams::default(),
-        seed: n,
-        facts: None,
     }
 }
 

@@ -1,14 +1,17 @@
 //! Several endpoints behind one backend: calls are spread by weight, and a server that
 //! dies mid-run leaves the rotation while the others answer every call.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use agora_fake_openai::{FakeConfig, FakeServer};
+use agora_llm::ChatModel;
 use agora_llm::gateway::{Gateway, PriceTable, RetryPolicy};
 use agora_llm::openai::{OpenAiBackend, OpenAiSettings, ResponseFormat};
-use agora_llm::{ChatMessage, ChatModel, ChatRequest, SamplingParams};
-use serde_json::json;
+
+use common::likert;
 
 fn settings(base_urls: Vec<String>) -> OpenAiSettings {
     OpenAiSettings {
@@ -17,25 +20,6 @@ fn settings(base_urls: Vec<String>) -> OpenAiSettings {
         api_key: String::new(),
         per_endpoint_in_flight: 8,
         response_format: ResponseFormat::JsonSchema,
-    }
-}
-
-fn likert(seed: u64) -> ChatRequest {
-    ChatRequest {
-        task: "survey.answer",
-        messages: vec![
-            ChatMessage::system("Answer as JSON."),
-            ChatMessage::user(format!("Rate it, respondent {seed}.")),
-        ],
-        schema: Arc::new(json!({
-            "type": "object",
-            "properties": { "answer": { "type": "integer", "minimum": 1, "maximum": 5 } },
-            "required": ["answer"],
-            "additionalProperties": false
-        })),
-        params: SamplingParams::default(),
-        seed,
-        facts: None,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The OpenAI-compatible backend and the gateway against the fake server: every fault
 //! kind, structured output and JSON mode, the cache, replay and the repair path.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +10,10 @@ use std::time::Duration;
 use agora_fake_openai::{EchoKey, FakeConfig, FakeServer, Faults};
 use agora_llm::gateway::{CacheMode, CallCache, Gateway, PriceTable, RetryPolicy};
 use agora_llm::openai::{OpenAiBackend, OpenAiSettings, ResponseFormat};
-use agora_llm::{ChatMessage, ChatModel, ChatRequest, LlmError, SamplingParams};
+use agora_llm::{ChatModel, LlmError};
 use serde_json::json;
+
+use common::likert;
 
 const KEY: &str = "sk-test-4f1d2c3b5a6978";
 
@@ -20,25 +24,6 @@ fn settings(server: &FakeServer) -> OpenAiSettings {
         api_key: KEY.into(),
         per_endpoint_in_flight: 64,
         response_format: ResponseFormat::JsonSchema,
-    }
-}
-
-fn likert(seed: u64) -> ChatRequest {
-    ChatRequest {
-        task: "survey.answer",
-        messages: vec![
-            ChatMessage::system("Answer as JSON."),
-            ChatMessage::user(format!("Rate it, respondent {seed}.")),
-        ],
-        schema: Arc::new(json!({
-            "type": "object",
-            "properties": { "answer": { "type": "integer", "minimum": 1, "maximum": 5 } },
-            "required": ["answer"],
-            "additionalProperties": false
-        })),
-        params: SamplingParams::default(),
-        seed,
-        facts: None,
     }
 }
 

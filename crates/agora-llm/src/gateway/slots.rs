@@ -1,8 +1,7 @@
 //! A limit on calls in flight that hands a freed slot to the waiting call of highest
 //! priority (see [`agora_model::priority`]), first come first served among equals.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use agora_model::CallPriority;
@@ -16,29 +15,10 @@ pub struct PrioritySlots {
 
 struct Queue {
     free: usize,
-    /// Waiting calls, the smallest (priority, arrival) on top.
-    waiting: BinaryHeap<Reverse<(CallPriority, u64, Waiter)>>,
+    /// Each waiting call's end of the hand-over, by (priority, arrival): the first
+    /// entry goes next.
+    waiting: BTreeMap<(CallPriority, u64), oneshot::Sender<SlotPermit>>,
     arrivals: u64,
-}
-
-/// A waiting call's end of the hand-over.
-struct Waiter(oneshot::Sender<SlotPermit>);
-
-impl PartialEq for Waiter {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for Waiter {}
-impl PartialOrd for Waiter {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Waiter {
-    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
-        std::cmp::Ordering::Equal
-    }
 }
 
 /// A slot held; dropping it frees the slot for the next waiting call.
@@ -60,7 +40,7 @@ impl PrioritySlots {
         Self {
             shared: Arc::new(Mutex::new(Queue {
                 free: n.max(1),
-                waiting: BinaryHeap::new(),
+                waiting: BTreeMap::new(),
                 arrivals: 0,
             })),
         }
@@ -82,9 +62,7 @@ impl PrioritySlots {
             let (send, receive) = oneshot::channel();
             let arrival = queue.arrivals;
             queue.arrivals += 1;
-            queue
-                .waiting
-                .push(Reverse((priority, arrival, Waiter(send))));
+            queue.waiting.insert((priority, arrival), send);
             receive
         };
         match waiting.await {
@@ -104,7 +82,7 @@ impl PrioritySlots {
     /// Hand a freed slot to the first waiting call still waiting, or keep it free.
     fn release(&self) {
         let mut queue = self.queue();
-        while let Some(Reverse((_, _, Waiter(send)))) = queue.waiting.pop() {
+        while let Some((_, send)) = queue.waiting.pop_first() {
             match send.send(self.permit()) {
                 Ok(()) => return,
                 // That call gave up waiting; the permit must not free the slot again.
