@@ -60,9 +60,20 @@ impl TextColumn {
         self.codes.is_empty()
     }
 
+    /// The distinct values seen so far, by code.
+    pub fn values(&self) -> &[String] {
+        &self.values
+    }
+
+    /// Forget the rows, keep the codes: later rows of the same value get the same code.
+    fn clear_rows(&mut self) {
+        self.codes.clear();
+    }
+
     fn push(&mut self, value: Option<&str>) {
         // Tables repeat a value over long runs of rows (an arm, a round's item): the
-        // previous row's code is checked before the index.
+        // previous row's code is checked before the index, and a short list of values
+        // (statuses, answer labels) is searched before hashing.
         if let Some(&last) = self.codes.last()
             && let (Some(v), Some(seen)) = (value, self.values.get(last as usize))
             && seen == v
@@ -72,19 +83,30 @@ impl TextColumn {
         }
         let code = match value {
             None => Self::NULL,
+            Some(v) if self.values.len() <= SHORT_DICTIONARY => {
+                match self.values.iter().position(|seen| seen == v) {
+                    Some(c) => c as u32,
+                    None => self.insert(v),
+                }
+            }
             Some(v) => match self.index.get(v) {
                 Some(&c) => c,
-                None => {
-                    let c = self.values.len() as u32;
-                    self.values.push(v.to_string());
-                    self.index.insert(v.to_string(), c);
-                    c
-                }
+                None => self.insert(v),
             },
         };
         self.codes.push(code);
     }
+
+    fn insert(&mut self, value: &str) -> u32 {
+        let c = self.values.len() as u32;
+        self.values.push(value.to_string());
+        self.index.insert(value.to_string(), c);
+        c
+    }
 }
+
+/// Up to this many distinct values a text column is searched by comparison, not hashed.
+const SHORT_DICTIONARY: usize = 8;
 
 /// Named columns of one table over every run, row by row.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -104,6 +126,35 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// An empty frame with the named columns.
+    fn with_columns(text: &[&str], numbers: &[&str]) -> Frame {
+        Frame {
+            text: text
+                .iter()
+                .map(|c| (c.to_string(), TextColumn::default()))
+                .collect(),
+            numbers: numbers
+                .iter()
+                .map(|c| (c.to_string(), Vec::new()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Forget the rows, keep the text columns' codes.
+    fn clear_rows(&mut self) {
+        self.arm.clear_rows();
+        self.replicate.clear();
+        self.round.clear();
+        self.agent.clear();
+        for (_, c) in &mut self.text {
+            c.clear_rows();
+        }
+        for (_, c) in &mut self.numbers {
+            c.clear();
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.arm.len()
@@ -217,47 +268,122 @@ pub fn read_table(
     if files.is_empty() {
         return Ok(None);
     }
-    let mut frame = Frame {
-        text: text
-            .iter()
-            .map(|c| (c.to_string(), TextColumn::default()))
-            .collect(),
-        numbers: numbers
-            .iter()
-            .map(|c| (c.to_string(), Vec::new()))
-            .collect(),
-        ..Default::default()
-    };
-    for (arm, replicate, path) in files {
-        let file = File::open(&path).map_err(io(&path))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| parquet_error(table, &path, e))?;
-        let wanted: Vec<usize> = builder
-            .schema()
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| {
-                let n = f.name().as_str();
-                n == "round" || n == "agent_id" || text.contains(&n) || numbers.contains(&n)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-        let reader = builder
-            .with_projection(mask)
-            .build()
-            .map_err(|e| parquet_error(table, &path, e))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| ExportError::Parquet {
-                table: table.to_string(),
-                path: path.clone(),
-                source: e.into(),
-            })?;
-            append(&mut frame, &batch, &arm, replicate);
-        }
-    }
+    let mut frame = Frame::with_columns(text, numbers);
+    read_files(table, &files, text, numbers, |batch, file| {
+        let (arm, replicate, _) = &files[file];
+        append(&mut frame, batch, arm, *replicate);
+        Ok(())
+    })?;
     Ok(Some(frame))
+}
+
+/// Read `table` below `root` like [`read_table`], one segment file at a time: `each`
+/// gets a frame holding one file's rows (in the same order as [`read_table`]), so
+/// memory holds one file whatever the table's size. A text value has the same code in
+/// every frame, so tallies keyed by codes can span files. Returns whether the table
+/// was written. Files are decoded on a second thread while `each` works.
+pub fn scan_table(
+    root: &Path,
+    table: &str,
+    text: &[&str],
+    numbers: &[&str],
+    mut each: impl FnMut(&Frame) -> Result<()>,
+) -> Result<bool> {
+    let files = segment_files(root, table)?;
+    if files.is_empty() {
+        return Ok(false);
+    }
+    let mut frame = Frame::with_columns(text, numbers);
+    let mut current: Option<usize> = None;
+    read_files(table, &files, text, numbers, |batch, file| {
+        // Files arrive in order: a batch of the next file closes the frame.
+        if current.is_some_and(|c| c != file) {
+            each(&frame)?;
+            frame.clear_rows();
+        }
+        current = Some(file);
+        let (arm, replicate, _) = &files[file];
+        append(&mut frame, batch, arm, *replicate);
+        Ok(())
+    })?;
+    if current.is_some() {
+        each(&frame)?;
+    }
+    Ok(true)
+}
+
+/// Decode the wanted columns of `files` on a second thread, handing their record
+/// batches in order, with the index of their file, to `each` on this one.
+fn read_files(
+    table: &str,
+    files: &[(String, u32, PathBuf)],
+    text: &[&str],
+    numbers: &[&str],
+    mut each: impl FnMut(&RecordBatch, usize) -> Result<()>,
+) -> Result<()> {
+    // A few batches in flight: decoding runs ahead of `each` without holding a table.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Result<(usize, RecordBatch)>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (index, (_, _, path)) in files.iter().enumerate() {
+                let sent = match decode(table, path, text, numbers) {
+                    Ok(reader) => reader.into_iter().all(|batch| {
+                        let batch = batch.map_err(|e| ExportError::Parquet {
+                            table: table.to_string(),
+                            path: path.clone(),
+                            source: e.into(),
+                        });
+                        let failed = batch.is_err();
+                        send.send(batch.map(|b| (index, b))).is_ok() && !failed
+                    }),
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        false
+                    }
+                };
+                if !sent {
+                    return;
+                }
+            }
+        });
+        for message in receive {
+            let (index, batch) = message?;
+            each(&batch, index)?;
+        }
+        Ok(())
+    })
+}
+
+/// Rows per decoded batch: large enough that per-batch work is negligible.
+const BATCH_ROWS: usize = 65_536;
+
+/// A reader of the wanted columns of one segment file.
+fn decode(
+    table: &str,
+    path: &Path,
+    text: &[&str],
+    numbers: &[&str],
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| parquet_error(table, path, e))?;
+    let wanted: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            let n = f.name().as_str();
+            n == "round" || n == "agent_id" || text.contains(&n) || numbers.contains(&n)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+    builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| parquet_error(table, path, e))
 }
 
 fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
@@ -407,5 +533,84 @@ mod tests {
         );
         assert_eq!(read_table(dir.path(), "absent", &[], &[])?, None);
         Ok(())
+    }
+
+    #[test]
+    fn a_scan_gives_one_file_at_a_time_with_codes_kept_across_files() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(io(Path::new("tmp")))?;
+        let layout = OutputLayout::new(dir.path());
+        let spec = TableSpec::new(
+            "answers",
+            vec![
+                Column::required("round", ColumnType::U32),
+                Column::optional("agent_id", ColumnType::U32),
+                Column::required("label", ColumnType::Utf8),
+            ],
+        );
+        let partition = Partition {
+            arm: "a".into(),
+            replicate: 0,
+        };
+        let mut sinks = SinkSet::new(16);
+        let id = sinks.open(spec.clone(), layout.partition_dir("answers", &partition))?;
+        // Two rounds, each sealed into its own segment file; "yes" in both.
+        for (round, labels) in [(1, ["yes", "no"]), (2, ["maybe", "yes"])] {
+            for (agent, label) in labels.iter().enumerate() {
+                sinks
+                    .row(id)?
+                    .u32(round)
+                    .opt_u32(Some(agent as u32))
+                    .str(label)
+                    .end();
+            }
+            sinks.seal(round)?;
+        }
+        sinks.close()?;
+        let mut seen = Vec::new();
+        let written = scan_table(dir.path(), "answers", &["label"], &[], |frame| {
+            let labels = frame.text("label").unwrap_or_else(|| unreachable!());
+            seen.push((
+                frame.round.clone(),
+                (0..frame.len()).map(|i| labels.code(i)).collect::<Vec<_>>(),
+                labels.values().to_vec(),
+            ));
+            Ok(())
+        })?;
+        assert!(written);
+        assert_eq!(seen.len(), 2, "one frame per segment file");
+        assert_eq!(seen[0].0, [1, 1]);
+        assert_eq!(seen[1].0, [2, 2]);
+        // "yes" has code 0 in both files; "maybe" is new in the second.
+        assert_eq!(seen[0].1, [Some(0), Some(1)]);
+        assert_eq!(seen[1].1, [Some(2), Some(0)]);
+        assert_eq!(seen[1].2, ["yes", "no", "maybe"]);
+        let whole = read_table(dir.path(), "answers", &["label"], &[])?.unwrap_or_default();
+        assert_eq!(whole.round, [1, 1, 2, 2]);
+        assert!(!scan_table(dir.path(), "absent", &[], &[], |_| Ok(()))?);
+        // An error from the caller stops the scan and comes back.
+        let stopped = scan_table(dir.path(), "answers", &["label"], &[], |_| {
+            Err(ExportError::Io {
+                path: PathBuf::from("stop"),
+                source: std::io::Error::other("stop"),
+            })
+        });
+        assert!(stopped.is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn text_codes_are_the_same_past_the_short_dictionary() {
+        let mut column = TextColumn::default();
+        let values: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
+        for v in values.iter().chain(values.iter().rev()) {
+            column.push(Some(v));
+        }
+        column.push(None);
+        for i in 0..20 {
+            assert_eq!(column.code(i), Some(i as u32));
+            assert_eq!(column.code(39 - i), Some(i as u32));
+        }
+        assert_eq!(column.get(40), None);
+        assert_eq!(column.values().len(), 20);
     }
 }

@@ -19,10 +19,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use agora_export::{
-    Column, ColumnType, ExportError, TableBuffer, TableSpec, TextColumn, read_table,
+    Column, ColumnType, ExportError, Frame, TableBuffer, TableSpec, TextColumn, scan_table,
 };
 
 use super::LEVEL;
+use super::observe::TableReader;
 
 /// One row of the `diagnostics` table.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,99 +116,86 @@ pub fn diagnostics(
     arms: &[String],
     retests: bool,
 ) -> Result<Vec<DiagnosticRow>, ExportError> {
-    let mut rows = Vec::new();
-    let order = |arm: &str| arms.iter().position(|a| a == arm).unwrap_or(usize::MAX);
-    // The answers themselves are read only to compare a retest with its original.
-    let mut text_columns = vec!["item_id", "item_kind", "option_order", "status"];
-    if retests {
-        text_columns.push("answer_label");
+    let mut responses = ResponseDiagnostics::new(retests);
+    let mut calls = CallDiagnostics::default();
+    for reader in [&mut responses as &mut dyn TableReader, &mut calls] {
+        let text = reader.text_columns();
+        let numbers = reader.number_columns();
+        let table = reader.table().to_string();
+        let text: Vec<String> = text.into_iter().map(str::to_string).collect();
+        let numbers: Vec<String> = numbers.into_iter().map(str::to_string).collect();
+        let text: Vec<&str> = text.iter().map(String::as_str).collect();
+        let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        scan_table(root, &table, &text, &numbers, |chunk| {
+            reader.add(chunk);
+            Ok(())
+        })?;
     }
-    if let Some(f) = read_table(
-        root,
-        "survey_responses",
-        &text_columns,
-        &["shown_position", "answer_value"],
-    )? {
-        let empty = TextColumn::default();
-        let column = |c: &str| f.text(c).unwrap_or(&empty);
-        let (items, kinds, orders, statuses) = (
-            column("item_id"),
-            column("item_kind"),
-            column("option_order"),
-            column("status"),
-        );
-        let labels = column("answer_label");
-        let shown = f.number("shown_position");
-        let values = f.number("answer_value");
-        // Keys hold the codes of the text columns (arm, item); names are looked up once
-        // per key at the end. (arm, item) -> (first shown, answered, options).
-        let mut first: HashMap<(u32, u32), (u64, u64, usize)> = HashMap::new();
-        // (arm, item) -> (valid, all).
-        let mut status: HashMap<(u32, u32), (u64, u64)> = HashMap::new();
-        // (arm, replicate, agent) -> rating answers: how many, the first, all equal.
-        let mut ratings: HashMap<(u32, u32, u32), (u32, f64, bool)> = HashMap::new();
-        // (arm, replicate, agent, item) -> the answer, for test-retest agreement.
-        let mut given: BTreeMap<(String, u32, u32, String), String> = BTreeMap::new();
-        for i in 0..f.len() {
-            let (Some(item), Some(kind)) = (items.code(i), kinds.get(i)) else {
-                continue;
-            };
-            let arm = f.arm.code(i).unwrap_or(u32::MAX);
-            let valid = matches!(statuses.get(i), Some("valid" | "repaired"));
-            let s = status.entry((arm, item)).or_default();
-            s.1 += 1;
-            if valid {
-                s.0 += 1;
-            }
-            if retests
-                && valid
-                && kind != "free_text"
-                && let Some(agent) = f.agent[i]
-            {
-                let answer = labels
-                    .get(i)
-                    .map(str::to_string)
-                    .or_else(|| values.and_then(|v| v[i]).map(|x| x.to_string()));
-                if let Some(answer) = answer {
-                    given.insert(
-                        (
-                            f.arm(i).to_string(),
-                            f.replicate[i],
-                            agent,
-                            items.get(i).unwrap_or_default().to_string(),
-                        ),
-                        answer,
-                    );
-                }
-            }
-            if kind == "single_choice"
-                && valid
-                && let (Some(order), Some(Some(shown))) = (orders.get(i), shown.map(|v| v[i]))
-            {
-                let e = first.entry((arm, item)).or_default();
-                e.1 += 1;
-                e.2 = order.split(',').count();
-                if shown == 1.0 {
-                    e.0 += 1;
-                }
-            }
-            if kind == "likert"
-                && valid
-                && let (Some(agent), Some(Some(v))) = (f.agent[i], values.map(|v| v[i]))
-            {
-                let e = ratings
-                    .entry((arm, f.replicate[i], agent))
-                    .or_insert((0, v, true));
-                e.0 += 1;
-                e.2 &= v == e.1;
-            }
+    Ok(finish(arms, responses, calls))
+}
+
+/// The diagnostics' rows from their tallies, arms in `arms` order.
+pub fn finish(
+    arms: &[String],
+    responses: ResponseDiagnostics,
+    calls: CallDiagnostics,
+) -> Vec<DiagnosticRow> {
+    let mut rows = responses.rows();
+    rows.extend(calls.rows());
+    let order = |arm: &str| arms.iter().position(|a| a == arm).unwrap_or(usize::MAX);
+    rows.sort_by(|a, b| {
+        (order(&a.arm), &a.arm, a.diagnostic, &a.item).cmp(&(
+            order(&b.arm),
+            &b.arm,
+            b.diagnostic,
+            &b.item,
+        ))
+    });
+    rows
+}
+
+/// One respondent's rating answers: how many, the first, whether all equal the first.
+type Ratings = (u32, f64, bool);
+
+/// Tallies of `survey_responses` for position bias, straight-lining, test-retest and
+/// the valid share per item. Keys hold the text columns' codes (arm, item); names are
+/// looked up once per key at the end.
+#[derive(Debug, Default)]
+pub struct ResponseDiagnostics {
+    retests: bool,
+    /// (arm, item) -> (first shown, answered, options).
+    first: HashMap<(u32, u32), (u64, u64, usize)>,
+    /// (arm, item) -> (valid, all).
+    status: HashMap<(u32, u32), (u64, u64)>,
+    /// (arm, replicate) -> per agent its rating answers: how many, the first, all equal.
+    ratings: BTreeMap<(u32, u32), Vec<Ratings>>,
+    /// (arm, replicate, agent, item) -> the answer, for test-retest agreement.
+    given: BTreeMap<(u32, u32, u32, u32), String>,
+    arm_names: Vec<String>,
+    item_names: Vec<String>,
+}
+
+impl ResponseDiagnostics {
+    /// Empty tallies; `retests`: whether the experiment has retest arms.
+    pub fn new(retests: bool) -> Self {
+        ResponseDiagnostics {
+            retests,
+            ..Default::default()
         }
-        let arm_name = |code: u32| f.arm.value(code).unwrap_or_default().to_string();
-        let item_name = |code: u32| items.value(code).unwrap_or_default().to_string();
-        for ((arm, item), (hits, n, options)) in &first {
+    }
+
+    fn rows(self) -> Vec<DiagnosticRow> {
+        let mut rows = Vec::new();
+        let arm_name = |code: u32| self.arm_names.get(code as usize).map_or("", String::as_str);
+        let item_name = |code: u32| {
+            self.item_names
+                .get(code as usize)
+                .map_or("", String::as_str)
+        };
+        for ((arm, item), (hits, n, options)) in &self.first {
             rows.extend(share_row(
-                &arm_name(*arm),
-                &item_name(*item),
+                arm_name(*arm),
+                item_name(*item),
                 "position_bias",
                 *hits,
                 *n,
@@ -215,16 +203,18 @@ pub fn diagnostics(
             ));
         }
         let mut lines: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-        for ((arm, _, _), (_, _, same)) in ratings.iter().filter(|(_, a)| a.0 >= 3) {
-            let e = lines.entry(*arm).or_default();
-            e.1 += 1;
-            if *same {
-                e.0 += 1;
+        for ((arm, _), agents) in &self.ratings {
+            for (_, _, same) in agents.iter().filter(|a| a.0 >= 3) {
+                let e = lines.entry(*arm).or_default();
+                e.1 += 1;
+                if *same {
+                    e.0 += 1;
+                }
             }
         }
         for (arm, (same, n)) in &lines {
             rows.extend(share_row(
-                &arm_name(*arm),
+                arm_name(*arm),
                 "all",
                 "straight_lining",
                 *same,
@@ -233,14 +223,18 @@ pub fn diagnostics(
             ));
         }
         // Test-retest: an arm's answers against its retest arm's, person by person.
+        let code_of = |name: &str| self.arm_names.iter().position(|a| a == name);
         let mut agree: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-        for ((arm, replicate, agent, item), answer) in &given {
-            let Some(original) = arm.strip_suffix(agora_scenario::RETEST_SUFFIX) else {
+        for ((arm, replicate, agent, item), answer) in &self.given {
+            let Some(original) = arm_name(*arm).strip_suffix(agora_scenario::RETEST_SUFFIX) else {
                 continue;
             };
-            let key = (original.to_string(), *replicate, *agent, item.clone());
-            if let Some(first) = given.get(&key) {
-                for scope in [item.as_str(), "all"] {
+            let Some(original_code) = code_of(original) else {
+                continue;
+            };
+            let key = (original_code as u32, *replicate, *agent, *item);
+            if let Some(first) = self.given.get(&key) {
+                for scope in [item_name(*item), "all"] {
                     let e = agree
                         .entry((original.to_string(), scope.to_string()))
                         .or_default();
@@ -254,47 +248,179 @@ pub fn diagnostics(
         for ((arm, item), (same, n)) in &agree {
             rows.extend(share_row(arm, item, "test_retest", *same, *n, None));
         }
-        for ((arm, item), (valid, n)) in &status {
+        for ((arm, item), (valid, n)) in &self.status {
             let (arm, item) = (arm_name(*arm), item_name(*item));
-            rows.extend(share_row(&arm, &item, "valid_rate", *valid, *n, None));
-            rows.extend(share_row(&arm, &item, "fallback_rate", n - valid, *n, None));
+            rows.extend(share_row(arm, item, "valid_rate", *valid, *n, None));
+            rows.extend(share_row(arm, item, "fallback_rate", n - valid, *n, None));
         }
+        rows
     }
-    if let Some(f) = read_table(root, "llm_calls", &["task", "decision"], &[])? {
+}
+
+impl TableReader for ResponseDiagnostics {
+    fn table(&self) -> &str {
+        "survey_responses"
+    }
+
+    fn text_columns(&self) -> Vec<&str> {
+        let mut text = vec!["item_id", "item_kind", "option_order", "status"];
+        // The answers themselves are read only to compare a retest with its original.
+        if self.retests {
+            text.push("answer_label");
+        }
+        text
+    }
+
+    fn number_columns(&self) -> Vec<&str> {
+        vec!["shown_position", "answer_value"]
+    }
+
+    fn add(&mut self, f: &Frame) {
         let empty = TextColumn::default();
-        let tasks = f.text("task").unwrap_or(&empty);
-        let outcomes = f.text("decision").unwrap_or(&empty);
-        // (arm code, task code) -> (valid, repaired, fallback, all).
-        let mut decisions: HashMap<(u32, Option<u32>), [u64; 4]> = HashMap::new();
+        let column = |c: &str| f.text(c).unwrap_or(&empty);
+        let (items, kinds, orders, statuses) = (
+            column("item_id"),
+            column("item_kind"),
+            column("option_order"),
+            column("status"),
+        );
+        let labels = column("answer_label");
+        let shown = f.number("shown_position");
+        let values = f.number("answer_value");
+        // Per code of the status column: whether it counts as a valid answer.
+        let valid_codes: Vec<bool> = statuses
+            .values()
+            .iter()
+            .map(|s| matches!(s.as_str(), "valid" | "repaired"))
+            .collect();
         for i in 0..f.len() {
+            let (Some(item), Some(kind)) = (items.code(i), kinds.get(i)) else {
+                continue;
+            };
             let arm = f.arm.code(i).unwrap_or(u32::MAX);
-            let e = decisions.entry((arm, tasks.code(i))).or_default();
-            e[3] += 1;
-            match outcomes.get(i) {
-                Some("valid") => e[0] += 1,
-                Some("repaired") => e[1] += 1,
-                Some("fallback") => e[2] += 1,
-                _ => {}
+            let valid = statuses
+                .code(i)
+                .is_some_and(|c| valid_codes.get(c as usize).copied().unwrap_or(false));
+            let s = self.status.entry((arm, item)).or_default();
+            s.1 += 1;
+            if valid {
+                s.0 += 1;
+            }
+            if self.retests
+                && valid
+                && kind != "free_text"
+                && let Some(agent) = f.agent[i]
+            {
+                let answer = labels
+                    .get(i)
+                    .map(str::to_string)
+                    .or_else(|| values.and_then(|v| v[i]).map(|x| x.to_string()));
+                if let Some(answer) = answer {
+                    self.given
+                        .insert((arm, f.replicate[i], agent, item), answer);
+                }
+            }
+            if kind == "single_choice"
+                && valid
+                && let (Some(order), Some(Some(shown))) = (orders.get(i), shown.map(|v| v[i]))
+            {
+                let e = self.first.entry((arm, item)).or_default();
+                e.1 += 1;
+                e.2 = order.split(',').count();
+                if shown == 1.0 {
+                    e.0 += 1;
+                }
+            }
+            if kind == "likert"
+                && valid
+                && let (Some(agent), Some(Some(v))) = (f.agent[i], values.map(|v| v[i]))
+            {
+                let agents = self.ratings.entry((arm, f.replicate[i])).or_default();
+                if agents.len() <= agent as usize {
+                    agents.resize(agent as usize + 1, (0, 0.0, true));
+                }
+                let e = &mut agents[agent as usize];
+                if e.0 == 0 {
+                    e.1 = v;
+                }
+                e.0 += 1;
+                e.2 &= v == e.1;
             }
         }
-        for ((arm, task), [valid, repaired, fallback, n]) in &decisions {
-            let arm = f.arm.value(*arm).unwrap_or_default();
-            let task = task.and_then(|t| tasks.value(t)).unwrap_or_default();
+        self.arm_names = f.arm.values().to_vec();
+        self.item_names = items.values().to_vec();
+    }
+}
+
+/// Tallies of `llm_calls`: per arm and task, the calls answered validly, repaired, or
+/// replaced by a fallback.
+#[derive(Debug, Default)]
+pub struct CallDiagnostics {
+    /// (arm code, task code) -> (valid, repaired, fallback, all).
+    decisions: HashMap<(u32, Option<u32>), [u64; 4]>,
+    arm_names: Vec<String>,
+    task_names: Vec<String>,
+}
+
+impl CallDiagnostics {
+    fn rows(self) -> Vec<DiagnosticRow> {
+        let mut rows = Vec::new();
+        for ((arm, task), [valid, repaired, fallback, n]) in &self.decisions {
+            let arm = self.arm_names.get(*arm as usize).map_or("", String::as_str);
+            let task = task
+                .and_then(|t| self.task_names.get(t as usize))
+                .map_or("", String::as_str);
             let item = format!("calls:{task}");
             rows.extend(share_row(arm, &item, "valid_rate", *valid, *n, None));
             rows.extend(share_row(arm, &item, "repaired_rate", *repaired, *n, None));
             rows.extend(share_row(arm, &item, "fallback_rate", *fallback, *n, None));
         }
+        rows
     }
-    rows.sort_by(|a, b| {
-        (order(&a.arm), &a.arm, a.diagnostic, &a.item).cmp(&(
-            order(&b.arm),
-            &b.arm,
-            b.diagnostic,
-            &b.item,
-        ))
-    });
-    Ok(rows)
+}
+
+impl TableReader for CallDiagnostics {
+    fn table(&self) -> &str {
+        "llm_calls"
+    }
+
+    fn text_columns(&self) -> Vec<&str> {
+        vec!["task", "decision"]
+    }
+
+    fn number_columns(&self) -> Vec<&str> {
+        Vec::new()
+    }
+
+    fn add(&mut self, f: &Frame) {
+        let empty = TextColumn::default();
+        let tasks = f.text("task").unwrap_or(&empty);
+        let outcomes = f.text("decision").unwrap_or(&empty);
+        // Per code of the decision column: which tally it adds to.
+        let slots: Vec<Option<usize>> = outcomes
+            .values()
+            .iter()
+            .map(|d| match d.as_str() {
+                "valid" => Some(0),
+                "repaired" => Some(1),
+                "fallback" => Some(2),
+                _ => None,
+            })
+            .collect();
+        for i in 0..f.len() {
+            let arm = f.arm.code(i).unwrap_or(u32::MAX);
+            let e = self.decisions.entry((arm, tasks.code(i))).or_default();
+            e[3] += 1;
+            if let Some(slot) = outcomes
+                .code(i)
+                .and_then(|c| slots.get(c as usize).copied().flatten())
+            {
+                e[slot] += 1;
+            }
+        }
+        self.arm_names = f.arm.values().to_vec();
+        self.task_names = tasks.values().to_vec();
+    }
 }
 
 /// Write `rows` as the experiment's `diagnostics` table.

@@ -27,7 +27,9 @@ use agora_core::outcome::{OutcomeSource, OutcomeUnit};
 use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec};
 
 pub use diagnostics::{DiagnosticRow, diagnostics, write_diagnostics};
-pub use observe::{Key, OutcomeData, for_each_outcome, observations};
+pub use observe::{
+    OutcomeData, RunValues, TableReader, for_each_outcome, for_each_outcome_with, observations,
+};
 
 /// Confidence level of every interval.
 pub const LEVEL: f64 = 0.95;
@@ -189,12 +191,24 @@ fn segment_names(
     names
 }
 
+/// One run of an arm in a segment: replicate, units (ascending), values.
+type ArmRun = (u32, Vec<Option<u32>>, Vec<f64>);
+
 /// Compute the `stats` rows of the experiment written below `root`.
 pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportError> {
+    compute_with(root, plan, &mut [])
+}
+
+/// [`compute`], feeding `readers` from the same reads of the tables.
+pub fn compute_with(
+    root: &Path,
+    plan: &StatsPlan,
+    readers: &mut [&mut dyn TableReader],
+) -> Result<Vec<StatsRow>, ExportError> {
     let labels = segment_labels(root, &plan.segments)?;
     let segments = segment_names(plan, &labels);
     let mut rows = Vec::new();
-    for_each_outcome(root, &plan.sources, |outcome, data| {
+    for_each_outcome_with(root, &plan.sources, readers, |outcome, data| {
         let outcome = &outcome.to_string();
         let unit = data.unit.unwrap_or(OutcomeUnit::Agent);
         let unit_name = match unit {
@@ -205,33 +219,26 @@ pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportErr
             if unit == OutcomeUnit::Run && filter.is_some() {
                 continue;
             }
-            let in_segment = |key: &Key| match (filter, key.2) {
-                (None, _) => true,
-                (Some((s, level)), Some(agent)) => labels
-                    .get(&(key.0.clone(), key.1, agent))
-                    .and_then(|l| l[*s].as_ref())
-                    .is_some_and(|l| l == level),
-                (Some(_), None) => false,
-            };
-            // Per arm: replicate -> (unit -> value).
-            let mut by_arm: BTreeMap<&str, BTreeMap<u32, BTreeMap<Option<u32>, f64>>> =
-                BTreeMap::new();
-            for (key, value) in data.values.iter().filter(|(k, _)| in_segment(k)) {
-                by_arm
-                    .entry(key.0.as_str())
-                    .or_default()
-                    .entry(key.1)
-                    .or_default()
-                    .insert(key.2, *value);
+            // Per arm: its runs' values, in replicate order (units ascending within).
+            let mut by_arm: BTreeMap<&str, Vec<ArmRun>> = BTreeMap::new();
+            for run in &data.runs {
+                let (units, values) = match filter {
+                    None => (run.units.clone(), run.values.clone()),
+                    Some((s, level)) => in_segment(&labels, run, *s, level).into_iter().unzip(),
+                };
+                if !units.is_empty() {
+                    by_arm.entry(run.arm.as_str()).or_default().push((
+                        run.replicate,
+                        units,
+                        values,
+                    ));
+                }
             }
             for arm in &plan.arms {
                 let Some(reps) = by_arm.get(arm.as_str()) else {
                     continue;
                 };
-                let clusters: Vec<Vec<f64>> = reps
-                    .values()
-                    .map(|u| u.values().copied().collect())
-                    .collect();
+                let clusters: Vec<Vec<f64>> = reps.iter().map(|r| r.2.clone()).collect();
                 let n: usize = clusters.iter().map(Vec::len).sum();
                 let seed = row_seed(plan.seed, &[arm, outcome, segment, "level"]);
                 match agora_stats::design_interval(&clusters, LEVEL, seed) {
@@ -260,15 +267,17 @@ pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportErr
                         continue;
                     };
                     let mut pairs = Vec::new();
-                    for (replicate, units) in reps {
-                        let Some(control_units) = control.get(replicate) else {
+                    for (replicate, units, values) in reps {
+                        let Some((_, control_units, control_values)) =
+                            control.iter().find(|c| c.0 == *replicate)
+                        else {
                             continue;
                         };
-                        for (unit, treated) in units {
-                            if let Some(c) = control_units.get(unit) {
-                                pairs.push((*replicate, *treated, *c));
-                            }
-                        }
+                        pair_units(
+                            (units, values),
+                            (control_units, control_values),
+                            |treated, c| pairs.push((*replicate, treated, c)),
+                        );
                     }
                     let seed =
                         row_seed(plan.seed, &[arm, baseline, outcome, segment, "difference"]);
@@ -298,6 +307,53 @@ pub fn compute(root: &Path, plan: &StatsPlan) -> Result<Vec<StatsRow>, ExportErr
         }
     })?;
     Ok(rows)
+}
+
+/// The units of one run in segment `segment` = `level`, with their values.
+fn in_segment(
+    labels: &SegmentLabels,
+    run: &observe::RunValues,
+    segment: usize,
+    level: &str,
+) -> Vec<(Option<u32>, f64)> {
+    let from = (run.arm.clone(), run.replicate, 0);
+    let to = (run.arm.clone(), run.replicate, u32::MAX);
+    let mut of_run = labels.range(from..=to).peekable();
+    let mut kept = Vec::new();
+    for (unit, value) in run.units.iter().zip(&run.values) {
+        let Some(agent) = unit else {
+            continue;
+        };
+        while of_run.next_if(|((_, _, a), _)| a < agent).is_some() {}
+        if let Some(((_, _, a), l)) = of_run.peek()
+            && a == agent
+            && l[segment].as_deref() == Some(level)
+        {
+            kept.push((*unit, *value));
+        }
+    }
+    kept
+}
+
+/// Call `pair` with the values of every unit observed in both runs (both ascending by
+/// unit), in unit order.
+fn pair_units(
+    treated: (&[Option<u32>], &[f64]),
+    control: (&[Option<u32>], &[f64]),
+    mut pair: impl FnMut(f64, f64),
+) {
+    let (mut i, mut j) = (0, 0);
+    while i < treated.0.len() && j < control.0.len() {
+        match treated.0[i].cmp(&control.0[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                pair(treated.1[i], control.1[j]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
 }
 
 /// Write `rows` as the experiment's `stats` table (`root/stats/part-00000.parquet`).
@@ -415,9 +471,12 @@ pub fn write_all_in(scenario: &agora_scenario::Scenario, root: &Path, seed: u64)
 
 /// Compute and write the `stats` and `diagnostics` tables below `root`.
 pub fn write_tables(root: &Path, plan: &StatsPlan) -> Result<Statistics, ExportError> {
-    let rows = compute(root, plan)?;
+    // The diagnostics read the same tables as the outcomes: one read serves both.
+    let mut responses = diagnostics::ResponseDiagnostics::new(plan.retest);
+    let mut calls = diagnostics::CallDiagnostics::default();
+    let rows = compute_with(root, plan, &mut [&mut responses, &mut calls])?;
     let mut files = vec![write_stats(root, &rows)?];
-    let diagnostics = diagnostics(root, &plan.arms, plan.retest)?;
+    let diagnostics = diagnostics::finish(&plan.arms, responses, calls);
     files.push(write_diagnostics(root, &diagnostics)?);
     let warnings = diagnostics
         .iter()

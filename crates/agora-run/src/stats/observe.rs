@@ -1,35 +1,81 @@
 //! From a mechanism's tables to observations: one value per outcome, arm, replicate and
 //! unit (an agent, or the run), as the mechanism's [`OutcomeSource`]s declare them.
 //!
-//! Outcomes are produced one at a time (each source's table is read once, then its rows
-//! are gathered per outcome), so memory holds one outcome's observations at a time.
+//! Each table is read once, one segment file at a time, whatever the number of sources
+//! (and of other readers, such as the diagnostics) that need it: rows are folded into
+//! per-unit tallies keyed by value codes, so memory holds the tallies, not the table.
+//! Outcomes are then handed out one at a time, in a fixed order.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, OutcomeValue};
-use agora_export::{ExportError, Frame, read_table};
+use agora_export::{ExportError, Frame, TextColumn, scan_table};
 
-/// Where an observation comes from: arm, replicate, and the agent (`None` for a
-/// run-level outcome).
-pub type Key = (String, u32, Option<u32>);
+/// One run's observations of an outcome: its units in order, with their values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunValues {
+    /// The run's arm.
+    pub arm: String,
+    /// The run's replicate.
+    pub replicate: u32,
+    /// The units observed, ascending (`None` for the run itself).
+    pub units: Vec<Option<u32>>,
+    /// One value per unit.
+    pub values: Vec<f64>,
+}
 
 /// The observations of one outcome.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutcomeData {
     /// Agent-level or run-level.
     pub unit: Option<OutcomeUnit>,
-    /// One value per key.
-    pub values: BTreeMap<Key, f64>,
+    /// The runs with observations, by arm then replicate.
+    pub runs: Vec<RunValues>,
 }
 
-/// Accumulates the rows of one unit.
+impl OutcomeData {
+    /// Number of observations over all runs.
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(|r| r.values.len()).sum()
+    }
+
+    /// Whether nothing was observed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of `unit` in run (`arm`, `replicate`).
+    pub fn value(&self, arm: &str, replicate: u32, unit: Option<u32>) -> Option<f64> {
+        let run = self
+            .runs
+            .iter()
+            .find(|r| r.arm == arm && r.replicate == replicate)?;
+        let i = run.units.binary_search(&unit).ok()?;
+        run.values.get(i).copied()
+    }
+}
+
+/// Something besides the outcomes that reads one of the tables they come from: it
+/// gets the same frames, so the table is read once.
+pub trait TableReader {
+    /// The table it reads.
+    fn table(&self) -> &str;
+    /// The text columns it needs.
+    fn text_columns(&self) -> Vec<&str>;
+    /// The number columns it needs.
+    fn number_columns(&self) -> Vec<&str>;
+    /// Fold one frame of rows (one segment file) in.
+    fn add(&mut self, chunk: &Frame);
+}
+
+/// Accumulates the numbers of one unit.
 #[derive(Clone, Copy, Debug, Default)]
 struct Acc {
     sum: f64,
-    count: u64,
-    last_round: u32,
     last: f64,
+    count: u32,
+    last_round: u32,
 }
 
 impl Acc {
@@ -44,163 +90,372 @@ impl Acc {
 
     fn value(&self, combine: Combine) -> f64 {
         match combine {
-            Combine::Mean => self.sum / self.count as f64,
+            Combine::Mean => self.sum / f64::from(self.count),
             Combine::Sum => self.sum,
             Combine::Last => self.last,
         }
     }
 }
 
-/// Whether row `i` passes the source's `only` filters.
-fn kept(frame: &Frame, source: &OutcomeSource, i: usize) -> bool {
-    source.only.iter().all(|(column, allowed)| {
-        frame
-            .text(column)
-            .and_then(|v| v.get(i))
-            .is_some_and(|v| allowed.iter().any(|a| a == v))
-    })
+/// A run: arm code and replicate.
+type RunKey = (u32, u32);
+
+/// The answers of one unit to a shares outcome: how many, and the last round.
+#[derive(Clone, Copy, Debug, Default)]
+struct Answers {
+    count: u32,
+    last_round: u32,
 }
 
-/// A unit's key in the accumulators: arm code, replicate, agent.
-type UnitKey = (u32, u32, Option<u32>);
+/// One run's tallies of a shares outcome: per unit its answers, and per level (label
+/// code) per unit the hits, or for [`Combine::Last`] one plus the round of the latest.
+#[derive(Clone, Debug, Default)]
+struct SharesRun {
+    answers: Vec<Answers>,
+    hits: Vec<Vec<u32>>,
+}
+
+/// The tallies of one outcome name, per run, indexed by unit slot (the agent id, or 0
+/// for the run).
+#[derive(Clone, Debug)]
+enum NameTally {
+    Numbers(BTreeMap<RunKey, Vec<Acc>>),
+    Shares(BTreeMap<RunKey, SharesRun>),
+}
+
+/// The slot of a unit in a run's tallies.
+fn slot(unit: OutcomeUnit, agent: Option<u32>) -> Option<usize> {
+    match unit {
+        OutcomeUnit::Agent => agent.map(|a| a as usize),
+        OutcomeUnit::Run => Some(0),
+    }
+}
+
+fn grow<T: Default + Clone>(v: &mut Vec<T>, slot: usize) -> &mut T {
+    if v.len() <= slot {
+        v.resize(slot + 1, T::default());
+    }
+    &mut v[slot]
+}
+
+/// The tallies of one source: per outcome name (a code of the name column, or 0 for a
+/// fixed name).
+struct SourceTally<'a> {
+    source: &'a OutcomeSource,
+    names: BTreeMap<u32, NameTally>,
+    /// The name column's values by code (names are looked up at the end).
+    name_values: Vec<String>,
+    /// The label column's values by code (shares).
+    label_values: Vec<String>,
+}
+
+impl<'a> SourceTally<'a> {
+    fn new(source: &'a OutcomeSource) -> Self {
+        SourceTally {
+            source,
+            names: BTreeMap::new(),
+            name_values: Vec::new(),
+            label_values: Vec::new(),
+        }
+    }
+
+    fn text_columns(&self) -> Vec<&str> {
+        let mut text: Vec<&str> = self.source.only.iter().map(|(c, _)| c.as_str()).collect();
+        if let OutcomeName::Column(c) = &self.source.name {
+            text.push(c);
+        }
+        if let OutcomeValue::Shares(c) = &self.source.value {
+            text.push(c);
+        }
+        text
+    }
+
+    fn number_columns(&self) -> Vec<&str> {
+        match &self.source.value {
+            OutcomeValue::Number(c) => vec![c.as_str()],
+            OutcomeValue::Shares(_) => Vec::new(),
+        }
+    }
+
+    fn add(&mut self, f: &Frame) {
+        let source = self.source;
+        let empty = TextColumn::default();
+        // Per filter: its column, and which codes pass.
+        let filters: Vec<(&TextColumn, Vec<bool>)> = source
+            .only
+            .iter()
+            .map(|(column, allowed)| {
+                let col = f.text(column).unwrap_or(&empty);
+                let pass = col
+                    .values()
+                    .iter()
+                    .map(|v| allowed.iter().any(|a| a == v))
+                    .collect();
+                (col, pass)
+            })
+            .collect();
+        let kept = |i: usize| {
+            filters.iter().all(|(col, pass)| {
+                col.code(i)
+                    .is_some_and(|c| pass.get(c as usize).copied().unwrap_or(false))
+            })
+        };
+        let name_column = match &source.name {
+            OutcomeName::Column(c) => Some(f.text(c).unwrap_or(&empty)),
+            OutcomeName::Fixed(_) => None,
+        };
+        let name_of = |i: usize| match name_column {
+            Some(col) => col.code(i),
+            None => Some(0),
+        };
+        match &source.value {
+            OutcomeValue::Number(c) => {
+                let Some(values) = f.number(c) else {
+                    return;
+                };
+                for (i, value) in values.iter().enumerate() {
+                    let Some(x) = value.filter(|x| x.is_finite()) else {
+                        continue;
+                    };
+                    let (Some(unit), Some(name)) = (slot(source.unit, f.agent[i]), name_of(i))
+                    else {
+                        continue;
+                    };
+                    if !kept(i) {
+                        continue;
+                    }
+                    let run = (f.arm.code(i).unwrap_or(0), f.replicate[i]);
+                    let NameTally::Numbers(runs) = self
+                        .names
+                        .entry(name)
+                        .or_insert_with(|| NameTally::Numbers(BTreeMap::new()))
+                    else {
+                        continue;
+                    };
+                    grow(runs.entry(run).or_default(), unit).add(f.round[i], x);
+                }
+            }
+            OutcomeValue::Shares(c) => {
+                let labels = f.text(c).unwrap_or(&empty);
+                for i in 0..f.len() {
+                    let Some(label) = labels.code(i) else {
+                        continue;
+                    };
+                    let (Some(unit), Some(name)) = (slot(source.unit, f.agent[i]), name_of(i))
+                    else {
+                        continue;
+                    };
+                    if !kept(i) {
+                        continue;
+                    }
+                    let run = (f.arm.code(i).unwrap_or(0), f.replicate[i]);
+                    let NameTally::Shares(runs) = self
+                        .names
+                        .entry(name)
+                        .or_insert_with(|| NameTally::Shares(BTreeMap::new()))
+                    else {
+                        continue;
+                    };
+                    let tally = runs.entry(run).or_default();
+                    let round = f.round[i];
+                    let answers = grow(&mut tally.answers, unit);
+                    if answers.count == 0 || round > answers.last_round {
+                        answers.last_round = round;
+                    }
+                    answers.count += 1;
+                    let level = grow(&mut tally.hits, label as usize);
+                    let hit = grow(level, unit);
+                    match source.combine {
+                        Combine::Last => *hit = (*hit).max(round + 1),
+                        Combine::Mean | Combine::Sum => *hit += 1,
+                    }
+                }
+                self.label_values = labels.values().to_vec();
+            }
+        }
+        if let Some(col) = name_column {
+            self.name_values = col.values().to_vec();
+        }
+    }
+
+    /// Hand out the outcomes, names in order (and a shares outcome's levels in order).
+    fn finish(
+        self,
+        arm_names: &[String],
+        each: &mut impl FnMut(&str, OutcomeData),
+    ) -> Result<(), ExportError> {
+        let source = self.source;
+        let name_of = |code: u32| -> String {
+            match &source.name {
+                OutcomeName::Fixed(n) => n.clone(),
+                OutcomeName::Column(_) => self
+                    .name_values
+                    .get(code as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        };
+        let arm_of = |code: u32| arm_names.get(code as usize).cloned().unwrap_or_default();
+        let mut names: Vec<(String, NameTally)> = self
+            .names
+            .into_iter()
+            .map(|(code, tally)| (name_of(code), tally))
+            .collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, tally) in names {
+            match tally {
+                NameTally::Numbers(runs) => {
+                    let mut data = OutcomeData {
+                        unit: Some(source.unit),
+                        runs: Vec::new(),
+                    };
+                    for ((arm, replicate), accs) in runs {
+                        let mut run = RunValues {
+                            arm: arm_of(arm),
+                            replicate,
+                            ..Default::default()
+                        };
+                        for (unit, acc) in accs.iter().enumerate().filter(|(_, a)| a.count > 0) {
+                            run.units.push(unit_of(source.unit, unit));
+                            run.values.push(acc.value(source.combine));
+                        }
+                        data.runs.push(run);
+                    }
+                    data.runs
+                        .sort_by(|a, b| (&a.arm, a.replicate).cmp(&(&b.arm, b.replicate)));
+                    if !data.is_empty() {
+                        each(&name, data);
+                    }
+                }
+                NameTally::Shares(runs) => {
+                    let mut levels: Vec<(&str, usize)> = runs
+                        .values()
+                        .flat_map(|r| {
+                            r.hits
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, h)| h.iter().any(|x| *x > 0))
+                                .map(|(code, _)| code)
+                        })
+                        .map(|code| {
+                            let label = self.label_values.get(code).map_or("", String::as_str);
+                            (label, code)
+                        })
+                        .collect();
+                    levels.sort();
+                    levels.dedup();
+                    let mut ordered: Vec<(String, &RunKey, &SharesRun)> = runs
+                        .iter()
+                        .map(|(key, run)| (arm_of(key.0), key, run))
+                        .collect();
+                    ordered.sort_by(|a, b| (&a.0, a.1.1).cmp(&(&b.0, b.1.1)));
+                    for (label, code) in levels {
+                        let mut data = OutcomeData {
+                            unit: Some(source.unit),
+                            runs: Vec::new(),
+                        };
+                        for (arm, key, tally) in &ordered {
+                            let hits = tally.hits.get(code);
+                            let mut run = RunValues {
+                                arm: arm.clone(),
+                                replicate: key.1,
+                                ..Default::default()
+                            };
+                            for (unit, answers) in tally
+                                .answers
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, a)| a.count > 0)
+                            {
+                                let hit = hits.and_then(|h| h.get(unit)).copied().unwrap_or(0);
+                                let value = match source.combine {
+                                    Combine::Mean => f64::from(hit) / f64::from(answers.count),
+                                    Combine::Sum => f64::from(hit),
+                                    Combine::Last => {
+                                        f64::from(u8::from(hit == answers.last_round + 1))
+                                    }
+                                };
+                                run.units.push(unit_of(source.unit, unit));
+                                run.values.push(value);
+                            }
+                            data.runs.push(run);
+                        }
+                        each(&format!("{name}={label}"), data);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unit_of(unit: OutcomeUnit, slot: usize) -> Option<u32> {
+    match unit {
+        OutcomeUnit::Agent => Some(slot as u32),
+        OutcomeUnit::Run => None,
+    }
+}
 
 /// Call `each` with every outcome of `sources` read from the tables below `root`, one
 /// at a time, in a fixed order. Sources whose table was not written give nothing.
 pub fn for_each_outcome(
     root: &Path,
     sources: &[OutcomeSource],
+    each: impl FnMut(&str, OutcomeData),
+) -> Result<(), ExportError> {
+    for_each_outcome_with(root, sources, &mut [], each)
+}
+
+/// [`for_each_outcome`], feeding `readers` from the same reads: every table the
+/// sources or the readers name is read once.
+pub fn for_each_outcome_with(
+    root: &Path,
+    sources: &[OutcomeSource],
+    readers: &mut [&mut dyn TableReader],
     mut each: impl FnMut(&str, OutcomeData),
 ) -> Result<(), ExportError> {
-    for source in sources {
-        let mut text: Vec<&str> = source.only.iter().map(|(c, _)| c.as_str()).collect();
-        if let OutcomeName::Column(c) = &source.name {
-            text.push(c);
+    let mut tallies: Vec<SourceTally> = sources.iter().map(SourceTally::new).collect();
+    let mut tables: Vec<String> = sources.iter().map(|s| s.table.clone()).collect();
+    tables.extend(readers.iter().map(|r| r.table().to_string()));
+    let mut seen = std::collections::HashSet::new();
+    tables.retain(|t| seen.insert(t.clone()));
+    // Per table: the arms' names by code (every source of a table shares its codes).
+    let mut arms: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for table in &tables {
+        let mut text: Vec<String> = Vec::new();
+        let mut numbers: Vec<String> = Vec::new();
+        for t in tallies.iter().filter(|t| &t.source.table == table) {
+            text.extend(t.text_columns().into_iter().map(str::to_string));
+            numbers.extend(t.number_columns().into_iter().map(str::to_string));
         }
-        let mut numbers = Vec::new();
-        match &source.value {
-            OutcomeValue::Number(c) => numbers.push(c.as_str()),
-            OutcomeValue::Shares(c) => text.push(c),
+        for r in readers.iter().filter(|r| r.table() == table) {
+            text.extend(r.text_columns().into_iter().map(str::to_string));
+            numbers.extend(r.number_columns().into_iter().map(str::to_string));
         }
         text.sort();
         text.dedup();
-        let Some(frame) = read_table(root, &source.table, &text, &numbers)? else {
-            continue;
-        };
-        // The rows that count, grouped by outcome name.
-        let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for i in 0..frame.len() {
-            if !kept(&frame, source, i) {
-                continue;
+        numbers.sort();
+        numbers.dedup();
+        let text: Vec<&str> = text.iter().map(String::as_str).collect();
+        let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        let mut arm_names = Vec::new();
+        scan_table(root, table, &text, &numbers, |chunk| {
+            for t in tallies.iter_mut().filter(|t| &t.source.table == table) {
+                t.add(chunk);
             }
-            let name = match &source.name {
-                OutcomeName::Fixed(n) => n.as_str(),
-                OutcomeName::Column(c) => match frame.text(c).and_then(|v| v.get(i)) {
-                    Some(n) => n,
-                    None => continue,
-                },
-            };
-            if source.unit == OutcomeUnit::Agent && frame.agent[i].is_none() {
-                continue;
+            for r in readers.iter_mut().filter(|r| r.table() == table) {
+                r.add(chunk);
             }
-            match by_name.get_mut(name) {
-                Some(rows) => rows.push(i),
-                None => {
-                    by_name.insert(name.to_string(), vec![i]);
-                }
-            }
-        }
-        for (name, rows) in by_name {
-            gather(&frame, source, &name, &rows, &mut each);
-        }
+            arm_names = chunk.arm.values().to_vec();
+            Ok(())
+        })?;
+        arms.insert(table.clone(), arm_names);
+    }
+    for tally in tallies {
+        let arm_names = arms.get(&tally.source.table).cloned().unwrap_or_default();
+        tally.finish(&arm_names, &mut each)?;
     }
     Ok(())
-}
-
-/// The observations of outcome `name` (or, for shares, of each of its levels) from
-/// `rows` of `frame`.
-fn gather(
-    frame: &Frame,
-    source: &OutcomeSource,
-    name: &str,
-    rows: &[usize],
-    each: &mut impl FnMut(&str, OutcomeData),
-) {
-    let unit_of = |i: usize| -> UnitKey {
-        let arm = frame.arm.code(i).unwrap_or(0);
-        let agent = match source.unit {
-            OutcomeUnit::Agent => frame.agent[i],
-            OutcomeUnit::Run => None,
-        };
-        (arm, frame.replicate[i], agent)
-    };
-    let key_of = |unit: &UnitKey, i: usize| -> Key { (frame.arm(i).to_string(), unit.1, unit.2) };
-    match &source.value {
-        OutcomeValue::Number(c) => {
-            let Some(values) = frame.number(c) else {
-                return;
-            };
-            let mut acc: BTreeMap<UnitKey, (Acc, usize)> = BTreeMap::new();
-            for &i in rows {
-                if let Some(x) = values[i].filter(|x| x.is_finite()) {
-                    let e = acc.entry(unit_of(i)).or_insert((Acc::default(), i));
-                    e.0.add(frame.round[i], x);
-                }
-            }
-            let data = OutcomeData {
-                unit: Some(source.unit),
-                values: acc
-                    .iter()
-                    .map(|(unit, (a, i))| (key_of(unit, *i), a.value(source.combine)))
-                    .collect(),
-            };
-            if !data.values.is_empty() {
-                each(name, data);
-            }
-        }
-        OutcomeValue::Shares(c) => {
-            let Some(labels) = frame.text(c) else {
-                return;
-            };
-            // Per unit: its rows' label codes with their rounds.
-            let mut units: BTreeMap<UnitKey, (Vec<(u32, u32)>, usize)> = BTreeMap::new();
-            let mut levels: BTreeMap<&str, u32> = BTreeMap::new();
-            for &i in rows {
-                if let (Some(code), Some(label)) = (labels.code(i), labels.get(i)) {
-                    levels.insert(label, code);
-                    units
-                        .entry(unit_of(i))
-                        .or_insert((Vec::new(), i))
-                        .0
-                        .push((code, frame.round[i]));
-                }
-            }
-            for (level, code) in levels {
-                let values = units
-                    .iter()
-                    .map(|(unit, (answers, i))| {
-                        let hits = answers.iter().filter(|(c, _)| *c == code).count();
-                        let value = match source.combine {
-                            Combine::Mean => hits as f64 / answers.len() as f64,
-                            Combine::Sum => hits as f64,
-                            Combine::Last => {
-                                let last = answers.iter().map(|a| a.1).max().unwrap_or(0);
-                                let chosen = answers.iter().any(|a| a.0 == code && a.1 == last);
-                                f64::from(u8::from(chosen))
-                            }
-                        };
-                        (key_of(unit, *i), value)
-                    })
-                    .collect();
-                each(
-                    &format!("{name}={level}"),
-                    OutcomeData {
-                        unit: Some(source.unit),
-                        values,
-                    },
-                );
-            }
-        }
-    }
 }
 
 /// Every outcome of `sources` read from the tables below `root`, by outcome name (all

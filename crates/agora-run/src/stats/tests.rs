@@ -234,3 +234,93 @@ fn the_headline_shows_levels_and_differences() {
         ["appeal: a 3.25 [3.10, 3.40]; b−a +0.300 [-0.0500, +0.650] p=<0.001"]
     );
 }
+
+/// Rows over three rounds, each sealed into its own segment file: agent 0 answers
+/// (a, 1), (b, 2), (a, 4); agent 1 (b, 3), (b, 5); agent 2 only a number in round 3.
+fn rounds(dir: &Path) -> Result<(), ExportError> {
+    let spec = TableSpec::new(
+        "answers",
+        vec![
+            Column::required("round", ColumnType::U32),
+            Column::optional("agent_id", ColumnType::U32),
+            Column::optional("value", ColumnType::F64),
+            Column::optional("label", ColumnType::Utf8),
+        ],
+    );
+    let partition = Partition {
+        arm: "base".into(),
+        replicate: 0,
+    };
+    let mut sinks = SinkSet::new(64);
+    let id = sinks.open(
+        spec,
+        OutputLayout::new(dir).partition_dir("answers", &partition),
+    )?;
+    let by_round: [&[(u32, f64, Option<&str>)]; 3] = [
+        &[(0, 1.0, Some("a")), (1, 3.0, Some("b"))],
+        &[(0, 2.0, Some("b")), (1, 5.0, Some("b"))],
+        &[(0, 4.0, Some("a")), (2, 6.0, None)],
+    ];
+    for (round, rows) in (1..).zip(by_round) {
+        for (agent, value, label) in rows {
+            sinks
+                .row(id)?
+                .u32(round)
+                .opt_u32(Some(*agent))
+                .opt_f64(Some(*value))
+                .opt_str(*label)
+                .end();
+        }
+        sinks.seal(round + 1)?;
+    }
+    sinks.close()?;
+    Ok(())
+}
+
+#[test]
+fn units_combine_their_rows_across_segment_files() -> Result<(), ExportError> {
+    let dir = tempfile::tempdir().map_err(|e| ExportError::Io {
+        path: "tmp".into(),
+        source: e,
+    })?;
+    rounds(dir.path())?;
+    let number = |combine| {
+        OutcomeSource::number("answers", "score", "value", OutcomeUnit::Agent).combined(combine)
+    };
+    let shares = |combine| OutcomeSource {
+        table: "answers".into(),
+        name: OutcomeName::Fixed("pick".into()),
+        value: OutcomeValue::Shares("label".into()),
+        unit: OutcomeUnit::Agent,
+        combine,
+        only: Vec::new(),
+    };
+    let value = |data: &BTreeMap<String, OutcomeData>, outcome: &str, agent: u32| {
+        data.get(outcome)
+            .and_then(|d| d.value("base", 0, Some(agent)))
+    };
+    // (combine, agent 0, agent 1, agent 2) for the number; (a, b) per answering agent.
+    let cases = [
+        (
+            Combine::Mean,
+            [7.0 / 3.0, 4.0, 6.0],
+            [[2.0 / 3.0, 1.0 / 3.0], [0.0, 1.0]],
+        ),
+        (Combine::Sum, [7.0, 8.0, 6.0], [[2.0, 1.0], [0.0, 2.0]]),
+        (Combine::Last, [4.0, 5.0, 6.0], [[1.0, 0.0], [0.0, 1.0]]),
+    ];
+    for (combine, numbers, picks) in cases {
+        let data = observations(dir.path(), &[number(combine), shares(combine)])?;
+        for (agent, expected) in (0..).zip(numbers) {
+            assert_eq!(value(&data, "score", agent), Some(expected), "{combine:?}");
+        }
+        for (agent, [a, b]) in (0..).zip(picks) {
+            assert_eq!(value(&data, "pick=a", agent), Some(a), "{combine:?}");
+            assert_eq!(value(&data, "pick=b", agent), Some(b), "{combine:?}");
+        }
+        // Agent 2 gave no label: not a unit of the shares.
+        assert_eq!(value(&data, "pick=a", 2), None);
+        assert_eq!(data.get("pick=a").map(OutcomeData::len), Some(2));
+    }
+    Ok(())
+}
