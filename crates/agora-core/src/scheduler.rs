@@ -10,7 +10,7 @@
 use agora_export::TableId;
 use agora_model::{CallPriority, ChatModel, ChatRequest, ChatResponse, LlmError, with_priority};
 use bevy_ecs::prelude::*;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 
 use crate::RunError;
 use crate::checkpoint::{RunSnapshot, StateTypes, WorldSnapshot};
@@ -423,9 +423,8 @@ async fn deliberate<M: Mechanism>(
         .into_iter()
         .map(|(agent, call, request, pending)| ((agent, call, request), Some(pending)))
         .unzip();
-    let mut answers: Vec<Option<Result<ChatResponse, LlmError>>> = requests
-        .iter()
-        .map(|(_, _, request)| model.answer_now(request))
+    let mut answers: Vec<Option<Result<ChatResponse, LlmError>>> = std::iter::repeat_with(|| None)
+        .take(requests.len())
         .collect();
     // Answers are resolved in the batch's order as soon as every earlier one is in, so
     // that the step's work is done while its last calls are still out.
@@ -437,10 +436,19 @@ async fn deliberate<M: Mechanism>(
             mechanism, world, ctx, model, &requests, answers, pendings, calls, tables, outcome,
         )
     };
-    resolve(&mut answers, &mut pendings);
-    let waiting: Vec<usize> = (0..requests.len())
-        .filter(|&i| answers[i].is_none())
-        .collect();
+    // Immediate answers (rules, cached calls) are taken a block at a time, each block
+    // resolved before the next is asked: answers do not pile up for the whole step.
+    let mut waiting = Vec::new();
+    for start in (0..requests.len()).step_by(IMMEDIATE_BLOCK) {
+        let end = (start + IMMEDIATE_BLOCK).min(requests.len());
+        for i in start..end {
+            answers[i] = model.answer_now(&requests[i].2);
+            if answers[i].is_none() {
+                waiting.push(i);
+            }
+        }
+        resolve(&mut answers, &mut pendings);
+    }
     if !waiting.is_empty() {
         // Where slots are short, a small step's calls go before a wide step's, and a
         // run behind before one ahead (`agora_model::priority`).
@@ -457,12 +465,22 @@ async fn deliberate<M: Mechanism>(
         .buffer_unordered(limits.concurrency.max(1));
         while let Some((i, answer)) = awaited.next().await {
             answers[i] = Some(answer);
+            // Answers arrive in bursts: take every one already in before resolving, as
+            // each take sends the next waiting call, so the server is refilled before
+            // this task works through the burst.
+            while let Some(Some((i, answer))) = awaited.next().now_or_never() {
+                answers[i] = Some(answer);
+            }
             resolve(&mut answers, &mut pendings);
         }
     }
     calls.steps_done += 1;
     step.finish(&answers)
 }
+
+/// Immediate answers asked before resolving them: enough that the loop costs nothing,
+/// few enough that a block's answers stay in cache.
+const IMMEDIATE_BLOCK: usize = 1024;
 
 /// Where the in-order resolution of a step's answers stands.
 #[derive(Default)]
@@ -510,6 +528,12 @@ impl StepResolution {
             let (Some(pending), (agent, call, request)) = (pendings[i].take(), &requests[i]) else {
                 return;
             };
+            // A resolved answer is dropped: only the ones that halt resolution (never
+            // resolved) decide how the step ends.
+            let Some(answer) = answers[i].take() else {
+                return;
+            };
+            let answer = &answer;
             let resolved = (|| {
                 let decision = mechanism.resolve(world, ctx, *agent, pending, answer.as_ref())?;
                 let agent_id = world.get::<AgentId>(*agent).copied();

@@ -27,20 +27,18 @@ pub fn spawn_population(
     personas: Vec<Persona>,
     memory_capacity: u16,
 ) -> Roster {
-    let mut roster = Vec::with_capacity(personas.len());
-    for (i, p) in personas.into_iter().enumerate() {
+    // One batch: the world's tables are sized once instead of growing agent by agent.
+    let bundles = personas.into_iter().enumerate().map(|(i, p)| {
         let id = AgentId(u32::try_from(i).expect("populations are limited to u32::MAX agents"));
-        let entity = world
-            .spawn((
-                id,
-                p.identity,
-                p.demographics,
-                p.traits,
-                Memory::with_capacity(memory_capacity),
-            ))
-            .id();
-        roster.push(entity);
-    }
+        (
+            id,
+            p.identity,
+            p.demographics,
+            p.traits,
+            Memory::with_capacity(memory_capacity),
+        )
+    });
+    let roster: Vec<Entity> = world.spawn_batch(bundles).collect();
     let roster = Roster(roster);
     world.insert_resource(schema);
     world.insert_resource(roster.clone());
