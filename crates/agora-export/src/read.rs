@@ -26,7 +26,7 @@ use crate::{ExportError, Result};
 pub struct TextColumn {
     codes: Vec<u32>,
     values: Vec<String>,
-    index: std::collections::HashMap<String, u32>,
+    index: rustc_hash::FxHashMap<String, u32>,
 }
 
 impl TextColumn {

@@ -15,7 +15,9 @@
 //!
 //! The `diagnostics` table holds one row per arm, item and diagnostic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use agora_export::{
