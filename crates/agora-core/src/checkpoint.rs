@@ -109,16 +109,51 @@ fn save_held<T: Component + Serialize>(
     entities: &[Entity],
     keep: fn(&T) -> bool,
 ) -> Result<Option<Value>, serde_json::Error> {
-    let held: Vec<(usize, &T)> = entities
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &e)| world.get::<T>(e).map(|c| (i, c)))
-        .filter(|(_, c)| keep(c))
-        .collect();
+    let held: Vec<(usize, &T)> = if entities.len() < FEW_ENTITIES {
+        entities
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &e)| world.get::<T>(e).map(|c| (i, c)))
+            .filter(|(_, c)| keep(c))
+            .collect()
+    } else {
+        // A population: one pass over the components' tables, not a lookup per entity.
+        let Some(query) = world.try_query::<(Entity, &T)>() else {
+            return Ok(None);
+        };
+        let positions = positions_of(entities);
+        let mut held: Vec<(usize, &T)> = query
+            .iter_manual(world)
+            .filter(|(_, c)| keep(c))
+            .filter_map(|(e, c)| {
+                let i = *positions.get(e.index_u32() as usize)? as usize;
+                (entities.get(i) == Some(&e)).then_some((i, c))
+            })
+            .collect();
+        held.sort_unstable_by_key(|(i, _)| *i);
+        held
+    };
     if held.is_empty() {
         return Ok(None);
     }
     serde_json::to_value(held).map(Some)
+}
+
+/// Below this many entities a snapshot looks each one up instead of scanning tables.
+const FEW_ENTITIES: usize = 64;
+
+/// The position of each entity in `entities`, by entity index (`u32::MAX`: absent).
+fn positions_of(entities: &[Entity]) -> Vec<u32> {
+    let size = entities
+        .iter()
+        .map(|e| e.index_u32() as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut positions = vec![u32::MAX; size];
+    for (i, e) in entities.iter().enumerate() {
+        positions[e.index_u32() as usize] = i as u32;
+    }
+    positions
 }
 
 fn load_component<T: Component + DeserializeOwned>(
@@ -230,11 +265,16 @@ impl WorldSnapshot {
         let roster = world.get_resource::<Roster>().cloned().unwrap_or_default();
         let mut entities = roster.0.clone();
         // The mechanism's own entities: any other entity holding a registered component.
-        let agents: std::collections::HashSet<Entity> = roster.0.iter().copied().collect();
+        let agents = positions_of(&roster.0);
+        let is_agent = |e: &Entity| {
+            agents
+                .get(e.index_u32() as usize)
+                .is_some_and(|&i| roster.0.get(i as usize) == Some(e))
+        };
         let mut others: Vec<Entity> = world
             .iter_entities()
             .map(|e| e.id())
-            .filter(|e| !agents.contains(e))
+            .filter(|e| !is_agent(e))
             .filter(|&e| {
                 types
                     .entries
