@@ -156,7 +156,7 @@ pub async fn run_rounds<M: Mechanism>(
 
 /// Receives the run's snapshot after every sealed round (and after the set-up), to
 /// make it durable; an error stops the run.
-pub type Checkpointer = std::sync::Arc<dyn Fn(&RunSnapshot) -> Result<(), String> + Send + Sync>;
+pub type Checkpointer = std::sync::Arc<dyn Fn(RunSnapshot) -> Result<(), String> + Send + Sync>;
 
 /// Where a run starts, whether it pauses, and what it does after each round.
 #[derive(Clone, Default)]
@@ -370,7 +370,7 @@ fn checkpoint(
         events: events.previous().to_vec(),
         world,
     };
-    save(&snapshot).map_err(RunError::Snapshot)
+    save(snapshot).map_err(RunError::Snapshot)
 }
 
 /// Why the run must stop for its budget, if it must.

@@ -24,6 +24,7 @@ use futures::StreamExt;
 
 use crate::ExperimentError;
 use crate::backends::{Backends, CallOptions, default_model};
+use crate::checkpoints::{CheckpointWriter, checkpoint_name};
 use crate::progress::RunProgress;
 use crate::setup::{Resume, RunIdentity, prepare_run};
 use crate::shard::{Shard, shard_manifests};
@@ -796,23 +797,6 @@ fn checkpoint_dir(layout: &OutputLayout, arm: &str, replicate: u32) -> PathBuf {
         .join(replicate.to_string())
 }
 
-fn checkpoint_name(round: u32) -> String {
-    format!("round-{round:05}.json")
-}
-
-/// Write `snapshot` into `dir` atomically (temporary file, then rename), and to the
-/// object store of an output mounted there.
-fn write_checkpoint(dir: &Path, snapshot: &RunSnapshot) -> Result<(), String> {
-    let json = serde_json::to_vec(snapshot).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(checkpoint_name(snapshot.round));
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-    // An object-store output gets the checkpoint after the segments it describes.
-    agora_export::store::publish(&path).map_err(|e| e.to_string())
-}
-
 /// The last round a run checkpointed in `dir`, if any.
 fn last_checkpoint(dir: &Path) -> Option<u32> {
     std::fs::read_dir(dir)
@@ -1031,8 +1015,15 @@ async fn perform_run(
         ..Default::default()
     };
     let seed_base = setup.recorder.info().seeds.base();
-    let save_to = checkpoints;
-    let checkpoint: Checkpointer = Arc::new(move |s: &RunSnapshot| write_checkpoint(&save_to, s));
+    let writer =
+        CheckpointWriter::start(checkpoints.clone()).map_err(|source| ExperimentError::Io {
+            context: format!(
+                "starting the checkpoint writer of {}",
+                checkpoints.display()
+            ),
+            source,
+        })?;
+    let checkpoint: Checkpointer = writer.checkpointer();
     let played = mechanism
         .play(Play {
             params: run.params,
@@ -1052,6 +1043,12 @@ async fn perform_run(
         })
         .await;
     drop(observer);
+    // The run's checkpoints are on disk before it reports, however it ended.
+    let written = writer.finish();
+    let played = match (played, written) {
+        (Ok(_), Err(e)) => Err(agora_core::RunError::Snapshot(e)),
+        (played, _) => played,
+    };
     let outcome = match played {
         Ok(RunEnd::Finished(outcome)) => outcome,
         Ok(RunEnd::Interrupted(_)) | Ok(RunEnd::Paused(_)) => {

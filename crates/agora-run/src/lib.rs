@@ -9,6 +9,7 @@
 //! [`RunProgress`]; the library prints nothing.
 
 pub mod backends;
+mod checkpoints;
 pub mod coding;
 pub mod dry_run;
 mod error;
