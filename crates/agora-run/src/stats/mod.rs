@@ -207,106 +207,156 @@ pub fn compute_with(
 ) -> Result<Vec<StatsRow>, ExportError> {
     let labels = segment_labels(root, &plan.segments)?;
     let segments = segment_names(plan, &labels);
-    let mut rows = Vec::new();
-    for_each_outcome_with(root, &plan.sources, readers, |outcome, data| {
-        let outcome = &outcome.to_string();
-        let unit = data.unit.unwrap_or(OutcomeUnit::Agent);
-        let unit_name = match unit {
-            OutcomeUnit::Agent => "agent",
-            OutcomeUnit::Run => "run",
-        };
-        for (segment, filter) in &segments {
-            if unit == OutcomeUnit::Run && filter.is_some() {
-                continue;
-            }
-            // Per arm: its runs' values, in replicate order (units ascending within).
-            let mut by_arm: BTreeMap<&str, Vec<ArmRun>> = BTreeMap::new();
-            for run in &data.runs {
-                let (units, values) = match filter {
-                    None => (run.units.clone(), run.values.clone()),
-                    Some((s, level)) => in_segment(&labels, run, *s, level).into_iter().unzip(),
-                };
-                if !units.is_empty() {
-                    by_arm.entry(run.arm.as_str()).or_default().push((
-                        run.replicate,
-                        units,
-                        values,
-                    ));
+    // Outcomes are read one at a time and their rows computed on worker threads (a
+    // few outcomes in flight); rows come back in the outcomes' order.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_WORKERS);
+    let (labels, segments) = (&labels, &segments);
+    std::thread::scope(|scope| {
+        let (send, receive) =
+            std::sync::mpsc::sync_channel::<(usize, String, OutcomeData)>(workers);
+        let receive = std::sync::Arc::new(std::sync::Mutex::new(receive));
+        let (done, results) = std::sync::mpsc::channel::<(usize, Vec<StatsRow>)>();
+        for _ in 0..workers {
+            let (receive, done) = (receive.clone(), done.clone());
+            scope.spawn(move || {
+                loop {
+                    let next = receive.lock().ok().and_then(|r| r.recv().ok());
+                    let Some((index, outcome, data)) = next else {
+                        return;
+                    };
+                    let rows = outcome_rows(plan, labels, segments, &outcome, &data);
+                    if done.send((index, rows)).is_err() {
+                        return;
+                    }
                 }
+            });
+        }
+        drop(done);
+        let mut index = 0;
+        let read = for_each_outcome_with(root, &plan.sources, readers, |outcome, data| {
+            // The workers only stop when this side hangs up.
+            let _ = send.send((index, outcome.to_string(), data));
+            index += 1;
+        });
+        drop(send);
+        let mut by_outcome: BTreeMap<usize, Vec<StatsRow>> = results.iter().collect();
+        read?;
+        Ok(std::mem::take(&mut by_outcome)
+            .into_values()
+            .flatten()
+            .collect())
+    })
+}
+
+/// At most this many threads compute statistics.
+const MAX_WORKERS: usize = 4;
+
+/// The `stats` rows of one outcome: per segment and arm, its level and differences.
+fn outcome_rows(
+    plan: &StatsPlan,
+    labels: &SegmentLabels,
+    segments: &[(String, Option<(usize, String)>)],
+    outcome: &str,
+    data: &OutcomeData,
+) -> Vec<StatsRow> {
+    let mut rows = Vec::new();
+    let outcome = &outcome.to_string();
+    let unit = data.unit.unwrap_or(OutcomeUnit::Agent);
+    let unit_name = match unit {
+        OutcomeUnit::Agent => "agent",
+        OutcomeUnit::Run => "run",
+    };
+    for (segment, filter) in segments {
+        if unit == OutcomeUnit::Run && filter.is_some() {
+            continue;
+        }
+        // Per arm: its runs' values, in replicate order (units ascending within).
+        let mut by_arm: BTreeMap<&str, Vec<ArmRun>> = BTreeMap::new();
+        for run in &data.runs {
+            let (units, values) = match filter {
+                None => (run.units.clone(), run.values.clone()),
+                Some((s, level)) => in_segment(labels, run, *s, level).into_iter().unzip(),
+            };
+            if !units.is_empty() {
+                by_arm
+                    .entry(run.arm.as_str())
+                    .or_default()
+                    .push((run.replicate, units, values));
             }
-            for arm in &plan.arms {
-                let Some(reps) = by_arm.get(arm.as_str()) else {
+        }
+        for arm in &plan.arms {
+            let Some(reps) = by_arm.get(arm.as_str()) else {
+                continue;
+            };
+            let clusters: Vec<Vec<f64>> = reps.iter().map(|r| r.2.clone()).collect();
+            let n: usize = clusters.iter().map(Vec::len).sum();
+            let seed = row_seed(plan.seed, &[arm, outcome, segment, "level"]);
+            match agora_stats::design_interval(&clusters, LEVEL, seed) {
+                Ok(iv) => rows.push(StatsRow {
+                    arm: arm.clone(),
+                    outcome: outcome.clone(),
+                    segment: segment.clone(),
+                    kind: "level",
+                    control: None,
+                    unit: unit_name,
+                    estimate: iv.estimate,
+                    ci_low: iv.low,
+                    ci_high: iv.high,
+                    n: n as u64,
+                    replicates: clusters.len() as u32,
+                    method: iv.method,
+                    p_value: None,
+                    test: None,
+                    effect_size: None,
+                    effect_measure: None,
+                }),
+                Err(e) => tracing::debug!(arm, outcome, segment, "no interval: {e}"),
+            }
+            for baseline in plan.baselines_of(arm) {
+                let Some(control) = by_arm.get(baseline) else {
                     continue;
                 };
-                let clusters: Vec<Vec<f64>> = reps.iter().map(|r| r.2.clone()).collect();
-                let n: usize = clusters.iter().map(Vec::len).sum();
-                let seed = row_seed(plan.seed, &[arm, outcome, segment, "level"]);
-                match agora_stats::design_interval(&clusters, LEVEL, seed) {
-                    Ok(iv) => rows.push(StatsRow {
+                let mut pairs = Vec::new();
+                for (replicate, units, values) in reps {
+                    let Some((_, control_units, control_values)) =
+                        control.iter().find(|c| c.0 == *replicate)
+                    else {
+                        continue;
+                    };
+                    pair_units(
+                        (units, values),
+                        (control_units, control_values),
+                        |treated, c| pairs.push((*replicate, treated, c)),
+                    );
+                }
+                let seed = row_seed(plan.seed, &[arm, baseline, outcome, segment, "difference"]);
+                match agora_stats::paired_comparison(&pairs, LEVEL, seed) {
+                    Ok(c) => rows.push(StatsRow {
                         arm: arm.clone(),
                         outcome: outcome.clone(),
                         segment: segment.clone(),
-                        kind: "level",
-                        control: None,
+                        kind: "difference",
+                        control: Some(baseline.to_string()),
                         unit: unit_name,
-                        estimate: iv.estimate,
-                        ci_low: iv.low,
-                        ci_high: iv.high,
-                        n: n as u64,
-                        replicates: clusters.len() as u32,
-                        method: iv.method,
-                        p_value: None,
-                        test: None,
-                        effect_size: None,
-                        effect_measure: None,
+                        estimate: c.difference.estimate,
+                        ci_low: c.difference.low,
+                        ci_high: c.difference.high,
+                        n: c.n as u64,
+                        replicates: c.clusters as u32,
+                        method: c.difference.method,
+                        p_value: Some(c.p_value),
+                        test: Some(c.test),
+                        effect_size: c.effect_size,
+                        effect_measure: Some(c.effect_measure.to_string()),
                     }),
-                    Err(e) => tracing::debug!(arm, outcome, segment, "no interval: {e}"),
-                }
-                for baseline in plan.baselines_of(arm) {
-                    let Some(control) = by_arm.get(baseline) else {
-                        continue;
-                    };
-                    let mut pairs = Vec::new();
-                    for (replicate, units, values) in reps {
-                        let Some((_, control_units, control_values)) =
-                            control.iter().find(|c| c.0 == *replicate)
-                        else {
-                            continue;
-                        };
-                        pair_units(
-                            (units, values),
-                            (control_units, control_values),
-                            |treated, c| pairs.push((*replicate, treated, c)),
-                        );
-                    }
-                    let seed =
-                        row_seed(plan.seed, &[arm, baseline, outcome, segment, "difference"]);
-                    match agora_stats::paired_comparison(&pairs, LEVEL, seed) {
-                        Ok(c) => rows.push(StatsRow {
-                            arm: arm.clone(),
-                            outcome: outcome.clone(),
-                            segment: segment.clone(),
-                            kind: "difference",
-                            control: Some(baseline.to_string()),
-                            unit: unit_name,
-                            estimate: c.difference.estimate,
-                            ci_low: c.difference.low,
-                            ci_high: c.difference.high,
-                            n: c.n as u64,
-                            replicates: c.clusters as u32,
-                            method: c.difference.method,
-                            p_value: Some(c.p_value),
-                            test: Some(c.test),
-                            effect_size: c.effect_size,
-                            effect_measure: Some(c.effect_measure.to_string()),
-                        }),
-                        Err(e) => tracing::debug!(arm, outcome, segment, "no difference: {e}"),
-                    }
+                    Err(e) => tracing::debug!(arm, outcome, segment, "no difference: {e}"),
                 }
             }
         }
-    })?;
-    Ok(rows)
+    }
+    rows
 }
 
 /// The units of one run in segment `segment` = `level`, with their values.
