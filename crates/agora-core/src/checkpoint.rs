@@ -406,4 +406,45 @@ mod tests {
             1
         );
     }
+
+    #[test]
+    fn a_population_is_saved_in_one_pass_as_by_single_lookups() {
+        // 200 agents (past FEW_ENTITIES) with the default memory capacity, every seventh
+        // remembering something, and entities of the mechanism spawned before and after.
+        let mut world = World::new();
+        let first = world.spawn(Moderator(1)).id();
+        let personas = (0..200).map(|_| Persona::default()).collect();
+        let capacity = crate::components::DEFAULT_MEMORY_CAPACITY;
+        let roster = spawn_population(&mut world, PopulationSchema::default(), personas, capacity);
+        for (i, &agent) in roster.0.iter().enumerate().filter(|(i, _)| i % 7 == 0) {
+            let mut memory = world.get_mut::<Memory>(agent).unwrap();
+            memory.remember(1, MemoryKind::Said, format!("agent {i}"));
+        }
+        let last = world.spawn((Moderator(2), Memory::with_capacity(2))).id();
+        let types = StateTypes::default().component::<Moderator>("moderator");
+        let snapshot = WorldSnapshot::capture(&world, &types).unwrap();
+        assert_eq!((snapshot.entities, snapshot.agents), (202, 200));
+        // Every entity looked up alone, in the snapshot's order: agents, then the
+        // mechanism's own by index.
+        let entities: Vec<Entity> = roster.0.iter().copied().chain([first, last]).collect();
+        let one_by_one: Vec<(usize, Memory)> = entities
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &e)| world.get::<Memory>(e).map(|m| (i, m.clone())))
+            .filter(|(_, m)| !m.is_untouched())
+            .collect();
+        let saved: Vec<(usize, Memory)> =
+            serde_json::from_value(snapshot.values["memory"].clone()).unwrap();
+        assert_eq!(saved, one_by_one);
+        // 29 agents remembered something; the last moderator's memory has its own size.
+        assert_eq!(saved.len(), 30);
+        assert_eq!(saved.last().map(|(i, _)| *i), Some(201));
+        let agent_ids: Vec<(usize, AgentId)> =
+            serde_json::from_value(snapshot.values["agent_id"].clone()).unwrap();
+        assert_eq!(agent_ids.len(), 200);
+        assert!(agent_ids.iter().all(|(i, id)| *i == id.0 as usize));
+        let moderators: Vec<(usize, Moderator)> =
+            serde_json::from_value(snapshot.values["moderator"].clone()).unwrap();
+        assert_eq!(moderators, [(200, Moderator(1)), (201, Moderator(2))]);
+    }
 }
