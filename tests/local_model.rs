@@ -399,11 +399,12 @@ async fn queued_requests_are_timed_from_their_turn_and_long_ones_time_out() {
         longest = longest.max(started.elapsed());
         alone += started.elapsed();
     }
-    // Twelve at once wait in the queue far longer than a timeout of twice the longest
-    // answer's time, and none times out: each one's clock starts at its turn.
-    let timeout = longest * 2;
+    // Twelve at once wait in the queue longer than a timeout of four times the longest
+    // answer's time (room for a machine busy with other tests), and none times out:
+    // each one's clock starts at its turn.
+    let timeout = longest * 4;
     assert!(
-        alone > timeout * 2,
+        alone > timeout,
         "{alone:?} for twelve, {longest:?} the longest"
     );
     let gateway = |timeout| {
