@@ -20,9 +20,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
-use agora_export::{
-    Column, ColumnType, ExportError, Frame, TableBuffer, TableSpec, TextColumn, scan_table,
-};
+use agora_export::{Column, ColumnType, ExportError, Frame, TableBuffer, TableSpec, TextColumn};
 
 use super::LEVEL;
 use super::observe::TableReader;
@@ -120,19 +118,8 @@ pub fn diagnostics(
 ) -> Result<Vec<DiagnosticRow>, ExportError> {
     let mut responses = ResponseDiagnostics::new(retests);
     let mut calls = CallDiagnostics::default();
-    for reader in [&mut responses as &mut dyn TableReader, &mut calls] {
-        let text = reader.text_columns();
-        let numbers = reader.number_columns();
-        let table = reader.table().to_string();
-        let text: Vec<String> = text.into_iter().map(str::to_string).collect();
-        let numbers: Vec<String> = numbers.into_iter().map(str::to_string).collect();
-        let text: Vec<&str> = text.iter().map(String::as_str).collect();
-        let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
-        scan_table(root, &table, &text, &numbers, |chunk| {
-            reader.add(chunk);
-            Ok(())
-        })?;
-    }
+    // No outcomes: the shared reading loop feeds just the two readers.
+    super::observe::for_each_outcome_with(root, &[], &mut [&mut responses, &mut calls], |_, _| {})?;
     Ok(finish(arms, responses, calls))
 }
 

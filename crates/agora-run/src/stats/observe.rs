@@ -204,9 +204,18 @@ impl<'a> SourceTally<'a> {
             OutcomeName::Column(c) => Some(f.text(c).unwrap_or(&empty)),
             OutcomeName::Fixed(_) => None,
         };
-        let name_of = |i: usize| match name_column {
-            Some(col) => col.code(i),
-            None => Some(0),
+        // Where row `i` counts: its outcome name's code, its run and its unit's slot;
+        // `None` for a row the source leaves out.
+        let place = |i: usize| -> Option<(u32, RunKey, usize)> {
+            let name = match name_column {
+                Some(col) => col.code(i)?,
+                None => 0,
+            };
+            let unit = slot(source.unit, f.agent[i])?;
+            if !kept(i) {
+                return None;
+            }
+            Some((name, (f.arm.code(i).unwrap_or(0), f.replicate[i]), unit))
         };
         match &source.value {
             OutcomeValue::Number(c) => {
@@ -214,17 +223,11 @@ impl<'a> SourceTally<'a> {
                     return;
                 };
                 for (i, value) in values.iter().enumerate() {
-                    let Some(x) = value.filter(|x| x.is_finite()) else {
-                        continue;
-                    };
-                    let (Some(unit), Some(name)) = (slot(source.unit, f.agent[i]), name_of(i))
+                    let (Some(x), Some((name, run, unit))) =
+                        (value.filter(|x| x.is_finite()), place(i))
                     else {
                         continue;
                     };
-                    if !kept(i) {
-                        continue;
-                    }
-                    let run = (f.arm.code(i).unwrap_or(0), f.replicate[i]);
                     let NameTally::Numbers(runs) = self
                         .names
                         .entry(name)
@@ -238,17 +241,9 @@ impl<'a> SourceTally<'a> {
             OutcomeValue::Shares(c) => {
                 let labels = f.text(c).unwrap_or(&empty);
                 for i in 0..f.len() {
-                    let Some(label) = labels.code(i) else {
+                    let (Some(label), Some((name, run, unit))) = (labels.code(i), place(i)) else {
                         continue;
                     };
-                    let (Some(unit), Some(name)) = (slot(source.unit, f.agent[i]), name_of(i))
-                    else {
-                        continue;
-                    };
-                    if !kept(i) {
-                        continue;
-                    }
-                    let run = (f.arm.code(i).unwrap_or(0), f.replicate[i]);
                     let NameTally::Shares(runs) = self
                         .names
                         .entry(name)
