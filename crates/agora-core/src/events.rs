@@ -129,6 +129,7 @@ impl EventLog {
     }
 
     /// Record that something happened: write it, and keep it if others may perceive it.
+    #[inline]
     pub fn push(
         &mut self,
         recorder: &mut crate::record::Recorder,

@@ -112,6 +112,7 @@ impl Recorder {
     }
 
     /// Start a row of `table` with its key columns filled; add the table's own columns.
+    #[inline]
     pub fn row(
         &mut self,
         table: TableId,

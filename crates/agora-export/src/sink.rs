@@ -117,6 +117,7 @@ impl SinkSet {
     }
 
     /// Start a row of table `id`; full buffers are shipped to the writer first.
+    #[inline]
     pub fn row(&mut self, id: TableId) -> Result<Row<'_>> {
         if self.buffers[id.0].len() >= self.batch_rows {
             self.ship(id.0)?;
@@ -173,6 +174,8 @@ impl SinkSet {
         }
     }
 
+    // Once a batch: kept out of line so that starting a row stays a few instructions.
+    #[inline(never)]
     fn ship(&mut self, index: usize) -> Result<()> {
         let batch = self.buffers[index].take_batch()?;
         self.send(Msg::Batch(index, batch))

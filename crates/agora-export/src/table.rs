@@ -279,6 +279,7 @@ impl TableBuffer {
     }
 
     /// Start a new row; fill every column in order, then call [`Row::end`].
+    #[inline(always)]
     pub fn row(&mut self) -> Row<'_> {
         let col = self.constants.len();
         Row { buf: self, col }
@@ -321,6 +322,7 @@ macro_rules! row_setters {
     ($($name:ident, $opt:ident, $variant:ident, $t:ty;)*) => {
         $(
             /// Append a value to the next column.
+            #[inline(always)]
             pub fn $name(mut self, v: $t) -> Self {
                 match &mut self.buf.builders[self.col] {
                     Builder::$variant(b) => b.append_value(v),
@@ -331,6 +333,7 @@ macro_rules! row_setters {
             }
 
             /// Append a value or a null to the next column.
+            #[inline(always)]
             pub fn $opt(mut self, v: Option<$t>) -> Self {
                 match &mut self.buf.builders[self.col] {
                     Builder::$variant(b) => b.append_option(v),
@@ -354,6 +357,7 @@ impl Row<'_> {
     }
 
     /// Append text to the next column.
+    #[inline(always)]
     pub fn str(mut self, v: &str) -> Self {
         match &mut self.buf.builders[self.col] {
             Builder::Utf8(b) => b.append_value(v),
@@ -364,6 +368,7 @@ impl Row<'_> {
     }
 
     /// Append text or a null to the next column.
+    #[inline(always)]
     pub fn opt_str(mut self, v: Option<&str>) -> Self {
         match &mut self.buf.builders[self.col] {
             Builder::Utf8(b) => b.append_option(v),
@@ -387,6 +392,7 @@ impl Row<'_> {
     }
 
     /// Finish the row; every column must have been filled.
+    #[inline(always)]
     pub fn end(self) {
         assert_eq!(
             self.col,

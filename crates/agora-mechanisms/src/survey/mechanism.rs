@@ -1,5 +1,6 @@
 //! The survey as a [`Mechanism`] of the round scheduler.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -391,10 +392,10 @@ impl Survey {
         agent: Entity,
         demographics: &Demographics,
         slot: usize,
-    ) -> Result<(String, Arc<ItemKind>), String> {
+    ) -> Result<(Cow<'_, str>, Arc<ItemKind>), String> {
         let plan = &self.slots[slot];
         if let Some((text, kind, _)) = &plan.fixed {
-            return Ok((text.clone(), kind.clone()));
+            return Ok((Cow::Borrowed(text), kind.clone()));
         }
         let item = &self.spec.items[usize::from(plan.slot.item)];
         let mut ctx = PipeContext::default();
@@ -438,7 +439,7 @@ impl Survey {
         };
         let text = self.pipes.render(source, &ctx)?;
         let kind = item.kind.map_texts(|t| self.pipes.render(t, &ctx))?;
-        Ok((text, Arc::new(kind)))
+        Ok((Cow::Owned(text), Arc::new(kind)))
     }
 
     /// Which wording of `slot`'s question agent `agent` gets (0: the text, k: the
@@ -544,10 +545,7 @@ impl Survey {
                     Answer::Choice(c) => {
                         push_json_string(
                             &mut payload,
-                            kind.choices()
-                                .get(usize::from(*c))
-                                .copied()
-                                .unwrap_or_default(),
+                            kind.choice(usize::from(*c)).unwrap_or_default(),
                         );
                     }
                     Answer::Number(x) => payload.push_str(&Value::from(*x).to_string()),
@@ -599,7 +597,10 @@ impl Survey {
             visibility: Visibility::Private,
             payload,
         })?;
-        let given = result.ok().map(|(a, _)| given_of(kind, &a));
+        // What was said matters to the questionnaire's logic and to a memory of it.
+        let given = (self.logic || ctx.reads_text)
+            .then(|| result.ok().map(|(a, _)| given_of(kind, &a)))
+            .flatten();
         if ctx.reads_text
             && let Some(mut memory) = world.get_mut::<Memory>(agent)
         {
@@ -723,9 +724,8 @@ fn scale_label(kind: &ItemKind, point: u8) -> Option<String> {
 
 /// The tidy rows of a valid answer: one, or one per sub-item.
 fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> {
-    let choices = kind.choices();
     let sub = |i: usize| Row {
-        sub_item: Some(choices[i].to_string()),
+        sub_item: kind.choice(i).map(str::to_string),
         sub_position: Some(i as u32 + 1),
         shown: Some(shown_at(order, i as u16)),
         ..Row::default()
@@ -738,12 +738,12 @@ fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> 
         }],
         Answer::Choice(c) => vec![Row {
             value: Some(f64::from(*c) + 1.0),
-            label: choices.get(usize::from(*c)).map(|s| s.to_string()),
+            label: kind.choice(usize::from(*c)).map(str::to_string),
             shown: Some(shown_at(order, *c)),
             ..Row::default()
         }],
         Answer::Other(text) => {
-            let i = choices.len().saturating_sub(1) as u16;
+            let i = kind.choice_count().saturating_sub(1) as u16;
             vec![Row {
                 value: Some(f64::from(i) + 1.0),
                 label: Some(OTHER.to_string()),
@@ -765,17 +765,19 @@ fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> 
             label: Some(if *b { "yes" } else { "no" }.to_string()),
             ..Row::default()
         }],
-        Answer::Choices(picked, other) => (0..choices.len())
+        Answer::Choices(picked, other) => (0..kind.choice_count())
             .map(|i| {
                 let chosen = picked.contains(&(i as u16));
                 Row {
                     value: Some(if chosen { 1.0 } else { 0.0 }),
-                    other: other.clone().filter(|_| chosen && choices[i] == OTHER),
+                    other: other
+                        .clone()
+                        .filter(|_| chosen && kind.choice(i) == Some(OTHER)),
                     ..sub(i)
                 }
             })
             .collect(),
-        Answer::Ranked(ranked) => (0..choices.len())
+        Answer::Ranked(ranked) => (0..kind.choice_count())
             .map(|i| Row {
                 value: ranked
                     .iter()

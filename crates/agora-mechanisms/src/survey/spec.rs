@@ -148,6 +148,21 @@ impl ItemKind {
         out
     }
 
+    /// How many [`ItemKind::choices`] there are, without collecting them.
+    pub fn choice_count(&self) -> usize {
+        self.shuffled().map_or(0, <[String]>::len) + usize::from(self.has_other())
+    }
+
+    /// Choice `i` of [`ItemKind::choices`], without collecting them all.
+    pub fn choice(&self, i: usize) -> Option<&str> {
+        let options = self.shuffled().unwrap_or_default();
+        match options.get(i) {
+            Some(option) => Some(option.as_str()),
+            None if i == options.len() && self.has_other() => Some(OTHER),
+            None => None,
+        }
+    }
+
     /// Every text of the kind that may hold a `{{ ... }}` placeholder.
     pub fn texts(&self) -> Vec<&str> {
         let mut out: Vec<&str> = self
@@ -1110,6 +1125,29 @@ mod tests {
         ron::Options::default()
             .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
             .from_str(text)
+    }
+
+    #[test]
+    fn one_choice_by_index_is_the_collected_choice() {
+        let spec = parse(
+            r#"(items: [
+                (id: "a", text: "A?", kind: SingleChoice(options: ["x", "y"], with_other: true)),
+                (id: "b", text: "B?", kind: MultiSelect(options: ["x", "y", "z"], min: 0, max: 2)),
+                (id: "c", text: "C?", kind: Likert(points: 5)),
+                (id: "d", text: "D?", kind: Ranking(options: ["p", "q"])),
+                (id: "e", text: "E?", kind: YesNo),
+            ])"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for item in &spec.items {
+            let collected = item.kind.choices();
+            assert_eq!(item.kind.choice_count(), collected.len(), "{}", item.id);
+            let one_by_one: Vec<&str> = (0..=collected.len())
+                .map_while(|i| item.kind.choice(i))
+                .collect();
+            assert_eq!(one_by_one, collected, "{}", item.id);
+        }
+        assert_eq!(spec.items[0].kind.choice(2), Some(OTHER));
     }
 
     #[test]
