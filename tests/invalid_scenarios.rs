@@ -16,6 +16,13 @@ const CASES: &[(&str, &str, &str, usize, &[&str])] = &[
         &["unknown key `sead`", "did you mean `seed`"],
     ),
     (
+        "unknown key in a question's kind",
+        "SingleChoice(options: [\"A\", \"B\", \"C\"])",
+        "SingleChoice(options: [\"A\", \"B\", \"C\"], other: true)",
+        22,
+        &["unknown key `other` in `SingleChoice`", "`with_other`"],
+    ),
+    (
         "negative standard deviation",
         "std_dev: 12.0",
         "std_dev: -3.0",

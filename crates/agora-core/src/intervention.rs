@@ -39,6 +39,7 @@ pub enum Target {
 
 /// What an intervention does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Action {
     /// Show a message to the agents reached. `effect` is the rule-based backend's
     /// planted response: the shift of their private opinion that round, as a share of

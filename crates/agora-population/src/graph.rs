@@ -38,7 +38,7 @@ pub enum GraphSpec {
 }
 
 #[derive(Deserialize)]
-#[serde(rename = "GraphSpec")]
+#[serde(deny_unknown_fields, rename = "GraphSpec")]
 enum RawGraphSpec {
     Complete,
     SmallWorld {

@@ -7,6 +7,7 @@ use crate::mnl::ChoiceTask;
 
 /// How an attribute enters the utility.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum AttributeKind {
     /// Dummy coded against level 0: one parameter per other level.
     Categorical,

@@ -66,7 +66,7 @@ pub enum Budget {
 }
 
 #[derive(Deserialize)]
-#[serde(rename = "budget")]
+#[serde(deny_unknown_fields, rename = "budget")]
 enum RawBudget {
     Unlimited,
     Fixed(f64),
@@ -126,7 +126,7 @@ pub struct CommonValue {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "CommonValue")]
 struct RawCommonValue {
     dist: ValueDist,
     #[serde(default)]
@@ -165,7 +165,7 @@ struct LotSpec {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Lot")]
 struct RawLot {
     id: String,
     #[serde(default)]

@@ -146,7 +146,7 @@ pub struct ConceptSpec {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "ConceptSpec")]
 struct RawConceptSpec {
     #[serde(default)]
     instructions: Option<String>,

@@ -116,7 +116,7 @@ pub struct ConjointSpec {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "ConjointSpec")]
 struct RawConjointSpec {
     product: String,
     #[serde(default)]

@@ -39,7 +39,7 @@ pub struct MaxDiffSpec {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "MaxDiffSpec")]
 struct RawMaxDiffSpec {
     #[serde(default = "default_question")]
     question: String,

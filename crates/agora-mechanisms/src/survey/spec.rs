@@ -233,6 +233,7 @@ impl ItemKind {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 enum RawItemKind {
     Likert {
         points: u8,
@@ -786,7 +787,7 @@ enum Entry {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "item")]
 struct RawEntry {
     #[serde(default)]
     id: Option<String>,
@@ -903,7 +904,7 @@ pub struct SurveySpec {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "SurveySpec")]
 struct RawSurveySpec {
     #[serde(default)]
     mode: SurveyMode,
