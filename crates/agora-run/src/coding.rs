@@ -32,7 +32,7 @@ use agora_core::outcome::{Combine, OutcomeName, OutcomeSource, OutcomeUnit, Outc
 use agora_core::record::keyed_table;
 use agora_export::{
     Column, ColumnType, Constant, ExportError, OutputLayout, Partition, SinkSet, TableBuffer,
-    TableSpec, read_table, write_experiment_table,
+    TableSpec, scan_table, write_experiment_table,
 };
 use agora_llm::{ChatModel, ChatRequest, ChatResponse, LlmError, SamplingParams};
 use futures::StreamExt;
@@ -103,43 +103,44 @@ fn read_answers(root: &Path, source: &TextSource) -> Result<Vec<Answer>, ExportE
     text.extend(source.only.iter().map(|(c, _)| c.as_str()));
     text.sort();
     text.dedup();
-    let Some(frame) = read_table(root, &source.table, &text, &[])? else {
-        return Ok(Vec::new());
-    };
     let mut answers = Vec::new();
-    for i in 0..frame.len() {
-        let kept = source.only.iter().all(|(column, allowed)| {
-            frame
-                .text(column)
+    // One segment file at a time: memory holds a file's rows, not the whole table.
+    scan_table(root, &source.table, &text, &[], |frame| {
+        for i in 0..frame.len() {
+            let kept = source.only.iter().all(|(column, allowed)| {
+                frame
+                    .text(column)
+                    .and_then(|v| v.get(i))
+                    .is_some_and(|v| allowed.iter().any(|a| a == v))
+            });
+            let Some(agent) = frame.agent[i] else {
+                continue;
+            };
+            let Some(body) = frame
+                .text(&source.column)
                 .and_then(|v| v.get(i))
-                .is_some_and(|v| allowed.iter().any(|a| a == v))
-        });
-        let Some(agent) = frame.agent[i] else {
-            continue;
-        };
-        let Some(body) = frame
-            .text(&source.column)
-            .and_then(|v| v.get(i))
-            .filter(|t| !t.trim().is_empty())
-        else {
-            continue;
-        };
-        if !kept {
-            continue;
+                .filter(|t| !t.trim().is_empty())
+            else {
+                continue;
+            };
+            if !kept {
+                continue;
+            }
+            answers.push(Answer {
+                run_id: frame
+                    .text("run_id")
+                    .and_then(|v| v.get(i))
+                    .unwrap_or_default()
+                    .to_string(),
+                arm: frame.arm(i).to_string(),
+                replicate: frame.replicate[i],
+                round: frame.round[i],
+                agent,
+                text: body.to_string(),
+            });
         }
-        answers.push(Answer {
-            run_id: frame
-                .text("run_id")
-                .and_then(|v| v.get(i))
-                .unwrap_or_default()
-                .to_string(),
-            arm: frame.arm(i).to_string(),
-            replicate: frame.replicate[i],
-            round: frame.round[i],
-            agent,
-            text: body.to_string(),
-        });
-    }
+        Ok(())
+    })?;
     Ok(answers)
 }
 

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use agora_core::outcome::{Question, Scale};
-use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec, read_table};
+use agora_export::{Column, ColumnType, ExportError, TableBuffer, TableSpec, scan_table};
 use agora_scenario::reference::{HumanAnswer, ReferenceData};
 use agora_stats::Interval;
 use rand::{RngExt, SeedableRng};
@@ -108,30 +108,31 @@ fn simulated(root: &Path, q: &Question) -> Result<Simulated, ExportError> {
         numbers.push(q.answer_column.as_str());
     }
     let mut out = BTreeMap::new();
-    let Some(f) = read_table(root, &q.table, &text, &numbers)? else {
-        return Ok(out);
-    };
-    for i in 0..f.len() {
-        let is_item = f.text(&q.id_column).and_then(|v| v.get(i)) == Some(q.id.as_str());
-        let answered = matches!(
-            f.text("status").and_then(|v| v.get(i)),
-            Some("valid" | "repaired")
-        );
-        let Some(agent) = f.agent[i].filter(|_| is_item && answered) else {
-            continue;
+    // One segment file at a time: memory holds a file's rows, not the whole table.
+    scan_table(root, &q.table, &text, &numbers, |f| {
+        let (Some(ids), Some(status)) = (f.text(&q.id_column), f.text("status")) else {
+            return Ok(());
         };
-        let value = if categorical {
-            f.text(&q.answer_column)
-                .and_then(|v| v.get(i))
-                .map(str::to_string)
-                .and_then(|l| code(&q.scale, &HumanAnswer::Label(l)))
-        } else {
-            f.number(&q.answer_column).and_then(|v| v[i])
-        };
-        if let Some(v) = value {
-            out.insert((f.arm(i).to_string(), f.replicate[i], agent), v);
+        for i in 0..f.len() {
+            let is_item = ids.get(i) == Some(q.id.as_str());
+            let answered = matches!(status.get(i), Some("valid" | "repaired"));
+            let Some(agent) = f.agent[i].filter(|_| is_item && answered) else {
+                continue;
+            };
+            let value = if categorical {
+                f.text(&q.answer_column)
+                    .and_then(|v| v.get(i))
+                    .map(str::to_string)
+                    .and_then(|l| code(&q.scale, &HumanAnswer::Label(l)))
+            } else {
+                f.number(&q.answer_column).and_then(|v| v[i])
+            };
+            if let Some(v) = value {
+                out.insert((f.arm(i).to_string(), f.replicate[i], agent), v);
+            }
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
