@@ -139,6 +139,15 @@ impl Recorder {
         self.sinks.seal(next)
     }
 
+    /// Complete the current segment's files on the writer thread and start segment
+    /// `next` at once; the receipt says when the files are on disk.
+    pub fn seal_in_background(
+        &mut self,
+        next: u32,
+    ) -> Result<agora_export::SealReceipt, agora_export::ExportError> {
+        self.sinks.seal_in_background(next)
+    }
+
     /// Close every table and report rows per table.
     pub fn close(self) -> Result<Vec<agora_export::sink::TableSummary>, agora_export::ExportError> {
         self.sinks.close()

@@ -154,9 +154,12 @@ pub async fn run_rounds<M: Mechanism>(
     }
 }
 
-/// Receives the run's snapshot after every sealed round (and after the set-up), to
-/// make it durable; an error stops the run.
-pub type Checkpointer = std::sync::Arc<dyn Fn(RunSnapshot) -> Result<(), String> + Send + Sync>;
+/// Receives the run's snapshot after every round (and after the set-up), with the
+/// receipt of the round's sealed segment, to make it durable once the segment is on
+/// disk; an error stops the run.
+pub type Checkpointer = std::sync::Arc<
+    dyn Fn(RunSnapshot, agora_export::SealReceipt) -> Result<(), String> + Send + Sync,
+>;
 
 /// Where a run starts, whether it pauses, and what it does after each round.
 #[derive(Clone, Default)]
@@ -235,8 +238,7 @@ pub async fn play_rounds<M: Mechanism>(
             };
             mechanism.setup(world, &mut ctx)?;
             outcome.stop_reason = "max_rounds".into();
-            recorder.seal(1)?;
-            checkpoint(control, world, recorder, &events, &outcome, (0, false))?;
+            seal_and_checkpoint(control, world, recorder, &events, &outcome, (0, false))?;
             1
         }
     };
@@ -305,8 +307,7 @@ pub async fn play_rounds<M: Mechanism>(
             };
             mechanism.finish(world, &mut ctx)?;
         }
-        recorder.seal(round + 1)?;
-        checkpoint(control, world, recorder, &events, &outcome, (round, over))?;
+        seal_and_checkpoint(control, world, recorder, &events, &outcome, (round, over))?;
         if over {
             return Ok(RunEnd::Finished(outcome));
         }
@@ -336,8 +337,7 @@ pub async fn play_rounds<M: Mechanism>(
         reads_text,
     };
     mechanism.finish(world, &mut ctx)?;
-    recorder.seal(outcome.rounds + 1)?;
-    checkpoint(
+    seal_and_checkpoint(
         control,
         world,
         recorder,
@@ -348,18 +348,23 @@ pub async fn play_rounds<M: Mechanism>(
     Ok(RunEnd::Finished(outcome))
 }
 
-/// Hand the run's snapshot after `round` to the checkpointer, if there is one.
-fn checkpoint(
+/// Seal the segment of `round` and hand the run's snapshot after it to the
+/// checkpointer, if there is one (without one, wait for the seal).
+fn seal_and_checkpoint(
     control: &RunControl,
     world: &World,
-    recorder: &Recorder,
+    recorder: &mut Recorder,
     events: &EventLog,
     outcome: &RunOutcome,
     (round, finished): (u32, bool),
 ) -> Result<(), RunError> {
     let Some(save) = &control.checkpoint else {
+        recorder.seal(round + 1)?;
         return Ok(());
     };
+    // The writer thread completes the round's files while the next round plays; the
+    // checkpoint is written once they are on disk.
+    let sealed = recorder.seal_in_background(round + 1)?;
     let world = WorldSnapshot::capture(world, &control.state.changing())
         .map_err(|e| RunError::Snapshot(e.to_string()))?;
     let snapshot = RunSnapshot {
@@ -370,7 +375,7 @@ fn checkpoint(
         events: events.previous().to_vec(),
         world,
     };
-    save(snapshot).map_err(RunError::Snapshot)
+    save(snapshot, sealed).map_err(RunError::Snapshot)
 }
 
 /// Why the run must stop for its budget, if it must.

@@ -17,7 +17,7 @@ pub mod table;
 pub use layout::{OutputLayout, PARTIAL_SUFFIX, Partition, segment_file_name, segment_of};
 pub use manifest::{Manifest, RunRecord, ShardInfo};
 pub use read::{Frame, TextColumn, read_table, scan_table, write_experiment_table};
-pub use sink::{SinkSet, TableId};
+pub use sink::{SealReceipt, SinkSet, TableId};
 pub use store::{ObjectOutput, StoreError, is_object_url};
 pub use table::{Column, ColumnType, Constant, TableBuffer, TableSpec};
 

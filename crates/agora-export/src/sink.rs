@@ -61,6 +61,25 @@ enum Msg {
     Abandon,
 }
 
+/// A segment handed to the writer thread to seal (see [`SinkSet::seal_in_background`]).
+#[must_use = "a receipt says when the sealed segment is on disk"]
+pub struct SealReceipt {
+    sealed: Option<Receiver<()>>,
+}
+
+impl SealReceipt {
+    /// A receipt for a segment complete already (nothing to wait for).
+    pub fn complete() -> Self {
+        Self { sealed: None }
+    }
+
+    /// Block until the segment's files are complete: `true` if they are, `false` if the
+    /// writer stopped on an error first (the set reports the error).
+    pub fn wait(self) -> bool {
+        self.sealed.is_none_or(|sealed| sealed.recv().is_ok())
+    }
+}
+
 /// A set of Parquet tables written by one background thread.
 pub struct SinkSet {
     tx: Option<SyncSender<Msg>>,
@@ -140,6 +159,23 @@ impl SinkSet {
     /// files are complete, so a checkpoint written afterwards never names a segment
     /// that is not on disk.
     pub fn seal(&mut self, next: u32) -> Result<()> {
+        if self.seal_in_background(next)?.wait() {
+            return Ok(());
+        }
+        // The writer stopped on an error before sealing: surface it.
+        self.tx = None;
+        match self.worker.take().map(|w| w.join()) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => Err(ExportError::WriterGone),
+        }
+    }
+
+    /// Like [`SinkSet::seal`], but return at once: rows appended from now on belong to
+    /// segment `next`, and the receipt says when the writer thread has completed the
+    /// sealed segment's files. The simulation goes on while the writer catches up; a
+    /// checkpoint naming the segment waits for the receipt. A failed seal also stops
+    /// the writer, so the set's next call reports its error.
+    pub fn seal_in_background(&mut self, next: u32) -> Result<SealReceipt> {
         for i in 0..self.buffers.len() {
             if !self.buffers[i].is_empty() {
                 self.ship(i)?;
@@ -147,15 +183,9 @@ impl SinkSet {
         }
         let (done, sealed) = sync_channel(1);
         self.send(Msg::Seal(next, done))?;
-        if sealed.recv().is_err() {
-            // The writer stopped on an error before sealing: surface it.
-            self.tx = None;
-            return match self.worker.take().map(|w| w.join()) {
-                Some(Ok(Err(e))) => Err(e),
-                _ => Err(ExportError::WriterGone),
-            };
-        }
-        Ok(())
+        Ok(SealReceipt {
+            sealed: Some(sealed),
+        })
     }
 
     /// Write everything, close the files and report what each table holds.
@@ -490,6 +520,49 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(empty.len(), 1, "a table without rows still has a file");
+    }
+
+    #[test]
+    fn a_segment_sealed_in_background_is_complete_when_its_receipt_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sinks = SinkSet::new(10);
+        let t = sinks.open(spec(), dir.path().join("numbers")).unwrap();
+        for i in 0..25 {
+            sinks.row(t).unwrap().u64(i).str("a").end();
+        }
+        let sealed = sinks.seal_in_background(1).unwrap();
+        // Rows appended after the call belong to the next segment.
+        sinks.row(t).unwrap().u64(25).str("b").end();
+        assert!(sealed.wait());
+        let first = dir.path().join("numbers/part-00000.parquet");
+        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(File::open(&first).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 25, "segment 0 holds the rows before the seal");
+        let summary = sinks.close().unwrap();
+        assert_eq!(summary[0].rows, 26);
+        assert!(dir.path().join("numbers/part-00001.parquet").exists());
+        assert!(SealReceipt::complete().wait());
+    }
+
+    #[test]
+    fn a_background_seal_the_writer_could_not_complete_says_so_and_the_set_reports_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").unwrap();
+        let mut sinks = SinkSet::new(10);
+        let t = sinks.open(spec(), blocker.join("t")).unwrap();
+        sinks.row(t).unwrap().u64(1).str("a").end();
+        // The writer fails on the segment's file: the seal is never completed.
+        match sinks.seal_in_background(1) {
+            Ok(sealed) => assert!(!sealed.wait()),
+            Err(e) => assert!(e.to_string().contains("file"), "{e}"),
+        }
+        let err = sinks.close().unwrap_err().to_string();
+        assert!(err.contains("file"), "{err}");
     }
 
     #[test]

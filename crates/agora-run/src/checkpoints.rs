@@ -1,6 +1,8 @@
 //! A run's checkpoints written off its path: the scheduler captures the snapshot after
-//! each sealed round and goes on with the next round while a thread of the run's own
-//! serialises and writes it, in order. A crash before a checkpoint is on disk resumes
+//! each round and goes on with the next round while the tables' writer seals the
+//! round's segment and a thread of the run's own waits for that seal, then serialises
+//! and writes the checkpoint, in order (a checkpoint never names a segment that is not
+//! on disk). A crash before a checkpoint is on disk resumes
 //! from the one before, as a crash between a seal and its checkpoint always did; an
 //! interrupted or finished run waits for its checkpoints before it reports.
 
@@ -11,6 +13,7 @@ use std::thread::JoinHandle;
 
 use agora_core::checkpoint::RunSnapshot;
 use agora_core::scheduler::Checkpointer;
+use agora_export::SealReceipt;
 
 /// The file name of round `round`'s checkpoint.
 pub(crate) fn checkpoint_name(round: u32) -> String {
@@ -31,7 +34,7 @@ fn write_checkpoint(dir: &Path, snapshot: &RunSnapshot) -> Result<(), String> {
 }
 
 enum Message {
-    Save(Box<RunSnapshot>),
+    Save(Box<RunSnapshot>, SealReceipt),
     Stop,
 }
 
@@ -54,10 +57,18 @@ impl CheckpointWriter {
             .name("agora-checkpoint".into())
             .spawn(move || {
                 for message in receive {
-                    let Message::Save(snapshot) = message else {
+                    let Message::Save(snapshot, sealed) = message else {
                         return;
                     };
-                    if let Err(e) = write_checkpoint(&dir, &snapshot) {
+                    let written = if sealed.wait() {
+                        write_checkpoint(&dir, &snapshot)
+                    } else {
+                        Err(format!(
+                            "the tables of round {} were not completed",
+                            snapshot.round
+                        ))
+                    };
+                    if let Err(e) = written {
                         if let Ok(mut failed) = failures.lock() {
                             failed.get_or_insert(e);
                         }
@@ -76,11 +87,11 @@ impl CheckpointWriter {
     pub(crate) fn checkpointer(&self) -> Checkpointer {
         let send = self.send.clone();
         let failed = self.failed.clone();
-        Arc::new(move |snapshot: RunSnapshot| {
+        Arc::new(move |snapshot: RunSnapshot, sealed: SealReceipt| {
             if let Some(e) = failed.lock().ok().and_then(|f| f.clone()) {
                 return Err(e);
             }
-            send.send(Message::Save(Box::new(snapshot)))
+            send.send(Message::Save(Box::new(snapshot), sealed))
                 .map_err(|_| "the checkpoint writer stopped".to_string())
         })
     }
@@ -132,7 +143,7 @@ mod tests {
         let writer = CheckpointWriter::start(dir.path().join("run")).map_err(|e| e.to_string())?;
         let save = writer.checkpointer();
         for round in 0..5 {
-            save(snapshot(round))?;
+            save(snapshot(round), SealReceipt::complete())?;
         }
         writer.finish()?;
         for round in 0..5 {
@@ -154,10 +165,10 @@ mod tests {
         std::fs::write(&blocked, b"not a directory").map_err(|e| e.to_string())?;
         let writer = CheckpointWriter::start(blocked).map_err(|e| e.to_string())?;
         let save = writer.checkpointer();
-        save(snapshot(0))?;
+        save(snapshot(0), SealReceipt::complete())?;
         let mut refused = false;
         for round in 1..50 {
-            if save(snapshot(round)).is_err() {
+            if save(snapshot(round), SealReceipt::complete()).is_err() {
                 refused = true;
                 break;
             }
@@ -169,6 +180,41 @@ mod tests {
             finished.is_err_and(|e| e.contains("run")),
             "finish reports it too"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_checkpoint_whose_segment_was_not_completed_is_not_written() -> Result<(), String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        // A table whose directory cannot be created: its segment is never sealed.
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").map_err(|e| e.to_string())?;
+        let mut sinks = agora_export::SinkSet::new(10);
+        let spec = agora_export::TableSpec::new(
+            "t",
+            vec![agora_export::Column::required(
+                "i",
+                agora_export::ColumnType::U64,
+            )],
+        );
+        let table = sinks
+            .open(spec, blocker.join("t"))
+            .map_err(|e| e.to_string())?;
+        sinks.row(table).map_err(|e| e.to_string())?.u64(1).end();
+        let sealed = sinks.seal_in_background(1).map_err(|e| e.to_string())?;
+        let writer = CheckpointWriter::start(dir.path().join("run")).map_err(|e| e.to_string())?;
+        let save = writer.checkpointer();
+        save(snapshot(0), sealed)?;
+        let finished = writer.finish();
+        assert!(
+            finished.is_err_and(|e| e.contains("round 0 were not completed")),
+            "finish reports the missing segment"
+        );
+        assert!(
+            !dir.path().join("run").join(checkpoint_name(0)).exists(),
+            "no checkpoint names a segment that is not on disk"
+        );
+        assert!(sinks.close().is_err());
         Ok(())
     }
 }
