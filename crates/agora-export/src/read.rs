@@ -461,7 +461,7 @@ pub fn write_experiment_table(root: &Path, buffer: &mut TableBuffer) -> Result<P
     let mut writer = ArrowWriter::try_new(
         file,
         spec.schema(),
-        Some(crate::sink::writer_properties(&spec)),
+        Some(crate::sink::writer_properties(&spec, batch.num_rows())),
     )
     .map_err(|e| parquet_error(&spec.name, &partial, e))?;
     writer
