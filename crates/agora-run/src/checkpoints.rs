@@ -186,9 +186,11 @@ mod tests {
     #[test]
     fn a_checkpoint_whose_segment_was_not_completed_is_not_written() -> Result<(), String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        // A table whose directory cannot be created: its segment is never sealed.
-        let blocker = dir.path().join("file");
-        std::fs::write(&blocker, b"x").map_err(|e| e.to_string())?;
+        // The segment's file is written, but a directory holds its final name: the
+        // writer cannot give it that name, so the segment is never sealed.
+        let table_dir = dir.path().join("t");
+        std::fs::create_dir_all(table_dir.join("part-00000.parquet").join("taken"))
+            .map_err(|e| e.to_string())?;
         let mut sinks = agora_export::SinkSet::new(10);
         let spec = agora_export::TableSpec::new(
             "t",
@@ -197,9 +199,7 @@ mod tests {
                 agora_export::ColumnType::U64,
             )],
         );
-        let table = sinks
-            .open(spec, blocker.join("t"))
-            .map_err(|e| e.to_string())?;
+        let table = sinks.open(spec, table_dir).map_err(|e| e.to_string())?;
         sinks.row(table).map_err(|e| e.to_string())?.u64(1).end();
         let sealed = sinks.seal_in_background(1).map_err(|e| e.to_string())?;
         let writer = CheckpointWriter::start(dir.path().join("run")).map_err(|e| e.to_string())?;
