@@ -567,10 +567,12 @@ mod tests {
     #[test]
     fn a_background_seal_the_writer_could_not_complete_says_so_and_the_set_reports_why() {
         let dir = tempfile::tempdir().unwrap();
-        let blocker = dir.path().join("file");
-        std::fs::write(&blocker, b"x").unwrap();
+        // A directory holds the segment's final name: the file is written, but the
+        // writer cannot give it that name when it seals it.
+        let table_dir = dir.path().join("file");
+        std::fs::create_dir_all(table_dir.join("part-00000.parquet").join("taken")).unwrap();
         let mut sinks = SinkSet::new(10);
-        let t = sinks.open(spec(), blocker.join("t")).unwrap();
+        let t = sinks.open(spec(), table_dir).unwrap();
         sinks.row(t).unwrap().u64(1).str("a").end();
         // The writer fails on the segment's file: the seal is never completed.
         match sinks.seal_in_background(1) {

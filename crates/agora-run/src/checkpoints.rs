@@ -2,9 +2,9 @@
 //! each round and goes on with the next round while the tables' writer seals the
 //! round's segment and a thread of the run's own waits for that seal, then serialises
 //! and writes the checkpoint, in order (a checkpoint never names a segment that is not
-//! on disk). A crash before a checkpoint is on disk resumes
-//! from the one before, as a crash between a seal and its checkpoint always did; an
-//! interrupted or finished run waits for its checkpoints before it reports.
+//! on disk). A crash before a checkpoint is on disk resumes from the one before, as a
+//! crash between a seal and its checkpoint always did; an interrupted or finished run
+//! waits for its checkpoints before it reports.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};

@@ -598,9 +598,10 @@ impl Survey {
             payload,
         })?;
         // What was said matters to the questionnaire's logic and to a memory of it.
-        let given = (self.logic || ctx.reads_text)
-            .then(|| result.ok().map(|(a, _)| given_of(kind, &a)))
-            .flatten();
+        let given = result
+            .ok()
+            .filter(|_| self.logic || ctx.reads_text)
+            .map(|(a, _)| given_of(kind, &a));
         if ctx.reads_text
             && let Some(mut memory) = world.get_mut::<Memory>(agent)
         {

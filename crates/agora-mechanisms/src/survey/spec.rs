@@ -138,14 +138,9 @@ impl ItemKind {
 
     /// The options an answer may name, "Other" last when offered.
     pub fn choices(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self
-            .shuffled()
-            .map(|o| o.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        if self.has_other() {
-            out.push(OTHER);
-        }
-        out
+        (0..self.choice_count())
+            .filter_map(|i| self.choice(i))
+            .collect()
     }
 
     /// How many [`ItemKind::choices`] there are, without collecting them.
