@@ -58,7 +58,7 @@ impl OutcomeData {
 
 /// Something besides the outcomes that reads one of the tables they come from: it
 /// gets the same frames, so the table is read once.
-pub trait TableReader {
+pub trait TableReader: Send {
     /// The table it reads.
     fn table(&self) -> &str;
     /// The text columns it needs.
@@ -402,7 +402,9 @@ pub fn for_each_outcome(
 }
 
 /// [`for_each_outcome`], feeding `readers` from the same reads: every table the
-/// sources or the readers name is read once.
+/// sources or the readers name is read once. Tables are read at the same time, each on
+/// its own thread (a table's sources and readers see its files in order, as with one
+/// thread), so an experiment's responses and its calls are read side by side.
 pub fn for_each_outcome_with(
     root: &Path,
     sources: &[OutcomeSource],
@@ -414,43 +416,98 @@ pub fn for_each_outcome_with(
     tables.extend(readers.iter().map(|r| r.table().to_string()));
     let mut seen = std::collections::HashSet::new();
     tables.retain(|t| seen.insert(t.clone()));
+    // Per table: the sources and readers that need it.
+    let mut groups: Vec<TableGroup> = tables
+        .iter()
+        .map(|table| TableGroup {
+            table,
+            tallies: Vec::new(),
+            readers: Vec::new(),
+        })
+        .collect();
+    for tally in tallies.iter_mut() {
+        if let Some(g) = groups.iter_mut().find(|g| g.table == tally.source.table) {
+            g.tallies.push(tally);
+        }
+    }
+    for reader in readers.iter_mut() {
+        let table = reader.table().to_string();
+        if let Some(g) = groups.iter_mut().find(|g| g.table == table) {
+            g.readers.push(&mut **reader);
+        }
+    }
     // Per table: the arms' names by code (every source of a table shares its codes).
-    let mut arms: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for table in &tables {
-        let mut text: Vec<String> = Vec::new();
-        let mut numbers: Vec<String> = Vec::new();
-        for t in tallies.iter().filter(|t| &t.source.table == table) {
-            text.extend(t.text_columns().into_iter().map(str::to_string));
-            numbers.extend(t.number_columns().into_iter().map(str::to_string));
+    let scanned: Vec<Result<Vec<String>, ExportError>> = std::thread::scope(|scope| {
+        let mut groups = groups.into_iter();
+        let first = groups.next();
+        let others: Vec<_> = groups.map(|g| scope.spawn(move || g.scan(root))).collect();
+        let mut results: Vec<_> = first.into_iter().map(|g| g.scan(root)).collect();
+        // A reader that panicked is a bug: the panic goes on as it would on one thread.
+        results.extend(
+            others
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+        );
+        results
+    });
+    let mut arms: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (table, names) in tables.iter().zip(scanned) {
+        arms.insert(table, names?);
+    }
+    for tally in tallies {
+        let arm_names = arms
+            .get(tally.source.table.as_str())
+            .cloned()
+            .unwrap_or_default();
+        tally.finish(&arm_names, &mut each)?;
+    }
+    Ok(())
+}
+
+/// One table and everything that reads it.
+struct TableGroup<'t, 's, 'r> {
+    table: &'t str,
+    tallies: Vec<&'t mut SourceTally<'s>>,
+    readers: Vec<&'r mut dyn TableReader>,
+}
+
+impl TableGroup<'_, '_, '_> {
+    /// Read the table once, folding every file into its sources and readers; returns
+    /// the arms' names by code.
+    fn scan(mut self, root: &Path) -> Result<Vec<String>, ExportError> {
+        let mut text: Vec<&str> = Vec::new();
+        let mut numbers: Vec<&str> = Vec::new();
+        for t in &self.tallies {
+            text.extend(t.text_columns());
+            numbers.extend(t.number_columns());
         }
-        for r in readers.iter().filter(|r| r.table() == table) {
-            text.extend(r.text_columns().into_iter().map(str::to_string));
-            numbers.extend(r.number_columns().into_iter().map(str::to_string));
+        for r in &self.readers {
+            text.extend(r.text_columns());
+            numbers.extend(r.number_columns());
         }
-        text.sort();
+        text.sort_unstable();
         text.dedup();
-        numbers.sort();
+        numbers.sort_unstable();
         numbers.dedup();
+        let (text, numbers): (Vec<String>, Vec<String>) = (
+            text.into_iter().map(str::to_string).collect(),
+            numbers.into_iter().map(str::to_string).collect(),
+        );
         let text: Vec<&str> = text.iter().map(String::as_str).collect();
         let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
         let mut arm_names = Vec::new();
-        scan_table(root, table, &text, &numbers, |chunk| {
-            for t in tallies.iter_mut().filter(|t| &t.source.table == table) {
+        scan_table(root, self.table, &text, &numbers, |chunk| {
+            for t in self.tallies.iter_mut() {
                 t.add(chunk);
             }
-            for r in readers.iter_mut().filter(|r| r.table() == table) {
+            for r in self.readers.iter_mut() {
                 r.add(chunk);
             }
             arm_names = chunk.arm.values().to_vec();
             Ok(())
         })?;
-        arms.insert(table.clone(), arm_names);
+        Ok(arm_names)
     }
-    for tally in tallies {
-        let arm_names = arms.get(&tally.source.table).cloned().unwrap_or_default();
-        tally.finish(&arm_names, &mut each)?;
-    }
-    Ok(())
 }
 
 /// Every outcome of `sources` read from the tables below `root`, by outcome name (all
