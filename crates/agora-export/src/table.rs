@@ -7,6 +7,7 @@ use arrow_array::builder::{
     UInt32Builder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray, UInt32Array};
+use arrow_buffer::{Buffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::{ExportError, Result};
@@ -177,10 +178,13 @@ pub enum Constant {
 impl Constant {
     fn array(&self, rows: usize) -> ArrayRef {
         match self {
-            Constant::Utf8(v) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                v.as_str(),
-                rows,
-            ))),
+            // Offsets and bytes are laid out whole (the same text `rows` times), not
+            // appended value by value.
+            Constant::Utf8(v) => Arc::new(StringArray::new(
+                OffsetBuffer::from_lengths(std::iter::repeat_n(v.len(), rows)),
+                Buffer::from_vec(v.as_bytes().repeat(rows)),
+                None,
+            )),
             Constant::U32(v) => Arc::new(UInt32Array::from_value(*v, rows)),
             Constant::I32(v) => Arc::new(Int32Array::from_value(*v, rows)),
         }
@@ -449,6 +453,20 @@ mod tests {
         assert_eq!(batch.schema(), spec().schema());
         buf.row().str("y").f64(2.5).end();
         assert_eq!(buf.take_batch().unwrap().num_rows(), 1);
+    }
+
+    #[test]
+    fn a_text_constant_is_the_array_of_its_value_repeated() {
+        for rows in [0, 1, 3, 1000] {
+            let whole = Constant::Utf8("run-é1".into()).array(rows);
+            let one_by_one = StringArray::from_iter_values(std::iter::repeat_n("run-é1", rows));
+            assert_eq!(whole.as_ref(), &one_by_one as &dyn arrow_array::Array, "{rows}");
+        }
+        let empty = Constant::Utf8(String::new()).array(2);
+        assert_eq!(
+            empty.as_ref(),
+            &StringArray::from(vec!["", ""]) as &dyn arrow_array::Array
+        );
     }
 
     #[test]
