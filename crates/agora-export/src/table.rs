@@ -460,7 +460,11 @@ mod tests {
         for rows in [0, 1, 3, 1000] {
             let whole = Constant::Utf8("run-é1".into()).array(rows);
             let one_by_one = StringArray::from_iter_values(std::iter::repeat_n("run-é1", rows));
-            assert_eq!(whole.as_ref(), &one_by_one as &dyn arrow_array::Array, "{rows}");
+            assert_eq!(
+                whole.as_ref(),
+                &one_by_one as &dyn arrow_array::Array,
+                "{rows}"
+            );
         }
         let empty = Constant::Utf8(String::new()).array(2);
         assert_eq!(

@@ -5,7 +5,6 @@
 //! mechanism registers a [`RulePolicy`] per task it asks; a policy reads the request's
 //! typed facts and seed and returns an answer of the request's schema.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,9 +20,12 @@ pub trait RulePolicy: Send + Sync {
 }
 
 /// The `rules` backend: a table from task name to policy.
+///
+/// A mechanism registers a handful of tasks, and every call looks its policy up: a
+/// short list searched in order is cheaper than hashing the task name each time.
 #[derive(Clone, Default)]
 pub struct RuleBackend {
-    policies: HashMap<&'static str, Arc<dyn RulePolicy>>,
+    policies: Vec<(&'static str, Arc<dyn RulePolicy>)>,
 }
 
 impl RuleBackend {
@@ -34,21 +36,25 @@ impl RuleBackend {
 
     /// Register `policy` for decisions of kind `task`.
     pub fn with_policy(mut self, task: &'static str, policy: Arc<dyn RulePolicy>) -> Self {
-        self.policies.insert(task, policy);
+        match self.policies.iter_mut().find(|(t, _)| *t == task) {
+            Some((_, slot)) => *slot = policy,
+            None => self.policies.push((task, policy)),
+        }
         self
     }
 
     /// Tasks this backend can answer, sorted.
     pub fn tasks(&self) -> Vec<&'static str> {
-        let mut tasks: Vec<_> = self.policies.keys().copied().collect();
+        let mut tasks: Vec<_> = self.policies.iter().map(|(t, _)| *t).collect();
         tasks.sort_unstable();
         tasks
     }
 
     fn answer(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let policy = self
+        let (_, policy) = self
             .policies
-            .get(request.task)
+            .iter()
+            .find(|(task, _)| *task == request.task)
             .ok_or_else(|| LlmError::Unsupported {
                 model: "rules".into(),
                 task: request.task.into(),
@@ -114,5 +120,28 @@ mod tests {
             err.to_string().contains("rule policies exist for: echo"),
             "{err}"
         );
+    }
+
+    struct Fixed;
+    impl RulePolicy for Fixed {
+        fn answer(&self, _: &ChatRequest) -> Result<serde_json::Value, LlmError> {
+            Ok(serde_json::json!("fixed"))
+        }
+    }
+
+    #[test]
+    fn a_task_registered_again_keeps_the_later_policy_and_each_task_its_own() {
+        let backend = RuleBackend::new()
+            .with_policy("b", Arc::new(EchoSeed))
+            .with_policy("a", Arc::new(EchoSeed))
+            .with_policy("b", Arc::new(Fixed));
+        assert_eq!(backend.tasks(), vec!["a", "b"]);
+        let answer = |task| {
+            backend
+                .answer_now(&request(task))
+                .map(|r| r.map(|r| r.answer))
+        };
+        assert_eq!(answer("b"), Some(Ok(serde_json::json!("fixed"))));
+        assert_eq!(answer("a"), Some(Ok(serde_json::json!({ "seed": 7 }))));
     }
 }
