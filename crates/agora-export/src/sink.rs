@@ -19,8 +19,8 @@ use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
 use crate::layout::{PARTIAL_SUFFIX, segment_file_name};
@@ -346,6 +346,13 @@ pub const SMALL_FILE_ROWS: usize = 256;
 /// Dictionary encoding is off: on these tables (many repeated short strings) plain
 /// encoding plus zstd gave smaller files and took about 40% less writer time than
 /// dictionary encoding, whose per-value hashing dominated the writer thread.
+///
+/// Pages are version 2 (every reader of the formats Agora supports reads them): a
+/// version-1 page is copied whole into a buffer with its levels, compressed into one
+/// sized for the uncompressed page, regrown to zstd's bound (copying it) and shrunk
+/// again, where a version-2 page compresses its values straight into the page (the
+/// writer thread's instructions -15% on a 20,000-agent survey). Values stay plain:
+/// version 2's defaults would switch to delta encodings.
 pub(crate) fn writer_properties(spec: &TableSpec, first_rows: usize) -> WriterProperties {
     let compression = if first_rows < SMALL_FILE_ROWS {
         Compression::UNCOMPRESSED
@@ -355,7 +362,9 @@ pub(crate) fn writer_properties(spec: &TableSpec, first_rows: usize) -> WriterPr
     let mut builder = WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_dictionary_enabled(false);
+        .set_dictionary_enabled(false)
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_encoding(Encoding::PLAIN);
     for column in spec.columns.iter().filter(|c| c.ty == ColumnType::Utf8) {
         builder = builder.set_column_statistics_enabled(
             ColumnPath::from(column.name.as_str()),
