@@ -556,7 +556,7 @@ impl Survey {
             }
             Err(_) => {
                 payload.push_str("null");
-                vec![Row::default()]
+                Rows::One(Row::default())
             }
         };
         payload.push('}');
@@ -571,21 +571,21 @@ impl Survey {
             Err(reason) => ("fallback", Some(reason.as_str())),
         };
         let wording = self.wording(id.0, slot);
-        for row in &rows {
+        for row in rows.as_slice() {
             ctx.recorder
                 .row(table, ctx.round, Some(id))?
                 .str(&spec.id)
                 .str(kind.label())
                 .opt_f64(row.value)
-                .opt_str(row.label.as_deref())
+                .opt_str(row.label)
                 .opt_str(order_text.as_deref())
                 .opt_u32(row.shown)
                 .str(status)
                 .opt_str(reason)
                 .opt_str(plan.loop_id.as_deref())
-                .opt_str(row.sub_item.as_deref())
+                .opt_str(row.sub_item)
                 .opt_u32(row.sub_position)
-                .opt_str(row.other.as_deref())
+                .opt_str(row.other)
                 .opt_u32(wording)
                 .end();
         }
@@ -697,14 +697,38 @@ fn fill_item<'a>(ctx: &mut PipeContext<'a>, li: &'a super::spec::LoopItem) {
 }
 
 /// One row of `survey_responses` (beyond the keys, item, status and order).
+/// Its texts are borrowed from the item and the answer: recording a row copies them
+/// into the table once.
 #[derive(Default)]
-struct Row {
+struct Row<'a> {
     value: Option<f64>,
-    label: Option<String>,
+    label: Option<&'a str>,
     shown: Option<u32>,
-    sub_item: Option<String>,
+    sub_item: Option<&'a str>,
     sub_position: Option<u32>,
-    other: Option<String>,
+    other: Option<&'a str>,
+}
+
+/// The rows of one answer: one for most answers (kept off the heap), one per
+/// sub-item for the others.
+enum Rows<'a> {
+    One(Row<'a>),
+    Many(Vec<Row<'a>>),
+}
+
+impl<'a> From<Vec<Row<'a>>> for Rows<'a> {
+    fn from(rows: Vec<Row<'a>>) -> Self {
+        Rows::Many(rows)
+    }
+}
+
+impl<'a> Rows<'a> {
+    fn as_slice(&self) -> &[Row<'a>] {
+        match self {
+            Rows::One(row) => std::slice::from_ref(row),
+            Rows::Many(rows) => rows,
+        }
+    }
 }
 
 /// Where canonical option `i` was shown (1-based); "Other" is always last.
@@ -714,70 +738,71 @@ fn shown_at(order: Option<&[u16]>, i: u16) -> u32 {
         .map_or(u32::from(i) + 1, |p| p as u32 + 1)
 }
 
-fn scale_label(kind: &ItemKind, point: u8) -> Option<String> {
+fn scale_label(kind: &ItemKind, point: u8) -> Option<&str> {
     match kind {
-        ItemKind::Likert { labels, .. } | ItemKind::Matrix { labels, .. } => {
-            labels.get(usize::from(point).saturating_sub(1)).cloned()
-        }
+        ItemKind::Likert { labels, .. } | ItemKind::Matrix { labels, .. } => labels
+            .get(usize::from(point).saturating_sub(1))
+            .map(String::as_str),
         _ => None,
     }
 }
 
 /// The tidy rows of a valid answer: one, or one per sub-item.
-fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> {
+fn rows_of<'a>(kind: &'a ItemKind, answer: &'a Answer, order: Option<&[u16]>) -> Rows<'a> {
     let sub = |i: usize| Row {
-        sub_item: kind.choice(i).map(str::to_string),
+        sub_item: kind.choice(i),
         sub_position: Some(i as u32 + 1),
         shown: Some(shown_at(order, i as u16)),
         ..Row::default()
     };
     match answer {
-        Answer::Point(p) => vec![Row {
+        Answer::Point(p) => Rows::One(Row {
             value: Some(f64::from(*p)),
             label: scale_label(kind, *p),
             ..Row::default()
-        }],
-        Answer::Choice(c) => vec![Row {
+        }),
+        Answer::Choice(c) => Rows::One(Row {
             value: Some(f64::from(*c) + 1.0),
-            label: kind.choice(usize::from(*c)).map(str::to_string),
+            label: kind.choice(usize::from(*c)),
             shown: Some(shown_at(order, *c)),
             ..Row::default()
-        }],
+        }),
         Answer::Other(text) => {
             let i = kind.choice_count().saturating_sub(1) as u16;
-            vec![Row {
+            Rows::One(Row {
                 value: Some(f64::from(i) + 1.0),
-                label: Some(OTHER.to_string()),
+                label: Some(OTHER),
                 shown: Some(shown_at(order, i)),
-                other: Some(text.clone()),
+                other: Some(text),
                 ..Row::default()
-            }]
+            })
         }
-        Answer::Number(x) => vec![Row {
+        Answer::Number(x) => Rows::One(Row {
             value: Some(*x),
             ..Row::default()
-        }],
-        Answer::Text(t) => vec![Row {
-            label: Some(t.clone()),
+        }),
+        Answer::Text(t) => Rows::One(Row {
+            label: Some(t),
             ..Row::default()
-        }],
-        Answer::Flag(b) => vec![Row {
+        }),
+        Answer::Flag(b) => Rows::One(Row {
             value: Some(if *b { 1.0 } else { 0.0 }),
-            label: Some(if *b { "yes" } else { "no" }.to_string()),
+            label: Some(if *b { "yes" } else { "no" }),
             ..Row::default()
-        }],
+        }),
         Answer::Choices(picked, other) => (0..kind.choice_count())
             .map(|i| {
                 let chosen = picked.contains(&(i as u16));
                 Row {
                     value: Some(if chosen { 1.0 } else { 0.0 }),
                     other: other
-                        .clone()
+                        .as_deref()
                         .filter(|_| chosen && kind.choice(i) == Some(OTHER)),
                     ..sub(i)
                 }
             })
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         Answer::Ranked(ranked) => (0..kind.choice_count())
             .map(|i| Row {
                 value: ranked
@@ -786,7 +811,8 @@ fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> 
                     .map(|p| p as f64 + 1.0),
                 ..sub(i)
             })
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         Answer::Grid(points) => points
             .iter()
             .enumerate()
@@ -795,7 +821,8 @@ fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> 
                 label: scale_label(kind, p),
                 ..sub(i)
             })
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         Answer::Points(points) => points
             .iter()
             .enumerate()
@@ -803,7 +830,8 @@ fn rows_of(kind: &ItemKind, answer: &Answer, order: Option<&[u16]>) -> Vec<Row> 
                 value: Some(f64::from(p)),
                 ..sub(i)
             })
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
     }
 }
 
@@ -818,7 +846,10 @@ fn given_of(kind: &ItemKind, answer: &Answer) -> Given {
     match answer {
         Answer::Point(p) => Given {
             value: Some(f64::from(*p)),
-            labels: scale_label(kind, *p).into_iter().collect(),
+            labels: scale_label(kind, *p)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         },
         Answer::Choice(c) => Given {
             value: Some(f64::from(*c) + 1.0),
@@ -922,7 +953,8 @@ impl Mechanism for Survey {
             return Ask::Decline("no item is asked in this round".into());
         }
         let mut asked = Vec::with_capacity(slots.len());
-        let mut texts = Vec::with_capacity(slots.len());
+        // The questions' texts go into a prompt only for a backend that reads one.
+        let mut texts = Vec::with_capacity(if ctx.reads_text { slots.len() } else { 0 });
         let mut facts = Vec::with_capacity(slots.len());
         let single = slots.len() == 1;
         for s in slots.clone() {
@@ -939,9 +971,9 @@ impl Mechanism for Survey {
             let (drivers, scale) = &self.drivers[item];
             facts.push(AskedFact {
                 key: if single {
-                    "answer".to_string()
+                    Cow::Borrowed("answer")
                 } else {
-                    self.slots[s].key.clone()
+                    Cow::Owned(self.slots[s].key.clone())
                 },
                 kind: kind.clone(),
                 score: self.spec.items[item].intercept
@@ -949,7 +981,9 @@ impl Mechanism for Survey {
                 scale: *scale,
             });
             let order = self.option_order(ctx, id, s, &kind);
-            texts.push(text);
+            if ctx.reads_text {
+                texts.push(text);
+            }
             asked.push((s as u16, order, kind));
         }
         let messages = if ctx.reads_text {

@@ -9,6 +9,7 @@
 //! says, in a fixed sentence, whether the respondent leans negative, mixed or positive.
 //! With no drivers and no intercept every scale point is equally likely.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use agora_core::seed::StreamRng;
@@ -24,7 +25,7 @@ use crate::stats::{bin_of, normal_cdf};
 #[derive(Clone, Debug, PartialEq)]
 pub struct AskedFact {
     /// The answer's key in the reply (`answer` when one question is asked).
-    pub key: String,
+    pub key: Cow<'static, str>,
     /// The question's kind, placeholders filled in.
     pub kind: Arc<ItemKind>,
     /// The respondent's deterministic score (intercept plus weighted drivers).
@@ -200,7 +201,7 @@ impl RulePolicy for SurveyRules {
         }
         let mut object = Map::new();
         for fact in &facts.items {
-            object.insert(fact.key.clone(), Self::value(fact, &mut rng));
+            object.insert(fact.key.to_string(), Self::value(fact, &mut rng));
         }
         Ok(Value::Object(object))
     }
@@ -248,7 +249,7 @@ mod tests {
     #[test]
     fn several_questions_answer_under_their_keys() {
         let fact = |key: &str| AskedFact {
-            key: key.into(),
+            key: key.to_string().into(),
             kind: Arc::new(ItemKind::YesNo),
             score: 0.0,
             scale: 1.0,
