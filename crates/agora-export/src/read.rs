@@ -97,6 +97,16 @@ impl TextColumn {
         self.codes.push(code);
     }
 
+    /// `n` rows of the same value: its code is found once.
+    fn push_repeated(&mut self, value: Option<&str>, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.push(value);
+        let code = self.codes[self.codes.len() - 1];
+        self.codes.extend(std::iter::repeat_n(code, n - 1));
+    }
+
     fn insert(&mut self, value: &str) -> u32 {
         let c = self.values.len() as u32;
         self.values.push(value.to_string());
@@ -388,9 +398,7 @@ fn decode(
 
 fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
     let n = batch.num_rows();
-    for _ in 0..n {
-        frame.arm.push(Some(arm));
-    }
+    frame.arm.push_repeated(Some(arm), n);
     frame.replicate.extend(std::iter::repeat_n(replicate, n));
     let rounds = numbers_of(batch, "round");
     frame
@@ -410,11 +418,7 @@ fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
                     values.push((!col.is_null(i)).then(|| col.value(i)));
                 }
             }
-            None => {
-                for _ in 0..n {
-                    values.push(None);
-                }
-            }
+            None => values.push_repeated(None, n),
         }
     }
     for (name, values) in &mut frame.numbers {
@@ -612,5 +616,27 @@ mod tests {
         }
         assert_eq!(column.get(40), None);
         assert_eq!(column.values().len(), 20);
+    }
+
+    #[test]
+    fn repeated_rows_are_the_rows_pushed_one_by_one() {
+        let mut whole = TextColumn::default();
+        let mut single = TextColumn::default();
+        for (value, n) in [
+            (Some("a"), 3),
+            (None, 2),
+            (Some("b"), 0),
+            (Some("a"), 1),
+            (Some("b"), 2),
+        ] {
+            whole.push_repeated(value, n);
+            for _ in 0..n {
+                single.push(value);
+            }
+        }
+        assert_eq!(whole, single);
+        assert_eq!(whole.len(), 8);
+        assert_eq!(whole.get(5), Some("a"));
+        assert_eq!(whole.code(3), None);
     }
 }
