@@ -213,6 +213,9 @@ pub struct TableBuffer {
     spec: TableSpec,
     schema: SchemaRef,
     constants: Vec<Constant>,
+    /// Each constant's column as last built: a later batch of no more rows takes a
+    /// slice of it (no copy) instead of building it again.
+    constant_columns: Vec<Option<ArrayRef>>,
     builders: Vec<Builder>,
     rows: usize,
     capacity: usize,
@@ -255,6 +258,7 @@ impl TableBuffer {
         Self {
             spec,
             schema,
+            constant_columns: vec![None; constants.len()],
             constants,
             builders,
             rows: 0,
@@ -303,7 +307,13 @@ impl TableBuffer {
             .zip(&self.spec.columns)
             .enumerate()
             .map(|(i, (b, c))| match self.constants.get(i) {
-                Some(constant) => constant.array(self.rows),
+                Some(constant) => {
+                    let built = &mut self.constant_columns[i];
+                    match built {
+                        Some(column) if column.len() >= self.rows => column.slice(0, self.rows),
+                        _ => built.insert(constant.array(self.rows)).clone(),
+                    }
+                }
                 None if i >= fixed => b.finish(c.ty, reserve),
                 None => unreachable!("constants are a prefix"),
             })
@@ -453,6 +463,31 @@ mod tests {
         assert_eq!(batch.schema(), spec().schema());
         buf.row().str("y").f64(2.5).end();
         assert_eq!(buf.take_batch().unwrap().num_rows(), 1);
+    }
+
+    #[test]
+    fn constant_columns_are_right_for_batches_smaller_and_larger_than_before() {
+        let spec = TableSpec::new(
+            "t",
+            vec![
+                Column::required("run", ColumnType::Utf8),
+                Column::required("x", ColumnType::U32),
+            ],
+        );
+        let mut buf = TableBuffer::with_constants(spec, 8, vec![Constant::Utf8("r1".into())]);
+        for rows in [3, 1, 5, 5, 2] {
+            for x in 0..rows {
+                buf.row().u32(x).end();
+            }
+            let batch = buf.take_batch().unwrap();
+            let expected = StringArray::from(vec!["r1"; rows as usize]);
+            assert_eq!(
+                batch.column(0).as_ref(),
+                &expected as &dyn arrow_array::Array,
+                "{rows}"
+            );
+            assert_eq!(batch.num_rows(), rows as usize);
+        }
     }
 
     #[test]
