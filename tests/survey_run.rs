@@ -56,6 +56,32 @@ fn the_shipped_survey_writes_every_table_with_matching_row_counts() {
     assert_eq!(manifest["runs"][0]["model"], "rules");
     assert_eq!(manifest["runs"][0]["tables"]["survey_responses"], 30000);
     assert_eq!(manifest["scenario_hash"].as_str().unwrap().len(), 64);
+    // Every answer's event says, as JSON, the item and the answer its response row holds.
+    let responses: Vec<Row> = parts(&table_file(&out, "survey_responses", "base", 0))
+        .iter()
+        .flat_map(|f| rows(f))
+        .collect();
+    let payloads = text_column(&table_file(&out, "events", "base", 0), "payload");
+    assert_eq!(payloads.len(), responses.len());
+    for (payload, response) in payloads.iter().zip(&responses) {
+        let payload = payload.as_deref().unwrap_or_default();
+        let event: serde_json::Value =
+            serde_json::from_str(payload).unwrap_or_else(|e| panic!("{payload}: {e}"));
+        assert_eq!(event["item"], text(response, "item_id"), "{payload}");
+        match &event["answer"] {
+            serde_json::Value::Number(x) => {
+                assert_eq!(
+                    x.as_f64(),
+                    Some(number(response, "answer_value")),
+                    "{payload}"
+                )
+            }
+            serde_json::Value::String(label) => {
+                assert_eq!(label, &text(response, "answer_label"), "{payload}")
+            }
+            other => panic!("{payload}: {other}"),
+        }
+    }
 }
 
 #[test]

@@ -532,34 +532,37 @@ impl Survey {
         let plan = &self.slots[slot];
         let spec = &self.spec.items[usize::from(plan.slot.item)];
         let table = self.table;
-        let mut payload = String::with_capacity(48);
-        payload.push_str("{\"item\":");
-        payload.push_str(&plan.key_json);
-        payload.push_str(",\"answer\":");
+        // The event's payload is written as JSON bytes by serde_json (numbers without the
+        // formatting machinery, strings escaped) and becomes a string once.
+        let mut payload: Vec<u8> = Vec::with_capacity(48);
+        payload.extend_from_slice(b"{\"item\":");
+        payload.extend_from_slice(plan.key_json.as_bytes());
+        payload.extend_from_slice(b",\"answer\":");
         let rows = match &result {
             Ok((answer, raw)) => {
-                match answer {
-                    Answer::Point(p) => {
-                        let _ = write!(payload, "{p}");
-                    }
-                    Answer::Choice(c) => {
-                        push_json_string(
-                            &mut payload,
-                            kind.choice(usize::from(*c)).unwrap_or_default(),
-                        );
-                    }
-                    Answer::Number(x) => payload.push_str(&Value::from(*x).to_string()),
-                    Answer::Text(t) => push_json_string(&mut payload, t),
-                    _ => payload.push_str(&raw.to_string()),
+                let written = match answer {
+                    Answer::Point(p) => serde_json::to_writer(&mut payload, p),
+                    Answer::Choice(c) => serde_json::to_writer(
+                        &mut payload,
+                        kind.choice(usize::from(*c)).unwrap_or_default(),
+                    ),
+                    Answer::Number(x) => serde_json::to_writer(&mut payload, x),
+                    Answer::Text(t) => serde_json::to_writer(&mut payload, t),
+                    _ => serde_json::to_writer(&mut payload, raw),
+                };
+                if written.is_err() {
+                    payload.extend_from_slice(b"null");
                 }
                 rows_of(kind, answer, order)
             }
             Err(_) => {
-                payload.push_str("null");
+                payload.extend_from_slice(b"null");
                 Rows::One(Row::default())
             }
         };
-        payload.push('}');
+        payload.push(b'}');
+        let payload = String::from_utf8(payload)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let order_text = order.map(|o| {
             o.iter()
                 .map(|i| (i + 1).to_string())
@@ -896,11 +899,6 @@ fn given_of(kind: &ItemKind, answer: &Answer) -> Given {
                 .collect(),
         },
     }
-}
-
-/// Append `text` to `out` as a JSON string literal.
-fn push_json_string(out: &mut String, text: &str) {
-    let _ = write!(out, "{}", Value::from(text));
 }
 
 impl Mechanism for Survey {
