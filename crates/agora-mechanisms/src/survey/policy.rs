@@ -80,8 +80,11 @@ impl SurveyRules {
             }
             ItemKind::FreeText { max_chars } => {
                 let lean = ["negative", "mixed", "positive"][bin_of(s, 3)];
-                let text = format!("[rule-based respondent] I lean {lean} on this.");
-                json!(text.chars().take(*max_chars as usize).collect::<String>())
+                let mut text = ["[rule-based respondent] I lean ", lean, " on this."].concat();
+                if let Some((cut, _)) = text.char_indices().nth(*max_chars as usize) {
+                    text.truncate(cut);
+                }
+                Value::String(text)
             }
             ItemKind::YesNo => json!(if s >= 0.0 { "yes" } else { "no" }),
             ItemKind::MultiSelect {
@@ -244,6 +247,24 @@ mod tests {
 
     fn ask(kind: &ItemKind, seed: u64, score: f64) -> Value {
         ask_kind(kind, seed, score)
+    }
+
+    #[test]
+    fn a_rule_based_free_text_keeps_within_its_length() {
+        let full = ask(&ItemKind::FreeText { max_chars: 280 }, 1, 3.0);
+        let full = full.as_str().unwrap_or_default().to_string();
+        assert!(
+            ["negative", "mixed", "positive"]
+                .iter()
+                .any(|lean| full == format!("[rule-based respondent] I lean {lean} on this.")),
+            "{full}"
+        );
+        for max in [0, 1, 10, 48] {
+            let cut = ask(&ItemKind::FreeText { max_chars: max }, 1, 3.0);
+            let cut = cut.as_str().unwrap_or_default();
+            assert_eq!(cut.chars().count(), full.chars().count().min(max as usize));
+            assert!(full.starts_with(cut), "{cut}");
+        }
     }
 
     #[test]
