@@ -148,12 +148,13 @@ impl Memory {
 
     /// Whether nothing was ever remembered and the capacity is the default one.
     pub fn is_untouched(&self) -> bool {
-        let fresh = Memory::default();
+        // Checked for every agent at every checkpoint: compared field by field with what
+        // `Memory::default()` holds, without building one.
         self.items.is_empty()
             && self.forgotten == 0
             && self.summary.is_empty()
             && self.consolidated == 0
-            && self.capacity == fresh.capacity
+            && self.capacity == DEFAULT_MEMORY_CAPACITY
     }
 
     /// The items still held verbatim, oldest first.
@@ -281,4 +282,19 @@ pub struct Persona {
     pub demographics: Demographics,
     /// Personality traits.
     pub traits: Traits,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_default_memory_nothing_was_put_in_is_untouched() {
+        assert!(Memory::default().is_untouched());
+        assert!(Memory::with_capacity(DEFAULT_MEMORY_CAPACITY).is_untouched());
+        assert!(!Memory::with_capacity(5).is_untouched());
+        let mut memory = Memory::default();
+        memory.remember(1, MemoryKind::Thought, "an answer");
+        assert!(!memory.is_untouched());
+    }
 }
