@@ -97,6 +97,31 @@ impl TextColumn {
         self.codes.push(code);
     }
 
+    /// Every row of `col`, in order: each run of equal values (tables repeat a value
+    /// over long runs: a round's item, a status) is coded once.
+    fn push_array(&mut self, col: &StringArray) {
+        let n = col.len();
+        let mut i = 0;
+        while i < n {
+            let value = col.is_valid(i).then(|| col.value(i));
+            let mut j = i + 1;
+            match value {
+                None => {
+                    while j < n && col.is_null(j) {
+                        j += 1;
+                    }
+                }
+                Some(v) => {
+                    while j < n && col.is_valid(j) && col.value(j) == v {
+                        j += 1;
+                    }
+                }
+            }
+            self.push_repeated(value, j - i);
+            i = j;
+        }
+    }
+
     /// `n` rows of the same value: its code is found once.
     fn push_repeated(&mut self, value: Option<&str>, n: usize) {
         if n == 0 {
@@ -413,11 +438,7 @@ fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
             .column_by_name(name)
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
         {
-            Some(col) => {
-                for i in 0..n {
-                    values.push((!col.is_null(i)).then(|| col.value(i)));
-                }
-            }
+            Some(col) => values.push_array(col),
             None => values.push_repeated(None, n),
         }
     }
@@ -638,5 +659,32 @@ mod tests {
         assert_eq!(whole.len(), 8);
         assert_eq!(whole.get(5), Some("a"));
         assert_eq!(whole.code(3), None);
+    }
+
+    #[test]
+    fn an_array_is_coded_as_its_rows_pushed_one_by_one() {
+        let rows: Vec<Option<String>> = (0..200)
+            .map(|i| match i % 23 {
+                0 | 1 => None,
+                k if k < 12 => Some(format!("v{}", i / 7)),
+                _ => Some("same".to_string()),
+            })
+            .collect();
+        let array = StringArray::from(rows.clone());
+        let mut whole = TextColumn::default();
+        let mut single = TextColumn::default();
+        // Twice: codes carry over from one array to the next, as from file to file.
+        for _ in 0..2 {
+            whole.push_array(&array);
+            for row in &rows {
+                single.push(row.as_deref());
+            }
+        }
+        assert_eq!(whole, single);
+        assert_eq!(whole.len(), 400);
+        assert!(whole.values().len() > SHORT_DICTIONARY);
+        let mut empty = TextColumn::default();
+        empty.push_array(&StringArray::from(Vec::<Option<&str>>::new()));
+        assert!(empty.is_empty());
     }
 }
