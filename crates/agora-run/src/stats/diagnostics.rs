@@ -164,6 +164,62 @@ pub struct ResponseDiagnostics {
     item_names: Vec<String>,
 }
 
+/// What the response diagnostics do with a row, by its item's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RowKind {
+    FreeText,
+    SingleChoice,
+    Likert,
+    Other,
+}
+
+impl RowKind {
+    fn of(kind: &str) -> Self {
+        match kind {
+            "free_text" => RowKind::FreeText,
+            "single_choice" => RowKind::SingleChoice,
+            "likert" => RowKind::Likert,
+            _ => RowKind::Other,
+        }
+    }
+}
+
+/// The counts of a run of rows of one (arm, item), added to the tallies when it ends.
+#[derive(Default)]
+struct ItemRun {
+    key: Option<(u32, u32)>,
+    valid: u64,
+    all: u64,
+    first_shown: u64,
+    answered: u64,
+    /// The options of the run's last single-choice answer with an order.
+    options: Option<usize>,
+}
+
+impl ItemRun {
+    fn flush(
+        &mut self,
+        status: &mut HashMap<(u32, u32), (u64, u64)>,
+        first: &mut HashMap<(u32, u32), (u64, u64, usize)>,
+    ) {
+        let Some(key) = self.key else {
+            return;
+        };
+        let s = status.entry(key).or_default();
+        s.0 += self.valid;
+        s.1 += self.all;
+        if self.answered > 0 {
+            let e = first.entry(key).or_default();
+            e.0 += self.first_shown;
+            e.1 += self.answered;
+            if let Some(options) = self.options {
+                e.2 = options;
+            }
+        }
+        *self = ItemRun::default();
+    }
+}
+
 impl ResponseDiagnostics {
     /// Empty tallies; `retests`: whether the experiment has retest arms.
     pub fn new(retests: bool) -> Self {
@@ -276,28 +332,45 @@ impl TableReader for ResponseDiagnostics {
         let labels = column("answer_label");
         let shown = f.number("shown_position");
         let values = f.number("answer_value");
-        // Per code of the status column: whether it counts as a valid answer.
+        // Per code of the status column: whether it counts as a valid answer; per code
+        // of the kind and order columns, what the rows below ask of them.
         let valid_codes: Vec<bool> = statuses
             .values()
             .iter()
             .map(|s| matches!(s.as_str(), "valid" | "repaired"))
             .collect();
+        let kind_codes: Vec<RowKind> = kinds.values().iter().map(|k| RowKind::of(k)).collect();
+        let option_counts: Vec<usize> = orders
+            .values()
+            .iter()
+            .map(|o| o.split(',').count())
+            .collect();
+        // Rows come in long runs of one arm and item (a round's item in one file): their
+        // counts are summed over the run and added to the maps once per run.
+        let mut run = ItemRun::default();
         for i in 0..f.len() {
-            let (Some(item), Some(kind)) = (items.code(i), kinds.get(i)) else {
+            let (Some(item), Some(kind)) = (items.code(i), kinds.code(i)) else {
                 continue;
             };
+            let kind = kind_codes
+                .get(kind as usize)
+                .copied()
+                .unwrap_or(RowKind::Other);
             let arm = f.arm.code(i).unwrap_or(u32::MAX);
             let valid = statuses
                 .code(i)
                 .is_some_and(|c| valid_codes.get(c as usize).copied().unwrap_or(false));
-            let s = self.status.entry((arm, item)).or_default();
-            s.1 += 1;
+            if run.key != Some((arm, item)) {
+                run.flush(&mut self.status, &mut self.first);
+                run.key = Some((arm, item));
+            }
+            run.all += 1;
             if valid {
-                s.0 += 1;
+                run.valid += 1;
             }
             if self.retests
                 && valid
-                && kind != "free_text"
+                && kind != RowKind::FreeText
                 && let Some(agent) = f.agent[i]
             {
                 let answer = labels
@@ -309,18 +382,17 @@ impl TableReader for ResponseDiagnostics {
                         .insert((arm, f.replicate[i], agent, item), answer);
                 }
             }
-            if kind == "single_choice"
+            if kind == RowKind::SingleChoice
                 && valid
-                && let (Some(order), Some(Some(shown))) = (orders.get(i), shown.map(|v| v[i]))
+                && let (Some(order), Some(Some(shown))) = (orders.code(i), shown.map(|v| v[i]))
             {
-                let e = self.first.entry((arm, item)).or_default();
-                e.1 += 1;
-                e.2 = order.split(',').count();
+                run.answered += 1;
+                run.options = option_counts.get(order as usize).copied();
                 if shown == 1.0 {
-                    e.0 += 1;
+                    run.first_shown += 1;
                 }
             }
-            if kind == "likert"
+            if kind == RowKind::Likert
                 && valid
                 && let (Some(agent), Some(Some(v))) = (f.agent[i], values.map(|v| v[i]))
             {
@@ -336,6 +408,7 @@ impl TableReader for ResponseDiagnostics {
                 e.2 &= v == e.1;
             }
         }
+        run.flush(&mut self.status, &mut self.first);
         self.arm_names = f.arm.values().to_vec();
         self.item_names = items.values().to_vec();
     }
