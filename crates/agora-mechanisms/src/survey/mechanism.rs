@@ -538,6 +538,7 @@ impl Survey {
         payload.extend_from_slice(b"{\"item\":");
         payload.extend_from_slice(plan.key_json.as_bytes());
         payload.extend_from_slice(b",\"answer\":");
+        let answer_at = payload.len();
         let rows = match &result {
             Ok((answer, raw)) => {
                 let written = match answer {
@@ -551,6 +552,8 @@ impl Survey {
                     _ => serde_json::to_writer(&mut payload, raw),
                 };
                 if written.is_err() {
+                    // Nothing half-written stays: the answer reads as null.
+                    payload.truncate(answer_at);
                     payload.extend_from_slice(b"null");
                 }
                 rows_of(kind, answer, order)

@@ -192,7 +192,8 @@ struct ItemRun {
     all: u64,
     first_shown: u64,
     answered: u64,
-    /// The options of the run's last single-choice answer with an order.
+    /// The options of the run's last single-choice answer with an order (none: the run
+    /// has no such answer).
     options: Option<usize>,
 }
 
@@ -208,13 +209,11 @@ impl ItemRun {
         let s = status.entry(key).or_default();
         s.0 += self.valid;
         s.1 += self.all;
-        if self.answered > 0 {
+        if let Some(options) = self.options {
             let e = first.entry(key).or_default();
             e.0 += self.first_shown;
             e.1 += self.answered;
-            if let Some(options) = self.options {
-                e.2 = options;
-            }
+            e.2 = options;
         }
         *self = ItemRun::default();
     }

@@ -475,24 +475,21 @@ impl TableGroup<'_, '_, '_> {
     /// Read the table once, folding every file into its sources and readers; returns
     /// the arms' names by code.
     fn scan(mut self, root: &Path) -> Result<Vec<String>, ExportError> {
-        let mut text: Vec<&str> = Vec::new();
-        let mut numbers: Vec<&str> = Vec::new();
+        // Owned names: the tallies and readers are borrowed mutably while the table is read.
+        let mut text: Vec<String> = Vec::new();
+        let mut numbers: Vec<String> = Vec::new();
         for t in &self.tallies {
-            text.extend(t.text_columns());
-            numbers.extend(t.number_columns());
+            text.extend(t.text_columns().into_iter().map(str::to_string));
+            numbers.extend(t.number_columns().into_iter().map(str::to_string));
         }
         for r in &self.readers {
-            text.extend(r.text_columns());
-            numbers.extend(r.number_columns());
+            text.extend(r.text_columns().into_iter().map(str::to_string));
+            numbers.extend(r.number_columns().into_iter().map(str::to_string));
         }
         text.sort_unstable();
         text.dedup();
         numbers.sort_unstable();
         numbers.dedup();
-        let (text, numbers): (Vec<String>, Vec<String>) = (
-            text.into_iter().map(str::to_string).collect(),
-            numbers.into_iter().map(str::to_string).collect(),
-        );
         let text: Vec<&str> = text.iter().map(String::as_str).collect();
         let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
         let mut arm_names = Vec::new();
