@@ -5,6 +5,8 @@
 //! [`PopulationSchema`] resource; agents store compact values indexed by it, which keeps
 //! a million-agent world small.
 
+use std::borrow::Cow;
+
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -249,17 +251,20 @@ impl PopulationSchema {
         }
     }
 
-    /// Human-readable form of an agent's value for attribute `index`.
-    pub fn display_value(&self, index: usize, value: &AttrValue) -> String {
+    /// Human-readable form of an agent's value for attribute `index` (a category's
+    /// label and a text are borrowed, not copied).
+    pub fn display_value<'a>(&'a self, index: usize, value: &'a AttrValue) -> Cow<'a, str> {
         match (value, self.attributes.get(index).map(|a| &a.kind)) {
-            (AttrValue::Category(c), Some(AttrKind::Categorical(labels))) => labels
-                .get(usize::from(*c))
-                .cloned()
-                .unwrap_or_else(|| format!("#{c}")),
-            (AttrValue::Category(c), _) => format!("#{c}"),
-            (AttrValue::Number(x), _) => format_number(*x),
-            (AttrValue::Text(t), _) => t.to_string(),
-            (AttrValue::Missing, _) => "unknown".to_string(),
+            (AttrValue::Category(c), Some(AttrKind::Categorical(labels))) => {
+                labels.get(usize::from(*c)).map_or_else(
+                    || Cow::Owned(format!("#{c}")),
+                    |l| Cow::Borrowed(l.as_str()),
+                )
+            }
+            (AttrValue::Category(c), _) => Cow::Owned(format!("#{c}")),
+            (AttrValue::Number(x), _) => Cow::Owned(format_number(*x)),
+            (AttrValue::Text(t), _) => Cow::Borrowed(t),
+            (AttrValue::Missing, _) => Cow::Borrowed("unknown"),
         }
     }
 }
