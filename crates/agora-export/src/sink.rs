@@ -1,8 +1,8 @@
 //! Streaming Parquet sinks on a background writer thread.
 //!
-//! The simulation thread fills [`TableBuffer`]s; full batches are handed to one writer
-//! thread that encodes and compresses them, so encoding overlaps with the next round's
-//! work. Memory stays bounded by the batch size and the channel depth.
+//! The simulation thread logs rows (a few stores per value); full logs are handed to
+//! one writer thread that builds them into Arrow batches, encodes and compresses them,
+//! so all of that overlaps with the next rows' work. Memory stays bounded by the batch size and the channel depth.
 //!
 //! Rows are written in *segments* (a run's set-up, then one per round): each table's
 //! rows of a segment go to one file of its directory, `part-0000r.parquet`, written
@@ -17,14 +17,13 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
 
 use crate::layout::{PARTIAL_SUFFIX, segment_file_name};
-use crate::table::{ColumnType, Constant, Row, TableBuffer, TableSpec};
+use crate::table::{BatchAssembler, ColumnType, Constant, Row, RowLog, TableSpec};
 use crate::{ExportError, Result};
 
 /// Handle of a table opened in a [`SinkSet`].
@@ -50,9 +49,11 @@ pub struct TableSummary {
 }
 
 enum Msg {
-    /// A table writing into a directory, with rows already written there before.
-    Open(TableSpec, PathBuf, u64),
-    Batch(usize, RecordBatch),
+    /// A table writing into a directory, with rows already written there before, and
+    /// its constant columns and rows per batch.
+    Open(TableSpec, PathBuf, u64, Vec<Constant>, usize),
+    /// Rows of an open table, to be built into a batch and written.
+    Rows(usize, RowLog),
     Flush,
     /// Close the current segment's files, start segment `n`, and say when done.
     Seal(u32, SyncSender<()>),
@@ -84,7 +85,7 @@ impl SealReceipt {
 pub struct SinkSet {
     tx: Option<SyncSender<Msg>>,
     worker: Option<JoinHandle<Result<Vec<TableSummary>>>>,
-    buffers: Vec<TableBuffer>,
+    buffers: Vec<RowLog>,
     batch_rows: usize,
 }
 
@@ -126,12 +127,9 @@ impl SinkSet {
     ) -> Result<TableId> {
         let id = TableId(self.buffers.len());
         let capacity = self.batch_rows.min(1 << 16);
-        self.buffers.push(TableBuffer::with_constants(
-            spec.clone(),
-            capacity,
-            constants,
-        ));
-        self.send(Msg::Open(spec, dir, rows_before))?;
+        self.buffers
+            .push(RowLog::new(&spec, constants.len(), capacity));
+        self.send(Msg::Open(spec, dir, rows_before, constants, capacity))?;
         Ok(id)
     }
 
@@ -147,7 +145,7 @@ impl SinkSet {
     /// Ship every pending row and close the current row group of every table.
     pub fn flush(&mut self) -> Result<()> {
         for i in 0..self.buffers.len() {
-            if !self.buffers[i].is_empty() {
+            if self.buffers[i].len() > 0 {
                 self.ship(i)?;
             }
         }
@@ -177,7 +175,7 @@ impl SinkSet {
     /// the writer, so the set's next call reports its error.
     pub fn seal_in_background(&mut self, next: u32) -> Result<SealReceipt> {
         for i in 0..self.buffers.len() {
-            if !self.buffers[i].is_empty() {
+            if self.buffers[i].len() > 0 {
                 self.ship(i)?;
             }
         }
@@ -207,8 +205,8 @@ impl SinkSet {
     // Once a batch: kept out of line so that starting a row stays a few instructions.
     #[inline(never)]
     fn ship(&mut self, index: usize) -> Result<()> {
-        let batch = self.buffers[index].take_batch()?;
-        self.send(Msg::Batch(index, batch))
+        let rows = self.buffers[index].take();
+        self.send(Msg::Rows(index, rows))
     }
 
     fn send(&mut self, msg: Msg) -> Result<()> {
@@ -243,6 +241,8 @@ impl Drop for SinkSet {
 struct OpenTable {
     name: String,
     spec: TableSpec,
+    /// Builds the table's batches from the rows the simulation logged.
+    assembler: BatchAssembler,
     dir: PathBuf,
     /// The current segment's file (under its partial name) while rows are written.
     writer: Option<(ArrowWriter<File>, PathBuf)>,
@@ -381,15 +381,17 @@ fn write_loop(rx: Receiver<Msg>, first_segment: u32) -> Result<Vec<TableSummary>
     let result = (|| -> Result<()> {
         for msg in rx.iter() {
             match msg {
-                Msg::Open(spec, dir, rows_before) => tables.push(OpenTable {
+                Msg::Open(spec, dir, rows_before, constants, capacity) => tables.push(OpenTable {
                     name: spec.name.clone(),
+                    assembler: BatchAssembler::new(spec.clone(), capacity, constants),
                     spec,
                     dir,
                     writer: None,
                     rows: rows_before,
                 }),
-                Msg::Batch(i, batch) => {
+                Msg::Rows(i, rows) => {
                     let table = &mut tables[i];
+                    let batch = table.assembler.assemble(&rows)?;
                     table.rows += batch.num_rows() as u64;
                     let writer = table.writer(segment, batch.num_rows())?;
                     if let Err(e) = writer.write(&batch) {
