@@ -483,8 +483,10 @@ macro_rules! row_setters {
             #[inline(always)]
             pub fn $name(mut self, v: $t) -> Self {
                 self.expect(ColumnType::$variant);
-                self.log.bytes.push(1);
-                self.log.bytes.extend_from_slice(&v.to_le_bytes());
+                // The presence byte and the value in one append.
+                let mut entry = [1u8; 1 + size_of::<$t>()];
+                entry[1..].copy_from_slice(&v.to_le_bytes());
+                self.log.bytes.extend_from_slice(&entry);
                 self.col += 1;
                 self
             }
@@ -534,9 +536,9 @@ impl Row<'_> {
         self.expect(ColumnType::Utf8);
         // Text longer than 4 GiB cannot be a Parquet value anyway.
         let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
+        let [a, b, c, d] = len.to_le_bytes();
         let bytes = &mut self.log.bytes;
-        bytes.push(1);
-        bytes.extend_from_slice(&len.to_le_bytes());
+        bytes.extend_from_slice(&[1, a, b, c, d]);
         bytes.extend_from_slice(&v.as_bytes()[..len as usize]);
         self.col += 1;
         self

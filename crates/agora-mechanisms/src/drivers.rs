@@ -14,7 +14,7 @@ use bevy_ecs::prelude::*;
 use agora_core::persona::PersonaView;
 use agora_core::world::Roster;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 enum Source {
     BigFive(usize),
     Custom(usize),
@@ -171,18 +171,60 @@ pub fn resolve_shown<'a>(
     world: &World,
     weighted: &'a [(String, f64)],
 ) -> Result<Vec<(ResolvedDriver, f64)>, UnknownDriver<'a>> {
+    let mut each = resolve_shown_each(world, &[weighted]).map_err(|(_, e)| e)?;
+    Ok(each.pop().unwrap_or_default())
+}
+
+/// [`resolve_shown`] for several lists of drivers (one per item, concept, ...) at
+/// once: every distinct driver is standardised in one pass over the population, with
+/// the same values as one list at a time. The error says which list (by index) names
+/// a driver that matches no trait or attribute.
+pub fn resolve_shown_each<'a>(
+    world: &World,
+    lists: &[&'a [(String, f64)]],
+) -> Result<Vec<Vec<(ResolvedDriver, f64)>>, (usize, UnknownDriver<'a>)> {
+    let schema = world
+        .get_resource::<PopulationSchema>()
+        .cloned()
+        .unwrap_or_default();
     let view = world
         .get_resource::<PersonaView>()
         .copied()
         .unwrap_or_default();
-    Ok(resolve_weighted(world, weighted)?
-        .into_iter()
-        .map(|(d, w)| {
-            let shown = match d.source {
-                Source::BigFive(_) | Source::Custom(_) => view.shows_traits(),
-                Source::Numeric(_) | Source::Indicator(..) => view.shows_attributes(),
+    // Per list, per driver: its index among the distinct sources.
+    let mut distinct: Vec<Source> = Vec::new();
+    let mut at = Vec::with_capacity(lists.len());
+    for (l, list) in lists.iter().enumerate() {
+        let mut indices = Vec::with_capacity(list.len());
+        for (name, _) in list.iter() {
+            let source = resolve_source(name, &schema).ok_or((l, UnknownDriver(name)))?;
+            let i = match distinct.iter().position(|s| *s == source) {
+                Some(i) => i,
+                None => {
+                    distinct.push(source);
+                    distinct.len() - 1
+                }
             };
-            (d, if shown { w } else { 0.0 })
+            indices.push(i);
+        }
+        at.push(indices);
+    }
+    let resolved = standardise(world, distinct.into_iter().map(DriverSource).collect());
+    Ok(lists
+        .iter()
+        .zip(at)
+        .map(|(list, indices)| {
+            list.iter()
+                .zip(indices)
+                .map(|((_, w), i)| {
+                    let d = resolved[i].clone();
+                    let shown = match d.source {
+                        Source::BigFive(_) | Source::Custom(_) => view.shows_traits(),
+                        Source::Numeric(_) | Source::Indicator(..) => view.shows_attributes(),
+                    };
+                    (d, if shown { *w } else { 0.0 })
+                })
+                .collect()
         })
         .collect())
 }

@@ -456,13 +456,10 @@ impl ConceptTest {
                 order
             })
             .collect();
-        let mut drivers = Vec::with_capacity(k);
-        for c in &spec.concepts {
-            drivers.push(
-                drivers::resolve_shown(build.world, &c.rules.drivers)
-                    .map_err(|e| error(format!("concept \"{}\": {e}", c.id)))?,
-            );
-        }
+        let lists: Vec<&[(String, f64)]> =
+            spec.concepts.iter().map(|c| &c.rules.drivers[..]).collect();
+        let drivers = drivers::resolve_shown_each(build.world, &lists)
+            .map_err(|(i, e)| error(format!("concept \"{}\": {e}", spec.concepts[i].id)))?;
         let dims = spec.ssr.dims as usize;
         let anchors = spec
             .ssr

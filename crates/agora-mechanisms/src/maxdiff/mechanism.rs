@@ -308,13 +308,9 @@ impl MaxDiff {
                     .map_err(|e| error(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut drivers = Vec::with_capacity(n);
-        for item in &spec.items {
-            drivers.push(
-                drivers::resolve_shown(build.world, &item.drivers)
-                    .map_err(|e| error(format!("item \"{}\": {e}", item.id)))?,
-            );
-        }
+        let lists: Vec<&[(String, f64)]> = spec.items.iter().map(|i| &i.drivers[..]).collect();
+        let drivers = drivers::resolve_shown_each(build.world, &lists)
+            .map_err(|(i, e)| error(format!("item \"{}\": {e}", spec.items[i].id)))?;
         let segments =
             market::segmentations(build.world, &roster, &spec.segments).map_err(error)?;
         Ok(Self {

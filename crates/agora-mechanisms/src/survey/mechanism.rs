@@ -250,13 +250,16 @@ impl Survey {
             .map(|s| s.fixed.as_ref().map(|(_, k, _)| (s.key.as_str(), &**k)))
             .collect::<Option<Vec<_>>>()
             .map(|asked| Arc::new(request_schema(&asked)));
-        let mut per_item = Vec::with_capacity(spec.items.len());
-        for item in &spec.items {
-            let resolved = drivers::resolve_shown(build.world, &item.drivers)
-                .map_err(|e| mechanism_error(format!("item \"{}\": {e}", item.id)))?;
-            let scale = (1.0 + item.drivers.iter().map(|(_, w)| w * w).sum::<f64>()).sqrt();
-            per_item.push((resolved, scale));
-        }
+        let lists: Vec<&[(String, f64)]> = spec.items.iter().map(|i| &i.drivers[..]).collect();
+        let per_item = drivers::resolve_shown_each(build.world, &lists)
+            .map_err(|(i, e)| mechanism_error(format!("item \"{}\": {e}", spec.items[i].id)))?
+            .into_iter()
+            .zip(&spec.items)
+            .map(|(resolved, item)| {
+                let scale = (1.0 + item.drivers.iter().map(|(_, w)| w * w).sum::<f64>()).sqrt();
+                (resolved, scale)
+            })
+            .collect::<Vec<_>>();
         let schema = build
             .world
             .get_resource::<PopulationSchema>()
