@@ -243,3 +243,96 @@ pub fn score(
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use agora_core::components::{AttributeDef, Persona};
+    use agora_core::world::spawn_population;
+
+    use super::*;
+
+    /// Three agents: ages 20, 30, 40; regions north, south, north; openness 0.2, 0.4, 0.9.
+    fn world() -> World {
+        let schema = PopulationSchema {
+            attributes: vec![
+                AttributeDef {
+                    name: "age".into(),
+                    kind: AttrKind::Numeric,
+                },
+                AttributeDef {
+                    name: "region".into(),
+                    kind: AttrKind::Categorical(vec!["north".into(), "south".into()]),
+                },
+            ],
+            custom_traits: Vec::new(),
+        };
+        let personas = [(20.0, 0, 0.2), (30.0, 1, 0.4), (40.0, 0, 0.9)]
+            .into_iter()
+            .map(|(age, region, openness)| Persona {
+                demographics: Demographics(vec![
+                    AttrValue::Number(age),
+                    AttrValue::Category(region),
+                ]),
+                traits: Traits {
+                    big_five: [openness, 0.5, 0.5, 0.5, 0.5],
+                    custom: Vec::new(),
+                },
+                ..Default::default()
+            })
+            .collect();
+        let mut world = World::new();
+        spawn_population(&mut world, schema, personas, 4);
+        world
+    }
+
+    fn weighted(list: &[(&str, f64)]) -> Vec<(String, f64)> {
+        list.iter().map(|(n, w)| (n.to_string(), *w)).collect()
+    }
+
+    #[test]
+    fn drivers_are_standardised_by_the_population_mean_and_spread() {
+        let world = world();
+        let drivers = resolve_shown(&world, &weighted(&[("age", 1.0)])).unwrap();
+        let (d, w) = &drivers[0];
+        // Ages 20, 30, 40: mean 30, population variance (100 + 0 + 100) / 3.
+        assert_eq!(d.mean, 30.0);
+        assert!((d.sd - (200.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(*w, 1.0);
+        let region = resolve_shown(&world, &weighted(&[("region=north", 0.5)])).unwrap();
+        assert!((region[0].0.mean - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn several_lists_at_once_resolve_as_each_list_alone() {
+        let world = world();
+        let lists = [
+            weighted(&[("openness", 0.5), ("age", 1.0)]),
+            weighted(&[("age", 0.3), ("region=north", 0.2), ("openness", -1.0)]),
+            Vec::new(),
+        ];
+        let refs: Vec<&[(String, f64)]> = lists.iter().map(|l| &l[..]).collect();
+        let each = resolve_shown_each(&world, &refs).unwrap();
+        assert_eq!(each.len(), 3);
+        for (list, got) in lists.iter().zip(&each) {
+            let alone = resolve_shown(&world, list).unwrap();
+            assert_eq!(got.len(), alone.len());
+            for ((a, wa), (b, wb)) in got.iter().zip(&alone) {
+                assert_eq!(a.source, b.source);
+                assert_eq!(a.mean.to_bits(), b.mean.to_bits());
+                assert_eq!(a.sd.to_bits(), b.sd.to_bits());
+                assert_eq!(wa, wb);
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_driver_names_its_list() {
+        let world = world();
+        let lists = [weighted(&[("age", 1.0)]), weighted(&[("height", 1.0)])];
+        let refs: Vec<&[(String, f64)]> = lists.iter().map(|l| &l[..]).collect();
+        match resolve_shown_each(&world, &refs) {
+            Err((1, UnknownDriver(name))) => assert_eq!(name, "height"),
+            other => panic!("expected the second list's unknown driver, got {other:?}"),
+        }
+    }
+}
