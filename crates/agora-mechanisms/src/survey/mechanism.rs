@@ -569,12 +569,7 @@ impl Survey {
         payload.push(b'}');
         let payload = String::from_utf8(payload)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        let order_text = order.map(|o| {
-            o.iter()
-                .map(|i| (i + 1).to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        });
+        let order_text = order.map(order_text);
         let (status, reason) = match &result {
             Ok(_) => ("valid", None),
             Err(reason) => ("fallback", Some(reason.as_str())),
@@ -741,6 +736,20 @@ impl<'a> Rows<'a> {
 }
 
 /// Where canonical option `i` was shown (1-based); "Other" is always last.
+/// The `option_order` column: the options' 1-based indices in the order shown, as
+/// `3,1,2`.
+fn order_text(order: &[u16]) -> String {
+    let mut text = String::with_capacity(order.len() * 3);
+    let mut digits = itoa::Buffer::new();
+    for (k, i) in order.iter().enumerate() {
+        if k > 0 {
+            text.push(',');
+        }
+        text.push_str(digits.format(u32::from(*i) + 1));
+    }
+    text
+}
+
 fn shown_at(order: Option<&[u16]>, i: u16) -> u32 {
     order
         .and_then(|o| o.iter().position(|&x| x == i))
@@ -1180,6 +1189,14 @@ mod tests {
         assert!(branched > 50 && branched < 250, "{branched}");
         assert!(stopped > 10, "{stopped}");
         assert_eq!(done.rows["survey_responses"], expected);
+    }
+
+    #[test]
+    fn the_option_order_is_written_one_based_and_comma_separated() {
+        assert_eq!(order_text(&[2, 0, 1]), "3,1,2");
+        assert_eq!(order_text(&[9, 10, 99]), "10,11,100");
+        assert_eq!(order_text(&[0]), "1");
+        assert_eq!(order_text(&[]), "");
     }
 
     #[test]
