@@ -736,6 +736,20 @@ impl<'a> Rows<'a> {
 }
 
 /// Where canonical option `i` was shown (1-based); "Other" is always last.
+/// Where a reply holds the answer to the question under `field`.
+///
+/// A model is asked for an object: `{"answer": value}` for one question, a field per
+/// item for several (the gateway holds a model's reply to that schema). For one
+/// question a reply that is not an object is the answer itself: that is how the rule
+/// policy answers a point, an option, a number or a list ([`super::SurveyRules`]);
+/// an answer that is an object (a choice with its "other" text) is always wrapped.
+fn reply_field<'a>(reply: &'a Value, field: &str, single: bool) -> Option<&'a Value> {
+    if single && !reply.is_object() {
+        return Some(reply);
+    }
+    reply.get(field)
+}
+
 /// The `option_order` column: the options' 1-based indices in the order shown, as
 /// `3,1,2`.
 fn order_text(order: &[u16]) -> String {
@@ -1084,7 +1098,7 @@ impl Mechanism for Survey {
                 Err(e) => Err(format!("no answer: {e}")),
                 Ok(response) => {
                     let field = if single { "answer" } else { key.as_str() };
-                    match response.answer.get(field) {
+                    match reply_field(&response.answer, field, single) {
                         None => Err(format!("the answer has no \"{field}\" field")),
                         Some(value) => validate_answer(kind, value).map(|a| (a, value)),
                     }
@@ -1189,6 +1203,31 @@ mod tests {
         assert!(branched > 50 && branched < 250, "{branched}");
         assert!(stopped > 10, "{stopped}");
         assert_eq!(done.rows["survey_responses"], expected);
+    }
+
+    #[test]
+    fn one_answer_is_read_from_its_field_or_as_the_whole_reply() {
+        let wrapped = serde_json::json!({"answer": 4});
+        assert_eq!(
+            reply_field(&wrapped, "answer", true),
+            Some(&serde_json::json!(4))
+        );
+        let bare = serde_json::json!("Yes");
+        assert_eq!(reply_field(&bare, "answer", true), Some(&bare));
+        // A list is a multi-select's answer, read whole too.
+        let list = serde_json::json!(["a", "b"]);
+        assert_eq!(reply_field(&list, "answer", true), Some(&list));
+        // An object without the field has no answer; several questions need fields.
+        assert_eq!(
+            reply_field(&serde_json::json!({"x": 1}), "answer", true),
+            None
+        );
+        assert_eq!(reply_field(&bare, "q1", false), None);
+        let several = serde_json::json!({"q1": 2, "q2": "No"});
+        assert_eq!(
+            reply_field(&several, "q2", false),
+            Some(&serde_json::json!("No"))
+        );
     }
 
     #[test]

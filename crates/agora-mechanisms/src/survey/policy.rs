@@ -187,6 +187,12 @@ fn largest_remainder(utilities: &[f64], total: u32) -> Vec<u32> {
 }
 
 impl RulePolicy for SurveyRules {
+    /// One question is answered with the value alone when it is not an object (a
+    /// point, an option, a number, a list), which the survey reads as the answer to
+    /// its one question: the `{"answer": value}` a model is asked for would cost a map,
+    /// a key and their freeing per answer, a tenth of a million-agent run's
+    /// simulation. An answer that is an object, and several questions, are answered
+    /// as a model replies.
     fn answer(&self, request: &ChatRequest) -> Result<Value, LlmError> {
         let facts = request
             .facts
@@ -197,7 +203,14 @@ impl RulePolicy for SurveyRules {
             })?;
         let mut rng = StreamRng::seed_from_u64(request.seed);
         if let [fact] = facts.items.as_slice() {
-            return Ok(json!({ "answer": Self::value(fact, &mut rng) }));
+            let value = Self::value(fact, &mut rng);
+            // An answer that is itself an object (a choice with its "other" text, a
+            // grid) keeps the wrapper, so that a reply's shape says which it is.
+            return Ok(if value.is_object() {
+                json!({ "answer": value })
+            } else {
+                value
+            });
         }
         if facts.items.is_empty() {
             return Err(LlmError::InvalidRequest("no item asked".into()));
@@ -238,7 +251,10 @@ mod tests {
                 }],
             })),
         };
-        SurveyRules.answer(&request).unwrap()["answer"].clone()
+        match SurveyRules.answer(&request).unwrap() {
+            Value::Object(mut reply) => reply.remove("answer").unwrap(),
+            bare => bare,
+        }
     }
 
     fn policy_of(kind: ItemKind) -> ItemKind {
