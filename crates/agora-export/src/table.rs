@@ -243,10 +243,11 @@ impl RowLog {
         Row { log: self, col }
     }
 
-    /// Move the pending rows out; the log starts again sized like them, so the next
-    /// batch is appended without regrowing.
+    /// Move the pending rows out; the log starts again sized like them, with an eighth
+    /// more for longer texts, so the next batch is appended without regrowing (which
+    /// would copy the whole batch).
     pub(crate) fn take(&mut self) -> RowLog {
-        let next = Vec::with_capacity(self.bytes.len());
+        let next = Vec::with_capacity(self.bytes.len() + self.bytes.len() / 8);
         let bytes = std::mem::replace(&mut self.bytes, next);
         RowLog {
             spec: self.spec.clone(),
