@@ -175,6 +175,9 @@ pub fn resolve_shown<'a>(
     Ok(each.pop().unwrap_or_default())
 }
 
+/// Drivers resolved and standardised, each with its weight.
+pub type WeightedDrivers = Vec<(ResolvedDriver, f64)>;
+
 /// [`resolve_shown`] for several lists of drivers (one per item, concept, ...) at
 /// once: every distinct driver is standardised in one pass over the population, with
 /// the same values as one list at a time. The error says which list (by index) names
@@ -182,7 +185,7 @@ pub fn resolve_shown<'a>(
 pub fn resolve_shown_each<'a>(
     world: &World,
     lists: &[&'a [(String, f64)]],
-) -> Result<Vec<Vec<(ResolvedDriver, f64)>>, (usize, UnknownDriver<'a>)> {
+) -> Result<Vec<WeightedDrivers>, (usize, UnknownDriver<'a>)> {
     let schema = world
         .get_resource::<PopulationSchema>()
         .cloned()
