@@ -344,27 +344,25 @@ impl BatchAssembler {
 
     /// The batch of the rows in `log`.
     pub(crate) fn assemble(&mut self, log: &RowLog) -> Result<RecordBatch> {
+        let table = &self.spec.name;
+        let arrow_error = |source| ExportError::Arrow {
+            table: table.clone(),
+            source,
+        };
         let fixed = self.constants.len();
         let mut reader = LogReader { bytes: &log.bytes };
         for _ in 0..log.rows {
             for builder in &mut self.builders[fixed..] {
                 if append_logged(builder, &mut reader).is_none() {
-                    return Err(ExportError::Arrow {
-                        table: self.spec.name.clone(),
-                        source: ArrowError::InvalidArgumentError(
-                            "a row's values do not match the table's columns".into(),
-                        ),
-                    });
+                    return Err(arrow_error(ArrowError::InvalidArgumentError(
+                        "a row's values do not match the table's columns".into(),
+                    )));
                 }
             }
         }
         let rows = log.rows;
         // The next batch is likely the size of this one.
         let reserve = rows.max(FIRST_RESERVE).min(self.capacity.max(rows));
-        let arrow_error = |source| ExportError::Arrow {
-            table: self.spec.name.clone(),
-            source,
-        };
         let arrays = self
             .builders
             .iter_mut()

@@ -143,56 +143,30 @@ impl std::fmt::Display for UnknownDriver<'_> {
     }
 }
 
+/// Drivers resolved and standardised, each with its weight.
+pub type WeightedDrivers = Vec<(ResolvedDriver, f64)>;
+
 /// Resolve and standardise weighted drivers `(name, weight)` over every agent of
 /// `world`; the error names the first driver that matches no trait or attribute.
 pub fn resolve_weighted<'a>(
     world: &World,
     weighted: &'a [(String, f64)],
-) -> Result<Vec<(ResolvedDriver, f64)>, UnknownDriver<'a>> {
-    let schema = world
-        .get_resource::<PopulationSchema>()
-        .cloned()
-        .unwrap_or_default();
-    let sources = weighted
-        .iter()
-        .map(|(name, _)| resolve(name, &schema).ok_or(UnknownDriver(name)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(standardise(world, sources)
-        .into_iter()
-        .zip(weighted.iter().map(|(_, w)| *w))
-        .collect())
-}
-
-/// [`resolve_weighted`] for drivers of a persona's answers: a driver the run's
-/// [`PersonaView`] does not show in prompts (traits under `Demographics`, everything
-/// under `None`) carries no weight, so rule-based respondents of a no-persona control
-/// answer alike, as a model shown no persona would.
-pub fn resolve_shown<'a>(
-    world: &World,
-    weighted: &'a [(String, f64)],
-) -> Result<Vec<(ResolvedDriver, f64)>, UnknownDriver<'a>> {
-    let mut each = resolve_shown_each(world, &[weighted]).map_err(|(_, e)| e)?;
+) -> Result<WeightedDrivers, UnknownDriver<'a>> {
+    let mut each = resolve_weighted_each(world, &[weighted]).map_err(|(_, e)| e)?;
     Ok(each.pop().unwrap_or_default())
 }
 
-/// Drivers resolved and standardised, each with its weight.
-pub type WeightedDrivers = Vec<(ResolvedDriver, f64)>;
-
-/// [`resolve_shown`] for several lists of drivers (one per item, concept, ...) at
+/// [`resolve_weighted`] for several lists of drivers (one per item, concept, ...) at
 /// once: every distinct driver is standardised in one pass over the population, with
 /// the same values as one list at a time. The error says which list (by index) names
 /// a driver that matches no trait or attribute.
-pub fn resolve_shown_each<'a>(
+pub fn resolve_weighted_each<'a>(
     world: &World,
     lists: &[&'a [(String, f64)]],
 ) -> Result<Vec<WeightedDrivers>, (usize, UnknownDriver<'a>)> {
     let schema = world
         .get_resource::<PopulationSchema>()
         .cloned()
-        .unwrap_or_default();
-    let view = world
-        .get_resource::<PersonaView>()
-        .copied()
         .unwrap_or_default();
     // Per list, per driver: its index among the distinct sources.
     let mut distinct: Vec<Source> = Vec::new();
@@ -219,17 +193,44 @@ pub fn resolve_shown_each<'a>(
         .map(|(list, indices)| {
             list.iter()
                 .zip(indices)
-                .map(|((_, w), i)| {
-                    let d = resolved[i].clone();
-                    let shown = match d.source {
-                        Source::BigFive(_) | Source::Custom(_) => view.shows_traits(),
-                        Source::Numeric(_) | Source::Indicator(..) => view.shows_attributes(),
-                    };
-                    (d, if shown { *w } else { 0.0 })
-                })
+                .map(|((_, w), i)| (resolved[i].clone(), *w))
                 .collect()
         })
         .collect())
+}
+
+/// [`resolve_weighted`] for drivers of a persona's answers: a driver the run's
+/// [`PersonaView`] does not show in prompts (traits under `Demographics`, everything
+/// under `None`) carries no weight, so rule-based respondents of a no-persona control
+/// answer alike, as a model shown no persona would.
+pub fn resolve_shown<'a>(
+    world: &World,
+    weighted: &'a [(String, f64)],
+) -> Result<WeightedDrivers, UnknownDriver<'a>> {
+    let mut each = resolve_shown_each(world, &[weighted]).map_err(|(_, e)| e)?;
+    Ok(each.pop().unwrap_or_default())
+}
+
+/// [`resolve_shown`] for several lists at once, as [`resolve_weighted_each`].
+pub fn resolve_shown_each<'a>(
+    world: &World,
+    lists: &[&'a [(String, f64)]],
+) -> Result<Vec<WeightedDrivers>, (usize, UnknownDriver<'a>)> {
+    let view = world
+        .get_resource::<PersonaView>()
+        .copied()
+        .unwrap_or_default();
+    let mut each = resolve_weighted_each(world, lists)?;
+    for (d, w) in each.iter_mut().flatten() {
+        let shown = match d.source {
+            Source::BigFive(_) | Source::Custom(_) => view.shows_traits(),
+            Source::Numeric(_) | Source::Indicator(..) => view.shows_attributes(),
+        };
+        if !shown {
+            *w = 0.0;
+        }
+    }
+    Ok(each)
 }
 
 /// Weighted sum of standardised drivers for one agent; missing values count as 0.
