@@ -2,7 +2,8 @@
 //!
 //! The simulation thread logs rows (a few stores per value); full logs are handed to
 //! one writer thread that builds them into Arrow batches, encodes and compresses them,
-//! so all of that overlaps with the next rows' work. Memory stays bounded by the batch size and the channel depth.
+//! so all of that overlaps with the next rows' work. Memory stays bounded by the batch
+//! size and the channel depth.
 //!
 //! Rows are written in *segments* (a run's set-up, then one per round): each table's
 //! rows of a segment go to one file of its directory, `part-0000r.parquet`, written
@@ -145,7 +146,7 @@ impl SinkSet {
     /// Ship every pending row and close the current row group of every table.
     pub fn flush(&mut self) -> Result<()> {
         for i in 0..self.buffers.len() {
-            if self.buffers[i].len() > 0 {
+            if !self.buffers[i].is_empty() {
                 self.ship(i)?;
             }
         }
@@ -175,7 +176,7 @@ impl SinkSet {
     /// the writer, so the set's next call reports its error.
     pub fn seal_in_background(&mut self, next: u32) -> Result<SealReceipt> {
         for i in 0..self.buffers.len() {
-            if self.buffers[i].len() > 0 {
+            if !self.buffers[i].is_empty() {
                 self.ship(i)?;
             }
         }

@@ -236,6 +236,11 @@ impl RowLog {
         self.rows
     }
 
+    /// Whether no rows are pending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
     /// Start a new row; fill every column in order, then call [`Row::end`].
     #[inline(always)]
     pub(crate) fn row(&mut self) -> Row<'_> {
@@ -453,7 +458,7 @@ impl TableBuffer {
 
     /// Whether no rows are pending.
     pub fn is_empty(&self) -> bool {
-        self.log.len() == 0
+        self.log.is_empty()
     }
 
     /// Start a new row; fill every column in order, then call [`Row::end`].
