@@ -9,12 +9,15 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{
-    Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringViewArray,
     UInt32Array, UInt64Array,
 };
+use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::layout::segment_of;
 use crate::table::TableBuffer;
@@ -33,6 +36,7 @@ impl TextColumn {
     const NULL: u32 = u32::MAX;
 
     /// The value of row `i` (`None` where null).
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&str> {
         match self.codes.get(i) {
             Some(&c) if c != Self::NULL => self.values.get(c as usize).map(String::as_str),
@@ -41,16 +45,19 @@ impl TextColumn {
     }
 
     /// The code of row `i`'s value (equal values, equal codes), `None` where null.
+    #[inline]
     pub fn code(&self, i: usize) -> Option<u32> {
         self.codes.get(i).copied().filter(|c| *c != Self::NULL)
     }
 
     /// The value a code stands for.
+    #[inline]
     pub fn value(&self, code: u32) -> Option<&str> {
         self.values.get(code as usize).map(String::as_str)
     }
 
     /// Number of rows.
+    #[inline]
     pub fn len(&self) -> usize {
         self.codes.len()
     }
@@ -98,26 +105,34 @@ impl TextColumn {
     }
 
     /// Every row of `col`, in order: each run of equal values (tables repeat a value
-    /// over long runs: a round's item, a status) is coded once.
-    fn push_array(&mut self, col: &StringArray) {
+    /// over long runs: a round's item, a status) is coded once. A value of at most 12
+    /// bytes is held whole in its view, so equal short values are found by comparing
+    /// views alone.
+    fn push_views(&mut self, col: &StringViewArray) {
+        const INLINE: u32 = 12;
+        let views = col.views();
         let n = col.len();
         let mut i = 0;
         while i < n {
-            let value = col.is_valid(i).then(|| col.value(i));
             let mut j = i + 1;
-            match value {
-                None => {
-                    while j < n && col.is_null(j) {
-                        j += 1;
-                    }
+            if col.is_null(i) {
+                while j < n && col.is_null(j) {
+                    j += 1;
                 }
-                Some(v) => {
-                    while j < n && col.is_valid(j) && col.value(j) == v {
-                        j += 1;
-                    }
+                self.push_repeated(None, j - i);
+            } else {
+                let view = views[i];
+                let value = col.value(i);
+                // The low 32 bits of a view are the value's length.
+                let inline = view as u32 <= INLINE;
+                while j < n
+                    && col.is_valid(j)
+                    && (views[j] == view || (!inline && col.value(j) == value))
+                {
+                    j += 1;
                 }
+                self.push_repeated(Some(value), j - i);
             }
-            self.push_repeated(value, j - i);
             i = j;
         }
     }
@@ -196,6 +211,7 @@ impl Frame {
     }
 
     /// The arm of row `i`.
+    #[inline]
     pub fn arm(&self, i: usize) -> &str {
         self.arm.get(i).unwrap_or("")
     }
@@ -400,8 +416,26 @@ fn decode(
     numbers: &[&str],
 ) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
     let file = File::open(path).map_err(io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
         .map_err(|e| parquet_error(table, path, e))?;
+    // Text is decoded as views into the file's pages, not copied value by value into
+    // a new buffer (see `TextColumn::push_views`).
+    let stored = metadata.schema();
+    let fields: Vec<Field> = stored
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = Schema::new_with_metadata(fields, stored.metadata().clone());
+    let metadata = ArrowReaderMetadata::try_new(
+        metadata.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(std::sync::Arc::new(schema)),
+    )
+    .map_err(|e| parquet_error(table, path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let wanted: Vec<usize> = builder
         .schema()
         .fields()
@@ -436,9 +470,9 @@ fn append(frame: &mut Frame, batch: &RecordBatch, arm: &str, replicate: u32) {
     for (name, values) in &mut frame.text {
         match batch
             .column_by_name(name)
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .and_then(|c| c.as_any().downcast_ref::<StringViewArray>())
         {
-            Some(col) => values.push_array(col),
+            Some(col) => values.push_views(col),
             None => values.push_repeated(None, n),
         }
     }
@@ -663,19 +697,23 @@ mod tests {
 
     #[test]
     fn an_array_is_coded_as_its_rows_pushed_one_by_one() {
+        // Short values (held in their views) and long ones (in the array's buffers),
+        // runs of each, and long values that share their first bytes.
         let rows: Vec<Option<String>> = (0..200)
             .map(|i| match i % 23 {
                 0 | 1 => None,
-                k if k < 12 => Some(format!("v{}", i / 7)),
+                k if k < 8 => Some(format!("v{}", i / 7)),
+                k if k < 12 => Some(format!("a long shared prefix {}", i / 5)),
+                k if k < 14 => Some("exactly12byt".to_string()),
                 _ => Some("same".to_string()),
             })
             .collect();
-        let array = StringArray::from(rows.clone());
+        let array = StringViewArray::from(rows.clone());
         let mut whole = TextColumn::default();
         let mut single = TextColumn::default();
         // Twice: codes carry over from one array to the next, as from file to file.
         for _ in 0..2 {
-            whole.push_array(&array);
+            whole.push_views(&array);
             for row in &rows {
                 single.push(row.as_deref());
             }
@@ -684,7 +722,7 @@ mod tests {
         assert_eq!(whole.len(), 400);
         assert!(whole.values().len() > SHORT_DICTIONARY);
         let mut empty = TextColumn::default();
-        empty.push_array(&StringArray::from(Vec::<Option<&str>>::new()));
+        empty.push_views(&StringViewArray::from(Vec::<Option<&str>>::new()));
         assert!(empty.is_empty());
     }
 }
