@@ -174,7 +174,53 @@ pub fn bootstrap_mean(values: &[f64], resamples: usize, seed: u64, level: f64) -
 
 /// The distinct values of `values` with their counts, in increasing order, when there are
 /// at most `max_levels` of them.
+///
+/// One pass over the values, each found among the levels seen so far by binary search
+/// (a run of equal values by one comparison), instead of sorting a copy of a sample of
+/// a million observations for its five distinct ratings. Equal values are one level:
+/// -0.0 and 0.0 count as the first of them in increasing order (-0.0), and every NaN is
+/// a level of its own, as in [`levels_by_sorting`], which it equals on every input.
 pub(crate) fn levels_of(values: &[f64], max_levels: usize) -> Option<Vec<(f64, u64)>> {
+    if values.iter().any(|v| v.is_nan()) {
+        return levels_by_sorting(values, max_levels);
+    }
+    // Levels by their bits' total order; -0.0 and 0.0 are merged at the end, so one
+    // level more than `max_levels` is kept until then.
+    let mut levels: Vec<(f64, u64)> = Vec::new();
+    let mut last = 0;
+    for &v in values {
+        if let Some(level) = levels.get_mut(last)
+            && level.0.total_cmp(&v).is_eq()
+        {
+            level.1 += 1;
+            continue;
+        }
+        match levels.binary_search_by(|(x, _)| x.total_cmp(&v)) {
+            Ok(i) => {
+                levels[i].1 += 1;
+                last = i;
+            }
+            Err(i) => {
+                if levels.len() > max_levels {
+                    return None;
+                }
+                levels.insert(i, (v, 1));
+                last = i;
+            }
+        }
+    }
+    levels.dedup_by(|later, first| {
+        let equal = later.0 == first.0;
+        if equal {
+            first.1 += later.1;
+        }
+        equal
+    });
+    (levels.len() <= max_levels).then_some(levels)
+}
+
+/// [`levels_of`] by sorting a copy of the values (what it does when a value is NaN).
+fn levels_by_sorting(values: &[f64], max_levels: usize) -> Option<Vec<(f64, u64)>> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mut levels: Vec<(f64, u64)> = Vec::new();
@@ -272,4 +318,56 @@ pub fn pooled_mean(clusters: &[&[f64]]) -> f64 {
         (s + c.iter().sum::<f64>(), n + c.len())
     });
     sum / n as f64
+}
+
+#[cfg(test)]
+mod levels {
+    use proptest::prelude::*;
+
+    use super::{levels_by_sorting, levels_of};
+
+    /// Levels with their values as bits, so that -0.0, 0.0 and NaNs compare exactly.
+    fn bits(levels: Option<Vec<(f64, u64)>>) -> Option<Vec<(u64, u64)>> {
+        levels.map(|l| l.into_iter().map(|(v, c)| (v.to_bits(), c)).collect())
+    }
+
+    #[test]
+    fn ratings_are_counted_in_increasing_order() {
+        let values = [3.0, 1.0, 3.0, 5.0, 5.0, 5.0, 1.0, 2.0];
+        assert_eq!(
+            levels_of(&values, 10),
+            Some(vec![(1.0, 2), (2.0, 1), (3.0, 2), (5.0, 3)])
+        );
+        assert_eq!(levels_of(&values, 4).map(|l| l.len()), Some(4));
+        assert_eq!(levels_of(&values, 3), None);
+        assert_eq!(levels_of(&[], 3), Some(Vec::new()));
+        // -0.0 and 0.0 are one level, under -0.0 (first in increasing order), and count
+        // once against the limit.
+        let zeros = [0.0, -0.0, 0.0, 1.0];
+        assert_eq!(
+            bits(levels_of(&zeros, 2)),
+            bits(Some(vec![(-0.0, 3), (1.0, 1)]))
+        );
+        assert_eq!(bits(levels_of(&[0.0, 0.0], 1)), bits(Some(vec![(0.0, 2)])));
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_counts_as_sorting_does(
+            picks in prop::collection::vec(0usize..9, 0..300),
+            max_levels in 0usize..9,
+        ) {
+            let palette = [-0.0, 0.0, 1.0, -2.5, f64::INFINITY, f64::NEG_INFINITY, 7.0, 1e300, f64::NAN];
+            // Without NaN most of the time: that is the one-pass path.
+            let no_nan = picks.len() % 4 != 0;
+            let values: Vec<f64> = picks
+                .iter()
+                .map(|&i| if no_nan && i == 8 { 3.0 } else { palette[i] })
+                .collect();
+            prop_assert_eq!(
+                bits(levels_of(&values, max_levels)),
+                bits(levels_by_sorting(&values, max_levels))
+            );
+        }
+    }
 }

@@ -38,14 +38,14 @@ const BOOTSTRAP_MIN_CLUSTERS: usize = 10;
 /// terms of replicates.
 pub fn design_interval(clusters: &[Vec<f64>], level: f64, seed: u64) -> Result<Interval> {
     check::level(level)?;
-    let nonempty: Vec<Vec<f64>> = clusters.iter().filter(|c| !c.is_empty()).cloned().collect();
+    let nonempty: Vec<&Vec<f64>> = clusters.iter().filter(|c| !c.is_empty()).collect();
     let g = nonempty.len();
     match g {
         0 => Err(StatsError::EmptyInput {
             what: "design_interval",
         }),
         1 => {
-            let only = &nonempty[0];
+            let only = nonempty[0];
             if only.len() < 2 {
                 return Err(StatsError::TooFew {
                     what: "design_interval (one replicate)",
@@ -82,7 +82,8 @@ pub fn design_interval(clusters: &[Vec<f64>], level: f64, seed: u64) -> Result<I
             Ok(iv)
         }
         g if g < BOOTSTRAP_MIN_CLUSTERS => {
-            let mut iv = cluster_interval_of(&nonempty, level)?;
+            // It leaves out empty clusters itself.
+            let mut iv = cluster_interval_of(clusters, level)?;
             iv.method = format!(
                 "cluster-robust (CR1) t interval over {g} replicates, {} df",
                 g - 1
