@@ -735,7 +735,6 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// Where canonical option `i` was shown (1-based); "Other" is always last.
 /// Where a reply holds the answer to the question under `field`.
 ///
 /// A model is asked for an object: `{"answer": value}` for one question, a field per
@@ -764,6 +763,7 @@ fn order_text(order: &[u16]) -> String {
     text
 }
 
+/// Where canonical option `i` was shown (1-based); "Other" is always last.
 fn shown_at(order: Option<&[u16]>, i: u16) -> u32 {
     order
         .and_then(|o| o.iter().position(|&x| x == i))
